@@ -1,0 +1,97 @@
+"""Fieldflow: field operations for health programmes.
+
+create_app(overrides=None): config → extensions → blueprints → CLI → errors.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.config import load_config
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=os.environ.get("FIELDFLOW_INSTANCE_PATH") or None,
+                instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(load_config(app.instance_path))
+    if overrides:
+        app.config.update(overrides)
+
+    _configure_logging(app)
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from app.cli import register_cli
+    from app.errors import register_error_handlers
+
+    register_cli(app)
+    register_error_handlers(app)
+    _configure_templates(app)
+    return app
+
+
+def _configure_logging(app: Flask) -> None:
+    from app.logging_filters import install_redaction
+
+    logging.basicConfig(level=app.config["LOG_LEVEL"],
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_redaction()
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def _init_extensions(app: Flask) -> None:
+    from app.extensions import csrf, db, htmx, jwt, login_manager, migrate
+    from app import security
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    login_manager.init_app(app)
+    jwt.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    security.init_app(app)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """WAL and a busy timeout let the web process, workers and progress writes share SQLite."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.blueprints.admin import register_rq_dashboard
+    from app.blueprints.api import bp as api_bp
+    from app.blueprints.auth import bp as auth_bp
+    from app.blueprints.jobs import bp as jobs_bp
+    from app.blueprints.main import bp as main_bp
+    from app.blueprints.orgunits import bp as orgunits_bp
+    from app.blueprints.teams import bp as teams_bp
+    from app.extensions import csrf
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(orgunits_bp)
+    app.register_blueprint(teams_bp)
+    app.register_blueprint(jobs_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # Bearer tokens only; no cookies are read there
+    register_rq_dashboard(app)
+
+
+def _configure_templates(app: Flask) -> None:
+    from jinja2 import StrictUndefined
+
+    from app import template_helpers
+
+    app.jinja_env.undefined = StrictUndefined
+    template_helpers.register(app)

@@ -1,0 +1,1 @@
+"""Thin views: parse → one service call → page, partial or JSON."""

@@ -1,0 +1,50 @@
+"""Org units and org unit types: list (paginated, filterable), detail, create."""
+from flask import jsonify, request
+
+from app.blueprints.api import bp
+from app.blueprints.api.pagination import int_arg, json_body, paginated
+from app.blueprints.api.serializers import org_unit_json, org_unit_type_json
+from app.security import api_login_required, api_user
+from app.services import orgunits as svc
+
+
+@bp.get("/orgunittypes/")
+@api_login_required
+def org_unit_types():
+    return jsonify(paginated(svc.org_unit_types_query(api_user(), project_id=int_arg("project_id")), org_unit_type_json))
+
+
+@bp.get("/orgunittypes/<int:type_id>/")
+@api_login_required
+def org_unit_type(type_id: int):
+    return jsonify(org_unit_type_json(svc.get_org_unit_type(api_user(), type_id)))
+
+
+@bp.post("/orgunittypes/")
+@api_login_required
+def create_org_unit_type():
+    return jsonify(org_unit_type_json(svc.create_org_unit_type(api_user(), json_body()))), 201
+
+
+@bp.get("/orgunits/")
+@api_login_required
+def org_units():
+    stmt = svc.org_units_query(
+        api_user(), type_id=int_arg("org_unit_type_id") or int_arg("type"), parent_id=int_arg("parent_id"),
+        roots=request.args.get("roots") in ("1", "true"), search=request.args.get("search"),
+        under_id=int_arg("under"),
+    )
+    with_geometry = request.args.get("geometry") in ("1", "true")
+    return jsonify(paginated(stmt, lambda u: org_unit_json(u, with_geometry)))
+
+
+@bp.get("/orgunits/<int:org_unit_id>/")
+@api_login_required
+def org_unit(org_unit_id: int):
+    return jsonify(org_unit_json(svc.get_org_unit(api_user(), org_unit_id), with_geometry=True))
+
+
+@bp.post("/orgunits/")
+@api_login_required
+def create_org_unit():
+    return jsonify(org_unit_json(svc.create_org_unit(api_user(), json_body()), with_geometry=True)), 201

@@ -1,0 +1,43 @@
+"""JSON shapes of API resources."""
+from __future__ import annotations
+
+from app.models import OrgUnit, OrgUnitType, Team, User
+
+
+def iso(value):
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def org_unit_type_json(t: OrgUnitType) -> dict:
+    return {
+        "id": t.id, "project_id": t.project_id, "name": t.name, "short_name": t.short_name, "depth": t.depth,
+        "category": t.category, "sub_unit_types": [s.id for s in t.sub_unit_types],
+    }
+
+
+def org_unit_json(u: OrgUnit, with_geometry: bool = False) -> dict:
+    out = {
+        "id": u.id, "name": u.name, "project_id": u.project_id, "org_unit_type_id": u.org_unit_type_id,
+        "org_unit_type_name": u.org_unit_type.name if u.org_unit_type else None,
+        "parent_id": u.parent_id, "path": u.path.rstrip("."), "depth": u.depth,
+        "latitude": u.latitude, "longitude": u.longitude, "area_type": u.area_type, "source_ref": u.source_ref,
+        "created_at": iso(u.created_at), "updated_at": iso(u.updated_at),
+    }
+    if with_geometry:
+        out["geometry"] = u.geometry
+    return out
+
+
+def user_brief(u: User | None) -> dict | None:
+    if u is None:
+        return None
+    return {"id": u.id, "username": u.username, "full_name": u.full_name}
+
+
+def team_json(t: Team) -> dict:
+    return {
+        "id": t.id, "project_id": t.project_id, "name": t.name, "description": t.description, "type": t.type,
+        "parent_id": t.parent_id, "path": t.path.rstrip("."), "manager": user_brief(t.manager),
+        "users": [user_brief(u) for u in t.users], "colour": t.colour,
+        "created_at": iso(t.created_at), "updated_at": iso(t.updated_at),
+    }

@@ -1,0 +1,49 @@
+"""Login and logout pages."""
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.services.errors import RateLimited
+from app.services.users import authenticate
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative paths: an open redirect would hand the session to anyone."""
+    if not target:
+        return url_for("main.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("main.index")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    error, status, username = None, 200, ""
+    if request.method == "POST":
+        username = request.form.get("username", "")
+        try:
+            user = authenticate(username, request.form.get("password", ""), request.remote_addr)
+        except RateLimited as exc:
+            user, error, status = None, exc.message, 429
+        else:
+            if user is None:
+                error, status = "Invalid username or password.", 401
+        if user is not None:
+            login_user(user, remember=bool(request.form.get("remember")))
+            flash(f"Welcome, {user.display_name}.", "success")
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", error=error, username=username), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))

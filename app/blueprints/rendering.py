@@ -1,0 +1,16 @@
+"""One template, two uses: a full page, or its partial for an HTMX request."""
+from __future__ import annotations
+
+from flask import make_response, render_template, request
+
+
+def is_partial_request() -> bool:
+    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+
+
+def page_or_partial(page: str, partial: str, status: int = 200, **context):
+    """Render `partial` for HTMX requests, `page` (which includes it) otherwise."""
+    template = partial if is_partial_request() else page
+    response = make_response(render_template(template, **context), status)
+    response.vary.add("HX-Request")
+    return response

@@ -1,0 +1,9 @@
+"""All models, imported here so Alembic sees every table."""
+from app.models.base import Base, utcnow  # noqa: F401
+from app.models.jobs import Job, JobLog  # noqa: F401
+from app.models.org import (  # noqa: F401
+    AreaType, OrgUnit, OrgUnitCategory, OrgUnitType, Team, TeamType, team_users,
+)
+from app.models.users import (  # noqa: F401
+    ALL_PERMISSIONS, DEFAULT_ROLES, Permission, Project, Role, User, user_projects,
+)

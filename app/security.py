@@ -1,0 +1,126 @@
+"""Who is asking: browser sessions (flask-login), API Bearer tokens (JWT), permission checks."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Flask, g, request
+from flask_jwt_extended import create_access_token, get_jwt, get_jwt_identity, verify_jwt_in_request
+from flask_jwt_extended.exceptions import JWTExtendedException
+from flask_login import current_user
+from jwt import PyJWTError
+
+from app.extensions import db, jwt, login_manager
+from app.models import User
+from app.services.errors import DomainError, Forbidden
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+    title = "Authentication required"
+
+
+def init_app(app: Flask) -> None:
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user and user.is_active else None
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    from flask import redirect, url_for
+    from htmx_flask import make_response
+
+    if request.headers.get("HX-Request") == "true":
+        # A partial request from an expired session: send the whole page to the login form.
+        return make_response("", 401, {"HX-Redirect": url_for("auth.login", next=request.headers.get("HX-Current-URL", "/"))})
+    return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+def issue_user_token(user: User) -> tuple[str, int]:
+    """A short-lived access token for this user; returns (token, expires_in seconds)."""
+    from flask import current_app
+
+    expires = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
+    token = create_access_token(identity=str(user.id), additional_claims={"scope": "user"})
+    return token, int(expires.total_seconds())
+
+
+@jwt.user_lookup_loader
+def _jwt_user(_header, payload) -> User | None:
+    identity = payload.get("sub", "")
+    user = db.session.get(User, int(identity)) if str(identity).isdigit() else None
+    return user if user and user.is_active else None
+
+
+def _bearer_user() -> User:
+    """The user of a valid user-scoped Bearer token, or Unauthorized."""
+    if not request.headers.get("Authorization", "").startswith("Bearer "):
+        raise Unauthorized("Missing Bearer token in the Authorization header.")
+    try:
+        verify_jwt_in_request()
+    except (JWTExtendedException, PyJWTError) as exc:
+        message = str(exc) or type(exc).__name__
+        if "expired" in message.lower():
+            message = "Token has expired"
+        raise Unauthorized(f"Invalid token: {message}") from None
+    if get_jwt().get("scope") != "user":
+        raise Forbidden("This token is not allowed here.")
+    from flask_jwt_extended import current_user as jwt_user
+
+    if jwt_user is None:
+        raise Unauthorized(f"Unknown or inactive user {get_jwt_identity()}")
+    return jwt_user
+
+
+def api_user() -> User:
+    """The user calling the JSON API (Bearer only), cached on `g`."""
+    if "api_user" not in g:
+        g.api_user = _bearer_user()
+    return g.api_user
+
+
+def current_actor() -> User:
+    """The caller of an endpoint that serves both browsers and clients: session, else Bearer."""
+    if current_user.is_authenticated:
+        return current_user._get_current_object()
+    return api_user()
+
+
+def api_login_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        api_user()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def require_permission(user: User, permission: str) -> None:
+    if not user.has_permission(permission):
+        raise Forbidden(f"You need the {permission} permission for this.")
+
+
+def permission_required(permission: str):
+    """Page decorator: logged in and holding `permission` (403 otherwise)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            require_permission(current_user, permission)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,82 @@
+"""Job status vocabularies: the canonical OGC statuses and every view over them, in one table.
+
+Canonical = OGC API – Processes: accepted | running | successful | failed | dismissed.
+"""
+from __future__ import annotations
+
+ACCEPTED = "accepted"
+RUNNING = "running"
+SUCCESSFUL = "successful"
+FAILED = "failed"
+DISMISSED = "dismissed"
+
+CANONICAL = (ACCEPTED, RUNNING, SUCCESSFUL, FAILED, DISMISSED)
+TERMINAL = frozenset({SUCCESSFUL, FAILED, DISMISSED})
+ACTIVE = frozenset({ACCEPTED, RUNNING})
+
+# canonical -> (Iaso task, eo-api job)
+_VIEWS = {
+    ACCEPTED: ("QUEUED", "queued"),
+    RUNNING: ("RUNNING", "running"),
+    SUCCESSFUL: ("SUCCESS", "succeeded"),
+    FAILED: ("ERRORED", "failed"),
+    DISMISSED: ("KILLED", "failed"),
+}
+
+# OpenHEXA pipeline run status (inbound) -> (canonical, skipped)
+_FROM_OPENHEXA = {
+    "queued": (ACCEPTED, False),
+    "running": (RUNNING, False),
+    "terminating": (RUNNING, False),
+    "success": (SUCCESSFUL, False),
+    "failed": (FAILED, False),
+    "stopped": (DISMISSED, False),
+    "skipped": (SUCCESSFUL, True),
+}
+
+# Case-insensitive aliases seen in Iaso, folded onto an OpenHEXA value.
+_ALIASES = {
+    "completed": "success",
+    "done": "success",
+    "succeeded": "success",
+    "successful": "success",
+    "errored": "failed",
+    "error": "failed",
+    "cancelled": "failed",
+    "killed": "stopped",
+    "dismissed": "stopped",
+    "pending": "running",
+    "started": "running",
+    "accepted": "queued",
+}
+
+
+def to_iaso(status: str, skipped: bool = False) -> str:
+    """Iaso task status for a canonical status (SKIPPED when a successful run was skipped)."""
+    if status == SUCCESSFUL and skipped:
+        return "SKIPPED"
+    return _VIEWS[status][0]
+
+
+def to_eo(status: str) -> str:
+    """eo-api job status for a canonical status."""
+    return _VIEWS[status][1]
+
+
+def from_external(value: str) -> tuple[str, bool]:
+    """Canonical status and skipped flag for an OpenHEXA run status or an Iaso alias.
+
+    Raises ValueError for a value no vocabulary knows.
+    """
+    key = (value or "").strip().lower()
+    key = _ALIASES.get(key, key)
+    if key in _FROM_OPENHEXA:
+        return _FROM_OPENHEXA[key]
+    iaso = {v[0].lower(): k for k, v in _VIEWS.items()}
+    if key in iaso:
+        return iaso[key], False
+    raise ValueError(f"unknown job status {value!r}")
+
+
+def is_terminal(status: str) -> bool:
+    return status in TERMINAL

@@ -1,0 +1,65 @@
+"""Jinja filters and globals shared by every page."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Flask, request
+from flask_login import current_user
+
+from app.services import job_status as st
+
+_BADGE = {
+    st.ACCEPTED: "badge-queued",
+    st.RUNNING: "badge-running",
+    st.SUCCESSFUL: "badge-ok",
+    st.FAILED: "badge-error",
+    st.DISMISSED: "badge-muted",
+}
+
+
+def status_badge_class(status: str) -> str:
+    return _BADGE.get(status, "badge-muted")
+
+
+def format_datetime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return "—"
+    return value.astimezone(timezone.utc).strftime(fmt) + " UTC"
+
+
+def time_ago(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    seconds = int((datetime.now(timezone.utc) - value).total_seconds())
+    if seconds < 60:
+        return f"{max(seconds, 0)} s ago"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} d ago"
+
+
+def url_with(**changes) -> str:
+    """The current URL with some query arguments replaced (None removes one)."""
+    from urllib.parse import urlencode
+
+    args = request.args.to_dict()
+    for key, value in changes.items():
+        if value is None:
+            args.pop(key, None)
+        else:
+            args[key] = value
+    return request.path + ("?" + urlencode(args) if args else "")
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.filters["badge"] = status_badge_class
+    app.jinja_env.filters["dt"] = format_datetime
+    app.jinja_env.filters["ago"] = time_ago
+    app.jinja_env.globals["url_with"] = url_with
+    app.jinja_env.globals["is_terminal"] = st.is_terminal
+
+    @app.context_processor
+    def _nav():
+        return {"current_user": current_user}

@@ -1,0 +1,37 @@
+"""An RQ worker with the Fieldflow app loaded once: `python worker.py [--burst]`.
+
+Jobs run in a forked work horse; after the fork the child drops the parent's database
+connections (sharing a socket between processes corrupts both).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+from rq import Worker
+
+from app import create_app
+from app.extensions import db, get_queue, get_redis
+
+app = create_app()
+
+
+def _drop_inherited_connections() -> None:
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose(close=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--burst", action="store_true", help="Quit when the queue is empty.")
+    parser.add_argument("--name", default=None, help="Worker name (default: host.pid).")
+    args = parser.parse_args()
+    os.register_at_fork(after_in_child=_drop_inherited_connections)
+    with app.app_context():
+        worker = Worker([get_queue()], connection=get_redis(), name=args.name)
+        worker.work(burst=args.burst, logging_level=app.config["LOG_LEVEL"])
+
+
+if __name__ == "__main__":
+    main()
