@@ -102,8 +102,13 @@ class _Names:
 
     def word(self) -> str:
         for attempt in range(1000):
-            syllables = self.rng.choice((2, 2, 3)) + attempt // 200
-            word = "".join(self.rng.choices(SYLLABLES, k=syllables))
+            syllables = (3 if self.rng.random() < 1 / 3 else 2) + attempt // 200
+            code = int(self.rng.random() * len(SYLLABLES) ** syllables)  # one draw per word
+            parts = []
+            for _ in range(syllables):
+                code, digit = divmod(code, len(SYLLABLES))
+                parts.append(SYLLABLES[digit])
+            word = "".join(parts)
             if word not in self.used:
                 self.used.add(word)
                 return word.capitalize()
@@ -257,8 +262,8 @@ def _insert_org_units(structure: DemoStructure, project, types, progress) -> lis
                 progress(unit.index + 1, total)
     if rows:
         db.session.execute(insert(OrgUnit.__table__), rows)
-    if progress:
-        progress(total, total)
+        if progress:
+            progress(total, total)
     if is_pg:
         db.session.execute(text(
             "SELECT setval(pg_get_serial_sequence('org_units', 'id'), (SELECT MAX(id) FROM org_units))"))

@@ -100,8 +100,9 @@ def _record_failure(key: str) -> None:
     try:
         client = get_redis()
         pipe = client.pipeline()
+        # The window starts at the first failure (SET NX), later failures only count.
+        pipe.set(key, 0, ex=current_app.config["LOGIN_WINDOW_SECONDS"], nx=True)
         pipe.incr(key)
-        pipe.expire(key, current_app.config["LOGIN_WINDOW_SECONDS"], nx=True)
         pipe.execute()
     except redis.RedisError:
         log.warning("login throttle unavailable: Redis unreachable")
