@@ -51,8 +51,6 @@ def reap_command():
 def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(jobs_cli)
-    try:
-        from app.cli_data import register_data_cli
-    except ImportError:  # pragma: no cover - during early development only
-        return
+    from app.cli_data import register_data_cli
+
     register_data_cli(app)

@@ -1,6 +1,8 @@
 """Data commands: `flask demo load` (synthetic country) and `flask orgunits import FILE`."""
 from __future__ import annotations
 
+import sys
+
 import click
 from flask import Flask
 from flask.cli import AppGroup
@@ -21,7 +23,7 @@ class _Progress:
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
-            self.bar = click.progressbar(length=total, label=self.label, file=click.get_text_stream("stderr"),
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr,
                                          show_pos=True)
             self.bar.__enter__()
         self.bar.update(done - self.done)

@@ -62,6 +62,16 @@ def _secret_key(env: dict, instance_path: Path) -> str:
     return key
 
 
+def engine_options(database_uri: str) -> dict:
+    """SQLAlchemy engine options for this database."""
+    options: dict = {"pool_pre_ping": True}
+    if database_uri.startswith("postgresql+psycopg"):
+        # psycopg's automatic prepared statements let PostgreSQL switch to a generic plan, which
+        # cannot use the path index for `path LIKE $1`: subtree queries went from 2 ms to 50 ms.
+        options["connect_args"] = {"prepare_threshold": None}
+    return options
+
+
 def load_config(instance_path: str, env: dict | None = None) -> dict:
     """Build the Flask config mapping from environment variables."""
     env = dict(os.environ if env is None else env)
@@ -72,7 +82,6 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
     return {
         "SECRET_KEY": secret,
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url,
         "RQ_QUEUE": env.get("RQ_QUEUE", "fieldflow"),
         # Browser sessions

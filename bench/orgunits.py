@@ -8,6 +8,7 @@ database, created if missing) is WIPED: its public schema is dropped and rebuilt
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -62,12 +63,17 @@ def rebuild_schema(app) -> str:
 
 
 def timed(fn, runs: int = RUNS) -> tuple[float, float, object]:
-    """(median ms, p95 ms, last result) over `runs` calls."""
+    """(median ms, p95 ms, last result) over `runs` calls; like timeit, without GC pauses."""
     times, result = [], None
     for _ in range(runs):
+        gc.collect()
+        gc.disable()
         started = time.perf_counter()
-        result = fn()
-        times.append((time.perf_counter() - started) * 1000)
+        try:
+            result = fn()
+        finally:
+            times.append((time.perf_counter() - started) * 1000)
+            gc.enable()
     times.sort()
     p95 = times[max(0, -(-95 * runs // 100) - 1)]  # nearest-rank percentile
     return statistics.median(times), p95, result
@@ -92,10 +98,9 @@ def main() -> int:
     print(f"database: {url.rsplit('@', 1)[-1]}")
     print(f"schema built with: {rebuild_schema(app)}")
 
-    from sqlalchemy import func, select, text
+    from sqlalchemy import text
 
     from app.extensions import db
-    from app.models import OrgUnit
     from app.services.demo import load_demo
     from app.services.users import ensure_default_roles
 
@@ -115,39 +120,63 @@ def main() -> int:
                 conn.execute(text("VACUUM ANALYZE org_units"))
             print(f"vacuum analyze: {time.perf_counter() - started:.1f} s")
 
-        regions = db.session.execute(select(OrgUnit.id, OrgUnit.name, OrgUnit.path).where(OrgUnit.depth == 1)).all()
-        sizes = {r.id: db.session.execute(select(func.count()).where(OrgUnit.path.like(r.path + "%"))).scalar_one()
-                 for r in regions}
-        region = max(regions, key=lambda r: sizes[r.id])
-        prefix = region.path + "%"
-        print(f"largest region: {region.name} (id {region.id}), subtree size {sizes[region.id]} org units")
-
-        def count_subtree():
-            return db.session.execute(
-                select(func.count()).select_from(OrgUnit)
-                .where(OrgUnit.path.like(prefix), OrgUnit.deleted_at.is_(None))).scalar_one()
-
-        def fetch_subtree():
-            return db.session.execute(
-                select(OrgUnit.id, OrgUnit.name)
-                .where(OrgUnit.path.like(prefix), OrgUnit.deleted_at.is_(None))).all()
-
-        median, p95, count = timed(count_subtree)
-        print(f"subtree count ({count} units): median {median:.1f} ms, p95 {p95:.1f} ms ({RUNS} runs)")
-        median, p95, rows = timed(fetch_subtree)
-        print(f"subtree fetch id, name ({len(rows)} rows): median {median:.1f} ms, p95 {p95:.1f} ms ({RUNS} runs)")
-
-        if is_pg:
-            for label, sql in (
-                ("count", "SELECT count(*) FROM org_units WHERE path LIKE :p AND deleted_at IS NULL"),
-                ("fetch", "SELECT id, name FROM org_units WHERE path LIKE :p AND deleted_at IS NULL"),
-            ):
-                plan = [r[0] for r in db.session.execute(text("EXPLAIN " + sql), {"p": prefix})]
-                index_lines = [line.strip() for line in plan if "ix_org_units_path_pattern" in line]
-                print(f"plan ({label}): {plan[0].strip()}")
-                print(f"  index used: {index_lines[0] if index_lines else 'NO — ' + ' | '.join(plan)}")
-        db.session.rollback()
+    # psycopg prepares a statement after 5 runs; PostgreSQL may then switch to a generic plan,
+    # which cannot use the index for `path LIKE $1`. Measure as configured, then without that.
+    engine_options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    variants = [("app engine settings", app)]
+    if url.startswith("postgresql"):
+        no_prepare = {**engine_options, "connect_args": {**engine_options.get("connect_args", {}),
+                                                         "prepare_threshold": None}}
+        variants.append(("psycopg prepare_threshold=None", create_app({
+            "SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": no_prepare,
+            "REDIS_URL": app.config["REDIS_URL"]})))
+    for label, variant in variants:
+        print(f"--- subtree queries, {label}")
+        with variant.app_context():
+            measure_levels(variant)
     return 0
+
+
+def measure_levels(app) -> None:
+    """The largest region (about a quarter of the country) and the largest district."""
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.models import OrgUnit
+
+    is_pg = db.engine.dialect.name == "postgresql"
+    for depth, level in ((1, "region"), (2, "district")):
+        candidates = db.session.execute(
+            select(OrgUnit.id, OrgUnit.name, OrgUnit.path).where(OrgUnit.depth == depth)).all()
+        sizes = {c.id: db.session.execute(
+            select(func.count()).where(OrgUnit.path.like(c.path + "%"))).scalar_one() for c in candidates}
+        unit = max(candidates, key=lambda c: sizes[c.id])
+        print(f"largest {level}: {unit.name} (id {unit.id}), subtree size {sizes[unit.id]} org units")
+        measure_subtree(db, unit.path + "%", is_pg)
+    db.session.rollback()
+
+
+def measure_subtree(db, pattern: str, is_pg: bool) -> None:
+    """Time the two subtree queries services run, and show the plan PostgreSQL picks."""
+    from sqlalchemy import func, select, text
+
+    from app.models import OrgUnit
+
+    live_under = (OrgUnit.path.like(pattern), OrgUnit.deleted_at.is_(None))
+    median, p95, count = timed(lambda: db.session.execute(
+        select(func.count()).select_from(OrgUnit).where(*live_under)).scalar_one())
+    print(f"  subtree count ({count} units): median {median:.1f} ms, p95 {p95:.1f} ms ({RUNS} runs)")
+    median, p95, rows = timed(lambda: db.session.execute(select(OrgUnit.id, OrgUnit.name).where(*live_under)).all())
+    print(f"  subtree fetch id, name ({len(rows)} rows): median {median:.1f} ms, p95 {p95:.1f} ms ({RUNS} runs)")
+    if not is_pg:
+        return
+    for label, columns in (("count", "count(*)"), ("fetch", "id, name")):
+        sql = f"EXPLAIN ANALYZE SELECT {columns} FROM org_units WHERE path LIKE :p AND deleted_at IS NULL"
+        plan = [r[0] for r in db.session.execute(text(sql), {"p": pattern})]
+        scan = next((line.strip() for line in plan if " Scan " in f" {line.strip()} "), plan[0].strip())
+        runtime = next((line.strip() for line in plan if line.startswith("Execution Time")), "")
+        print(f"  plan ({label}): {plan[0].strip()}")
+        print(f"    scan: {scan}; {runtime}")
 
 
 if __name__ == "__main__":

@@ -152,7 +152,7 @@ def _points_inside(rng: random.Random, poly, k: int) -> list[tuple[float, float]
 def _partition(rng: random.Random, parent, k: int, relax: int = 0) -> list:
     """k pieces tiling `parent`: Voronoi cells of random inner points, clipped to the parent.
 
-    `relax` Lloyd iterations (seeds moved to their cell's centre) even out the sizes.
+    `relax` Lloyd-style iterations (each seed moved to an inner point of its cell) even out sizes.
     """
     if k == 1:
         return [parent]
@@ -351,6 +351,9 @@ def load_demo(org_units: int = 5000, seed: int = 42, regions: int | None = None,
         if has_units:
             db.session.rollback()
             return {"skipped": True, "project": DEMO_PROJECT}
+        r, d, facilities = level_sizes(org_units, regions)
+        if progress:  # building the shapes takes a while before the first batch goes in
+            progress(0, 1 + r + r * d + sum(facilities))
         structure = build_demo_structure(org_units, seed, regions)
         types = _ensure_types(project)
         _insert_org_units(structure, project, types, progress)

@@ -66,16 +66,7 @@ def _round(geoms: np.ndarray, decimals: int) -> np.ndarray:
 
 def simplify_shape(geom: BaseGeometry, tolerance: float = 0.001, decimals: int = 4) -> BaseGeometry | None:
     """Simplified geometry rounded to `decimals`, or None when nothing storable is left."""
-    geom = _polygonal_part(geom)
-    if geom is None:
-        return None
-    if geom.geom_type == "Point":
-        return shapely.transform(geom, lambda coords: np.round(coords, decimals))
-    if not geom.is_valid:
-        geom = shapely.make_valid(geom)
-    if tolerance > 0:
-        geom = geom.simplify(tolerance, preserve_topology=True)
-    return _polygonal_part(_round(np.array([geom], dtype=object), decimals)[0])
+    return simplify_shapes([geom], tolerance, decimals)[0]
 
 
 def shape_to_geojson(geom: BaseGeometry) -> dict:
@@ -110,11 +101,26 @@ def centroid(geojson: dict | BaseGeometry) -> tuple[float, float]:
 
 
 def simplify_shapes(geoms, tolerance: float = 0.001, decimals: int = 4) -> list[BaseGeometry | None]:
-    """`simplify_shape` over many valid geometries at once (vectorised; used by the demo loader)."""
-    arr = shapely.simplify(np.asarray(geoms, dtype=object), tolerance, preserve_topology=True)
-    return [_polygonal_part(g) for g in _round(arr, decimals)]
+    """`simplify_shape` over many geometries at once (vectorised: imports and the demo use it)."""
+    parts = [_polygonal_part(g) for g in geoms]
+    kept = [i for i, g in enumerate(parts) if g is not None]
+    out: list[BaseGeometry | None] = [None] * len(parts)
+    if not kept:
+        return out
+    arr = np.empty(len(kept), dtype=object)
+    arr[:] = [parts[i] for i in kept]
+    invalid = ~shapely.is_valid(arr)
+    if invalid.any():  # self-intersecting rings and the like, as drawn by hand
+        arr[invalid] = shapely.make_valid(arr[invalid])
+    if tolerance > 0:
+        arr = shapely.simplify(arr, tolerance, preserve_topology=True)
+    for i, g in zip(kept, _round(arr, decimals)):
+        out[i] = _polygonal_part(g)
+    return out
 
 
 def shapes_to_geojson(geoms) -> list[dict]:
     """GeoJSON dicts for many geometries (GEOS writes them; much faster than `mapping`)."""
-    return [json.loads(s) for s in shapely.to_geojson(np.asarray(geoms, dtype=object))]
+    arr = np.empty(len(geoms), dtype=object)
+    arr[:] = list(geoms)
+    return [json.loads(s) for s in shapely.to_geojson(arr)]

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, func, insert, select, text, update
 from app.extensions import db
 from app.models import AreaType, OrgUnit, OrgUnitType, Project, utcnow
 from app.services.errors import ValidationFailed
-from app.services.geometry import GeometryError, centroid, simplify_geometry, to_shape
+from app.services.geometry import GeometryError, centroid, shapes_to_geojson, simplify_shapes, to_shape
 
 BATCH_SIZE = 5000
 MAX_REPORTED = 500  # beyond this many problems the file is clearly wrong; stop listing
@@ -158,7 +158,8 @@ def _coordinate(value, label: str, name: str, limit: float, problems: _Problems)
     return number
 
 
-def _geometry(value, label: str, problems: _Problems) -> dict | None:
+def _geometry(value, label: str, problems: _Problems):
+    """The shapely geometry of a feature's geometry or a CSV geometry cell, or None."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, str):  # CSV: GeoJSON text
@@ -169,23 +170,35 @@ def _geometry(value, label: str, problems: _Problems) -> dict | None:
             return None
     try:
         shape = to_shape(value)
-        minx, miny, maxx, maxy = shape.bounds
-        if not shape.is_empty and not (-180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90):
-            problems.add(label, "geometry coordinates must be longitude, latitude in degrees (WGS 84)")
-            return None
-        simplified = simplify_geometry(shape)
     except GeometryError as exc:
         problems.add(label, f"invalid geometry: {exc}")
         return None
-    if simplified is None:
-        problems.add(label, f"geometry must be a non-empty Polygon, MultiPolygon or Point, "
-                            f"got {value.get('type')}")
-    return simplified
+    minx, miny, maxx, maxy = shape.bounds
+    if not shape.is_empty and not (-180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90):
+        problems.add(label, "geometry coordinates must be longitude, latitude in degrees (WGS 84)")
+        return None
+    return shape
 
 
-def _parse_records(raw, types: dict, project: Project, problems: _Problems) -> list[_Record]:
-    records, first_seen = [], {}
-    known_types = ", ".join(types.get("\0names", [])) or "none"
+def _simplify_all(records: list[_Record], shapes: list, problems: _Problems) -> None:
+    """Simplify every record's geometry in one vectorised pass; locate units without lat/lon."""
+    given = [(rec, shape) for rec, shape in zip(records, shapes) if shape is not None]
+    simplified = simplify_shapes([shape for _, shape in given])
+    stored = shapes_to_geojson([g for g in simplified if g is not None])[::-1]
+    for (rec, shape), geom in zip(given, simplified):
+        if geom is None:
+            problems.add(rec.label, f"geometry must be a non-empty Polygon, MultiPolygon or Point, "
+                                    f"got {shape.geom_type}")
+            continue
+        rec.geometry = stored.pop()
+        if rec.latitude is None:
+            rec.latitude, rec.longitude = centroid(geom)
+
+
+def _parse_records(raw, project: Project, problems: _Problems) -> list[_Record]:
+    records, shapes, first_seen = [], [], {}
+    types, type_names = _project_types(project)
+    known_types = ", ".join(type_names) or "none"
     for label, fields in raw:
         if "_error" in fields:
             problems.add(label, fields["_error"])
@@ -210,7 +223,7 @@ def _parse_records(raw, types: dict, project: Project, problems: _Problems) -> l
         if type_value is None:
             problems.add(label, "type is required")
         else:
-            type_id = types.get(type_value) or types.get("\0" + type_value.casefold())
+            type_id = types.get(type_value.casefold())
             if type_id is None:
                 problems.add(label, f"unknown org unit type '{type_value}' in project '{project.name}' "
                                     f"(known: {known_types})")
@@ -225,26 +238,20 @@ def _parse_records(raw, types: dict, project: Project, problems: _Problems) -> l
         if given[0] != given[1]:
             problems.add(label, "give both latitude and longitude, or neither")
             latitude = longitude = None
-        geometry = _geometry(fields.get("geometry"), label, problems)
-        if latitude is None and geometry is not None:
-            latitude, longitude = centroid(geometry)
+        shapes.append(_geometry(fields.get("geometry"), label, problems))
         records.append(_Record(label, ref or "", name or "", type_id or 0, _text(fields.get("parent")),
-                               area_type, geometry, latitude, longitude))
+                               area_type, None, latitude, longitude))
+    _simplify_all(records, shapes, problems)
     return records
 
 
-def _project_types(project: Project) -> dict:
-    """Type ids by exact name and short name, and by case-folded name (keys prefixed with NUL);
-    "\0names" lists the type names for messages."""
-    types: dict = {"\0names": []}
-    for t in db.session.execute(select(OrgUnitType).where(OrgUnitType.project_id == project.id)
-                                .order_by(OrgUnitType.depth, OrgUnitType.name)).scalars():
-        types["\0names"].append(t.name)
-        for key in (t.short_name, t.name):
-            if key:
-                types[key] = t.id
-                types["\0" + key.casefold()] = t.id
-    return types
+def _project_types(project: Project) -> tuple[dict[str, int], list[str]]:
+    """Type ids by case-folded name and short name, and the type names for messages."""
+    types = db.session.execute(select(OrgUnitType).where(OrgUnitType.project_id == project.id)
+                               .order_by(OrgUnitType.depth, OrgUnitType.name)).scalars().all()
+    lookup = {t.short_name.casefold(): t.id for t in types if t.short_name}
+    lookup.update({t.name.casefold(): t.id for t in types})  # a name wins over a short name
+    return lookup, [t.name for t in types]
 
 
 def _find_cycles(records: list[_Record], keys: list[int], parent_of: dict[int, int | None],
@@ -279,7 +286,7 @@ def import_org_units(path: str, project_name: str, progress=None) -> dict:
         raise ValidationFailed(f"Unknown project '{project_name}'", {"project": [f"'{project_name}' does not exist"]})
     raw = _read(path)
     problems = _Problems(filename)
-    records = _parse_records(raw, _project_types(project), project, problems)
+    records = _parse_records(raw, project, problems)
 
     # The project's tree as it is: (id, parent id, path); live units by source ref.
     existing = db.session.execute(

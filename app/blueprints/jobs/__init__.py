@@ -83,6 +83,13 @@ def panel_response(job):
     return response
 
 
+@bp.get("/jobs/<job_id>/extra")
+@login_required
+def extra(job_id: str):
+    """Log, details, inputs and results: refreshed once when the live panel reports the end."""
+    return render_template("jobs/_extra.html", job=svc.get_job_for(current_user, job_id))
+
+
 @bp.get("/jobs/<job_id>/results")
 def results(job_id: str):
     job = svc.get_job_for(current_actor(), job_id)

@@ -1,0 +1,97 @@
+"""Headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) against a live server."""
+import os
+from pathlib import Path
+
+import pytest
+
+from app.services.jobs import enqueue_job
+from app.services.orgunits import create_org_unit, create_org_unit_type
+from tests.conftest import PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def browser():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("FIELDFLOW_REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+    yield pg
+    context.close()
+
+
+def test_login_expand_tree_and_open_jobs(page, live_server, make_user, run_worker):
+    user = make_user(role="coordinator", projects=["Project A"], username="coord")
+    country_t = create_org_unit_type(user, {"name": "Country", "short_name": "CTRY"})
+    region_t = create_org_unit_type(user, {"name": "Region", "short_name": "REG"})
+    country = create_org_unit(user, {"name": "Testland", "org_unit_type_id": country_t.id})
+    for name in ("North", "South"):
+        create_org_unit(user, {"name": name, "org_unit_type_id": region_t.id, "parent_id": country.id})
+    job = enqueue_job("echo", {"message": "hello"}, launcher=user, project_id=user.project_ids[0])
+    run_worker()
+
+    page.goto(live_server.url + "/orgunits/")
+    assert "/login" in page.url  # anonymous users are sent to log in
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", "wrong-password")
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Invalid username or password")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/orgunits/")
+
+    assert page.locator("text=North").count() == 0  # not loaded until expanded
+    page.click(f"li[data-org-unit-id='{country.id}'] > details > summary")
+    page.wait_for_selector("text=North")
+    assert page.locator("text=South").is_visible()
+
+    page.fill("input[name=q]", "Sou")
+    page.wait_for_selector("#tree-results >> text=match for")
+    assert page.locator("#tree-results .node-name").all_inner_texts() == ["South"]
+
+    page.click("nav.nav >> text=Jobs")
+    page.wait_for_url("**/jobs")
+    row = page.locator(f"a[href='/jobs/{job.id}']")
+    assert row.count() == 1
+    assert "successful" in page.locator("table").inner_text().lower()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "jobs.png"), full_page=True)
+    row.click()
+    page.wait_for_selector("[data-job-status=successful]")
+
+
+def test_live_panel_follows_a_running_job(page, live_server, make_user, worker_process):
+    user = make_user(role="coordinator", projects=["Project A"], username="coord2")
+    job = enqueue_job("echo", {"message": "slow", "delay": 3, "steps": 3}, launcher=user, project_id=user.project_ids[0])
+    page.goto(live_server.url + "/login")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{live_server.url}/jobs/{job.id}")
+    page.wait_for_selector("[data-job-status=accepted]")
+    worker_process()
+    page.wait_for_selector("[data-job-status=running]", timeout=15_000)
+    page.wait_for_selector("[data-job-status=successful]", timeout=20_000)
+    page.wait_for_selector("#job-extra >> text=Step 3 of 3")  # the log refreshed by itself
+    assert page.locator(".job-panel .progress").get_attribute("aria-valuenow") == "100"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "job.png"), full_page=True)
