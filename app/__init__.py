@@ -76,12 +76,14 @@ def _register_blueprints(app: Flask) -> None:
     from app.blueprints.jobs import bp as jobs_bp
     from app.blueprints.main import bp as main_bp
     from app.blueprints.orgunits import bp as orgunits_bp
+    from app.blueprints.plannings import bp as plannings_bp
     from app.blueprints.teams import bp as teams_bp
     from app.extensions import csrf
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(orgunits_bp)
+    app.register_blueprint(plannings_bp)
     app.register_blueprint(teams_bp)
     app.register_blueprint(jobs_bp)
     app.register_blueprint(api_bp)

@@ -7,3 +7,4 @@ from app.models.org import (  # noqa: F401
 from app.models.users import (  # noqa: F401
     ALL_PERMISSIONS, DEFAULT_ROLES, Permission, Project, Role, User, user_projects,
 )
+from app.models.planning import Assignment, AuditLog, Form, Planning, planning_forms  # noqa: F401

@@ -41,3 +41,23 @@ def team_json(t: Team) -> dict:
         "users": [user_brief(u) for u in t.users], "colour": t.colour,
         "created_at": iso(t.created_at), "updated_at": iso(t.updated_at),
     }
+
+
+def planning_json(p) -> dict:
+    return {
+        "id": p.id, "name": p.name, "description": p.description, "project": p.project_id,
+        "org_unit": p.org_unit_id, "org_unit_details": {"id": p.org_unit.id, "name": p.org_unit.name,
+                                                        "org_unit_type": p.org_unit.org_unit_type_id},
+        "team": p.team_id, "team_details": {"id": p.team.id, "name": p.team.name, "type": p.team.type},
+        "forms": [f.id for f in p.forms], "started_at": p.started_at.isoformat() if p.started_at else None,
+        "ended_at": p.ended_at.isoformat() if p.ended_at else None, "published_at": iso(p.published_at),
+        "pipeline_uuids": p.pipeline_uuids or [], "created_at": iso(p.created_at), "updated_at": iso(p.updated_at),
+    }
+
+
+def assignment_json(a) -> dict:
+    return {
+        "id": a.id, "planning": a.planning_id, "org_unit": a.org_unit_id, "team": a.team_id, "user": a.user_id,
+        "org_unit_details": {"id": a.org_unit.id, "name": a.org_unit.name, "org_unit_type": a.org_unit.org_unit_type_id},
+        "created_at": iso(a.created_at),
+    }

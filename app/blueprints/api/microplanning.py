@@ -1,0 +1,120 @@
+"""Microplanning API (Iaso contract): plannings, assignments, bulk assignment calls, sampling."""
+from flask import jsonify, request
+
+from app.blueprints.api import bp
+from app.blueprints.api.pagination import int_arg, json_body, paginated
+from app.blueprints.api.serializers import assignment_json, planning_json
+from app.security import api_login_required, api_user
+from app.services import assignments as assign_svc
+from app.services import plannings as svc
+from app.services.errors import FieldErrors, ValidationFailed
+from app.services.jobs import status_info
+from app.services.sampling import launch_sampling
+
+
+@bp.get("/microplanning/plannings/")
+@api_login_required
+def plannings():
+    published = request.args.get("publishing_status")
+    stmt = svc.plannings_query(api_user(), search=request.args.get("search"),
+                               published={"published": True, "draft": False}.get(published),
+                               org_unit_id=int_arg("org_unit"), team_id=int_arg("team"), project_id=int_arg("project"))
+    return jsonify(paginated(stmt, planning_json))
+
+
+@bp.post("/microplanning/plannings/")
+@api_login_required
+def create_planning():
+    return jsonify(planning_json(svc.create_planning(api_user(), json_body(), source="api"))), 201
+
+
+@bp.get("/microplanning/plannings/<int:planning_id>/")
+@api_login_required
+def planning(planning_id: int):
+    return jsonify(planning_json(svc.get_planning(api_user(), planning_id)))
+
+
+@bp.route("/microplanning/plannings/<int:planning_id>/", methods=["PUT", "PATCH"])
+@api_login_required
+def update_planning(planning_id: int):
+    return jsonify(planning_json(svc.update_planning(api_user(), planning_id, json_body(), source="api")))
+
+
+@bp.delete("/microplanning/plannings/<int:planning_id>/")
+@api_login_required
+def delete_planning(planning_id: int):
+    svc.delete_planning(api_user(), planning_id, source="api")
+    return "", 204
+
+
+@bp.post("/microplanning/plannings/<int:planning_id>/sample/")
+@api_login_required
+def sample_planning(planning_id: int):
+    """Launch the built-in LQAS sampling for this planning; 201 with the job's statusInfo."""
+    job = launch_sampling(api_user(), planning_id, json_body())
+    response = jsonify(status_info(job, request.host_url))
+    response.headers["Location"] = f"/jobs/{job.id}"
+    return response, 201
+
+
+@bp.get("/microplanning/assignments/")
+@api_login_required
+def assignments():
+    planning_id = int_arg("planning")
+    if planning_id is None:
+        raise ValidationFailed("planning is required", {"planning": ["is required"]})
+    planning = svc.get_planning(api_user(), planning_id)
+    stmt = assign_svc.assignments_query(planning.id, team_id=int_arg("team"), user_id=int_arg("user"),
+                                        sort=request.args.get("order", "org_unit"))
+    return jsonify(paginated(stmt, assignment_json, default_limit=100))
+
+
+def _planning_from(data: dict):
+    errors = FieldErrors()
+    if data.get("planning") in (None, ""):
+        errors.add("planning", "is required")
+    errors.raise_if_any("Invalid request")
+    return svc.get_planning(api_user(), data["planning"])
+
+
+@bp.post("/microplanning/assignments/bulk_create_assignments/")
+@api_login_required
+def bulk_create_assignments():
+    """Iaso: {planning, team | user, org_units: [ids]} → assign each org unit to that team or user."""
+    data = json_body()
+    planning = _planning_from(data)
+    org_units = data.get("org_units")
+    if not isinstance(org_units, list) or not org_units:
+        raise ValidationFailed("org_units must be a non-empty list of org unit ids", {"org_units": ["must be a non-empty list"]})
+    rows = [{"org_unit": unit, "team": data.get("team"), "user": data.get("user")} for unit in org_units]
+    created = assign_svc.bulk_create(api_user(), planning, rows, label="org_units")
+    return jsonify([assignment_json(a) for a in created]), 201
+
+
+@bp.post("/microplanning/assignments/bulk_delete_assignments/")
+@api_login_required
+def bulk_delete_assignments():
+    """Iaso: {planning} → soft-delete the planning's assignments (only `org_units` when given)."""
+    data = json_body()
+    planning = _planning_from(data)
+    deleted = assign_svc.bulk_delete(api_user(), planning, data.get("org_units"))
+    return jsonify({"planning": planning.id, "deleted": deleted})
+
+
+@bp.post("/assignments/bulk_create_assignments/")
+@api_login_required
+def shorthand_bulk_create():
+    """Seed shorthand: {planning, assignments: [{org_unit, team, user}]}."""
+    data = json_body()
+    planning = _planning_from(data)
+    created = assign_svc.bulk_create(api_user(), planning, data.get("assignments"), label="assignments")
+    return jsonify({"planning": planning.id, "created": len(created),
+                    "assignments": [assignment_json(a) for a in created]}), 201
+
+
+@bp.delete("/assignments/")
+@api_login_required
+def shorthand_delete():
+    """Seed shorthand: DELETE /api/assignments/?planning=ID."""
+    planning = _planning_from({"planning": request.args.get("planning")})
+    return jsonify({"planning": planning.id, "deleted": assign_svc.bulk_delete(api_user(), planning)})
