@@ -1,0 +1,116 @@
+"""Planning pages: list, form, map page (full and partial), click-to-assign, dialog, runs."""
+import json
+
+from sqlalchemy import select
+
+from app.models import Assignment, Planning, Team
+from tests.planning_fixtures import country, planning, units_of  # noqa: F401
+
+
+def test_list_and_create_form(client, login, csrf, country, db):
+    login(country.coordinator)
+    bad = client.post("/plannings/new", data={"name": "", "csrf_token": csrf()})
+    assert bad.status_code == 400
+    text = bad.get_data(as_text=True)
+    assert "is required" in text and db.session.query(Planning).count() == 0
+    ok = client.post("/plannings/new", data={"name": "Measles", "team_id": country.root_team.id,
+                                             "org_unit_id": country.country.id, "pipeline_uuids": "lqas-sampling",
+                                             "csrf_token": csrf()})
+    assert ok.status_code == 302
+    listing = client.get("/plannings/?q=meas").get_data(as_text=True)
+    assert "Measles" in listing and "draft" in listing
+    partial = client.get("/plannings/?q=zzz", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "<html" not in partial and "No plannings match" in partial
+
+
+def test_map_page_shows_coloured_shapes_legend_and_tables(client, login, country, planning, run_worker, db):
+    from app.services.sampling import launch_sampling
+
+    launch_sampling(country.coordinator, planning.id, {
+        "org_unit_type_sequence_identifiers": [country.types["REGION"].id, country.types["DISTRICT"].id],
+        "org_unit_type_quantities": [2, 1], "seed": 5})
+    run_worker()
+    login(country.coordinator)
+    page = client.get(f"/plannings/{planning.id}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "cdn" not in html.lower() and "vendor/leaflet-1.9.4/leaflet.js" in html
+    assert "L.geoJson" in html and "Launch sample" in html
+    live = db.session.execute(select(Assignment).where(Assignment.planning_id == planning.id)).scalars().all()
+    team = db.session.get(Team, live[0].team_id)
+    assert f'"c": "{team.colour}"' in html or f'"c":"{team.colour}"' in html  # the shape wears its team's colour
+    assert '"c": "#b8bec9"' in html  # unassigned grey
+    assert team.name in html and "2 assigned" in html
+    assert 'hx-confirm="This planning has 2 assignments' in html
+    partial = client.get(f"/plannings/{planning.id}?type={country.types['REGION'].id}", headers={"HX-Request": "true"})
+    assert partial.status_code == 200 and "<html" not in partial.get_data(as_text=True)
+    assert "Vary" in partial.headers and "L.geoJson" in partial.get_data(as_text=True)
+
+
+def test_click_to_assign_and_unassign(client, login, csrf, country, planning, db):
+    login(country.coordinator)
+    team = db.session.execute(select(Team).where(Team.parent_id == country.root_team.id).order_by(Team.name)).scalars().first()
+    region = units_of("REGION", country)[0]
+    token = csrf()
+    response = client.post(f"/plannings/{planning.id}/map/assign", data={"org_unit_id": region.id, "assignee": f"team:{team.id}"},
+                           headers={"HX-Request": "true", "X-CSRFToken": token})
+    assert response.status_code == 200
+    trigger = json.loads(response.headers["HX-Trigger"])["assignment-changed"]
+    assert trigger == {"org_unit": region.id, "assignee": f"team:{team.id}"}
+    assert "1 assigned" in response.get_data(as_text=True)
+    again = client.post(f"/plannings/{planning.id}/map/assign", data={"org_unit_id": region.id, "assignee": f"team:{team.id}"},
+                        headers={"HX-Request": "true", "X-CSRFToken": token})
+    assert json.loads(again.headers["HX-Trigger"])["assignment-changed"]["assignee"] is None
+    none = client.post(f"/plannings/{planning.id}/map/assign", data={"org_unit_id": region.id, "assignee": ""},
+                       headers={"HX-Request": "true", "X-CSRFToken": token})
+    assert none.status_code == 400 and none.headers["HX-Retarget"] == "#toasts"
+    db.session.expire_all()
+    assert db.session.query(Assignment).filter(Assignment.deleted_at.is_(None)).count() == 0
+
+
+def test_sample_dialog_errors_then_launch_and_rerun(client, login, csrf, country, planning, run_worker, db):
+    login(country.coordinator)
+    dialog = client.get(f"/plannings/{planning.id}/sample", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Region" in dialog and "Level 1" in dialog  # level-1 types are the root type's sub-types
+    level = client.get(f"/plannings/{planning.id}/sample/level?index=1&parent_type={country.types['REGION'].id}").get_data(as_text=True)
+    assert "District" in level and "Region" not in level
+    units = client.get(f"/plannings/{planning.id}/sample/units?type={country.types['REGION'].id}&q={units_of('REGION', country)[0].name[:3]}&index=0")
+    assert units_of("REGION", country)[0].name in units.get_data(as_text=True)
+    token = csrf()
+    bad = client.post(f"/plannings/{planning.id}/sample", headers={"HX-Request": "true", "X-CSRFToken": token},
+                      data={"level_index": "0", "type_0": country.types["REGION"].id, "quantity_0": "0"})
+    assert bad.status_code == 422 and "must be positive" in bad.get_data(as_text=True)
+    ok = client.post(f"/plannings/{planning.id}/sample", headers={"HX-Request": "true", "X-CSRFToken": token},
+                     data={"level_index": ["0", "1"], "type_0": country.types["REGION"].id, "quantity_0": "2",
+                           "type_1": country.types["DISTRICT"].id, "quantity_1": "1", "criteria_1": "", "seed": "8"})
+    assert ok.status_code == 200 and 'hx-trigger="every 2s"' in ok.get_data(as_text=True)
+    run_worker()
+    runs = client.get(f"/plannings/{planning.id}/runs").get_data(as_text=True)
+    assert "successful" in runs and "Region × 2" in runs and ">8<" in runs
+    from app.models import Job
+
+    job = db.session.query(Job).one()
+    rerun = client.get(f"/plannings/{planning.id}/sample?rerun={job.id}").get_data(as_text=True)
+    assert 'value="8"' in rerun and 'name="quantity_1" min="1" value="1"' in rerun
+
+
+def test_delete_assignments_and_scoping(client, login, csrf, country, planning, make_user, db, web_app):
+    from app.services.assignments import bulk_create
+
+    team = db.session.execute(select(Team).where(Team.parent_id == country.root_team.id)).scalars().first()
+    bulk_create(country.coordinator, planning, [{"org_unit": units_of("REGION", country)[0].id, "team": team.id}])
+    login(country.coordinator)
+    assert client.post(f"/plannings/{planning.id}/assignments/delete", data={"csrf_token": csrf()}).status_code == 302
+    db.session.expire_all()
+    assert db.session.query(Assignment).filter(Assignment.deleted_at.is_(None)).count() == 0
+    stranger_client = web_app.test_client()
+    login(make_user(role="coordinator", projects=["Elsewhere"]), test_client=stranger_client)
+    assert stranger_client.get(f"/plannings/{planning.id}").status_code == 404
+    assert stranger_client.get(f"/plannings/{planning.id}/runs").status_code == 404
+
+
+def test_publish_toggle(client, login, csrf, country, planning, db):
+    login(country.coordinator)
+    client.post(f"/plannings/{planning.id}/publish", data={"published": "1", "csrf_token": csrf()})
+    db.session.expire_all()
+    assert db.session.get(Planning, planning.id).published_at is not None
