@@ -60,6 +60,8 @@ class OrgUnit(Base):
     __table_args__ = (
         Index("ix_org_units_path_pattern", "path", postgresql_ops={"path": "text_pattern_ops"}),
         Index("ix_org_units_project_parent", "project_id", "parent_id"),
+        # sampling: "units of type T under this path" touches only rows of that type
+        Index("ix_org_units_type_path", "org_unit_type_id", "path", postgresql_ops={"path": "text_pattern_ops"}),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -76,6 +76,7 @@ class Plan:
     exceptions: list[list[int]]
     criteria: list[str | None]
     seed: int
+    tree: "TeamTree"
 
 
 def validate_inputs(inputs: dict) -> dict:
@@ -152,8 +153,8 @@ def _plan(inputs: dict) -> Plan:
     errors.raise_if_any("Invalid sampling parameters")
     _check_exceptions(planning, types, exceptions, errors)
     errors.raise_if_any("Invalid sampling parameters")
-    check_team_tree(planning, levels)
-    return Plan(planning, types, quantities, exceptions, criteria, seed)
+    tree = check_team_tree(planning, levels)
+    return Plan(planning, types, quantities, exceptions, criteria, seed, tree)
 
 
 def _reachable(start: OrgUnitType) -> set[int]:
@@ -204,17 +205,28 @@ def _check_exceptions(planning: Planning, types: list[OrgUnitType], exceptions: 
 Entity = tuple[str, int, str]  # ("team"|"user", id, name)
 
 
-def _children(team_id: int) -> list[Entity]:
-    team = db.session.get(Team, team_id)
-    if team.type == TeamType.TEAM_OF_USERS:
-        return [("user", u.id, u.username) for u in sorted(team.users, key=lambda u: (u.username, u.id))]
-    subs = db.session.execute(select(Team).where(Team.parent_id == team_id, Team.deleted_at.is_(None))
-                              .order_by(Team.name, Team.id)).scalars()
-    return [("team", t.id, t.name) for t in subs]
+class TeamTree:
+    """The planning's team tree loaded once (teams and their members), children in stable order."""
+
+    def __init__(self, planning: Planning):
+        teams = db.session.execute(select(Team).where(Team.path.like(planning.team.path + "%"),
+                                                      Team.deleted_at.is_(None))).scalars().all()
+        self.teams = {t.id: t for t in teams}
+        self.subs: dict[int, list[Team]] = {}
+        for team in teams:
+            if team.parent_id in self.teams:
+                self.subs.setdefault(team.parent_id, []).append(team)
+
+    def children(self, team_id: int) -> list[Entity]:
+        team = self.teams[team_id]
+        if team.type == TeamType.TEAM_OF_USERS:
+            return [("user", u.id, u.username) for u in sorted(team.users, key=lambda u: (u.username, u.id))]
+        return [("team", t.id, t.name) for t in sorted(self.subs.get(team_id, []), key=lambda t: (t.name, t.id))]
 
 
-def check_team_tree(planning: Planning, levels: int) -> None:
+def check_team_tree(planning: Planning, levels: int, tree: TeamTree | None = None) -> TeamTree:
     """Every team that can receive picks above the deepest level needs sub-teams or users."""
+    tree = tree or TeamTree(planning)
     frontier: list[Entity] = [("team", planning.team_id, planning.team.name)]
     for level in range(1, levels + 1):
         next_frontier: list[Entity] = []
@@ -223,13 +235,14 @@ def check_team_tree(planning: Planning, levels: int) -> None:
                 raise ValidationFailed(
                     f"Hierarchy mismatch: level {level} needs sub-teams under user '{name}'; the team tree of "
                     f"'{planning.team.name}' is too shallow for {levels} levels.", {TYPES: ["hierarchy mismatch"]})
-            children = _children(entity_id)
+            children = tree.children(entity_id)
             if not children:
                 raise ValidationFailed(
                     f"Hierarchy mismatch: level {level} needs sub-teams or users under team '{name}', which has none.",
                     {TYPES: ["hierarchy mismatch"]})
             next_frontier.extend(children)
         frontier = next_frontier
+    return tree
 
 
 # --- the sampling itself ------------------------------------------------------------------------
@@ -267,7 +280,7 @@ def sample(plan: Plan, progress=None) -> tuple[list[Row], dict]:
                     f"{len(candidates)} {what}'{org_type.name}' available after exclusions, {quantity} requested.",
                     {"level": [str(level)], "parent": [str(parent_row.id)]})
             chosen = sorted(rng.sample(candidates, quantity), key=lambda c: (c[1], c[0]))
-            children = _children(entity[1])
+            children = plan.tree.children(entity[1])
             for index, unit in enumerate(chosen):
                 picks.append((unit, children[index % len(children)]))
         selected_total += len(picks)
