@@ -337,6 +337,21 @@ def _demo_teams(structure: DemoStructure, project, users: dict[str, User]) -> in
     return 1 + len(teams_by_region) + len(district_teams)
 
 
+def _demo_plannings(project, users: dict) -> None:
+    """Two forms and a national planning ready for sampling (the map page has something to show)."""
+    from app.models import Form, Planning, Team, utcnow
+
+    forms = [Form(project_id=project.id, name="Household survey", version="3"),
+             Form(project_id=project.id, name="Facility checklist", version="1")]
+    db.session.add_all(forms)
+    db.session.flush()
+    country = db.session.execute(select(OrgUnit).where(OrgUnit.project_id == project.id, OrgUnit.parent_id.is_(None))).scalar_one()
+    root_team = db.session.execute(select(Team).where(Team.project_id == project.id, Team.parent_id.is_(None))).scalar_one()
+    db.session.add(Planning(project_id=project.id, name="LQAS round 1", description="Coverage survey, all regions",
+                            team_id=root_team.id, org_unit_id=country.id, forms=forms, published_at=utcnow(),
+                            pipeline_uuids=["lqas-sampling"], created_by_id=users["coordinator"].id))
+
+
 def load_demo(org_units: int = 5000, seed: int = 42, regions: int | None = None, progress=None) -> dict:
     """Load the demo country into "Demo project" (skipped when it already has org units).
 
@@ -359,6 +374,7 @@ def load_demo(org_units: int = 5000, seed: int = 42, regions: int | None = None,
         _insert_org_units(structure, project, types, progress)
         users = _demo_users(structure, project, generate_password_hash(DEMO_PASSWORD))
         teams = _demo_teams(structure, project, users)
+        _demo_plannings(project, users)
         db.session.commit()
     except Exception:
         db.session.rollback()
