@@ -30,7 +30,8 @@ def main() -> None:
     os.register_at_fork(after_in_child=_drop_inherited_connections)
     with app.app_context():
         worker = Worker([get_queue()], connection=get_redis(), name=args.name)
-        worker.work(burst=args.burst, logging_level=app.config["LOG_LEVEL"])
+        # The scheduler moves delayed jobs (the next OpenHEXA poll) onto the queue when due.
+        worker.work(burst=args.burst, logging_level=app.config["LOG_LEVEL"], with_scheduler=True)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """Who is asking: browser sessions (flask-login), API Bearer tokens (JWT), permission checks."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
 from functools import wraps
 
 from flask import Flask, g, request
@@ -62,8 +64,23 @@ def _jwt_user(_header, payload) -> User | None:
     return user if user and user.is_active else None
 
 
-def _bearer_user() -> User:
-    """The user of a valid user-scoped Bearer token, or Unauthorized."""
+@dataclass(frozen=True)
+class PipelineActor:
+    """A pipeline run calling back with its short-lived token: it may touch only its own job
+    and its planning's assignments. `user` is who launched it (for audit and project scope)."""
+
+    job_id: str
+    planning_id: int | None
+    user: User
+
+
+def issue_pipeline_token(job_id: str, planning_id: int | None, launcher: User, expires: timedelta) -> str:
+    """A JWT scoped to one job and one planning, valid for the run's timeout (plus a margin)."""
+    return create_access_token(identity=str(launcher.id), expires_delta=expires,
+                               additional_claims={"scope": "pipeline", "job_id": job_id, "planning_id": planning_id})
+
+
+def _verified_claims() -> dict:
     if not request.headers.get("Authorization", "").startswith("Bearer "):
         raise Unauthorized("Missing Bearer token in the Authorization header.")
     try:
@@ -73,13 +90,32 @@ def _bearer_user() -> User:
         if "expired" in message.lower():
             message = "Token has expired"
         raise Unauthorized(f"Invalid token: {message}") from None
-    if get_jwt().get("scope") != "user":
-        raise Forbidden("This token is not allowed here.")
     from flask_jwt_extended import current_user as jwt_user
 
     if jwt_user is None:
         raise Unauthorized(f"Unknown or inactive user {get_jwt_identity()}")
+    return get_jwt()
+
+
+def _bearer_user() -> User:
+    """The user of a valid user-scoped Bearer token, or Unauthorized."""
+    if _verified_claims().get("scope") != "user":
+        raise Forbidden("This token is not allowed here.")
+    from flask_jwt_extended import current_user as jwt_user
+
     return jwt_user
+
+
+def api_actor() -> "User | PipelineActor":
+    """The caller of an endpoint that pipeline tokens may also use."""
+    claims = _verified_claims()
+    from flask_jwt_extended import current_user as jwt_user
+
+    if claims.get("scope") == "user":
+        return jwt_user
+    if claims.get("scope") == "pipeline" and claims.get("job_id"):
+        return PipelineActor(claims["job_id"], claims.get("planning_id"), jwt_user)
+    raise Forbidden("This token is not allowed here.")
 
 
 def api_user() -> User:

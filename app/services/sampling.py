@@ -10,7 +10,6 @@ stable order; the deepest picks are the assignments.
 from __future__ import annotations
 
 import json
-import random
 import secrets
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from app.models import OrgUnit, OrgUnitType, Planning, Team, TeamType, User, utc
 from app.services.access import parse_int
 from app.services.assignments import Row, replace_assignments
 from app.services.errors import FieldErrors, ValidationFailed
+from pipelines.lqas.lqas_core import Level, TooFewCandidates, sample_levels
 
 TYPES = "org_unit_type_sequence_identifiers"
 QUANTITIES = "org_unit_type_quantities"
@@ -247,60 +247,28 @@ def check_team_tree(planning: Planning, levels: int, tree: TeamTree | None = Non
 
 # --- the sampling itself ------------------------------------------------------------------------
 
-def _candidates(parent, org_type: OrgUnitType, excluded: set[int], criterion: str | None) -> list[tuple[int, str, str]]:
+def _candidates(parent, level: Level) -> list[tuple[int, str, str]]:
     stmt = select(OrgUnit.id, OrgUnit.name, OrgUnit.path).where(
-        OrgUnit.path.like(parent.path + "%"), OrgUnit.org_unit_type_id == org_type.id, OrgUnit.deleted_at.is_(None),
-        OrgUnit.id != parent.id)
-    if criterion:
-        stmt = stmt.where(OrgUnit.area_type == criterion)
-    return [row for row in db.session.execute(stmt.order_by(OrgUnit.id)).all() if row[0] not in excluded]
+        OrgUnit.path.like(parent[2] + "%"), OrgUnit.org_unit_type_id == level.type_id, OrgUnit.deleted_at.is_(None))
+    if level.criterion:
+        stmt = stmt.where(OrgUnit.area_type == level.criterion)
+    return [tuple(row) for row in db.session.execute(stmt.order_by(OrgUnit.id)).all()]
 
 
 def sample(plan: Plan, progress=None) -> tuple[list[Row], dict]:
-    """Pick units level by level and map them onto the team tree. Pure reads; raises
-    ValidationFailed naming the parent when a parent has too few candidates."""
-    rng = random.Random(plan.seed)
+    """Pick units level by level and map them onto the team tree (pipelines/lqas/lqas_core.py).
+    Pure reads; raises ValidationFailed naming the parent when it has too few candidates."""
     root = plan.planning.org_unit
-    # each pick of the previous level, with the team or user it went to
-    parents: list[tuple[tuple, Entity]] = [((root.id, root.name, root.path), ("team", plan.planning.team_id, plan.planning.team.name))]
-    selected_total = 0
-    levels = len(plan.types)
-    picks: list[tuple[tuple, Entity]] = []
-    for level, (org_type, quantity, excluded, criterion) in enumerate(
-            zip(plan.types, plan.quantities, plan.exceptions, plan.criteria), start=1):
-        excluded_set = set(excluded)
-        picks = []
-        for parent, entity in parents:
-            parent_row = _Picked(*parent)
-            candidates = _candidates(parent_row, org_type, excluded_set, criterion)
-            if len(candidates) < quantity:
-                what = f"{criterion.lower()} " if criterion else ""
-                raise ValidationFailed(
-                    f"Too few candidates under '{parent_row.name}' (id {parent_row.id}) at level {level}: "
-                    f"{len(candidates)} {what}'{org_type.name}' available after exclusions, {quantity} requested.",
-                    {"level": [str(level)], "parent": [str(parent_row.id)]})
-            chosen = sorted(rng.sample(candidates, quantity), key=lambda c: (c[1], c[0]))
-            children = plan.tree.children(entity[1])
-            for index, unit in enumerate(chosen):
-                picks.append((unit, children[index % len(children)]))
-        selected_total += len(picks)
-        if progress:
-            progress(level, levels, f"Level {level} of {levels}: {len(picks)} '{org_type.name}' selected")
-        parents = picks
-    rows = [Row(unit[0], entity[1] if entity[0] == "team" else None, entity[1] if entity[0] == "user" else None)
-            for unit, entity in picks]
-    stats = {"org_units_selected": selected_total,
-             "teams_assigned": len({(e[0], e[1]) for _, e in picks})}
+    levels = [Level(t.id, t.name, q, frozenset(e), c)
+              for t, q, e, c in zip(plan.types, plan.quantities, plan.exceptions, plan.criteria)]
+    try:
+        picks, stats = sample_levels((root.id, root.name, root.path), ("team", plan.planning.team_id, plan.planning.team.name),
+                                     levels, plan.seed, _candidates, lambda entity: plan.tree.children(entity[1]), progress)
+    except TooFewCandidates as exc:
+        raise ValidationFailed(str(exc), {"level": [str(exc.level)], "parent": [str(exc.parent[0])]}) from None
+    rows = [Row(unit_id, entity_id if kind == "team" else None, entity_id if kind == "user" else None)
+            for unit_id, kind, entity_id in picks]
     return rows, stats
-
-
-@dataclass(frozen=True)
-class _Picked:
-    """A picked unit: what the next level needs of it."""
-
-    id: int
-    name: str
-    path: str
 
 
 def run(ctx, inputs: dict) -> dict:

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-from app.blueprints.api import auth, microplanning, orgunits, teams  # noqa: E402,F401
+from app.blueprints.api import auth, microplanning, openhexa, orgunits, teams  # noqa: E402,F401

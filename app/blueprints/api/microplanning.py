@@ -2,6 +2,7 @@
 from flask import jsonify, request
 
 from app.blueprints.api import bp
+from app.blueprints.api.actors import planning_actor
 from app.blueprints.api.pagination import int_arg, json_body, paginated
 from app.blueprints.api.serializers import assignment_json, planning_json
 from app.security import api_login_required, api_user
@@ -29,9 +30,8 @@ def create_planning():
 
 
 @bp.get("/microplanning/plannings/<int:planning_id>/")
-@api_login_required
 def planning(planning_id: int):
-    return jsonify(planning_json(svc.get_planning(api_user(), planning_id)))
+    return jsonify(planning_json(planning_actor(planning_id)[1]))
 
 
 @bp.route("/microplanning/plannings/<int:planning_id>/", methods=["PUT", "PATCH"])
@@ -58,63 +58,59 @@ def sample_planning(planning_id: int):
 
 
 @bp.get("/microplanning/assignments/")
-@api_login_required
 def assignments():
     planning_id = int_arg("planning")
     if planning_id is None:
         raise ValidationFailed("planning is required", {"planning": ["is required"]})
-    planning = svc.get_planning(api_user(), planning_id)
+    planning = planning_actor(planning_id)[1]
     stmt = assign_svc.assignments_query(planning.id, team_id=int_arg("team"), user_id=int_arg("user"),
                                         sort=request.args.get("order", "org_unit"))
     return jsonify(paginated(stmt, assignment_json, default_limit=100))
 
 
 def _planning_from(data: dict):
+    """(acting user, planning, audit source) for a bulk call; pipeline tokens only for their planning."""
     errors = FieldErrors()
     if data.get("planning") in (None, ""):
         errors.add("planning", "is required")
     errors.raise_if_any("Invalid request")
-    return svc.get_planning(api_user(), data["planning"])
+    return planning_actor(data["planning"])
 
 
 @bp.post("/microplanning/assignments/bulk_create_assignments/")
-@api_login_required
 def bulk_create_assignments():
     """Iaso: {planning, team | user, org_units: [ids]} → assign each org unit to that team or user."""
     data = json_body()
-    planning = _planning_from(data)
+    user, planning, source = _planning_from(data)
     org_units = data.get("org_units")
     if not isinstance(org_units, list) or not org_units:
         raise ValidationFailed("org_units must be a non-empty list of org unit ids", {"org_units": ["must be a non-empty list"]})
     rows = [{"org_unit": unit, "team": data.get("team"), "user": data.get("user")} for unit in org_units]
-    created = assign_svc.bulk_create(api_user(), planning, rows, label="org_units")
+    created = assign_svc.bulk_create(user, planning, rows, label="org_units", source=source)
     return jsonify([assignment_json(a) for a in created]), 201
 
 
 @bp.post("/microplanning/assignments/bulk_delete_assignments/")
-@api_login_required
 def bulk_delete_assignments():
     """Iaso: {planning} → soft-delete the planning's assignments (only `org_units` when given)."""
     data = json_body()
-    planning = _planning_from(data)
-    deleted = assign_svc.bulk_delete(api_user(), planning, data.get("org_units"))
+    user, planning, source = _planning_from(data)
+    deleted = assign_svc.bulk_delete(user, planning, data.get("org_units"), source=source)
     return jsonify({"planning": planning.id, "deleted": deleted})
 
 
 @bp.post("/assignments/bulk_create_assignments/")
-@api_login_required
 def shorthand_bulk_create():
     """Seed shorthand: {planning, assignments: [{org_unit, team, user}]}."""
     data = json_body()
-    planning = _planning_from(data)
-    created = assign_svc.bulk_create(api_user(), planning, data.get("assignments"), label="assignments")
+    user, planning, source = _planning_from(data)
+    created = assign_svc.bulk_create(user, planning, data.get("assignments"), label="assignments", source=source)
     return jsonify({"planning": planning.id, "created": len(created),
                     "assignments": [assignment_json(a) for a in created]}), 201
 
 
 @bp.delete("/assignments/")
-@api_login_required
 def shorthand_delete():
     """Seed shorthand: DELETE /api/assignments/?planning=ID."""
-    planning = _planning_from({"planning": request.args.get("planning")})
-    return jsonify({"planning": planning.id, "deleted": assign_svc.bulk_delete(api_user(), planning)})
+    user, planning, source = _planning_from({"planning": request.args.get("planning")})
+    return jsonify({"planning": planning.id, "deleted": assign_svc.bulk_delete(user, planning, source=source)})

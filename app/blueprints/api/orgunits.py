@@ -2,6 +2,9 @@
 from flask import jsonify, request
 
 from app.blueprints.api import bp
+from app.blueprints.api.actors import reader
+from app.models import OrgUnit
+from app.services.errors import Forbidden
 from app.blueprints.api.pagination import int_arg, json_body, paginated
 from app.blueprints.api.serializers import org_unit_json, org_unit_type_json
 from app.security import api_login_required, api_user
@@ -27,13 +30,22 @@ def create_org_unit_type():
 
 
 @bp.get("/orgunits/")
-@api_login_required
 def org_units():
+    """Also open to a pipeline token: limited to its planning's root subtree."""
+    user, planning = reader()
+    under = int_arg("under")
+    if planning is not None:
+        under = under or planning.org_unit_id
+        if not svc.get_org_unit(user, under).path.startswith(planning.org_unit.path):
+            raise Forbidden("This pipeline token may only read its planning's org units.")
     stmt = svc.org_units_query(
-        api_user(), type_id=int_arg("org_unit_type_id") or int_arg("type"), parent_id=int_arg("parent_id"),
-        roots=request.args.get("roots") in ("1", "true"), search=request.args.get("search"),
-        under_id=int_arg("under"),
+        user, type_id=int_arg("org_unit_type_id") or int_arg("type"), parent_id=int_arg("parent_id"),
+        roots=request.args.get("roots") in ("1", "true"), search=request.args.get("search"), under_id=under,
     )
+    if request.args.get("area_type"):
+        stmt = stmt.where(OrgUnit.area_type == request.args["area_type"])
+    if request.args.get("order") == "id":
+        stmt = stmt.order_by(None).order_by(OrgUnit.id)
     with_geometry = request.args.get("geometry") in ("1", "true")
     return jsonify(paginated(stmt, lambda u: org_unit_json(u, with_geometry)))
 

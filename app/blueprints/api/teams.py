@@ -2,6 +2,8 @@
 from flask import jsonify, request
 
 from app.blueprints.api import bp
+from app.blueprints.api.actors import reader
+from app.models import Team
 from app.blueprints.api.pagination import int_arg, json_body, paginated
 from app.blueprints.api.serializers import team_json
 from app.security import api_login_required, api_user
@@ -9,11 +11,14 @@ from app.services import teams as svc
 
 
 @bp.get("/teams/")
-@api_login_required
 def teams():
-    stmt = svc.teams_query(api_user(), parent_id=int_arg("parent_id"), roots=request.args.get("roots") in ("1", "true"),
+    """Also open to a pipeline token: limited to its planning's team tree."""
+    user, planning = reader()
+    stmt = svc.teams_query(user, parent_id=int_arg("parent_id"), roots=request.args.get("roots") in ("1", "true"),
                            team_type=request.args.get("type"), search=request.args.get("search"),
                            project_id=int_arg("project_id"))
+    if planning is not None:
+        stmt = stmt.where(Team.path.like(planning.team.path + "%"))
     return jsonify(paginated(stmt, team_json))
 
 
