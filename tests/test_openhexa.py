@@ -250,3 +250,44 @@ def test_secrets_stay_out_of_logs_jobs_rq_and_pages(client, web_app, db, api_tok
     for page in ("/admin/openhexa/", f"/jobs/{job.id}"):
         html = client.get(page).get_data(as_text=True)
         assert TOKEN not in html and pipeline_token not in html
+
+
+def test_sampling_dialog_launches_on_openhexa(client, db, login, csrf, configured, double, run_worker, country, planning):
+    from app.services.plannings import update_planning
+
+    update_planning(country.coordinator, planning.id, {"pipeline_uuids": ["lqas-sampling", PIPELINE_ID]})
+    login(country.coordinator)
+    dialog = client.get(f"/plannings/{planning.id}/sample?pipeline={PIPELINE_ID}").get_data(as_text=True)
+    assert "Fieldflow LQAS (OpenHEXA)" in dialog and "Level 1" in dialog  # the LQAS code gets the levels form
+    response = client.post(f"/plannings/{planning.id}/sample", headers={"HX-Request": "true", "X-CSRFToken": csrf()},
+                           data={"pipeline": PIPELINE_ID, "level_index": ["0", "1"],
+                                 "type_0": country.types["REGION"].id, "quantity_0": "2",
+                                 "type_1": country.types["DISTRICT"].id, "quantity_1": "1", "seed": "4"})
+    assert response.status_code == 200, response.get_data(as_text=True)[:400]
+    run_worker()
+    sent = double.last_run()["config"]
+    assert sent["planning_id"] == planning.id and sent["org_unit_type_quantities"] == [2, 1]
+    assert sent["org_unit_type_exceptions"] == ["-", "-"] and sent["seed"] == 4
+    assert db.session.query(Job).filter_by(process_id="openhexa-pipeline").count() == 1
+
+
+def test_generic_pipeline_form_from_version_parameters(client, db, login, csrf, configured, double, run_worker,
+                                                       country, planning):
+    from app.services.plannings import update_planning
+
+    svc.get_config().lqas_pipeline_code = "something-else"
+    db.session.commit()
+    update_planning(country.coordinator, planning.id, {"pipeline_uuids": ["lqas-sampling", PIPELINE_ID]})
+    login(country.coordinator)
+    dialog = client.get(f"/plannings/{planning.id}/sample?pipeline={PIPELINE_ID}").get_data(as_text=True)
+    assert 'name="param_seed"' in dialog and "param_connection_token" not in dialog and "param_task_id" not in dialog
+    bad = client.post(f"/plannings/{planning.id}/sample", headers={"HX-Request": "true", "X-CSRFToken": csrf()},
+                      data={"pipeline": PIPELINE_ID, "param_org_unit_type_quantities": "two"})
+    assert bad.status_code == 422 and "must be of type int" in bad.get_data(as_text=True)
+    ok = client.post(f"/plannings/{planning.id}/sample", headers={"HX-Request": "true", "X-CSRFToken": csrf()},
+                     data={"pipeline": PIPELINE_ID, "param_planning_id": str(planning.id),
+                           "param_org_unit_type_sequence_identifiers": f"{country.types['REGION'].id}",
+                           "param_org_unit_type_quantities": "3"})
+    assert ok.status_code == 200
+    run_worker()
+    assert double.last_run()["config"]["org_unit_type_quantities"] == [3]

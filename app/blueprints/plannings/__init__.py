@@ -33,7 +33,10 @@ def _form_context(form: dict, errors: dict, planning=None):
     # Plannings are rooted at a country, region or district; deeper units are too small to plan.
     roots = db.session.execute(org_units_query(current_user).where(OrgUnit.depth <= 2)
                                .order_by(None).order_by(OrgUnit.path)).scalars().all()
+    from app.services.pipeline_choices import openhexa_pipelines
+
     return {"form": form, "errors": errors, "planning": planning, "teams": teams, "roots": roots,
+            "openhexa_pipelines": openhexa_pipelines(current_user),
             "forms": db.session.execute(svc.forms_query(current_user)).scalars().all(),
             "projects": current_user.projects, "builtin": svc.BUILTIN_PIPELINE}
 

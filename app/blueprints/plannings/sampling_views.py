@@ -10,7 +10,10 @@ from app.extensions import db
 from app.models import Job, OrgUnit, OrgUnitType
 from app.services import plannings as svc
 from app.services import sampling
-from app.services.errors import ValidationFailed
+from app.services import openhexa
+from app.services.errors import DomainError, ValidationFailed
+from app.services.openhexa_client import OpenHexaError
+from app.services.pipeline_choices import describe
 from app.services.jobs import visible_jobs_filter
 
 
@@ -35,14 +38,23 @@ def _levels_from_inputs(inputs: dict) -> list[dict]:
 
 
 def _dialog(planning, levels: list[dict], errors: dict | None = None, message: str | None = None,
-            seed="", pipeline=None, status: int = 200):
+            seed="", pipeline=None, status: int = 200, values: dict | None = None):
     parent = None
     rows = []
     for index, level in enumerate(levels):
         rows.append({**level, "index": index, "types": _level_types(planning, parent)})
         parent = int(level["type"]) if str(level.get("type") or "").isdigit() else None
+    pipelines = describe(current_user, svc.available_pipelines(planning))
+    chosen = next((p for p in pipelines if p["id"] == pipeline), pipelines[0])
+    parameters = []
+    if chosen["kind"] == "generic":
+        try:
+            parameters = openhexa.visible_parameters(openhexa.get_pipeline(current_user, chosen["id"]))
+        except (OpenHexaError, DomainError) as exc:
+            message = message or f"Could not read the pipeline's parameters: {exc}"
     html = render_template("plannings/_sample_dialog.html", planning=planning, levels=rows, errors=errors or {},
-                           message=message, seed=seed, pipelines=svc.available_pipelines(planning), pipeline=pipeline)
+                           message=message, seed=seed, pipelines=pipelines, chosen=chosen, parameters=parameters,
+                           values=values or {})
     return html, status
 
 
@@ -55,7 +67,8 @@ def sample_dialog(planning_id: int):
         job = db.session.execute(select(Job).where(Job.id == rerun, visible_jobs_filter(current_user))).scalar_one_or_none()
         if job is not None and job.process_id == "lqas-sampling":
             return _dialog(planning, _levels_from_inputs(job.inputs), seed=job.inputs.get("seed", ""))
-    return _dialog(planning, [{"type": "", "quantity": 1, "exceptions": [], "criteria": ""}])
+    return _dialog(planning, [{"type": "", "quantity": 1, "exceptions": [], "criteria": ""}],
+                   pipeline=request.args.get("pipeline"))
 
 
 @bp.get("/<int:planning_id>/sample/level")
@@ -103,6 +116,26 @@ def _parse_levels() -> tuple[list[dict], dict]:
     return levels, params
 
 
+def _generic_config(parameters: list[dict]) -> tuple[dict, dict]:
+    """Values for an OpenHEXA pipeline's own parameters, typed from its definition."""
+    errors, config = {}, {}
+    for p in parameters:
+        raw = request.form.get(f"param_{p['code']}", "").strip()
+        if raw == "":
+            if p.get("required") and p.get("default") is None:
+                errors[p["code"]] = ["is required"]
+            continue
+        items = [v.strip() for v in raw.split(",")] if p.get("multiple") else [raw]
+        try:
+            cast = {"int": int, "float": float, "bool": lambda v: v.lower() in ("1", "true", "yes", "on")}.get(p["type"], str)
+            values = [cast(v) for v in items]
+        except ValueError:
+            errors[p["code"]] = [f"must be of type {p['type']}"]
+            continue
+        config[p["code"]] = values if p.get("multiple") else values[0]
+    return config, errors
+
+
 @bp.post("/<int:planning_id>/sample")
 @login_required
 def launch(planning_id: int):
@@ -110,12 +143,27 @@ def launch(planning_id: int):
     levels, params = _parse_levels()
     pipeline = request.form.get("pipeline") or svc.BUILTIN_PIPELINE
     try:
-        if pipeline != svc.BUILTIN_PIPELINE:
-            raise ValidationFailed("OpenHEXA pipelines are not configured on this server yet.",
-                                   {"pipeline": ["not available"]})
-        job = sampling.launch_sampling(current_user, planning.id, params)
+        if pipeline not in svc.available_pipelines(planning):
+            raise ValidationFailed("This pipeline is not offered for this planning.", {"pipeline": ["not available"]})
+        if pipeline == svc.BUILTIN_PIPELINE:
+            job = sampling.launch_sampling(current_user, planning.id, params)
+        else:
+            chosen = next(p for p in describe(current_user, [svc.BUILTIN_PIPELINE, pipeline]) if p["id"] == pipeline)
+            if chosen["kind"] == "lqas":
+                clean = sampling.validate_inputs({**params, "planning_id": planning.id})  # same checks first
+                # per-level lists keep their positions: OpenHEXA drops empty strings, so "-" marks "none"
+                config = {**clean, sampling.EXCEPTIONS: [",".join(map(str, e)) or "-" for e in clean[sampling.EXCEPTIONS]],
+                          sampling.CRITERIA: [c or "-" for c in clean[sampling.CRITERIA]]}
+            else:
+                parameters = openhexa.visible_parameters(openhexa.get_pipeline(current_user, pipeline))
+                config, errors = _generic_config(parameters)
+                if errors:
+                    raise ValidationFailed("Please fill in the pipeline's parameters.", errors)
+                config["planning_id"] = planning.id
+            job = openhexa.launch(current_user, pipeline, None, config, openhexa.host_url_for(request.host_url))
     except ValidationFailed as exc:
-        return _dialog(planning, levels, exc.details, exc.message, seed=params["seed"], pipeline=pipeline, status=422)
+        return _dialog(planning, levels, exc.details, exc.message, seed=params["seed"], pipeline=pipeline, status=422,
+                       values={k[6:]: v for k, v in request.form.items() if k.startswith("param_")})
     return panel_response(job)
 
 
