@@ -32,11 +32,7 @@ def create_org_unit_type(user: User, data: dict) -> OrgUnitType:
     """Create an org unit type; every bad field is named, nothing is written on error."""
     require_permission(user, Permission.MANAGE_ORG_UNITS)
     errors = FieldErrors()
-    name = str(data.get("name") or "").strip()
-    if not name:
-        errors.add("name", "is required")
-    elif len(name) > 120:
-        errors.add("name", "must be at most 120 characters")
+    name = errors.text(data, "name", 120)
     short_name = str(data.get("short_name") or "").strip()[:40]
     depth = parse_int(data.get("depth", 0), errors, "depth", minimum=0)
     category = data.get("category") or None
@@ -140,11 +136,7 @@ def create_org_unit(user: User, data: dict) -> OrgUnit:
 
     require_permission(user, Permission.MANAGE_ORG_UNITS)
     errors = FieldErrors()
-    name = str(data.get("name") or "").strip()
-    if not name:
-        errors.add("name", "is required")
-    elif len(name) > 255:
-        errors.add("name", "must be at most 255 characters")
+    name = errors.text(data, "name", 255)
     org_type = None
     if data.get("org_unit_type_id") in (None, ""):
         errors.add("org_unit_type_id", "is required")

@@ -91,12 +91,7 @@ def _validate(user: User, data: dict, planning: Planning | None) -> dict:
     out: dict = {}
     project_id = planning.project_id if planning else resolve_project(user, data.get("project_id", data.get("project")), errors)
     if planning is None or "name" in data:
-        name = str(data.get("name") or "").strip()
-        if not name:
-            errors.add("name", "is required")
-        elif len(name) > 160:
-            errors.add("name", "must be at most 160 characters")
-        out["name"] = name
+        out["name"] = name = errors.text(data, "name", 160)
     if planning is None or "description" in data:
         out["description"] = str(data.get("description") or "")[:5000]
     for field, key, model in (("team", "team_id", Team), ("org_unit", "org_unit_id", OrgUnit)):

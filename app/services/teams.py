@@ -66,12 +66,8 @@ def _validate(user: User, data: dict, team: Team | None) -> dict:
     project_id = team.project_id if team else resolve_project(user, data.get("project_id"), errors)
     out["project_id"] = project_id
     if team is None or "name" in data:
-        name = str(data.get("name") or "").strip()
-        if not name:
-            errors.add("name", "is required")
-        elif len(name) > 160:
-            errors.add("name", "must be at most 160 characters")
-        elif project_id is not None:
+        name = errors.text(data, "name", 160)
+        if name and len(name) <= 160 and project_id is not None:
             clash = select(Team.id).where(Team.project_id == project_id, Team.deleted_at.is_(None),
                                           func.lower(Team.name) == name.lower())
             if team is not None:
