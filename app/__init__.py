@@ -71,10 +71,13 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 def _register_blueprints(app: Flask) -> None:
     from app.blueprints.admin import register_rq_dashboard
+    from app.blueprints.admin.openhexa import bp as openhexa_admin_bp
     from app.blueprints.api import bp as api_bp
     from app.blueprints.auth import bp as auth_bp
     from app.blueprints.jobs import bp as jobs_bp
     from app.blueprints.main import bp as main_bp
+    from app.blueprints.ogc import bp as ogc_bp
+    from app.blueprints.processes import bp as processes_bp
     from app.blueprints.orgunits import bp as orgunits_bp
     from app.blueprints.plannings import bp as plannings_bp
     from app.blueprints.teams import bp as teams_bp
@@ -88,7 +91,27 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(jobs_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # Bearer tokens only; no cookies are read there
+    _register_ticket_blueprints(app)
+    app.register_blueprint(openhexa_admin_bp)
+    app.register_blueprint(ogc_bp)  # OGC API – Processes; execution is CSRF-checked unless Bearer
+    app.register_blueprint(processes_bp)
     register_rq_dashboard(app)
+
+
+def _register_ticket_blueprints(app: Flask) -> None:
+    """Tickets, the task board, workflow admin; and their Bearer-only APIs (CSRF-exempt)."""
+    from app.blueprints.tasks_api import bp as tasks_api_bp
+    from app.blueprints.tasks_board import bp as tasks_board_bp
+    from app.blueprints.tickets import bp as tickets_bp
+    from app.blueprints.tickets_api import bp as tickets_api_bp
+    from app.blueprints.workflows import bp as workflows_bp
+    from app.extensions import csrf
+
+    for blueprint in (tickets_bp, tasks_board_bp, workflows_bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (tickets_api_bp, tasks_api_bp):
+        app.register_blueprint(blueprint)
+        csrf.exempt(blueprint)
 
 
 def _configure_templates(app: Flask) -> None:

@@ -64,13 +64,22 @@ def load_demo_command(org_units, seed, regions):
         raise click.ClickException(exc.message) from None
     progress.close()
     if summary.get("skipped"):
-        click.echo(f"{summary['project']} already has org units; nothing loaded.")
-        return
-    click.echo(
-        f"Loaded {summary['org_units']} org units ({summary['regions']} regions, {summary['districts']} "
-        f"districts, {summary['facilities']} health facilities), {summary['teams']} teams and "
-        f"{summary['users']} users into {summary['project']} in {summary['seconds']} s."
-    )
+        click.echo(f"{summary['project']} already has org units; no org units loaded.")
+    else:
+        click.echo(
+            f"Loaded {summary['org_units']} org units ({summary['regions']} regions, {summary['districts']} "
+            f"districts, {summary['facilities']} health facilities), {summary['teams']} teams and "
+            f"{summary['users']} users into {summary['project']} in {summary['seconds']} s."
+        )
+    # The help desk and the EO schedules are loaded once too (both skip what exists).
+    from app.services.schedules import seed_eo_schedules
+    from app.services.ticket_demo import load_ticket_demo
+    from app.services.users import get_or_create_project
+
+    tickets = load_ticket_demo(get_or_create_project(summary["project"]))
+    if not tickets.get("skipped"):
+        click.echo(f"Help desk: {', '.join(f'{v} {k}' for k, v in tickets.items() if isinstance(v, int))}.")
+    seed_eo_schedules()
     click.echo("Log in as admin, coordinator or agent with password 'fieldflow'.")
 
 

@@ -40,6 +40,15 @@ def _bool(env: dict, name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+def _http_url(env: dict, name: str) -> str | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(("http://", "https://")):
+        raise ConfigError(f"{name} must be an http:// or https:// URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
 def normalise_database_url(url: str) -> str:
     """Point plain PostgreSQL URLs at psycopg 3 (SQLAlchemy would pick psycopg2)."""
     for prefix in ("postgres://", "postgresql://"):
@@ -103,4 +112,12 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "JOB_DEFAULT_TIMEOUT_SECONDS": _int(env, "JOB_DEFAULT_TIMEOUT_SECONDS", 3600, 1),
         "API_MAX_PAGE_SIZE": _int(env, "API_MAX_PAGE_SIZE", 500, 1),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+        # EO source files (GeoTIFF per month/year per dataset); the sample dataset is generated here
+        "EO_CACHE_DIR": env.get("EO_CACHE_DIR") or os.path.join(instance_path, "eo_cache"),
+        # OpenHEXA: what pipelines call back (default: the URL the launch request came in on)
+        "PIPELINE_CALLBACK_HOST": _http_url(env, "PIPELINE_CALLBACK_HOST"),
+        "OPENHEXA_HTTP_TIMEOUT": _int(env, "OPENHEXA_HTTP_TIMEOUT", 10, 1),
+        # Round-robin role source: another service's /api/v1/tts/round-robin/ (None: our own users)
+        "TTS_SERVICE_URL": _http_url(env, "TTS_SERVICE_URL"),
+        "TTS_SERVICE_TOKEN": env.get("TTS_SERVICE_TOKEN") or None,
     }

@@ -8,3 +8,11 @@ from app.models.users import (  # noqa: F401
     ALL_PERMISSIONS, DEFAULT_ROLES, Permission, Project, Role, User, user_projects,
 )
 from app.models.planning import Assignment, AuditLog, Form, Planning, planning_forms  # noqa: F401
+from app.models.tickets import (  # noqa: F401
+    AllocationStatus, AssignmentStatus, Category, Department, EndLogic, RoundRobinState, StaffRole, Task,
+    TaskAssignment, TaskStatus, Ticket, Workflow, WorkflowStatus, WorkflowStep, user_staff_roles,
+)
+from app.models.outbox import OutboxEvent, OutboxStatus  # noqa: F401
+from app.models.openhexa import OpenHexaConfig  # noqa: E402,F401
+from app.models.connections import Dhis2Connection, Dhis2Import  # noqa: E402,F401
+from app.models.schedules import Schedule  # noqa: E402,F401

@@ -31,6 +31,8 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Per-step state of a multi-step process: [{name, title, status, attempts, progress, message, ...}]
+    steps: Mapped[list | None] = mapped_column(JSONType)
 
     launcher: Mapped[User | None] = relationship()
     logs: Mapped[list[JobLog]] = relationship(

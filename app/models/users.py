@@ -23,6 +23,7 @@ class Permission(StrEnum):
     MANAGE_USERS = "MANAGE_USERS"
     MANAGE_ORG_UNITS = "MANAGE_ORG_UNITS"
     MANAGE_TEAMS = "MANAGE_TEAMS"
+    MANAGE_WORKFLOWS = "MANAGE_WORKFLOWS"
 
 
 ALL_PERMISSIONS = tuple(p.value for p in Permission)
@@ -35,7 +36,7 @@ DEFAULT_ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
         (
             "UPDATE_TASK", "CREATE_TASK", "CREATE_ACTION_PLAN", "ACTIVATE_ACTION_PLAN",
             "MANAGE_SLA", "MANAGE_PLANNING", "MANAGE_PIPELINES", "VIEW_STATS",
-            "MANAGE_ORG_UNITS", "MANAGE_TEAMS",
+            "MANAGE_ORG_UNITS", "MANAGE_TEAMS", "MANAGE_WORKFLOWS",
         ),
     ),
     "agent": ("Works on assigned tasks", ("UPDATE_TASK", "CREATE_TASK")),

@@ -22,6 +22,10 @@ class Process:
     timeout_seconds: int | None = None
     # Inputs never stored or shown (replaced by "***" in the job row).
     secret_inputs: frozenset[str] = frozenset()
+    # OGC jobControlOptions: "async-execute" and/or "sync-execute" (sync runs in the web request)
+    job_control_options: tuple[str, ...] = ("async-execute",)
+    # Names of the steps when the process runs through the step runner (app/processes/steps.py)
+    step_names: tuple[str, ...] = ()
 
 
 _REGISTRY: dict[str, Process] = {}

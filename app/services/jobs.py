@@ -32,6 +32,10 @@ _jobs = Job.__table__
 _logs = JobLog.__table__
 
 
+class ResultNotReady(NotFound):
+    """Results asked for a job that has not (or not successfully) finished (OGC result-not-ready)."""
+
+
 class JobDismissed(Exception):
     """Raised inside a running job when its dismissal was requested."""
 
@@ -46,6 +50,26 @@ def _write(job_id: str, only_if_status: tuple[str, ...] | None = None, **values)
         stmt = stmt.where(_jobs.c.status.in_(only_if_status))
     with db.engine.begin() as conn:
         return conn.execute(stmt).rowcount == 1
+
+
+def write_steps(job_id: str, steps: list[dict]) -> None:
+    """Store per-step state (the step runner's records) on the job row, in its own transaction."""
+    _write(job_id, steps=[dict(step) for step in steps])
+
+
+def _close_steps(job_id: str, status: str) -> None:
+    """When a job ends outside the step runner (reaped, dismissed), close its open steps."""
+    with db.engine.connect() as conn:
+        steps = conn.execute(select(_jobs.c.steps).where(_jobs.c.id == job_id)).scalar()
+    if not steps or not any(s.get("status") in ("pending", "running") for s in steps):
+        return
+    ended = "failed" if status == st.FAILED else "dismissed"
+    for step in steps:
+        if step.get("status") == "running":
+            step["status"] = ended
+        elif step.get("status") == "pending":
+            step["status"] = "skipped"
+    write_steps(job_id, steps)
 
 
 def append_log(job_id: str, message: str, level: str = "info") -> None:
@@ -74,14 +98,19 @@ def redact(inputs: dict, secret_names: frozenset[str]) -> dict:
     return {k: (REDACTED if k in secret_names else v) for k, v in inputs.items()}
 
 
-def enqueue_job(
+def create_job(
     process_id: str,
     inputs: dict,
     launcher: User | None = None,
     project_id: int | None = None,
     job_id: str | None = None,
+    external_ref: str | None = None,
 ) -> Job:
-    """Validate inputs, create the job row (accepted) and queue it. Nothing is queued on bad input."""
+    """Validate inputs and write the job row (accepted), without queueing it.
+
+    With a given `job_id` that already exists, the INSERT fails (IntegrityError): the schedule
+    dispatcher relies on this to never run one period twice.
+    """
     process = get_process(process_id)
     clean = process.validate(inputs or {})
     job = Job(
@@ -93,9 +122,24 @@ def enqueue_job(
         inputs=redact(clean, process.secret_inputs),
         launcher_id=launcher.id if launcher else None,
         project_id=project_id,
+        external_ref=external_ref,
     )
     db.session.add(job)
     db.session.commit()
+    return job
+
+
+def enqueue_job(
+    process_id: str,
+    inputs: dict,
+    launcher: User | None = None,
+    project_id: int | None = None,
+    job_id: str | None = None,
+    external_ref: str | None = None,
+) -> Job:
+    """Validate inputs, create the job row (accepted) and queue it. Nothing is queued on bad input."""
+    job = create_job(process_id, inputs, launcher, project_id, job_id, external_ref)
+    process = get_process(process_id)
     timeout = process.timeout_seconds or current_app.config["JOB_DEFAULT_TIMEOUT_SECONDS"]
     try:
         get_queue().enqueue_call(
@@ -113,6 +157,14 @@ def enqueue_job(
         db.session.refresh(job)
         raise DomainError("The job queue is unreachable; the job was not started.") from exc
     return job
+
+
+def run_job_now(process_id: str, inputs: dict, launcher: User | None = None, project_id: int | None = None) -> Job:
+    """Synchronous execution (OGC sync-execute): the job row is written and run in this process."""
+    job = create_job(process_id, inputs, launcher, project_id)
+    execute_job(job.id)
+    db.session.expire_all()
+    return db.session.get(Job, job.id)
 
 
 # --- running --------------------------------------------------------------------------------
@@ -226,6 +278,8 @@ def _finish(job_id: str, status: str, message: str, results: dict | None = None)
         values["results"] = results
     if _write(job_id, only_if_status=(st.RUNNING,), **values):
         append_log(job_id, message, "error" if status == st.FAILED else "info")
+        if status != st.SUCCESSFUL:
+            _close_steps(job_id, status)
         _set_rq_meta(status=status, progress=values.get("progress"))
     return status
 
@@ -281,14 +335,22 @@ def _stale_reason(job: Job, now) -> str | None:
     return None
 
 
+# process id -> hook that restarts the work of a running job whose worker died (instead of failing it)
+RESUMERS: dict = {}
+
+
 def reap_job_if_stale(job: Job) -> bool:
     """Fail this job if its worker died (used when a job is read). True if it was reaped."""
     if job.status not in st.ACTIVE:
         return False
     reason = _stale_reason(job, utcnow())
+    if reason and job.status == st.RUNNING and job.process_id in RESUMERS:
+        RESUMERS[job.process_id](job)  # external runs keep going: poll them again instead
+        return False
     if reason and _write(job.id, only_if_status=(job.status,), status=st.FAILED, message=reason,
                          finished_at=utcnow()):
         append_log(job.id, reason, "error")
+        _close_steps(job.id, st.FAILED)
         db.session.refresh(job)
         return True
     return False
@@ -319,12 +381,13 @@ def get_job_for(user: User, job_id: str, reap: bool = True) -> Job:
     return job
 
 
-def jobs_query(user: User, status: str | None = None, process_id: str | None = None):
+def jobs_query(user: User, status: str | list[str] | None = None, process_id: str | list[str] | None = None):
+    """Jobs this user may see, newest first; status / process_id may be one value or a list."""
     stmt = select(Job).where(visible_jobs_filter(user)).order_by(Job.created_at.desc(), Job.id)
     if status:
-        stmt = stmt.where(Job.status == status)
+        stmt = stmt.where(Job.status.in_([status] if isinstance(status, str) else status))
     if process_id:
-        stmt = stmt.where(Job.process_id == process_id)
+        stmt = stmt.where(Job.process_id.in_([process_id] if isinstance(process_id, str) else process_id))
     return stmt
 
 
@@ -357,6 +420,8 @@ def status_info(job: Job, base_url: str) -> dict:
             {"href": f"{base_url}jobs/{job.id}", "rel": "monitor", "type": "text/html", "title": "Job page"},
         ],
     }
+    if job.steps:
+        info["steps"] = job.steps  # extension: per-step status of multi-step processes
     if job.status == st.SUCCESSFUL:
         info["links"].append({"href": f"{base_url}jobs/{job.id}/results", "rel": "http://www.opengis.net/def/rel/ogc/1.0/results",
                               "type": "application/json", "title": "Results"})

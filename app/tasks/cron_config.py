@@ -6,8 +6,14 @@ import os
 
 from rq import cron
 
+from app.tasks.intake import retry_ticket_allocations
 from app.tasks.maintenance import reap_jobs
+from app.tasks.schedules import dispatch_schedules
 
 QUEUE = os.environ.get("RQ_QUEUE", "fieldflow")
 
 cron.register(reap_jobs, QUEUE, interval=60, job_timeout=120, name="reap-stale-jobs")
+# Schedules table → due runs; unique job ids per schedule and period, so a second `rq cron` is harmless.
+cron.register(dispatch_schedules, QUEUE, interval=60, job_timeout=120, name="dispatch-schedules")
+# Tickets whose role source was unreachable are allocated again when it answers.
+cron.register(retry_ticket_allocations, QUEUE, interval=60, job_timeout=300, name="retry-ticket-allocations")

@@ -1,7 +1,7 @@
 """Jobs: the list page, the job page with its live status panel, OGC statusInfo, dismiss."""
 import json
 
-from flask import Blueprint, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, make_response, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 
 from app.blueprints.rendering import is_partial_request
@@ -10,9 +10,20 @@ from app.extensions import csrf, db
 from app.models import Permission
 from app.security import current_actor, require_permission
 from app.services import job_status as st
+from app.services import artifacts
 from app.services import jobs as svc
+from app.services.errors import DomainError
 
 bp = Blueprint("jobs", __name__)
+
+
+def _problem(exc):
+    from app.blueprints.ogc.documents import problem_response
+
+    return problem_response(exc)
+
+
+bp.register_error_handler(DomainError, _problem)  # RFC 7807 with OGC exception types for JSON clients
 
 POLL_DONE = 286  # htmx stops polling on this status
 
@@ -40,11 +51,24 @@ def _page_list():
 
 
 def _json_list(user):
+    """OGC job list: filters processID, status, type (repeated or comma-separated); paging with
+    `limit` and `page`, and `links` next/prev."""
     from app.blueprints.api.pagination import paginated
+    from app.services.errors import FieldErrors
 
+    def many(name):
+        return [v for raw in request.args.getlist(name) for v in raw.split(",") if v]
+
+    statuses, process_ids, types = many("status"), many("processID") or many("process"), many("type")
+    errors = FieldErrors()
+    for bad in sorted(set(statuses) - set(st.CANONICAL)):
+        errors.add("status", f"unknown status {bad!r}; one of {', '.join(st.CANONICAL)}")
+    errors.raise_if_any("Invalid query")
+    stmt = svc.jobs_query(user, status=statuses or None, process_id=process_ids or None)
+    if types and "process" not in types:
+        stmt = stmt.where(False)
     base = request.host_url
-    body = paginated(svc.jobs_query(user, status=request.args.get("status"), process_id=request.args.get("processID")),
-                     lambda job: svc.status_info(job, base))
+    body = paginated(stmt, lambda job: svc.status_info(job, base))
     return jsonify({"jobs": body["items"], "_meta": body["_meta"], "links": [
         {"href": request.host_url.rstrip("/") + href, "rel": rel, "type": "application/json"}
         for rel, href in body["_links"].items()]})
@@ -94,10 +118,16 @@ def extra(job_id: str):
 def results(job_id: str):
     job = svc.get_job_for(current_actor(), job_id)
     if job.status != st.SUCCESSFUL:
-        from app.services.errors import NotFound
-
-        raise NotFound(f"Job {job_id} has no results: it is {job.status}.", {"jobID": job_id})
+        raise svc.ResultNotReady(f"Job {job_id} has no results: it is {job.status}.", {"jobID": job_id})
     return jsonify(job.results or {})
+
+
+@bp.get("/jobs/<job_id>/artifacts/<name>")
+def artifact(job_id: str, name: str):
+    """A file the job produced (payload preview, result features), for whoever may see the job."""
+    job = svc.get_job_for(current_actor(), job_id, reap=False)
+    mimetype = "application/geo+json" if name.endswith(".geojson") else None
+    return send_file(artifacts.artifact_path(job, name), mimetype=mimetype, as_attachment=request.args.get("download") == "1")
 
 
 @bp.post("/jobs/<job_id>/dismiss")

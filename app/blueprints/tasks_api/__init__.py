@@ -1,0 +1,101 @@
+"""The seed's task API under /tasks/api/tasks/ (Bearer only). Errors use the workflow family's shape,
+`{"success": false, "message", "error_code", "details"}` (STYLE 8), built here in one place."""
+from flask import Blueprint, jsonify, request
+
+from app.blueprints.api.pagination import int_arg, json_body, paginated
+from app.blueprints.tickets_api.serializers import task_json
+from app.security import api_login_required, api_user
+from app.services import tasks as svc
+from app.services.errors import DomainError, FieldErrors
+
+bp = Blueprint("tasks_api", __name__, url_prefix="/tasks/api/tasks")
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(exc: DomainError):
+    response = jsonify({"success": False, "message": exc.message, "error_code": exc.code, "details": exc.details})
+    response.status_code = exc.status
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def _ok(task, message: str, status: int = 200):
+    return jsonify({"success": True, "message": message, "task": task_json(task, api_user())}), status
+
+
+@bp.get("/")
+@api_login_required
+def tasks():
+    """Filters: status (seed aliases accepted), ticket_id, workflow_id, user_id (assigned to the current step)."""
+    status = None
+    if request.args.get("status"):
+        errors = FieldErrors()
+        status = svc.parse_status(request.args["status"], errors)
+        errors.raise_if_any("Invalid query")
+    user = api_user()
+    assigned = int_arg("user_id") or int_arg("assigned_to")
+    if request.args.get("mine") in ("1", "true"):
+        assigned = user.id
+    stmt = svc.tasks_query(user, status=status, ticket_id=int_arg("ticket_id"), workflow_id=int_arg("workflow_id"),
+                           assigned_user_id=assigned, project_id=int_arg("project_id"))
+    return jsonify(paginated(stmt, lambda t: task_json(t, user)))
+
+
+@bp.get("/<int:task_id>/")
+@api_login_required
+def task(task_id: int):
+    return jsonify(task_json(svc.get_task(api_user(), task_id), api_user()))
+
+
+@bp.post("/create_task_for_ticket/")
+@api_login_required
+def create_task_for_ticket():
+    data = json_body()
+    if data.get("ticket_id") in (None, ""):
+        errors = FieldErrors()
+        errors.add("ticket_id", "is required")
+        errors.raise_if_any("Cannot create task")
+    return _ok(svc.create_task_for_ticket(api_user(), data["ticket_id"]), "Task created", 201)
+
+
+@bp.post("/<int:task_id>/assign_user/")
+@api_login_required
+def assign_user(task_id: int):
+    assignment = svc.assign_user(api_user(), task_id, json_body())
+    return _ok(svc.get_task(api_user(), task_id), f"User {assignment.user_id} assigned")
+
+
+@bp.post("/<int:task_id>/update_user_status/")
+@api_login_required
+def update_user_status(task_id: int):
+    assignment = svc.update_user_status(api_user(), task_id, json_body())
+    return _ok(svc.get_task(api_user(), task_id), f"User {assignment.user_id} is now {assignment.status}")
+
+
+@bp.post("/<int:task_id>/complete_task/")
+@api_login_required
+def complete_task(task_id: int):
+    return _ok(svc.complete_task(api_user(), task_id), "Task completed")
+
+
+@bp.post("/<int:task_id>/move_to_next_step/")
+@api_login_required
+def move_to_next_step(task_id: int):
+    task = svc.move_to_next_step(api_user(), task_id)
+    return _ok(task, "Task completed at its last step" if task.status == "completed"
+               else f"Task moved to step '{task.current_step.name}'")
+
+
+@bp.post("/<int:task_id>/<action>/")
+@api_login_required
+def action(task_id: int, action: str):
+    """The board's other actions: start, block, resume, cancel."""
+    task = svc.perform_action(api_user(), task_id, action)
+    return _ok(task, f"Task {task.id} is now {task.status.replace('_', ' ')}")
+
+
+@bp.get("/workflow_statistics/")
+@api_login_required
+def workflow_statistics():
+    return jsonify(svc.workflow_statistics(api_user(), int_arg("project_id")))

@@ -1,0 +1,45 @@
+"""JSON shapes of tickets and tasks (the seed's TaskSerializer fields, plus ours)."""
+from __future__ import annotations
+
+from app.blueprints.api.serializers import iso
+from app.models import Task, Ticket, User
+from app.services.tasks import allowed_actions, users_json
+
+
+def task_json(task: Task, user: User | None = None) -> dict:
+    step = task.current_step
+    steps = task.workflow.steps
+    out = {
+        "id": task.id, "task_id": task.id, "project_id": task.project_id,
+        "ticket_id": task.ticket_id, "ticket_external_id": task.ticket.external_id, "ticket_subject": task.ticket.subject,
+        "workflow_id": task.workflow_id, "workflow_name": task.workflow.name,
+        "current_step": step.id, "current_step_name": step.name, "current_step_role": step.role.name,
+        "current_step_order": next((i for i, s in enumerate(steps, start=1) if s.id == step.id), None),
+        "steps_count": len(steps), "status": task.status, "priority": task.priority, "due_date": iso(task.due_at),
+        "users": users_json(task), "created_at": iso(task.created_at), "updated_at": iso(task.updated_at),
+        "completed_at": iso(task.completed_at),
+    }
+    out["assigned_users_count"] = len(out["users"])
+    if user is not None:
+        out["allowed_actions"] = allowed_actions(task, user)
+    return out
+
+
+def ticket_json(ticket: Ticket, with_task: bool = True) -> dict:
+    out = {
+        "id": ticket.id, "external_id": ticket.external_id, "ticket_number": ticket.external_id,
+        "project_id": ticket.project_id, "subject": ticket.subject, "description": ticket.description,
+        "department": ticket.department, "category": ticket.category, "sub_category": ticket.sub_category,
+        "priority": ticket.priority, "requester": ticket.requester, "received_at": iso(ticket.received_at),
+        "due_date": iso(ticket.due_at), "is_task_allocated": ticket.is_task_allocated,
+        "allocation_status": ticket.allocation_status, "allocation_error": ticket.allocation_error,
+        "allocation_attempts": ticket.allocation_attempts, "next_allocation_at": iso(ticket.next_allocation_at),
+        "workflow_id": ticket.workflow_id, "workflow_name": ticket.workflow.name if ticket.workflow else None,
+        "created_at": iso(ticket.created_at), "updated_at": iso(ticket.updated_at),
+    }
+    if with_task:
+        task = ticket.task
+        out["task"] = None if task is None else {
+            "id": task.id, "status": task.status, "current_step_name": task.current_step.name,
+            "users": users_json(task)}
+    return out

@@ -1,0 +1,237 @@
+"""Ticket intake → workflow → task: departments, categories, staff roles, workflows and their
+steps, round-robin state, tickets, tasks and their per-user assignments.
+
+Staff roles ("Intake officer", "Reviewer") are who works a workflow step; they are not the
+permission roles (admin / coordinator / agent) of `app.models.users`.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import Base, JSONType, UTCDateTime, utcnow
+from app.models.users import User
+
+
+class WorkflowStatus(StrEnum):
+    DRAFT = "draft"
+    DEPLOYED = "deployed"
+
+
+class EndLogic(StrEnum):
+    NONE = "none"
+    NOTIFICATION = "notification"
+
+
+class AllocationStatus(StrEnum):
+    """What became of a ticket's allocation (the seed's error table, one value per row).
+    `not_found` is an outcome only: a missing ticket has no row to carry it."""
+
+    PENDING = "pending"
+    ALLOCATED = "allocated"
+    NO_WORKFLOW = "no_workflow"
+    NO_STEPS = "no_steps"
+    NO_USERS_FOR_ROLE = "no_users_for_role"
+    ROLE_SOURCE_UNREACHABLE = "role_source_unreachable"
+    INVALID_DATA = "invalid_data"
+    NOT_FOUND = "not_found"
+
+
+class TaskStatus(StrEnum):
+    NEW = "new"
+    IN_PROGRESS = "in_progress"
+    BLOCKED = "blocked"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class AssignmentStatus(StrEnum):
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    ON_HOLD = "on_hold"
+    COMPLETED = "completed"
+    DECLINED = "declined"
+
+
+class Department(Base):
+    __tablename__ = "departments"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Category(Base):
+    """A category, or a sub-category when it has a parent."""
+
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    parent: Mapped[Category | None] = relationship(remote_side=lambda: Category.id)
+
+
+user_staff_roles = Table(
+    "user_staff_roles",
+    Base.metadata,
+    Column("staff_role_id", Integer, ForeignKey("staff_roles.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class StaffRole(Base):
+    """Who works a workflow step. `max_assignments` users are put on each task, round-robin."""
+
+    __tablename__ = "staff_roles"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    max_assignments: Mapped[int] = mapped_column(Integer, default=3)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    users: Mapped[list[User]] = relationship(secondary=user_staff_roles, lazy="selectin", order_by=User.id)
+
+
+class RoundRobinState(Base):
+    """The last user served for a role, locked (FOR UPDATE) by the transaction creating a task."""
+
+    __tablename__ = "round_robin_states"
+
+    staff_role_id: Mapped[int] = mapped_column(ForeignKey("staff_roles.id", ondelete="CASCADE"), primary_key=True)
+    last_user_id: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Workflow(Base):
+    __tablename__ = "workflows"
+    __table_args__ = (Index("ix_workflows_project_status", "project_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    name: Mapped[str] = mapped_column(String(160))
+    description: Mapped[str] = mapped_column(Text, default="")
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
+    sub_category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
+    is_published: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default=WorkflowStatus.DRAFT.value)
+    end_logic: Mapped[str] = mapped_column(String(16), default=EndLogic.NONE.value)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    deployed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    department: Mapped[Department] = relationship(lazy="joined")
+    category: Mapped[Category] = relationship(foreign_keys=[category_id], lazy="joined")
+    sub_category: Mapped[Category | None] = relationship(foreign_keys=[sub_category_id], lazy="joined")
+    steps: Mapped[list[WorkflowStep]] = relationship(
+        back_populates="workflow", order_by=lambda: (WorkflowStep.order, WorkflowStep.id),
+        cascade="all, delete-orphan", lazy="selectin")
+
+
+class WorkflowStep(Base):
+    __tablename__ = "workflow_steps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"), index=True)
+    order: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(160))
+    role_id: Mapped[int] = mapped_column(ForeignKey("staff_roles.id"), index=True)
+
+    workflow: Mapped[Workflow] = relationship(back_populates="steps")
+    role: Mapped[StaffRole] = relationship(lazy="joined")
+
+
+class Ticket(Base):
+    """A ticket as received (department, category… are the sender's names); `data` keeps the
+    payload. One per (project, external id): a re-delivery updates it."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("project_id", "external_id"),
+        Index("ix_tickets_project_received", "project_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    department: Mapped[str] = mapped_column(String(120), default="")
+    category: Mapped[str] = mapped_column(String(120), default="")
+    sub_category: Mapped[str | None] = mapped_column(String(120))
+    priority: Mapped[str] = mapped_column(String(16), default="medium")
+    requester: Mapped[str] = mapped_column(String(255), default="")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    data: Mapped[dict] = mapped_column(JSONType, default=dict)
+    is_task_allocated: Mapped[bool] = mapped_column(Boolean, default=False)
+    allocation_status: Mapped[str] = mapped_column(String(32), default=AllocationStatus.PENDING.value, index=True)
+    allocation_error: Mapped[str] = mapped_column(Text, default="")
+    allocation_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_allocation_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    workflow_id: Mapped[int | None] = mapped_column(ForeignKey("workflows.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    workflow: Mapped[Workflow | None] = relationship()
+    task: Mapped[Task | None] = relationship(back_populates="ticket", uselist=False)
+
+
+class Task(Base):
+    """The work for one ticket (at most one: unique ticket_id), moving through its workflow's steps."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_project_status", "project_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), unique=True)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id"), index=True)
+    current_step_id: Mapped[int] = mapped_column(ForeignKey("workflow_steps.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=TaskStatus.NEW.value)
+    priority: Mapped[str] = mapped_column(String(16), default="medium")
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="task")
+    workflow: Mapped[Workflow] = relationship()
+    current_step: Mapped[WorkflowStep] = relationship()
+    assignments: Mapped[list[TaskAssignment]] = relationship(
+        back_populates="task", order_by=lambda: TaskAssignment.id, cascade="all, delete-orphan")
+
+
+class TaskAssignment(Base):
+    """One user on one step of a task. `user_id` is in the role source's id space (ours unless
+    TTS_SERVICE_URL is set), so it is not a foreign key; `username` is a snapshot."""
+
+    __tablename__ = "task_assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("workflow_steps.id"), index=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    username: Mapped[str] = mapped_column(String(80), default="")
+    role_name: Mapped[str] = mapped_column(String(120), default="")
+    status: Mapped[str] = mapped_column(String(16), default=AssignmentStatus.ASSIGNED.value)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    assigned_on: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    task: Mapped[Task] = relationship(back_populates="assignments")

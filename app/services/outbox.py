@@ -1,0 +1,29 @@
+"""Writing outbox events. Rows join the caller's transaction: the caller commits, so an event
+exists exactly when the change it describes does. The relay that dispatches them is separate."""
+from __future__ import annotations
+
+import uuid
+
+from app.extensions import db
+from app.models import OutboxEvent, OutboxStatus, utcnow
+
+
+def event_values(event_type: str, aggregate_type: str, aggregate_id, payload: dict,
+                 correlation_id: str | None = None, causation_id: str | None = None, depth: int = 0) -> dict:
+    """The column values of one pending event (for bulk inserts of many events at once)."""
+    now = utcnow()
+    return {
+        "id": str(uuid.uuid4()), "event_type": event_type, "aggregate_type": aggregate_type,
+        "aggregate_id": str(aggregate_id), "payload": payload, "status": OutboxStatus.PENDING.value,
+        "attempts": 0, "next_attempt_at": now, "last_error": None, "created_at": now, "processed_at": None,
+        "correlation_id": correlation_id, "causation_id": causation_id, "depth": depth,
+    }
+
+
+def emit_event(event_type: str, aggregate_type: str, aggregate_id, payload: dict,
+               correlation_id: str | None = None, causation_id: str | None = None, depth: int = 0) -> OutboxEvent:
+    """Add a pending event to the session (no commit: it goes out with the caller's change)."""
+    event = OutboxEvent(**event_values(event_type, aggregate_type, aggregate_id, payload,
+                                       correlation_id, causation_id, depth))
+    db.session.add(event)
+    return event

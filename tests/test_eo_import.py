@@ -1,0 +1,218 @@
+"""EO aggregate import: offline end to end on the sample data, against a DHIS2 double on loopback
+that checks the payload and query parameters as DHIS2 documents them."""
+import base64
+import json
+import logging
+import threading
+
+import pytest
+from flask import Flask, jsonify, request
+
+from app.models import Dhis2Import, Job, JobLog, OrgUnit, OrgUnitType
+from app.services import dhis2
+from app.services import job_status as st
+from app.services.jobs import enqueue_job
+
+PASSWORD = "s3cret-Pa55-never-shown"
+ELEMENT = "eoChirpsPr1"
+STRATEGIES = {"CREATE_AND_UPDATE", "CREATE", "UPDATE", "DELETE"}
+
+
+class Dhis2Double:
+    """POST /api/dataValueSets as DHIS2 (2.38+) answers it; refuses what DHIS2 would refuse."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.app = Flask("dhis2-double")
+        self.app.add_url_rule("/api/dataValueSets", view_func=self.data_value_sets, methods=["POST"])
+
+    def data_value_sets(self):
+        auth = request.headers.get("Authorization", "")
+        if auth != "Basic " + base64.b64encode(f"admin:{PASSWORD}".encode()).decode():
+            return jsonify({"httpStatus": "Unauthorized", "httpStatusCode": 401, "status": "ERROR"}), 401
+        dry_run, strategy = request.args.get("dryRun"), request.args.get("importStrategy")
+        body = request.get_json(silent=True) or {}
+        values = body.get("dataValues")
+        conflicts = []
+        if dry_run not in ("true", "false"):
+            conflicts.append({"object": "dryRun", "value": f"must be true or false, got {dry_run!r}"})
+        if strategy not in STRATEGIES:
+            conflicts.append({"object": "importStrategy", "value": f"unknown {strategy!r}"})
+        if not isinstance(values, list) or not values:
+            conflicts.append({"object": "dataValues", "value": "missing or empty"})
+        for v in values or []:
+            if set(v) != {"dataElement", "period", "orgUnit", "value"} or not all(isinstance(x, str) for x in v.values()):
+                conflicts.append({"object": json.dumps(v), "value": "a data value needs dataElement, period, orgUnit, value"})
+                break
+            float(v["value"])
+        self.requests.append({"dryRun": dry_run, "importStrategy": strategy, "body": body})
+        if conflicts:
+            return jsonify({"httpStatus": "Conflict", "httpStatusCode": 409, "status": "ERROR",
+                            "response": {"responseType": "ImportSummary", "status": "ERROR", "conflicts": conflicts,
+                                         "importCount": {"imported": 0, "updated": 0, "ignored": len(values or []), "deleted": 0}}}), 409
+        return jsonify({"httpStatus": "OK", "httpStatusCode": 200, "status": "OK", "message": "Import was successful.",
+                        "response": {"responseType": "ImportSummary", "status": "SUCCESS",
+                                     "importOptions": {"dryRun": dry_run == "true"},
+                                     "description": "Import process completed successfully",
+                                     "importCount": {"imported": len(values), "updated": 0, "ignored": 0, "deleted": 0},
+                                     "conflicts": []}})
+
+
+@pytest.fixture
+def dhis2_double():
+    from werkzeug.serving import make_server
+
+    double = Dhis2Double()
+    server = make_server("127.0.0.1", 0, double.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    double.url = f"http://127.0.0.1:{server.server_port}"
+    yield double
+    server.shutdown()
+    thread.join(5)
+
+
+def _square(x, y, size=1.0):
+    return {"type": "Polygon", "coordinates": [[[x, y], [x + size, y], [x + size, y + size], [x, y + size], [x, y]]]}
+
+
+@pytest.fixture
+def districts(app, db, make_user):
+    """A country, one region and four districts (level 3) with polygons inside the sample grid."""
+    user = make_user()
+    project_id = user.project_ids[0]
+    types = [OrgUnitType(project_id=project_id, name=n, depth=d) for d, n in enumerate(("Country", "Region", "District"))]
+    db.session.add_all(types)
+    db.session.flush()
+    country = OrgUnit(project_id=project_id, name="Demo", org_unit_type_id=types[0].id, path="", depth=0, geometry=_square(18, 3, 4))
+    db.session.add(country)
+    db.session.flush()
+    region = OrgUnit(project_id=project_id, name="North", org_unit_type_id=types[1].id, parent_id=country.id, path="", depth=1,
+                     geometry=_square(18, 3, 4))
+    db.session.add(region)
+    db.session.flush()
+    for i, (x, y) in enumerate(((18, 3), (20, 3), (18, 5), (20, 5))):
+        db.session.add(OrgUnit(project_id=project_id, name=f"District {i}", org_unit_type_id=types[2].id, parent_id=region.id,
+                               path="", depth=2, geometry=_square(x, y, 2), source_ref=f"dhis2:DiStRiCt00{i}"))
+    db.session.commit()
+    return user
+
+
+def _inputs(**extra):
+    return {"datasetId": "chirps-daily", "start": "2024-01-01", "end": "2024-02-29", "periodType": "MONTHLY",
+            "orgUnitLevel": 3, "aggregation": "mean", "dataElement": ELEMENT, **extra}
+
+
+def _run(db, run_worker, user, **extra) -> Job:
+    job = enqueue_job("eo-aggregate-import", _inputs(**extra), launcher=user, project_id=user.project_ids[0])
+    run_worker()
+    db.session.expire_all()
+    return db.session.get(Job, job.id)
+
+
+def test_offline_dry_run_by_default_builds_payload_and_artifacts(app, db, client, make_user, api_token, districts, run_worker):
+    job = _run(db, run_worker, districts)
+    assert job.status == st.SUCCESSFUL, job.message
+    assert job.inputs["dryRun"] is True  # the default
+    assert job.results["orgUnitCount"] == 4 and job.results["rowCount"] == 8  # 4 districts × 2 months
+    assert job.results["importSummary"]["status"] == "SKIPPED"
+    assert [s["status"] for s in job.steps] == ["successful"] * 7
+    headers = api_token(districts)
+    preview = client.get(job.results["payloadPreviewPath"], headers=headers).get_json()
+    assert preview["rowCount"] == 8
+    assert {v["period"] for v in preview["dataValues"]} == {"202401", "202402"}
+    assert {v["orgUnit"] for v in preview["dataValues"]} == {f"DiStRiCt00{i}" for i in range(4)}
+    assert all(float(v["value"]) > 0 for v in preview["dataValues"])
+    features = client.get(job.results["resultFeaturesPath"], headers=headers)
+    assert features.mimetype == "application/geo+json" and len(features.get_json()["features"]) == 4
+    assert client.get(job.results["payloadPreviewPath"]).status_code == 401
+    stranger = make_user(projects=["Project B"])
+    assert client.get(job.results["payloadPreviewPath"], headers=api_token(stranger)).status_code == 404
+    assert client.get(f"/jobs/{job.id}/artifacts/..%2Fsecret_key", headers=headers).status_code == 404
+    # The same inputs give the same numbers (deterministic sample data).
+    again = _run(db, run_worker, districts)
+    assert client.get(again.results["payloadPreviewPath"], headers=headers).get_json()["dataValues"] == preview["dataValues"]
+
+
+def test_import_into_dhis2_double_is_idempotent(app, db, districts, run_worker, dhis2_double):
+    connection = dhis2.save_connection({"name": "Double", "url": dhis2_double.url, "username": "admin", "password": PASSWORD})
+    dry = _run(db, run_worker, districts, connection=connection.id)
+    assert dry.status == st.SUCCESSFUL, dry.message
+    assert dhis2_double.requests[-1]["dryRun"] == "true" and dhis2_double.requests[-1]["importStrategy"] == "CREATE_AND_UPDATE"
+    assert dry.results["importSummary"]["importCount"]["imported"] == 8
+    assert db.session.query(Dhis2Import).count() == 0  # a dry run is not recorded
+    real = _run(db, run_worker, districts, connection=connection.id, dryRun=False)
+    assert real.status == st.SUCCESSFUL, real.message
+    sent = dhis2_double.requests[-1]
+    assert sent["dryRun"] == "false" and len(sent["body"]["dataValues"]) == 8
+    assert {v["dataElement"] for v in sent["body"]["dataValues"]} == {ELEMENT}
+    assert db.session.query(Dhis2Import).count() == 1
+    count = len(dhis2_double.requests)
+    skipped = _run(db, run_worker, districts, connection=connection.id, dryRun=False)
+    assert skipped.status == st.SUCCESSFUL and skipped.results["skipped"] is True
+    assert "already imported" in skipped.results["skipReason"] and len(dhis2_double.requests) == count
+    assert [s["status"] for s in skipped.steps][2:] == ["skipped"] * 5
+    dry_again = _run(db, run_worker, districts, connection=connection.id)  # a dry-run rerun is free
+    assert dry_again.status == st.SUCCESSFUL and len(dhis2_double.requests) == count + 1
+    forced = _run(db, run_worker, districts, connection=connection.id, dryRun=False, force=True)
+    assert forced.status == st.SUCCESSFUL and len(dhis2_double.requests) == count + 2
+    assert db.session.query(Dhis2Import).one().job_id == forced.id
+    other_element = _run(db, run_worker, districts, connection=connection.id, dryRun=False, dataElement="eoOther0001")
+    assert other_element.status == st.SUCCESSFUL and not other_element.results.get("skipped")
+
+
+def test_dhis2_refusal_fails_the_import_step(app, db, districts, run_worker, dhis2_double):
+    connection = dhis2.save_connection({"name": "Double", "url": dhis2_double.url, "username": "admin", "password": "wrong"})
+    job = _run(db, run_worker, districts, connection=connection.id)
+    assert job.status == st.FAILED and "DHIS2 answered 401" in job.message
+    step = next(s for s in job.steps if s["name"] == "import_to_dhis2")
+    assert step["status"] == "failed" and step["attempts"] == 1  # a refusal is not retried
+
+
+def test_secrets_never_reach_logs_job_rows_rq_or_pages(app, db, client, make_user, login, districts, run_worker,
+                                                     dhis2_double, caplog):
+    from rq.job import Job as RQJob
+
+    from app.extensions import get_redis
+
+    caplog.set_level(logging.DEBUG)
+    connection = dhis2.save_connection({"name": "Double", "url": dhis2_double.url, "username": "admin", "password": PASSWORD})
+    job = enqueue_job("eo-aggregate-import", _inputs(connection=connection.id, dryRun=False), launcher=districts,
+                      project_id=districts.project_ids[0])
+    rq_job = RQJob.fetch(job.id, connection=get_redis())
+    run_worker()
+    db.session.expire_all()
+    row = db.session.get(Job, job.id)
+    assert row.status == st.SUCCESSFUL
+    stored = json.dumps([row.inputs, row.results, row.steps, row.message]) + " ".join(
+        line.message for line in db.session.query(JobLog).all())
+    assert PASSWORD not in stored
+    assert PASSWORD not in repr(rq_job.args) + repr(rq_job.meta) + repr(rq_job.kwargs)
+    assert PASSWORD not in caplog.text
+    assert PASSWORD not in db.session.get(type(connection), connection.id).password_encrypted
+    admin = make_user("admin")
+    login(admin)
+    page = client.get(f"/admin/dhis2-connections?edit={connection.id}").get_data(as_text=True)
+    assert "Double" in page and PASSWORD not in page
+    assert PASSWORD not in client.get(f"/jobs/{job.id}").get_data(as_text=True)
+
+
+def test_connection_admin_keeps_the_password_write_only(app, db, client, web_app, make_user, login, csrf):
+    admin = make_user("admin")
+    login(admin)
+    token = csrf()
+    bad = client.post("/admin/dhis2-connections", data={"csrf_token": token, "name": "X", "url": "ftp://x",
+                                                         "username": "u", "password": ""})
+    assert bad.status_code == 400 and "must be an http" in bad.get_data(as_text=True)
+    ok = client.post("/admin/dhis2-connections", data={"csrf_token": token, "name": "Play", "url": "https://play.example/40/",
+                                                        "username": "admin", "password": "first"})
+    assert ok.status_code == 302
+    conn = dhis2.list_connections()[0]
+    sealed = conn.password_encrypted
+    client.post("/admin/dhis2-connections", data={"csrf_token": token, "id": conn.id, "name": "Play",
+                                                   "url": "https://play.example/40", "username": "admin2", "password": ""})
+    db.session.expire_all()
+    conn = dhis2.list_connections()[0]
+    assert conn.username == "admin2" and conn.password_encrypted == sealed  # empty password: unchanged
+    other = login(make_user("coordinator"), test_client=web_app.test_client())
+    assert other.get("/admin/dhis2-connections").status_code == 403

@@ -1,0 +1,146 @@
+"""Schedules: DST-safe times, one run per schedule and period whatever the number of dispatchers,
+placeholders, pages, and the seeded EO schedules."""
+import threading
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from app.extensions import get_queue
+from app.models import Job, Schedule
+from app.services import schedules as svc
+from app.services.errors import ValidationFailed
+
+UTC = timezone.utc
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+def _runs(cron, tz, start, n):
+    out, at = [], start
+    for _ in range(n):
+        at = svc.next_run(cron, tz, at)
+        out.append(at)
+    return out
+
+
+def test_daily_runs_across_spring_forward_and_fall_back_happen_once_a_day():
+    # 02:30 does not exist on 2025-03-30 in Brussels, and happens twice on 2025-10-26.
+    spring = _runs("30 2 * * *", "Europe/Brussels", datetime(2025, 3, 28, 12, tzinfo=UTC), 4)
+    assert [r.astimezone(BRUSSELS).strftime("%m-%d %H:%M") for r in spring] == \
+        ["03-29 02:30", "03-30 03:30", "03-31 02:30", "04-01 02:30"]
+    autumn = _runs("30 2 * * *", "Europe/Brussels", datetime(2025, 10, 24, 12, tzinfo=UTC), 4)
+    assert [r.astimezone(BRUSSELS).strftime("%m-%d %H:%M") for r in autumn] == \
+        ["10-25 02:30", "10-26 02:30", "10-27 02:30", "10-28 02:30"]
+    assert autumn[1] == datetime(2025, 10, 26, 0, 30, tzinfo=UTC)  # the first of the two 02:30s
+    assert autumn[2] - autumn[1] == timedelta(hours=25)
+    # 09:00 local stays 09:00 local across the change (07:00 UTC in summer, 08:00 UTC in winter).
+    nine = _runs("0 9 * * *", "Europe/Brussels", datetime(2025, 10, 25, 12, tzinfo=UTC), 2)
+    assert [r.hour for r in nine] == [8, 8] and nine[0].astimezone(BRUSSELS).hour == 9
+    assert svc.next_run("0 9 * * *", "Europe/Brussels", datetime(2025, 10, 25, 6, tzinfo=UTC)).hour == 7
+
+
+def _schedule(db, **extra):
+    data = {"name": "Echo daily", "process_id": "echo", "inputs": {"message": "for {period_start}"},
+            "frequency": "daily", "timezone": "Africa/Bangui", "enabled": True, **extra}
+    return svc.save_schedule(data)
+
+
+def test_dispatcher_enqueues_due_runs_once_with_period_inputs(app, db):
+    schedule = _schedule(db)
+    due = schedule.next_run_at
+    assert svc.dispatch_due_schedules(now=due - timedelta(seconds=1)) == []
+    created = svc.dispatch_due_schedules(now=due + timedelta(seconds=5))
+    assert len(created) == 1 and created[0] == svc.run_job_id(schedule.id, due)
+    job = db.session.get(Job, created[0])
+    yesterday = (due.astimezone(ZoneInfo("Africa/Bangui")).date() - timedelta(days=1)).isoformat()
+    assert job.inputs["message"] == f"for {yesterday}" and job.external_ref == f"schedule:{schedule.id}"
+    db.session.expire_all()
+    assert schedule.next_run_at == due + timedelta(days=1) and schedule.last_job_id == job.id
+    assert svc.dispatch_due_schedules(now=due + timedelta(seconds=30)) == []
+
+
+def test_two_dispatchers_never_double_run_a_period(app, db):
+    schedule = _schedule(db)
+    due = schedule.next_run_at
+    # A second dispatcher that read the schedule before the first advanced it:
+    assert svc.dispatch_schedule(schedule, due, due) is not None
+    assert svc.dispatch_schedule(db.session.get(Schedule, schedule.id), due, due) is None
+    # Two at the same time, each with its own app context and session:
+    second = _schedule(db, name="Echo daily 2")
+    due2 = second.next_run_at
+    results, barrier = [], threading.Barrier(2)
+
+    def dispatcher():
+        with app.app_context():
+            barrier.wait()
+            try:
+                results.append(svc.dispatch_due_schedules(now=due2 + timedelta(seconds=1)))
+            finally:
+                from app.extensions import db as _db
+
+                _db.session.remove()
+
+    threads = [threading.Thread(target=dispatcher) for _ in range(2)]
+    [t.start() for t in threads]
+    [t.join(30) for t in threads]
+    made = [job_id for batch in results for job_id in batch if job_id == svc.run_job_id(second.id, due2)]
+    assert len(made) == 1
+    assert db.session.query(Job).filter(Job.external_ref == f"schedule:{second.id}").count() == 1
+    assert db.session.query(Job).count() == 2 and get_queue().count == 2
+
+
+@pytest.mark.parametrize("extra, field", [
+    ({"frequency": "cron", "cron": "every day"}, "cron"),
+    ({"timezone": "Mars/Olympus"}, "timezone"),
+    ({"process_id": "nope"}, "process_id"),
+    ({"inputs": {"message": 5}}, "inputs.message"),
+    ({"name": ""}, "name"),
+])
+def test_bad_schedules_are_refused(app, db, extra, field):
+    with pytest.raises(ValidationFailed) as caught:
+        _schedule(db, **extra)
+    assert field in caught.value.details
+    assert db.session.query(Schedule).count() == 0
+
+
+def test_seeded_eo_schedules_are_disabled_dry_runs(app, db):
+    seeded = svc.seed_eo_schedules()
+    assert svc.seed_eo_schedules()[0].id == seeded[0].id  # idempotent
+    assert [s.frequency for s in seeded] == ["daily", "daily", "yearly"]
+    assert all(not s.enabled and s.inputs["dryRun"] is True and s.process_id == "eo-aggregate-import" for s in seeded)
+    assert {s.inputs["datasetId"] for s in seeded} == {"era5-land-temperature", "chirps-daily", "worldpop-population"}
+    enabled = svc.set_enabled(seeded[2].id, True)
+    assert enabled.next_run_at.astimezone(ZoneInfo("Africa/Bangui")).strftime("%m-%d %H:%M") == "01-01 06:00"
+    year = enabled.next_run_at.year - 1  # the run on 1 January covers the previous year
+    job_id = svc.dispatch_schedule(enabled, enabled.next_run_at, enabled.next_run_at)
+    job = db.session.get(Job, job_id)
+    assert (job.inputs["start"], job.inputs["end"]) == (f"{year}-01-01", f"{year}-12-31")
+
+
+def test_schedule_pages_create_edit_pause_and_list_runs(app, db, client, make_user, login, csrf):
+    login(make_user())
+    token = csrf()
+    assert client.get("/schedules/new").status_code == 200
+    bad = client.post("/schedules/new", data={"csrf_token": token, "name": "S", "process_id": "echo",
+                                             "inputs": "{not json", "frequency": "daily", "timezone": "UTC"})
+    assert bad.status_code == 400
+    created = client.post("/schedules/new", data={"csrf_token": token, "name": "Nightly echo", "process_id": "echo",
+                                                 "inputs": '{"message": "hi"}', "frequency": "cron", "cron": "15 3 * * *",
+                                                 "timezone": "Europe/Brussels", "enabled": "on"})
+    assert created.status_code == 302
+    schedule = db.session.query(Schedule).one()
+    assert schedule.enabled and schedule.cron == "15 3 * * *"
+    page = client.get(f"/schedules/{schedule.id}").get_data(as_text=True)
+    assert "Nightly echo" in page and "No runs yet" in page
+    client.post(f"/schedules/{schedule.id}/toggle", data={"csrf_token": token, "enabled": "0"})
+    db.session.expire_all()
+    assert not db.session.get(Schedule, schedule.id).enabled
+    svc.dispatch_schedule(schedule, schedule.next_run_at, schedule.next_run_at)
+    assert "No runs yet" not in client.get(f"/schedules/{schedule.id}").get_data(as_text=True)
+    edit = client.post(f"/schedules/{schedule.id}/edit", data={"csrf_token": token, "name": "Nightly echo", "process_id": "echo",
+                                                               "inputs": '{"message": "bye"}', "frequency": "monthly",
+                                                               "timezone": "UTC"})
+    assert edit.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Schedule, schedule.id).cron == svc.PRESETS["monthly"]
+    assert "Nightly echo" in client.get("/schedules").get_data(as_text=True)

@@ -1,0 +1,65 @@
+"""Four real worker processes take 2,000 tickets for one role of seven users (PostgreSQL)."""
+import random
+import time
+
+import pytest
+from rq.registry import FailedJobRegistry
+from sqlalchemy import func, select
+
+from app.extensions import get_queue
+from app.models import OutboxEvent, Task, TaskAssignment, Ticket
+from app.services import staff_roles as catalog
+from tests.ticket_fixtures import make_workflow
+
+TICKETS, WORKERS = 2000, 4
+
+
+def test_four_workers_share_2000_tickets_evenly_and_never_twice(app, db, make_user, worker_process, worker_env,
+                                                                monkeypatch):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL (TEST_DATABASE_URL): SQLite has one writer, so nothing runs concurrently")
+    monkeypatch.setitem(worker_env, "LOG_LEVEL", "WARNING")  # the fixture pipes stderr: keep it small
+    boss = make_user("coordinator", username="boss")
+    staff = [make_user("agent", username=f"officer{i}") for i in range(7)]
+    it = catalog.create_department(boss, {"name": "IT"})
+    hardware = catalog.create_category(boss, {"name": "Hardware"})
+    role = catalog.create_staff_role(boss, {"name": "Intake officer", "user_ids": [u.id for u in staff]})
+    make_workflow(boss, "Intake", it, hardware, steps=[("Triage", role)])
+    project_id = boss.project_ids[0]
+
+    def ticket(n):
+        return {"ticket_number": f"C-{n:05d}", "subject": f"Ticket {n}", "department": "IT", "category": "Hardware"}
+
+    # Single-ticket jobs, batches, and re-deliveries of tickets other jobs are creating at the same time.
+    jobs = [("app.tasks.intake.receive_ticket", (ticket(n), project_id)) for n in range(200)]
+    jobs += [("app.tasks.intake.receive_tickets_job", (project_id, [ticket(n) for n in range(start, start + 25)]))
+             for start in range(200, TICKETS, 25)]
+    rng = random.Random(7)
+    jobs += [("app.tasks.intake.receive_tickets_job", (project_id, [ticket(rng.randrange(TICKETS)) for _ in range(20)]))
+             for _ in range(15)]
+    rng.shuffle(jobs)
+    queue = get_queue()
+    for function, args in jobs:
+        queue.enqueue(function, *args)
+
+    started = time.monotonic()
+    workers = [worker_process(burst=True) for _ in range(WORKERS)]
+    for proc in workers:
+        proc.wait(timeout=120)
+    elapsed = time.monotonic() - started
+    assert FailedJobRegistry(queue=queue).count == 0, [p.stderr.read()[-2000:] for p in workers]
+
+    db.session.expire_all()
+    count = lambda model: db.session.scalar(select(func.count()).select_from(model))  # noqa: E731
+    assert count(Ticket) == TICKETS and count(Task) == TICKETS
+    assert db.session.scalar(select(func.count()).select_from(Ticket).where(Ticket.is_task_allocated.is_(False))) == 0
+    twice = db.session.execute(select(Task.ticket_id).group_by(Task.ticket_id).having(func.count() > 1)).all()
+    assert twice == []
+    assert db.session.scalar(select(func.count()).select_from(OutboxEvent)
+                             .where(OutboxEvent.event_type == "TaskCreated")) == TICKETS
+    per_user = dict(db.session.execute(select(TaskAssignment.user_id, func.count())
+                                       .group_by(TaskAssignment.user_id)).all())
+    assert sorted(per_user) == sorted(u.id for u in staff)
+    assert sum(per_user.values()) == 3 * TICKETS
+    assert max(per_user.values()) - min(per_user.values()) <= 1, per_user
+    print(f"\n{TICKETS} tickets, {len(jobs)} jobs, {WORKERS} workers: {elapsed:.1f} s; per user {sorted(per_user.values())}")
