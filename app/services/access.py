@@ -10,6 +10,27 @@ def project_scope(user: User) -> list[int]:
     return user.project_ids or [-1]
 
 
+def get_scoped(model, raw_id, user: User, label: str, missing: str | None = None):
+    """The row of `model` with this id in one of the user's projects (and not soft-deleted), or
+    NotFound — rows of other projects are indistinguishable from rows that do not exist."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.services.errors import NotFound
+
+    try:
+        row_id = int(raw_id)
+    except (TypeError, ValueError):
+        raise NotFound(f"No {label} {raw_id!r}") from None
+    stmt = select(model).where(model.id == row_id, model.project_id.in_(project_scope(user)))
+    if hasattr(model, "deleted_at"):
+        stmt = stmt.where(model.deleted_at.is_(None))
+    row = db.session.execute(stmt).scalar_one_or_none()
+    if row is None:
+        raise NotFound(missing or f"No {label} {row_id}")
+    return row
+
+
 def resolve_project(user: User, raw, errors: FieldErrors, field: str = "project_id") -> int | None:
     """The project a new row goes into: the given one if the user belongs to it, or the
     user's only project when none is given."""

@@ -6,7 +6,7 @@ from sqlalchemy import Select, func, or_, select
 from app.extensions import db
 from app.models import AreaType, OrgUnit, OrgUnitCategory, OrgUnitType, Permission, User
 from app.security import require_permission
-from app.services.access import parse_int, project_scope, resolve_project
+from app.services.access import get_scoped, parse_int, project_scope, resolve_project
 from app.services.errors import FieldErrors, NotFound
 
 
@@ -95,13 +95,7 @@ def org_units_query(
 
 
 def get_org_unit(user: User, org_unit_id: int) -> OrgUnit:
-    found = db.session.execute(
-        select(OrgUnit).where(OrgUnit.id == org_unit_id, OrgUnit.project_id.in_(project_scope(user)),
-                              OrgUnit.deleted_at.is_(None))
-    ).scalar_one_or_none()
-    if found is None:
-        raise NotFound(f"No org unit {org_unit_id}")
-    return found
+    return get_scoped(OrgUnit, org_unit_id, user, "org unit")
 
 
 def child_counts(parent_ids: list[int]) -> dict[int, int]:

@@ -10,8 +10,8 @@ from app.extensions import db
 from app.models import Form, OrgUnit, Permission, Planning, Team, User, utcnow
 from app.security import require_permission
 from app.services import audit
-from app.services.access import parse_int, project_scope, resolve_project
-from app.services.errors import FieldErrors, NotFound
+from app.services.access import get_scoped, parse_int, project_scope, resolve_project
+from app.services.errors import FieldErrors
 
 BUILTIN_PIPELINE = "lqas-sampling"
 
@@ -36,17 +36,7 @@ def plannings_query(user: User, search: str | None = None, published: bool | Non
 
 def get_planning(user: User, planning_id) -> Planning:
     """The live planning if the user's projects include it; 404 otherwise."""
-    try:
-        planning_id = int(planning_id)
-    except (TypeError, ValueError):
-        raise NotFound(f"No planning {planning_id!r}") from None
-    found = db.session.execute(
-        select(Planning).where(Planning.id == planning_id, Planning.project_id.in_(project_scope(user)),
-                               Planning.deleted_at.is_(None))
-    ).scalar_one_or_none()
-    if found is None:
-        raise NotFound(f"No planning {planning_id}")
-    return found
+    return get_scoped(Planning, planning_id, user, "planning")
 
 
 def forms_query(user: User) -> Select:
@@ -91,7 +81,7 @@ def _validate(user: User, data: dict, planning: Planning | None) -> dict:
     out: dict = {}
     project_id = planning.project_id if planning else resolve_project(user, data.get("project_id", data.get("project")), errors)
     if planning is None or "name" in data:
-        out["name"] = name = errors.text(data, "name", 160)
+        out["name"] = errors.text(data, "name", 160)
     if planning is None or "description" in data:
         out["description"] = str(data.get("description") or "")[:5000]
     for field, key, model in (("team", "team_id", Team), ("org_unit", "org_unit_id", OrgUnit)):

@@ -15,7 +15,7 @@ from app.models import (
 )
 from app.security import require_permission
 from app.services import audit
-from app.services.access import parse_int, project_scope
+from app.services.access import get_scoped, parse_int, project_scope
 from app.services.errors import Conflict, FieldErrors, InvalidTransition, NotFound
 from app.services.outbox import emit_event
 from app.services.round_robin import RoleSourceUnreachable, lock_states, next_assignees, role_staffing, save_states
@@ -69,15 +69,7 @@ def tasks_query(user: User, status: str | None = None, ticket_id: int | None = N
 
 
 def get_task(user: User, task_id) -> Task:
-    try:
-        task_id = int(task_id)
-    except (TypeError, ValueError):
-        raise NotFound(f"No task {task_id!r}") from None
-    task = db.session.execute(select(Task).where(Task.id == task_id, Task.project_id.in_(project_scope(user)))
-                              ).scalar_one_or_none()
-    if task is None:
-        raise NotFound(f"No task {task_id}")
-    return task
+    return get_scoped(Task, task_id, user, "task")
 
 
 def current_assignments(task: Task) -> list[TaskAssignment]:

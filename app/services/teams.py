@@ -8,8 +8,8 @@ from sqlalchemy import Select, func, select
 from app.extensions import db
 from app.models import Permission, Team, TeamType, User, utcnow
 from app.security import require_permission
-from app.services.access import parse_int, project_scope, resolve_project
-from app.services.errors import Conflict, FieldErrors, NotFound
+from app.services.access import get_scoped, parse_int, project_scope, resolve_project
+from app.services.errors import Conflict, FieldErrors
 
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -31,12 +31,7 @@ def teams_query(user: User, parent_id: int | None = None, roots: bool = False, t
 
 
 def get_team(user: User, team_id: int) -> Team:
-    found = db.session.execute(
-        select(Team).where(Team.id == team_id, Team.project_id.in_(project_scope(user)), Team.deleted_at.is_(None))
-    ).scalar_one_or_none()
-    if found is None:
-        raise NotFound(f"No team {team_id}")
-    return found
+    return get_scoped(Team, team_id, user, "team")
 
 
 def sub_team_counts(team_ids: list[int]) -> dict[int, int]:

@@ -9,7 +9,7 @@ from sqlalchemy import Select, func, or_, select
 from app.extensions import db, get_queue
 from app.models import AllocationStatus, Permission, Task, TaskAssignment, Ticket, User
 from app.security import require_permission
-from app.services.access import project_scope, resolve_project
+from app.services.access import get_scoped, project_scope, resolve_project
 from app.services.errors import DomainError, FieldErrors, NotFound, ValidationFailed
 from app.services.intake import MAX_BATCH, Outcome, receive_ticket, receive_tickets
 from app.services.intake_parsing import ID_KEYS, REQUESTER_KEYS
@@ -37,15 +37,7 @@ def tickets_query(user: User, status: str | None = None, priority: str | None = 
 
 
 def get_ticket(user: User, ticket_id) -> Ticket:
-    try:
-        ticket_id = int(ticket_id)
-    except (TypeError, ValueError):
-        raise NotFound(f"No ticket {ticket_id!r}") from None
-    ticket = db.session.execute(select(Ticket).where(Ticket.id == ticket_id, Ticket.project_id.in_(project_scope(user)))
-                                ).scalar_one_or_none()
-    if ticket is None:
-        raise NotFound(f"Ticket {ticket_id} not found")
-    return ticket
+    return get_scoped(Ticket, ticket_id, user, "ticket", missing=f"Ticket {ticket_id} not found")
 
 
 def queue_counts(user: User) -> dict[str, int]:
