@@ -13,7 +13,7 @@ from app.services import sampling
 from app.services import openhexa
 from app.services.errors import DomainError, ValidationFailed
 from app.services.openhexa_client import OpenHexaError
-from app.services.pipeline_choices import describe
+from app.services.pipeline_choices import describe, launch_for_planning
 from app.services.jobs import visible_jobs_filter
 
 
@@ -116,54 +116,19 @@ def _parse_levels() -> tuple[list[dict], dict]:
     return levels, params
 
 
-def _generic_config(parameters: list[dict]) -> tuple[dict, dict]:
-    """Values for an OpenHEXA pipeline's own parameters, typed from its definition."""
-    errors, config = {}, {}
-    for p in parameters:
-        raw = request.form.get(f"param_{p['code']}", "").strip()
-        if raw == "":
-            if p.get("required") and p.get("default") is None:
-                errors[p["code"]] = ["is required"]
-            continue
-        items = [v.strip() for v in raw.split(",")] if p.get("multiple") else [raw]
-        try:
-            cast = {"int": int, "float": float, "bool": lambda v: v.lower() in ("1", "true", "yes", "on")}.get(p["type"], str)
-            values = [cast(v) for v in items]
-        except ValueError:
-            errors[p["code"]] = [f"must be of type {p['type']}"]
-            continue
-        config[p["code"]] = values if p.get("multiple") else values[0]
-    return config, errors
-
-
 @bp.post("/<int:planning_id>/sample")
 @login_required
 def launch(planning_id: int):
     planning = svc.get_planning(current_user, planning_id)
     levels, params = _parse_levels()
     pipeline = request.form.get("pipeline") or svc.BUILTIN_PIPELINE
+    values = {k[6:]: v for k, v in request.form.items() if k.startswith("param_")}
     try:
-        if pipeline not in svc.available_pipelines(planning):
-            raise ValidationFailed("This pipeline is not offered for this planning.", {"pipeline": ["not available"]})
-        if pipeline == svc.BUILTIN_PIPELINE:
-            job = sampling.launch_sampling(current_user, planning.id, params)
-        else:
-            chosen = next(p for p in describe(current_user, [svc.BUILTIN_PIPELINE, pipeline]) if p["id"] == pipeline)
-            if chosen["kind"] == "lqas":
-                clean = sampling.validate_inputs({**params, "planning_id": planning.id})  # same checks first
-                # per-level lists keep their positions: OpenHEXA drops empty strings, so "-" marks "none"
-                config = {**clean, sampling.EXCEPTIONS: [",".join(map(str, e)) or "-" for e in clean[sampling.EXCEPTIONS]],
-                          sampling.CRITERIA: [c or "-" for c in clean[sampling.CRITERIA]]}
-            else:
-                parameters = openhexa.visible_parameters(openhexa.get_pipeline(current_user, pipeline))
-                config, errors = _generic_config(parameters)
-                if errors:
-                    raise ValidationFailed("Please fill in the pipeline's parameters.", errors)
-                config["planning_id"] = planning.id
-            job = openhexa.launch(current_user, pipeline, None, config, openhexa.host_url_for(request.host_url))
+        job = launch_for_planning(current_user, planning, pipeline, params, values,
+                                  openhexa.host_url_for(request.host_url))
     except ValidationFailed as exc:
         return _dialog(planning, levels, exc.details, exc.message, seed=params["seed"], pipeline=pipeline, status=422,
-                       values={k[6:]: v for k, v in request.form.items() if k.startswith("param_")})
+                       values=values)
     return panel_response(job)
 
 
