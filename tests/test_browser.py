@@ -68,7 +68,8 @@ def test_login_expand_tree_and_open_jobs(page, live_server, make_user, run_worke
     page.wait_for_selector("#tree-results >> text=match for")
     assert page.locator("#tree-results .node-name").all_inner_texts() == ["South"]
 
-    page.click("nav.nav >> text=Jobs")
+    page.click("nav.nav summary >> text=Processing")
+    page.click("nav.nav .menu >> text=Jobs")
     page.wait_for_url("**/jobs")
     row = page.locator(f"a[href='/jobs/{job.id}']")
     assert row.count() == 1

@@ -22,3 +22,9 @@
     scheduleRemoval(toast);
   });
 })();
+// Close an open navigation menu when clicking elsewhere.
+document.addEventListener("click", function (event) {
+  document.querySelectorAll("details.nav-menu[open]").forEach(function (menu) {
+    if (!menu.contains(event.target)) menu.removeAttribute("open");
+  });
+});
