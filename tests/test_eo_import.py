@@ -23,6 +23,7 @@ class Dhis2Double:
 
     def __init__(self):
         self.requests: list[dict] = []
+        self.unavailable = 0  # answer the next N imports with 503, as DHIS2 behind a busy proxy does
         self.app = Flask("dhis2-double")
         self.app.add_url_rule("/api/dataValueSets", view_func=self.data_value_sets, methods=["POST"])
 
@@ -30,6 +31,9 @@ class Dhis2Double:
         auth = request.headers.get("Authorization", "")
         if auth != "Basic " + base64.b64encode(f"admin:{PASSWORD}".encode()).decode():
             return jsonify({"httpStatus": "Unauthorized", "httpStatusCode": 401, "status": "ERROR"}), 401
+        if self.unavailable:
+            self.unavailable -= 1
+            return "Service Unavailable", 503
         dry_run, strategy = request.args.get("dryRun"), request.args.get("importStrategy")
         body = request.get_json(silent=True) or {}
         values = body.get("dataValues")
@@ -167,6 +171,16 @@ def test_dhis2_refusal_fails_the_import_step(app, db, districts, run_worker, dhi
     assert job.status == st.FAILED and "DHIS2 answered 401" in job.message
     step = next(s for s in job.steps if s["name"] == "import_to_dhis2")
     assert step["status"] == "failed" and step["attempts"] == 1  # a refusal is not retried
+
+
+def test_dhis2_5xx_is_retried_with_backoff(app, db, districts, run_worker, dhis2_double):
+    connection = dhis2.save_connection({"name": "Double", "url": dhis2_double.url, "username": "admin", "password": PASSWORD})
+    dhis2_double.unavailable = 2
+    job = _run(db, run_worker, districts, connection=connection.id)
+    assert job.status == st.SUCCESSFUL, job.message
+    step = next(s for s in job.steps if s["name"] == "import_to_dhis2")
+    assert step["status"] == "successful" and step["attempts"] == 3
+    assert job.results["importSummary"]["importCount"]["imported"] == 8
 
 
 def test_secrets_never_reach_logs_job_rows_rq_or_pages(app, db, client, make_user, login, districts, run_worker,
