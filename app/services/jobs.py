@@ -57,19 +57,23 @@ def write_steps(job_id: str, steps: list[dict]) -> None:
     _write(job_id, steps=[dict(step) for step in steps])
 
 
-def _close_steps(job_id: str, status: str) -> None:
-    """When a job ends outside the step runner (reaped, dismissed), close its open steps."""
+def _closed_steps(job_id: str, status: str) -> dict:
+    """When a job ends outside the step runner (reaped, dismissed): its open steps, closed — as
+    extra values for the same UPDATE that ends the job, so nobody sees the end without them."""
     with db.engine.connect() as conn:
         steps = conn.execute(select(_jobs.c.steps).where(_jobs.c.id == job_id)).scalar()
     if not steps or not any(s.get("status") in ("pending", "running") for s in steps):
-        return
+        return {}
     ended = "failed" if status == st.FAILED else "dismissed"
+    closed = []
     for step in steps:
+        step = dict(step)
         if step.get("status") == "running":
             step["status"] = ended
         elif step.get("status") == "pending":
             step["status"] = "skipped"
-    write_steps(job_id, steps)
+        closed.append(step)
+    return {"steps": closed}
 
 
 def append_log(job_id: str, message: str, level: str = "info") -> None:
@@ -276,10 +280,10 @@ def _finish(job_id: str, status: str, message: str, results: dict | None = None)
     if status == st.SUCCESSFUL:
         values["progress"] = 100
         values["results"] = results
+    if status != st.SUCCESSFUL:
+        values.update(_closed_steps(job_id, status))
     if _write(job_id, only_if_status=(st.RUNNING,), **values):
         append_log(job_id, message, "error" if status == st.FAILED else "info")
-        if status != st.SUCCESSFUL:
-            _close_steps(job_id, status)
         _set_rq_meta(status=status, progress=values.get("progress"))
     return status
 
@@ -348,9 +352,8 @@ def reap_job_if_stale(job: Job) -> bool:
         RESUMERS[job.process_id](job)  # external runs keep going: poll them again instead
         return False
     if reason and _write(job.id, only_if_status=(job.status,), status=st.FAILED, message=reason,
-                         finished_at=utcnow()):
+                         finished_at=utcnow(), **_closed_steps(job.id, st.FAILED)):
         append_log(job.id, reason, "error")
-        _close_steps(job.id, st.FAILED)
         db.session.refresh(job)
         return True
     return False
