@@ -61,11 +61,11 @@ def error_response(status: int, title: str, message: str, details: dict | None =
         response = jsonify(body)
         response.mimetype = "application/problem+json"
     elif family == "htmx":
-        response = jsonify_html(render_template("_toast.html", level="error", message=message, details=details))
+        response = _html_response(render_template("_toast.html", level="error", message=message, details=details))
         response.headers["HX-Retarget"] = "#toasts"
         response.headers["HX-Reswap"] = "beforeend"
     else:
-        response = jsonify_html(render_template("error.html", status=status, title=title, message=message, details=details))
+        response = _html_response(render_template("error.html", status=status, title=title, message=message, details=details))
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -73,7 +73,7 @@ def error_response(status: int, title: str, message: str, details: dict | None =
     return response
 
 
-def jsonify_html(html: str):
+def _html_response(html: str):
     from flask import make_response
 
     return make_response(html)

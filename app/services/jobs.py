@@ -42,7 +42,7 @@ class JobDismissed(Exception):
 
 # --- writing job state outside the caller's transaction ------------------------------------
 
-def _write(job_id: str, only_if_status: tuple[str, ...] | None = None, **values) -> bool:
+def update_job(job_id: str, only_if_status: tuple[str, ...] | None = None, **values) -> bool:
     """UPDATE the job row in its own transaction; with `only_if_status`, compare-and-set."""
     values.setdefault("updated_at", utcnow())
     stmt = update(_jobs).where(_jobs.c.id == job_id).values(**values)
@@ -54,7 +54,7 @@ def _write(job_id: str, only_if_status: tuple[str, ...] | None = None, **values)
 
 def write_steps(job_id: str, steps: list[dict]) -> None:
     """Store per-step state (the step runner's records) on the job row, in its own transaction."""
-    _write(job_id, steps=[dict(step) for step in steps])
+    update_job(job_id, steps=[dict(step) for step in steps])
 
 
 def _closed_steps(job_id: str, status: str) -> dict:
@@ -157,7 +157,7 @@ def enqueue_job(
             meta={"process_id": process.id, "progress": 0},
         )
     except redis.RedisError as exc:
-        _write(job.id, status=st.FAILED, message=f"Could not queue the job: {exc}", finished_at=utcnow())
+        update_job(job.id, status=st.FAILED, message=f"Could not queue the job: {exc}", finished_at=utcnow())
         db.session.refresh(job)
         raise DomainError("The job queue is unreachable; the job was not started.") from exc
     return job
@@ -186,7 +186,7 @@ class JobContext:
         values = {"progress": value, "heartbeat_at": utcnow()}
         if message is not None:
             values["message"] = message[:2000]
-        _write(self.job_id, only_if_status=(st.RUNNING,), **values)
+        update_job(self.job_id, only_if_status=(st.RUNNING,), **values)
         if message:
             append_log(self.job_id, message)
         _set_rq_meta(progress=value, message=message)
@@ -229,7 +229,7 @@ class _Heartbeat(threading.Thread):
         with self.app.app_context():
             while not self._stopped.wait(self.interval):
                 try:
-                    _write(self.job_id, only_if_status=(st.RUNNING,), heartbeat_at=utcnow())
+                    update_job(self.job_id, only_if_status=(st.RUNNING,), heartbeat_at=utcnow())
                 except Exception:  # a missed beat is not fatal; the next one may get through
                     log.exception("heartbeat failed for job %s", self.job_id)
             db.session.remove()
@@ -247,11 +247,11 @@ def execute_job(job_id: str) -> str | None:
     inputs, process_id = dict(job.inputs or {}), job.process_id
     db.session.rollback()
     now = utcnow()
-    if not _write(job_id, only_if_status=(st.ACCEPTED,), status=st.RUNNING, started_at=now,
+    if not update_job(job_id, only_if_status=(st.ACCEPTED,), status=st.RUNNING, started_at=now,
                   heartbeat_at=now, message="Running"):
         return None  # dismissed before start, or already handled
     if db.session.get(Job, job_id).kill_requested:
-        return _finish(job_id, st.DISMISSED, "Dismissed before it started")
+        return finish_job(job_id, st.DISMISSED, "Dismissed before it started")
     append_log(job_id, f"Started {process_id}")
     _set_rq_meta(progress=0, status=st.RUNNING)
     heartbeat = _Heartbeat(current_app._get_current_object(), job_id,
@@ -262,27 +262,29 @@ def execute_job(job_id: str) -> str | None:
         results = process.run(JobContext(job_id), inputs)
     except JobDismissed:
         db.session.rollback()
-        return _finish(job_id, st.DISMISSED, "Dismissed on request")
+        return finish_job(job_id, st.DISMISSED, "Dismissed on request")
     except DomainError as exc:
         db.session.rollback()
-        return _finish(job_id, st.FAILED, exc.message)
+        return finish_job(job_id, st.FAILED, exc.message)
     except Exception as exc:  # any failure of the process ends the job failed, with the cause
         db.session.rollback()
         append_log(job_id, traceback.format_exc(limit=8), "error")
-        return _finish(job_id, st.FAILED, f"{type(exc).__name__}: {exc}")
+        return finish_job(job_id, st.FAILED, f"{type(exc).__name__}: {exc}")
     finally:
         heartbeat.stop()
-    return _finish(job_id, st.SUCCESSFUL, "Completed", results=results or {})
+    return finish_job(job_id, st.SUCCESSFUL, "Completed", results=results or {})
 
 
-def _finish(job_id: str, status: str, message: str, results: dict | None = None) -> str:
+def finish_job(job_id: str, status: str, message: str, results: dict | None = None,
+               from_statuses: tuple[str, ...] = (st.RUNNING,)) -> str:
+    """End a job (compare-and-set from `from_statuses`): status, message, results, closed steps, log."""
     values = {"status": status, "message": message[:2000], "finished_at": utcnow()}
     if status == st.SUCCESSFUL:
         values["progress"] = 100
         values["results"] = results
     if status != st.SUCCESSFUL:
         values.update(_closed_steps(job_id, status))
-    if _write(job_id, only_if_status=(st.RUNNING,), **values):
+    if update_job(job_id, only_if_status=from_statuses, **values):
         append_log(job_id, message, "error" if status == st.FAILED else "info")
         _set_rq_meta(status=status, progress=values.get("progress"))
     return status
@@ -297,8 +299,8 @@ def request_kill(job_id: str) -> Job:
         raise NotFound(f"No job '{job_id}'")
     if job.status in st.TERMINAL:
         raise Conflict(f"Job {job_id} is already {job.status}; it cannot be dismissed.")
-    _write(job_id, kill_requested=True)
-    if _write(job_id, only_if_status=(st.ACCEPTED,), status=st.DISMISSED,
+    update_job(job_id, kill_requested=True)
+    if update_job(job_id, only_if_status=(st.ACCEPTED,), status=st.DISMISSED,
               message="Dismissed before it started", finished_at=utcnow()):
         append_log(job_id, "Dismissed before it started")
         try:
@@ -307,7 +309,7 @@ def request_kill(job_id: str) -> Job:
             pass
     else:
         append_log(job_id, "Dismissal requested")
-        _write(job_id, only_if_status=(st.RUNNING,), message="Dismissal requested")
+        update_job(job_id, only_if_status=(st.RUNNING,), message="Dismissal requested")
     db.session.expire_all()
     return db.session.get(Job, job_id)
 
@@ -351,7 +353,7 @@ def reap_job_if_stale(job: Job) -> bool:
     if reason and job.status == st.RUNNING and job.process_id in RESUMERS:
         RESUMERS[job.process_id](job)  # external runs keep going: poll them again instead
         return False
-    if reason and _write(job.id, only_if_status=(job.status,), status=st.FAILED, message=reason,
+    if reason and update_job(job.id, only_if_status=(job.status,), status=st.FAILED, message=reason,
                          finished_at=utcnow(), **_closed_steps(job.id, st.FAILED)):
         append_log(job.id, reason, "error")
         db.session.refresh(job)

@@ -20,7 +20,7 @@ from app.models import Job, JobLog, OpenHexaConfig, Permission, User, utcnow
 from app.security import PipelineActor, issue_pipeline_token, require_permission
 from app.services import job_status as st
 from app.services.errors import DomainError, FieldErrors, Forbidden, NotFound, ValidationFailed
-from app.services.jobs import RESUMERS, _write, append_log
+from app.services.jobs import RESUMERS, append_log, finish_job, update_job
 from app.services.openhexa_client import OpenHexaClient, OpenHexaError, OpenHexaUnreachable
 from app.services.secrets_box import seal, unseal
 
@@ -188,7 +188,7 @@ def start_run(job_id: str) -> None:
         _finish(job, st.FAILED, exc.message)
         return
     now = utcnow()
-    _write(job_id, only_if_status=(st.ACCEPTED,), status=st.RUNNING, external_ref=run_id, started_at=now,
+    update_job(job_id, only_if_status=(st.ACCEPTED,), status=st.RUNNING, external_ref=run_id, started_at=now,
            heartbeat_at=now, message="Launched on OpenHEXA")
     append_log(job_id, f"Launched OpenHEXA run {run_id}")
     schedule_poll(job_id, config.poll_delay_seconds if config else 2)
@@ -227,7 +227,7 @@ def poll_run(job_id: str) -> str | None:
         run = api.pipeline_run(job.external_ref)
     except OpenHexaUnreachable as exc:
         append_log(job_id, f"Poll failed, retrying: {exc}", "warning")
-        _write(job_id, only_if_status=(st.RUNNING,), heartbeat_at=utcnow())
+        update_job(job_id, only_if_status=(st.RUNNING,), heartbeat_at=utcnow())
         schedule_poll(job_id, delay)
         return st.RUNNING
     except OpenHexaError as exc:
@@ -245,7 +245,7 @@ def poll_run(job_id: str) -> str | None:
     values = {"heartbeat_at": utcnow()}
     if isinstance(progress, int) and progress >= job.progress:
         values["progress"] = min(progress, 99)
-    _write(job_id, only_if_status=(st.RUNNING,), **values)
+    update_job(job_id, only_if_status=(st.RUNNING,), **values)
     schedule_poll(job_id, delay)
     return st.RUNNING
 
@@ -266,15 +266,9 @@ def _stop_quietly(api: OpenHexaClient, run_id: str) -> None:
 
 
 def _finish(job: Job, status: str, message: str, skipped: bool = False) -> str:
-    values = {"status": status, "message": message[:2000], "finished_at": utcnow()}
-    if status == st.SUCCESSFUL:
-        values["progress"] = 100
-        results = dict(job.results or {})
-        if skipped:
-            results["skipped"] = True
-        values["results"] = results
-    if _write(job.id, only_if_status=(st.ACCEPTED, st.RUNNING), **values):
-        append_log(job.id, message, "error" if status == st.FAILED else "info")
+    """End an OpenHEXA job; a success keeps what the pipeline reported through its callbacks."""
+    results = {**(job.results or {}), **({"skipped": True} if skipped else {})}
+    finish_job(job.id, status, message, results=results, from_statuses=(st.ACCEPTED, st.RUNNING))
     db.session.expire_all()
     return status
 
@@ -284,7 +278,7 @@ def _resume_polling(job: Job) -> None:
     try:
         schedule_poll(job.id, 0)
         append_log(job.id, "Polling resumed after a worker restart", "warning")
-        _write(job.id, only_if_status=(st.RUNNING,), heartbeat_at=utcnow())
+        update_job(job.id, only_if_status=(st.RUNNING,), heartbeat_at=utcnow())
     except redis.RedisError:
         log.warning("could not resume polling for %s", job.id)
 
@@ -338,7 +332,7 @@ def apply_callback(actor: "User | PipelineActor", pipeline_id: str, data: dict) 
             if status == st.SUCCESSFUL:
                 values["progress"] = 100
     values["heartbeat_at"] = utcnow()
-    _write(job.id, **values)
+    update_job(job.id, **values)
     db.session.expire_all()
     return db.session.get(Job, job.id)
 

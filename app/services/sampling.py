@@ -291,6 +291,17 @@ def run(ctx, inputs: dict) -> dict:
             "teams_assigned": stats["teams_assigned"], "seed": plan.seed}
 
 
+def sampling_runs(user: User, planning: Planning, limit: int = 100) -> list:
+    """Past `lqas-sampling` jobs of this planning the user may see, newest first."""
+    from app.models import Job
+    from app.services.jobs import visible_jobs_filter
+
+    stmt = (select(Job).where(Job.process_id == "lqas-sampling", Job.project_id == planning.project_id,
+                              Job.inputs["planning_id"].as_integer() == planning.id, visible_jobs_filter(user))
+            .order_by(Job.created_at.desc()).limit(limit))
+    return list(db.session.execute(stmt).scalars())
+
+
 def launch_sampling(user: User, planning_id: int, params: dict):
     """Check the user may sample this planning, then queue the job (nothing queued on bad input)."""
     from app.models import Permission

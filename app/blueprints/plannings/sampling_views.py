@@ -136,11 +136,8 @@ def launch(planning_id: int):
 @login_required
 def runs(planning_id: int):
     planning = svc.get_planning(current_user, planning_id)
-    stmt = (select(Job).where(Job.process_id == "lqas-sampling", Job.project_id == planning.project_id,
-                              visible_jobs_filter(current_user))
-            .order_by(Job.created_at.desc()))
-    jobs = [j for j in db.session.execute(stmt.limit(500)).scalars() if (j.inputs or {}).get("planning_id") == planning.id]
+    jobs = sampling.sampling_runs(current_user, planning, limit=100)
     type_names = dict(db.session.execute(select(OrgUnitType.id, OrgUnitType.name)
                                          .where(OrgUnitType.project_id == planning.project_id)).all())
-    return page_or_partial("plannings/runs.html", "plannings/_runs.html", planning=planning, jobs=jobs[:100],
+    return page_or_partial("plannings/runs.html", "plannings/_runs.html", planning=planning, jobs=jobs,
                            type_names=type_names, sampling=sampling)
