@@ -1,5 +1,7 @@
 """One place mapping errors to responses, in the shape each family of clients expects.
 
+- workflow JSON paths (/api/workflow/..., /tasks/api/...):
+                                          {"success": false, "message", "error_code", "details"}
 - Iaso-style JSON paths (/api/...):       {"error": message, "details": {...}}
 - OGC API – Processes paths, JSON wanted: RFC 7807 problem JSON
 - HTMX partial requests:                  a toast, retargeted into #toasts
@@ -24,6 +26,10 @@ OGC_TYPES = {
 }
 
 
+HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "permission_denied", 404: "not_found",
+              405: "method_not_allowed", 409: "conflict", 429: "rate_limited", 500: "internal_error"}
+
+
 def wants_json() -> bool:
     """True when the client asked for JSON (f=json or an Accept header preferring it)."""
     fmt = request.args.get("f")
@@ -38,8 +44,13 @@ def wants_json() -> bool:
     )
 
 
+WORKFLOW_PREFIXES = ("/api/workflow/", "/tasks/api/")
+
+
 def error_family() -> str:
     path = request.path
+    if path.startswith(WORKFLOW_PREFIXES):
+        return "workflow"
     if path.startswith("/api/"):
         return "iaso"
     if path.startswith(OGC_PREFIXES) and wants_json():
@@ -49,10 +60,14 @@ def error_family() -> str:
     return "page"
 
 
-def error_response(status: int, title: str, message: str, details: dict | None = None, headers: dict | None = None):
+def error_response(status: int, title: str, message: str, details: dict | None = None, headers: dict | None = None,
+                   code: str | None = None):
     family = error_family()
     details = details or {}
-    if family == "iaso":
+    if family == "workflow":
+        response = jsonify({"success": False, "message": message, "error_code": (code or HTTP_CODES.get(status, "error")).upper(),
+                            "details": details})
+    elif family == "iaso":
         response = jsonify({"error": message, "details": details})
     elif family == "ogc":
         body = {"type": OGC_TYPES.get(status, "about:blank"), "title": title, "status": status, "detail": message}
@@ -85,7 +100,7 @@ def register_error_handlers(app: Flask) -> None:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
         if exc.status == 401:
             headers = {"WWW-Authenticate": "Bearer"}
-        return error_response(exc.status, exc.title, exc.message, exc.details, headers)
+        return error_response(exc.status, exc.title, exc.message, exc.details, headers, code=exc.code)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):

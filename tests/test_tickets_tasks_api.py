@@ -40,7 +40,7 @@ def test_list_with_filters(client, desk, api_token, task_id):
     assert client.get(f"{BASE}/?workflow_id={desk.workflow.id}&user_id={desk.agents[0].id}",
                       headers=headers).json["_meta"]["total"] == 2
     bad = client.get(f"{BASE}/?status=sleeping&workflow_id=x", headers=headers)
-    assert bad.status_code == 400 and bad.json["success"] is False and bad.json["error_code"] == "validation_failed"
+    assert bad.status_code == 400 and bad.json["success"] is False and bad.json["error_code"] == "VALIDATION_FAILED"
 
 
 def test_agents_see_their_actions_and_strangers_see_nothing(client, desk, api_token, make_user, task_id):
@@ -50,7 +50,7 @@ def test_agents_see_their_actions_and_strangers_see_nothing(client, desk, api_to
     stranger = make_user("coordinator", projects=["Project B"])
     missing = client.get(f"{BASE}/{task_id}/", headers=api_token(stranger))
     assert missing.status_code == 404 and missing.json == {
-        "success": False, "message": f"No task {task_id}", "error_code": "not_found", "details": {}}
+        "success": False, "message": f"No task {task_id}", "error_code": "NOT_FOUND", "details": {}}
     assert client.get(f"{BASE}/").status_code == 401
 
 

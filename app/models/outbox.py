@@ -39,3 +39,5 @@ class OutboxEvent(Base):
     correlation_id: Mapped[str | None] = mapped_column(String(64), index=True)
     causation_id: Mapped[str | None] = mapped_column(String(36))
     depth: Mapped[int] = mapped_column(Integer, default=0)
+    # ids of the rules whose actions led to this event, up the causation chain (the loop guard)
+    rule_chain: Mapped[list] = mapped_column(JSONType, default=list)

@@ -193,26 +193,41 @@ class Ticket(Base):
 
 
 class Task(Base):
-    """The work for one ticket (at most one: unique ticket_id), moving through its workflow's steps."""
+    """A unit of work. Ticket tasks (one per ticket: unique ticket_id) move through their workflow's
+    steps; orchestration tasks (no ticket) carry a type and service area for SLAs and rules. Both
+    follow the one state machine in `services/transitions.py`."""
 
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_project_status", "project_id", "status"),)
+    __table_args__ = (
+        Index("ix_tasks_project_status", "project_id", "status"),
+        Index("ix_tasks_area_type", "service_area", "task_type"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), unique=True)
-    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id"), index=True)
-    current_step_id: Mapped[int] = mapped_column(ForeignKey("workflow_steps.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), unique=True)
+    workflow_id: Mapped[int | None] = mapped_column(ForeignKey("workflows.id"), index=True)
+    current_step_id: Mapped[int | None] = mapped_column(ForeignKey("workflow_steps.id"), index=True)
+    action_plan_id: Mapped[int | None] = mapped_column(ForeignKey("action_plans.id", ondelete="SET NULL"), index=True)
+    title: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    task_type: Mapped[str] = mapped_column(String(40), default="general")
+    service_area: Mapped[str] = mapped_column(String(80), default="general")
     status: Mapped[str] = mapped_column(String(16), default=TaskStatus.NEW.value)
     priority: Mapped[str] = mapped_column(String(16), default="medium")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    data: Mapped[dict] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    ticket: Mapped[Ticket] = relationship(back_populates="task")
-    workflow: Mapped[Workflow] = relationship()
-    current_step: Mapped[WorkflowStep] = relationship()
+    ticket: Mapped[Ticket | None] = relationship(back_populates="task")
+    workflow: Mapped[Workflow | None] = relationship()
+    current_step: Mapped[WorkflowStep | None] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     assignments: Mapped[list[TaskAssignment]] = relationship(
         back_populates="task", order_by=lambda: TaskAssignment.id, cascade="all, delete-orphan")
 

@@ -29,7 +29,7 @@ class NotFound(DomainError):
 
 class Forbidden(DomainError):
     status = 403
-    code = "forbidden"
+    code = "permission_denied"
     title = "Forbidden"
 
 
@@ -39,7 +39,10 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
-class InvalidTransition(Conflict):
+class InvalidTransition(DomainError):
+    """A state change the transition table does not allow from the current state (HTTP 400)."""
+
+    status = 400
     code = "invalid_transition"
     title = "Invalid state change"
 

@@ -9,7 +9,8 @@ from app.models import OutboxEvent, OutboxStatus, utcnow
 
 
 def event_values(event_type: str, aggregate_type: str, aggregate_id, payload: dict,
-                 correlation_id: str | None = None, causation_id: str | None = None, depth: int = 0) -> dict:
+                 correlation_id: str | None = None, causation_id: str | None = None, depth: int = 0,
+                 rule_chain: list | None = None) -> dict:
     """The column values of one pending event (for bulk inserts of many events at once)."""
     now = utcnow()
     return {
@@ -17,13 +18,15 @@ def event_values(event_type: str, aggregate_type: str, aggregate_id, payload: di
         "aggregate_id": str(aggregate_id), "payload": payload, "status": OutboxStatus.PENDING.value,
         "attempts": 0, "next_attempt_at": now, "last_error": None, "created_at": now, "processed_at": None,
         "correlation_id": correlation_id, "causation_id": causation_id, "depth": depth,
+        "rule_chain": list(rule_chain or []),
     }
 
 
 def emit_event(event_type: str, aggregate_type: str, aggregate_id, payload: dict,
-               correlation_id: str | None = None, causation_id: str | None = None, depth: int = 0) -> OutboxEvent:
+               correlation_id: str | None = None, causation_id: str | None = None, depth: int = 0,
+               rule_chain: list | None = None) -> OutboxEvent:
     """Add a pending event to the session (no commit: it goes out with the caller's change)."""
     event = OutboxEvent(**event_values(event_type, aggregate_type, aggregate_id, payload,
-                                       correlation_id, causation_id, depth))
+                                       correlation_id, causation_id, depth, rule_chain))
     db.session.add(event)
     return event

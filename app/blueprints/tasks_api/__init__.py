@@ -1,23 +1,14 @@
 """The seed's task API under /tasks/api/tasks/ (Bearer only). Errors use the workflow family's shape,
-`{"success": false, "message", "error_code", "details"}` (STYLE 8), built here in one place."""
+`{"success": false, "message", "error_code", "details"}` (STYLE 8), built in `app/errors.py`."""
 from flask import Blueprint, jsonify, request
 
 from app.blueprints.api.pagination import int_arg, json_body, paginated
 from app.blueprints.tickets_api.serializers import task_json
 from app.security import api_login_required, api_user
 from app.services import tasks as svc
-from app.services.errors import DomainError, FieldErrors
+from app.services.errors import FieldErrors
 
 bp = Blueprint("tasks_api", __name__, url_prefix="/tasks/api/tasks")
-
-
-@bp.errorhandler(DomainError)
-def _domain_error(exc: DomainError):
-    response = jsonify({"success": False, "message": exc.message, "error_code": exc.code, "details": exc.details})
-    response.status_code = exc.status
-    if exc.status == 401:
-        response.headers["WWW-Authenticate"] = "Bearer"
-    return response
 
 
 def _ok(task, message: str, status: int = 200):
