@@ -95,6 +95,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(openhexa_admin_bp)
     app.register_blueprint(ogc_bp)  # OGC API – Processes; execution is CSRF-checked unless Bearer
     app.register_blueprint(processes_bp)
+    _register_orchestration_blueprints(app)
     register_rq_dashboard(app)
 
 
@@ -112,6 +113,20 @@ def _register_ticket_blueprints(app: Flask) -> None:
     for blueprint in (tickets_api_bp, tasks_api_bp):
         app.register_blueprint(blueprint)
         csrf.exempt(blueprint)
+
+
+def _register_orchestration_blueprints(app: Flask) -> None:
+    """Workflow API (Bearer only, CSRF-exempt), SLA and automation pages, metrics and the outbox admin."""
+    from app.blueprints.automation import bp as automation_bp
+    from app.blueprints.observability import bp as observability_bp
+    from app.blueprints.sla import bp as sla_bp
+    from app.blueprints.workflow_api import bp as workflow_api_bp
+    from app.extensions import csrf
+
+    for blueprint in (sla_bp, automation_bp, observability_bp):
+        app.register_blueprint(blueprint)
+    app.register_blueprint(workflow_api_bp)
+    csrf.exempt(workflow_api_bp)
 
 
 def _configure_templates(app: Flask) -> None:

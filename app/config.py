@@ -120,4 +120,18 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         # Round-robin role source: another service's /api/v1/tts/round-robin/ (None: our own users)
         "TTS_SERVICE_URL": _http_url(env, "TTS_SERVICE_URL"),
         "TTS_SERVICE_TOKEN": env.get("TTS_SERVICE_TOKEN") or None,
+        "LOG_FORMAT": env.get("LOG_FORMAT", "text").lower(),  # text or json (one object per line)
+        # Outbox relay: batch size, attempts before an event is dead, first retry delay (doubles)
+        "OUTBOX_BATCH_SIZE": _int(env, "OUTBOX_BATCH_SIZE", 200, 1),
+        "OUTBOX_MAX_ATTEMPTS": _int(env, "OUTBOX_MAX_ATTEMPTS", 5, 1),
+        "OUTBOX_RETRY_SECONDS": _int(env, "OUTBOX_RETRY_SECONDS", 2, 0),
+        # Automation: events deeper than this in a causation chain fire no rules
+        "AUTOMATION_MAX_DEPTH": _int(env, "AUTOMATION_MAX_DEPTH", 5, 1),
+        # Webhooks: private/loopback targets are refused unless their host is listed here
+        "WEBHOOK_ALLOWED_HOSTS": [h.strip().lower() for h in env.get("WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip()],
+        "WEBHOOK_TIMEOUT_SECONDS": _int(env, "WEBHOOK_TIMEOUT_SECONDS", 5, 1),
+        "WEBHOOK_MAX_ATTEMPTS": _int(env, "WEBHOOK_MAX_ATTEMPTS", 6, 1),
+        "WEBHOOK_RETRY_SECONDS": _int(env, "WEBHOOK_RETRY_SECONDS", 5, 0),
+        # /metrics: a Bearer token for Prometheus (users with VIEW_STATS may also read it when logged in)
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
     }
