@@ -51,6 +51,9 @@ def reap_command():
 def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(jobs_cli)
+    from app.cli_outbox import outbox_cli
+
+    app.cli.add_command(outbox_cli)
     from app.cli_data import register_data_cli
 
     register_data_cli(app)

@@ -80,6 +80,9 @@ def load_demo_command(org_units, seed, regions):
     if not tickets.get("skipped"):
         click.echo(f"Help desk: {', '.join(f'{v} {k}' for k, v in tickets.items() if isinstance(v, int))}.")
     seed_eo_schedules()
+    from app.services.automation import ensure_builtin_rules
+
+    ensure_builtin_rules()
     click.echo("Log in as admin, coordinator or agent with password 'fieldflow'.")
 
 

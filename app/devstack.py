@@ -72,6 +72,7 @@ def main() -> int:
         children.append(subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env))
         children.append(subprocess.Popen([sys.executable, "-m", "rq.cli", "cron", "app/tasks/cron_config.py",
                                           "--url", env["REDIS_URL"], "--path", str(ROOT)], cwd=ROOT, env=env))
+        children.append(subprocess.Popen([sys.executable, "-m", "flask", "outbox", "relay"], cwd=ROOT, env=env))
         children.append(subprocess.Popen([sys.executable, "-m", "flask", "run", "--host", "127.0.0.1",
                                           "--port", str(web_port)], cwd=ROOT, env=env))
     except (subprocess.CalledProcessError, RuntimeError) as exc:
@@ -83,7 +84,8 @@ def main() -> int:
   Fieldflow is running:  http://127.0.0.1:{web_port}/
   Demo logins (password "{DEMO_PASSWORD}"): admin, coordinator, agent
   RQ dashboard (admin):  http://127.0.0.1:{web_port}/admin/rq/
-  Ctrl-C stops the web server, the worker, the scheduler and Redis.
+  Metrics (VIEW_STATS):  http://127.0.0.1:{web_port}/metrics
+  Ctrl-C stops the web server, the worker, the scheduler, the outbox relay and Redis.
 """, flush=True)
     while True:
         for proc in children:

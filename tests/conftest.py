@@ -126,6 +126,7 @@ def _clean_database() -> None:
 
 @pytest.fixture
 def app(_migrated, app_config):
+    from app.services.automation import ensure_builtin_rules
     from app.services.users import ensure_default_roles
 
     application = create_app(app_config)
@@ -133,6 +134,7 @@ def app(_migrated, app_config):
         _clean_database()
         get_redis().flushdb()
         ensure_default_roles()
+        ensure_builtin_rules()  # as `flask db upgrade`/`make run` leave them
         yield application
         _db.session.remove()
         for engine in _db.engines.values():

@@ -1,9 +1,9 @@
 """Task operations (the seed's /tasks/api/tasks/ actions): list, actions on the board, complete with
 end logic, move to the next step (staffed round-robin), manual assignment, per-user status.
 
-`ACTIONS` and `allowed_actions` are the one place that says which status changes exist and who may
-make them; the state-machine issue replaces them with a transition table. Every change is a
-compare-and-set on the task row, writes its outbox event and audit row, and commits once.
+Status changes go through `transitions.transition` (the one state machine); `ACTIONS` only names the
+board's buttons. Step moves and assignments are compare-and-set on the task row, write their outbox
+event and audit row, and commit once.
 """
 from __future__ import annotations
 
@@ -16,25 +16,26 @@ from app.models import (
 from app.security import require_permission
 from app.services import audit
 from app.services.access import get_scoped, parse_int, project_scope
-from app.services.errors import Conflict, FieldErrors, InvalidTransition, NotFound
+from app.services.errors import Conflict, FieldErrors, Forbidden, InvalidTransition, NotFound
 from app.services.outbox import emit_event
 from app.services.round_robin import RoleSourceUnreachable, lock_states, next_assignees, role_staffing, save_states
+from app.services.transitions import TASK, allowed_transitions, finish, is_supervisor, transition
 
 S = TaskStatus
-TASK_STATUS_ALIASES = {"pending": S.NEW.value, "on_hold": S.BLOCKED.value}
+TASK_STATUS_ALIASES = TASK.aliases
 ASSIGNMENT_STATUS_ALIASES = {"pending": "assigned", "done": "completed"}
 OPEN_ASSIGNMENT = ("assigned", "in_progress", "on_hold")
 TERMINAL = (S.COMPLETED.value, S.CANCELLED.value)
-# action: (statuses it applies to, status it leads to; None = decided by the action, label)
-ACTIONS: dict[str, tuple[tuple[str, ...], str | None, str]] = {
-    "start": ((S.NEW,), S.IN_PROGRESS, "Start"),
-    "block": ((S.NEW, S.IN_PROGRESS), S.BLOCKED, "Block"),
-    "resume": ((S.BLOCKED,), S.IN_PROGRESS, "Resume"),
-    "next_step": ((S.NEW, S.IN_PROGRESS), None, "Next step"),
-    "complete": ((S.NEW, S.IN_PROGRESS), S.COMPLETED, "Complete"),
-    "cancel": ((S.NEW, S.IN_PROGRESS, S.BLOCKED), S.CANCELLED, "Cancel"),
+# Board action → (the state it applies to, or None for any; the state it leads to; label). Which ones a
+# user may take comes from the state machine (`transitions.allowed_transitions`).
+ACTIONS: dict[str, tuple[str | None, str, str]] = {
+    "start": (S.NEW.value, S.IN_PROGRESS.value, "Start"),
+    "block": (None, S.BLOCKED.value, "Block"),
+    "resume": (S.BLOCKED.value, S.IN_PROGRESS.value, "Resume"),
+    "next_step": (S.IN_PROGRESS.value, S.IN_PROGRESS.value, "Next step"),
+    "complete": (None, S.COMPLETED.value, "Complete"),
+    "cancel": (None, S.CANCELLED.value, "Cancel"),
 }
-SUPERVISOR_ONLY = {"cancel"}
 
 
 def parse_status(raw, errors: FieldErrors, field: str = "status", assignment: bool = False) -> str | None:
@@ -83,18 +84,14 @@ def users_json(task: Task) -> list[dict]:
             for a in current_assignments(task)]
 
 
-def is_supervisor(user: User) -> bool:
-    return user.has_permission(Permission.MANAGE_WORKFLOWS)
-
-
 def allowed_actions(task: Task, user: User) -> list[str]:
-    """The actions this user may take on this task now, in display order."""
-    if not user.has_permission(Permission.UPDATE_TASK):
-        return []
-    assigned = any(a.user_id == user.id and a.status != "declined" for a in current_assignments(task))
-    supervisor = is_supervisor(user)
-    return [name for name, (sources, _to, _label) in ACTIONS.items()
-            if task.status in sources and (supervisor or (assigned and name not in SUPERVISOR_ONLY))]
+    """The board actions this user may take on this task now, in display order."""
+    targets = allowed_transitions(task, user)
+    actions = [name for name, (source, to, _label) in ACTIONS.items()
+               if name != "next_step" and (source is None or task.status == source) and to in targets]
+    if task.workflow_id and task.status == S.IN_PROGRESS.value and S.COMPLETED.value in targets:
+        actions.insert(actions.index("complete") if "complete" in actions else len(actions), "next_step")
+    return actions
 
 
 def _check_action(user: User, task: Task, action: str) -> None:
@@ -102,11 +99,13 @@ def _check_action(user: User, task: Task, action: str) -> None:
         raise NotFound(f"No action '{action}'; actions are {', '.join(ACTIONS)}")
     if action in allowed_actions(task, user):
         return
-    if task.status not in ACTIONS[action][0]:
-        raise InvalidTransition(f"Task {task.id} is {task.status}; '{action}' is not possible now.",
-                                {"status": [task.status], "allowed": allowed_actions(task, user)})
     require_permission(user, Permission.UPDATE_TASK)
-    raise InvalidTransition(f"Only the task's assignees or a supervisor can {action.replace('_', ' ')} task {task.id}.")
+    source, to, _label = ACTIONS[action]
+    if (source is not None and task.status != source) or to not in TASK.edges.get(task.status, ()):
+        raise InvalidTransition(f"Task {task.id} is {task.status}; '{action}' is not possible now.",
+                                {"from": task.status, "allowed": allowed_actions(task, user)})
+    raise Forbidden(f"Only the task's assignees or a supervisor can {action.replace('_', ' ')} task {task.id}.",
+                    {"permission": Permission.UPDATE_TASK.value})
 
 
 def _compare_and_set(task: Task, **values) -> None:
@@ -131,41 +130,36 @@ def _close_step_assignments(task: Task, status: str = "completed") -> None:
             assignment.status, assignment.updated_at = status, utcnow()
 
 
-def perform_action(user: User, task_id, action: str) -> Task:
-    """Apply a board action (start, block, resume, next_step, complete, cancel)."""
+def perform_action(user: User, task_id, action: str, reason: str = "") -> Task:
+    """Apply a board action (start, block, resume, next_step, complete, cancel) through the state machine."""
     task = get_task(user, task_id)
     if action == "next_step":
         return move_to_next_step(user, task.id)
     if action == "complete":
-        return complete_task(user, task.id)
+        return complete_task(user, task.id, reason)
     _check_action(user, task, action)
-    before, after = task.status, ACTIONS[action][1]
-    _compare_and_set(task, status=after.value)
-    if after == S.CANCELLED:
+    result = transition(user, "task", task.id, ACTIONS[action][1], reason=reason, context={"action": action},
+                        commit=False)
+    if result.to_state == S.CANCELLED.value:
         _close_step_assignments(task, "declined")
-    _event("TaskStatusChanged", task, {"from": before, "to": after.value, "action": action, "actor_id": user.id})
-    audit.record(user, action, "task", task.id, {"status": [before, after.value]})
-    db.session.commit()
+    finish(result)
     db.session.refresh(task)
     return task
 
 
-def complete_task(user: User, task_id) -> Task:
+def complete_task(user: User, task_id, reason: str = "") -> Task:
     """Complete the task and run its workflow's end logic (notification: a NotificationRequested event)."""
     task = get_task(user, task_id)
     _check_action(user, task, "complete")
-    before, now = task.status, utcnow()
-    _compare_and_set(task, status=S.COMPLETED.value, completed_at=now)
+    result = transition(user, "task", task.id, S.COMPLETED.value, reason=reason, context={"action": "complete"},
+                        commit=False)
     people = [a.user_id for a in current_assignments(task)]
     _close_step_assignments(task)
-    done = _event("TaskCompleted", task, {"from": before, "to": S.COMPLETED.value, "actor_id": user.id,
-                                          "step_id": task.current_step_id})
-    if task.workflow.end_logic == EndLogic.NOTIFICATION:
+    if task.workflow is not None and task.workflow.end_logic == EndLogic.NOTIFICATION:
         _event("NotificationRequested", task, {
             "reason": "task_completed", "subject": f"Ticket {task.ticket.external_id} resolved: {task.ticket.subject}",
-            "user_ids": people, "requester": task.ticket.requester}, causation_id=done.id)
-    audit.record(user, "complete", "task", task.id, {"status": [before, S.COMPLETED.value]})
-    db.session.commit()
+            "user_ids": people, "requester": task.ticket.requester}, causation_id=result.event.id)
+    finish(result)
     db.session.refresh(task)
     return task
 

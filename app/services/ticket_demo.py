@@ -123,6 +123,6 @@ def _work_some_tasks(task_ids: list[int], users: dict[str, User]) -> None:
         if n % 4 == 1:
             move_to_next_step(actor, task_id)
         elif n % 4 == 2:
-            perform_action(actor, task_id, "block")
+            perform_action(actor, task_id, "block", "Waiting for the requester's reply")
         elif n % 4 == 3:
             perform_action(actor, task_id, "complete")

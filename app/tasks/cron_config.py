@@ -8,6 +8,7 @@ from rq import cron
 
 from app.tasks.intake import retry_ticket_allocations
 from app.tasks.maintenance import reap_jobs
+from app.tasks.outbox import relay_outbox_job
 from app.tasks.schedules import dispatch_schedules
 
 QUEUE = os.environ.get("RQ_QUEUE", "fieldflow")
@@ -17,3 +18,5 @@ cron.register(reap_jobs, QUEUE, interval=60, job_timeout=120, name="reap-stale-j
 cron.register(dispatch_schedules, QUEUE, interval=60, job_timeout=120, name="dispatch-schedules")
 # Tickets whose role source was unreachable are allocated again when it answers.
 cron.register(retry_ticket_allocations, QUEUE, interval=60, job_timeout=300, name="retry-ticket-allocations")
+# Safety net for the outbox relay process (`flask outbox relay`): events and webhooks flow even without it.
+cron.register(relay_outbox_job, QUEUE, interval=60, job_timeout=120, name="relay-outbox")

@@ -67,7 +67,9 @@ def update_user_status(task_id: int):
 @bp.post("/<int:task_id>/complete_task/")
 @api_login_required
 def complete_task(task_id: int):
-    return _ok(svc.complete_task(api_user(), task_id), "Task completed")
+    data = request.get_json(silent=True)
+    reason = str(data.get("reason") or "") if isinstance(data, dict) else ""
+    return _ok(svc.complete_task(api_user(), task_id, reason), "Task completed")
 
 
 @bp.post("/<int:task_id>/move_to_next_step/")
@@ -82,7 +84,9 @@ def move_to_next_step(task_id: int):
 @api_login_required
 def action(task_id: int, action: str):
     """The board's other actions: start, block, resume, cancel."""
-    task = svc.perform_action(api_user(), task_id, action)
+    data = request.get_json(silent=True)
+    reason = str(data.get("reason") or "") if isinstance(data, dict) else ""
+    task = svc.perform_action(api_user(), task_id, action, reason)
     return _ok(task, f"Task {task.id} is now {task.status.replace('_', ' ')}")
 
 

@@ -32,7 +32,9 @@ def index():
 @bp.post("/<int:task_id>/actions/<action>")
 @login_required
 def act(task_id: int, action: str):
-    svc.perform_action(current_user, task_id, action)
+    # block and cancel ask for a reason (hx-prompt sends it in the HX-Prompt header)
+    reason = request.headers.get("HX-Prompt") or request.form.get("reason", "")
+    svc.perform_action(current_user, task_id, action, reason)
     return _board()
 
 

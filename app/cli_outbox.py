@@ -1,0 +1,47 @@
+"""`flask outbox …`: the relay (started by `make run`), a one-off drain, and status."""
+from __future__ import annotations
+
+import signal
+
+import click
+from flask.cli import AppGroup
+
+outbox_cli = AppGroup("outbox", help="The transactional outbox: relay events to automation and webhooks.")
+
+
+@outbox_cli.command("relay")
+@click.option("--once", is_flag=True, help="Process what is due now (with a progress bar), then exit.")
+@click.option("--interval", default=0.25, show_default=True, help="Seconds to sleep when idle.")
+@click.option("--batch", "batch_size", type=int, default=None, help="Events per batch (OUTBOX_BATCH_SIZE).")
+def relay_command(once: bool, interval: float, batch_size: int | None):
+    """Run the outbox relay until stopped (SIGTERM/SIGINT end it after the current batch)."""
+    from app.services import relay
+
+    if once:
+        total = relay.pending_count()
+        with click.progressbar(length=total, label="Relaying events", show_pos=True) as bar:
+            result = relay.drain(max_seconds=24 * 3600, batch_size=batch_size,
+                                 on_batch=lambda b: bar.update(b.done + b.retrying + b.dead))
+        click.echo(f"{result.done} done, {result.retrying} to retry, {result.dead} dead")
+        return
+    stopping = {"flag": False}
+
+    def stop(_signum, _frame):
+        stopping["flag"] = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    relay.run_relay(interval=interval, batch_size=batch_size, should_stop=lambda: stopping["flag"])
+
+
+@outbox_cli.command("status")
+def status_command():
+    """Events by status."""
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.models import OutboxEvent
+
+    rows = db.session.execute(select(OutboxEvent.status, func.count()).group_by(OutboxEvent.status)).all()
+    for status, n in sorted(rows):
+        click.echo(f"{status:12} {n}")

@@ -1,0 +1,220 @@
+"""Benchmark: orchestration on PostgreSQL.
+
+    python bench/orchestration.py [--database-url URL] [--tasks 600] [--clients 8] [--processes 2]
+                                  [--latency-events 300] [--relay-events 20000] [--sla-records 1000000]
+
+Figures printed:
+1. transitions/s through the API: `POST /api/workflow/tasks/{id}/transition` over real HTTP (werkzeug
+   server processes sharing one socket, as bench/intake.py), each task new → in_progress → blocked →
+   in_progress → completed (target ≥ 400/s);
+2. event → rule action latency p50/p95: events written one by one while `flask outbox relay` runs;
+   latency = the alert's created_at − the event's created_at (target p95 ≤ 1 s);
+3. relay throughput: events/s for a backlog, with no rule and with a rule firing per event (target ≥ 2,000/s);
+4. breach scan time over 1,000,000 open SLA records (bench/sla_scan.py; target ≤ 2 s).
+
+The database (default BENCH_DATABASE_URL, else a local "bench_orchestration" database) is WIPED.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.intake import SECRETS, start_servers  # noqa: E402
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_orchestration"
+PATH = ("in_progress", "blocked", "in_progress", "completed")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def setup(app, tasks: int) -> tuple[str, list[int]]:
+    from app.security import issue_user_token
+    from app.services.users import create_user, ensure_default_roles
+    from app.services.work_items import create_task
+
+    with app.app_context():
+        ensure_default_roles()
+        boss = create_user("bench", "bench-password", "coordinator", ["Bench"])
+        ids = [create_task(boss, {"title": f"Bench task {n}", "task_type": "general", "service_area": "bench"}).id
+               for n in range(tasks)]
+        return issue_user_token(boss)[0], ids
+
+
+def run_transitions(base: str, token: str, task_ids: list[int], clients: int) -> tuple[int, float]:
+    import requests
+
+    local = threading.local()
+
+    def walk(task_id: int) -> int:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+            local.session.headers["Authorization"] = f"Bearer {token}"
+        for to in PATH:
+            response = local.session.post(f"{base}/api/workflow/tasks/{task_id}/transition",
+                                          json={"to_state": to, "reason": "bench"})
+            if response.status_code != 200:
+                raise RuntimeError(f"task {task_id} → {to}: HTTP {response.status_code} {response.text[:200]}")
+        return len(PATH)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        done = sum(pool.map(walk, task_ids))
+    return done, time.perf_counter() - started
+
+
+def start_relay(env: dict) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "outbox", "relay", "--interval", "0.05"],
+                            env=env, cwd=str(ROOT), stdout=subprocess.DEVNULL)
+
+
+def add_rule(app, event_type: str) -> None:
+    from app.extensions import db
+    from app.models import AutomationRule
+
+    with app.app_context():
+        db.session.add(AutomationRule(name=f"bench {event_type}", event_type=event_type,
+                                      condition={"field": "payload.kind", "op": "eq", "value": "bench"},
+                                      actions=[{"type": "alert", "level": "info", "title": "bench {payload.n}"}]))
+        db.session.commit()
+        db.session.remove()
+
+
+def run_latency(app, env: dict, count: int, rate: float) -> list[float]:
+    """Events one at a time (each its own commit, like a real writer) while the relay runs."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import Alert, OutboxEvent
+    from app.services.outbox import emit_event
+
+    add_rule(app, "BenchLatency")
+    relay = start_relay(env)
+    try:
+        time.sleep(3)  # the relay process starts
+        with app.app_context():
+            for n in range(count):
+                emit_event("BenchLatency", "bench", n, {"kind": "bench", "n": n})
+                db.session.commit()
+                time.sleep(1 / rate)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                rows = db.session.execute(select(OutboxEvent.created_at, Alert.created_at).join(
+                    Alert, Alert.event_id == OutboxEvent.id).where(OutboxEvent.event_type == "BenchLatency")).all()
+                db.session.rollback()
+                if len(rows) >= count:
+                    break
+                time.sleep(0.2)
+            db.session.remove()
+    finally:
+        relay.terminate()
+        relay.wait(20)
+    return [(alert - event).total_seconds() for event, alert in rows]
+
+
+def run_relay_throughput(app, count: int, with_rule: bool) -> float:
+    from app.extensions import db
+    from app.models import OutboxEvent
+    from app.services import relay
+    from app.services.outbox import event_values
+
+    event_type = "BenchRuled" if with_rule else "BenchPlain"
+    if with_rule:
+        add_rule(app, event_type)
+    with app.app_context():
+        for start in range(0, count, 5000):
+            db.session.execute(OutboxEvent.__table__.insert(), [
+                event_values(event_type, "bench", n, {"kind": "bench", "n": n})
+                for n in range(start, min(count, start + 5000))])
+        db.session.commit()
+        started = time.perf_counter()
+        result = relay.drain(max_seconds=600, batch_size=500)
+        elapsed = time.perf_counter() - started
+        db.session.remove()
+    if result.done < count:
+        raise RuntimeError(f"only {result.done} of {count} events done")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URL)
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/7")
+    parser.add_argument("--tasks", type=int, default=600, help="tasks walked through 4 transitions each")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--processes", type=int, default=2, help="web server processes")
+    parser.add_argument("--latency-events", type=int, default=300)
+    parser.add_argument("--latency-rate", type=float, default=20.0, help="events per second while measuring latency")
+    parser.add_argument("--relay-events", type=int, default=20000)
+    parser.add_argument("--sla-records", type=int, default=1_000_000)
+    args = parser.parse_args()
+
+    from app.config import normalise_database_url
+    from bench.orgunits import ensure_database, rebuild_schema
+
+    url = normalise_database_url(args.database_url)
+    ensure_database(url)
+    env = {**os.environ, **SECRETS, "DATABASE_URL": url, "REDIS_URL": args.redis_url, "RQ_QUEUE": "bench-orch",
+           "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT), "FIELDFLOW_INSTANCE_PATH": "/tmp/fieldflow-bench-orch"}
+    os.environ["FIELDFLOW_INSTANCE_PATH"] = env["FIELDFLOW_INSTANCE_PATH"]
+    from app import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": args.redis_url, "RQ_QUEUE": "bench-orch",
+                      **SECRETS, "LOG_LEVEL": "WARNING"})
+    print(f"database: {url.rsplit('@', 1)[-1]}; schema built with: {rebuild_schema(app)}; {os.cpu_count()} cores")
+    token, task_ids = setup(app, args.tasks + 40)
+
+    base, servers = start_servers(args.processes, env)
+    try:
+        import requests
+
+        for _ in range(100):
+            try:
+                for _ in range(4 * args.processes):
+                    requests.get(f"{base}/healthz", timeout=5)
+                break
+            except requests.RequestException:
+                time.sleep(0.2)
+        run_transitions(base, token, task_ids[:40], args.clients)  # warm-up, not measured
+        done, elapsed = run_transitions(base, token, task_ids[40:], args.clients)
+        print(f"1. transitions through the API: {done} in {elapsed:.2f} s = {done / elapsed:,.0f}/s "
+              f"({args.clients} clients, {args.processes} werkzeug processes; target >= 400/s)")
+    finally:
+        for proc in servers:
+            proc.terminate()
+        for proc in servers:
+            proc.wait(20)
+
+    latencies = run_latency(app, env, args.latency_events, args.latency_rate)
+    print(f"2. event -> rule action (alert) latency over {len(latencies)} events at {args.latency_rate:g}/s: "
+          f"p50 {statistics.median(latencies) * 1000:.0f} ms, p95 {percentile(latencies, 0.95) * 1000:.0f} ms, "
+          f"max {max(latencies) * 1000:.0f} ms (target p95 <= 1 s)")
+
+    plain = run_relay_throughput(app, args.relay_events, with_rule=False)
+    ruled = run_relay_throughput(app, args.relay_events, with_rule=True)
+    print(f"3. relay throughput, backlog of {args.relay_events} events: no matching rule "
+          f"{args.relay_events / plain:,.0f} events/s; a rule firing an alert per event "
+          f"{args.relay_events / ruled:,.0f} events/s (target >= 2,000/s)")
+
+    if args.sla_records:
+        from bench.sla_scan import run as run_sla_scan
+
+        figures = run_sla_scan(args.sla_records, app=app)
+        print(f"4. breach scan over {args.sla_records:,} open SLA records: {figures}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""The task and action-plan state machines through /api/workflow/: every edge, the permission matrix,
+guards, the audit row and event, and compare-and-set under two concurrent transitions."""
+from __future__ import annotations
+
+import threading
+from itertools import product
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from app.models import ActionPlan, OutboxEvent, Role, StateTransition, Task
+
+BASE = "/api/workflow"
+TASK_STATES = ("new", "in_progress", "blocked", "completed", "cancelled")
+TASK_EDGES = {("new", "in_progress"), ("new", "blocked"), ("new", "cancelled"), ("in_progress", "completed"),
+              ("in_progress", "blocked"), ("in_progress", "cancelled"), ("blocked", "in_progress"),
+              ("blocked", "cancelled")}
+PLAN_STATES = ("draft", "active", "archived")
+PLAN_EDGES = {("draft", "active"), ("draft", "archived"), ("active", "archived")}
+
+
+@pytest.fixture
+def people(db, make_user):
+    from app.services.users import ensure_default_roles
+
+    ensure_default_roles()
+    db.session.add(Role(name="viewer", description="reads only", permissions=["VIEW_STATS"]))
+    db.session.commit()
+    return {"admin": make_user("admin"), "coord": make_user("coordinator"), "agent": make_user("agent"),
+            "agent2": make_user("agent"), "viewer": make_user("viewer"),
+            "outsider": make_user("coordinator", projects=("Project B",))}
+
+
+def _task(client, headers, **data) -> dict:
+    body = {"title": "Check the cold chain", "task_type": "intake", "service_area": "immunisation", **data}
+    response = client.post(f"{BASE}/tasks", json=body, headers=headers)
+    assert response.status_code == 201, response.json
+    return response.json["task"]
+
+
+def _force(db, model, row_id: int, status: str) -> None:
+    db.session.get(model, row_id).status = status
+    db.session.commit()
+
+
+def _move(client, headers, task_id: int, to: str, reason: str = "because", **extra):
+    return client.post(f"{BASE}/tasks/{task_id}/transition", json={"to_state": to, "reason": reason, **extra},
+                       headers=headers)
+
+
+@pytest.mark.parametrize("source,target", list(product(TASK_STATES, TASK_STATES)))
+def test_every_task_edge(client, db, people, api_token, source, target):
+    headers = api_token(people["coord"])
+    task = _task(client, headers)
+    _force(db, Task, task["id"], source)
+    response = _move(client, headers, task["id"], target)
+    db.session.expire_all()
+    if (source, target) in TASK_EDGES:
+        assert response.status_code == 200, response.json
+        assert response.json["task"]["status"] == target
+        assert response.json["transition"]["from"] == source
+    else:
+        assert response.status_code == 400
+        assert response.json["success"] is False and response.json["error_code"] == "INVALID_TRANSITION"
+        assert response.json["details"]["from"] == source and response.json["details"]["to"] == target
+        assert db.session.get(Task, task["id"]).status == source  # nothing changed
+        assert db.session.execute(select(func.count()).select_from(OutboxEvent)
+                                  .where(OutboxEvent.event_type == "TaskStatusChanged")).scalar_one() == 0
+
+
+@pytest.mark.parametrize("source,target", list(product(PLAN_STATES, PLAN_STATES)))
+def test_every_action_plan_edge(client, db, people, api_token, source, target):
+    headers = api_token(people["coord"])
+    plan = client.post(f"{BASE}/action-plans", json={"title": "Measles follow-up", "service_area": "immunisation"},
+                       headers=headers).json["action_plan"]
+    _force(db, ActionPlan, plan["id"], source)
+    if target in ("active", "archived"):
+        verb = "activate" if target == "active" else "archive"
+        response = client.post(f"{BASE}/action-plans/{plan['id']}/{verb}", headers=headers)
+        if (source, target) in PLAN_EDGES:
+            assert response.status_code == 200, response.json
+            assert response.json["action_plan"]["status"] == target
+        else:
+            assert response.status_code == 400 and response.json["error_code"] == "INVALID_TRANSITION"
+
+
+def test_aliases_of_the_ticket_service(client, db, people, api_token):
+    headers = api_token(people["coord"])
+    task = _task(client, headers)
+    held = _move(client, headers, task["id"], "on_hold")
+    assert held.status_code == 200 and held.json["task"]["status"] == "blocked"
+    listed = client.get(f"{BASE}/tasks?status=on_hold", headers=headers).json
+    assert [t["id"] for t in listed["items"]] == [task["id"]]
+    back = _move(client, headers, task["id"], "pending")  # pending = new, which nothing leads back to
+    assert back.status_code == 400 and back.json["error_code"] == "INVALID_TRANSITION"
+    unknown = _move(client, headers, task["id"], "sleeping")
+    assert unknown.status_code == 400 and "to_state" in unknown.json["details"]
+
+
+def test_permission_matrix(client, db, people, api_token):
+    """Authors and assignees act on their tasks; only authors and supervisors cancel; without
+    UPDATE_TASK nobody acts; other projects' tasks do not exist."""
+    coord, agent, agent2 = (api_token(people[k]) for k in ("coord", "agent", "agent2"))
+    mine = _task(client, agent)  # created by agent
+    assigned = _task(client, coord, assignee_id=people["agent"].id)
+    other = _task(client, coord)
+    cases = [  # (headers, task, to, expected status)
+        (agent, mine, "in_progress", 200), (agent2, mine, "blocked", 403),
+        (agent, assigned, "in_progress", 200), (agent, assigned, "cancelled", 403),
+        (agent, other, "in_progress", 403), (api_token(people["viewer"]), other, "in_progress", 403),
+        (api_token(people["outsider"]), other, "in_progress", 404),
+        (coord, assigned, "cancelled", 200), (api_token(people["admin"]), other, "cancelled", 200),
+        (agent, mine, "cancelled", 200),
+    ]
+    for headers, task, to, expected in cases:
+        response = _move(client, headers, task["id"], to)
+        assert response.status_code == expected, (task["title"], to, response.json)
+        if expected == 403:
+            assert response.json["error_code"] == "PERMISSION_DENIED" and response.json["success"] is False
+    # buttons and metadata come from the same table
+    fresh = _task(client, coord, assignee_id=people["agent"].id)
+    seen = client.get(f"{BASE}/tasks/{fresh['id']}", headers=agent).json["task"]
+    assert seen["allowed_transitions"] == ["in_progress", "blocked"]
+    assert client.get(f"{BASE}/tasks/{fresh['id']}", headers=coord).json["task"]["allowed_transitions"] == [
+        "in_progress", "blocked", "cancelled"]
+    # action plans: ACTIVATE_ACTION_PLAN
+    plan = client.post(f"{BASE}/action-plans", json={"title": "Plan"}, headers=coord).json["action_plan"]
+    denied = client.post(f"{BASE}/action-plans/{plan['id']}/activate", headers=agent)
+    assert denied.status_code == 403 and denied.json["error_code"] == "PERMISSION_DENIED"
+    assert client.post(f"{BASE}/action-plans", json={"title": "x"}, headers=agent).status_code == 403
+
+
+def test_guards_audit_and_event(client, db, people, api_token):
+    headers = api_token(people["coord"])
+    task = _task(client, headers)
+    no_reason = _move(client, headers, task["id"], "blocked", reason="")
+    assert no_reason.status_code == 400 and no_reason.json["error_code"] == "VALIDATION_FAILED"
+    assert "reason" in no_reason.json["details"]
+    ok = _move(client, headers, task["id"], "blocked", reason="Vaccine carrier missing",
+               context={"source": "field visit"}, expected_state="new")
+    assert ok.status_code == 200
+    stale = _move(client, headers, task["id"], "in_progress", expected_state="new")
+    assert stale.status_code == 409 and stale.json["error_code"] == "CONFLICT"
+    record = db.session.execute(select(StateTransition)).scalar_one()
+    assert (record.entity_type, record.entity_id, record.from_state, record.to_state, record.actor_id) == (
+        "task", task["id"], "new", "blocked", people["coord"].id)
+    assert record.reason == "Vaccine carrier missing" and record.context == {"source": "field visit"}
+    event = db.session.execute(select(OutboxEvent).where(OutboxEvent.event_type == "TaskStatusChanged")).scalar_one()
+    assert event.id == record.event_id and event.correlation_id == record.correlation_id == f"task:{task['id']}"
+    assert event.payload["from"] == "new" and event.payload["to"] == "blocked"
+    assert event.payload["task_type"] == "intake" and event.payload["reason"] == "Vaccine carrier missing"
+    detail = client.get(f"{BASE}/tasks/{task['id']}", headers=headers).json
+    assert [(h["from"], h["to"]) for h in detail["history"]] == [("new", "blocked")]
+    traced = _move(client, {**headers, "X-Correlation-ID": "visit-42"}, task["id"], "in_progress")
+    assert traced.json["transition"]["correlation_id"] == "visit-42"
+
+
+def test_create_task_validation_names_fields_and_changes_nothing(client, db, people, api_token):
+    headers = api_token(people["coord"])
+    bad = client.post(f"{BASE}/tasks", json={"title": "", "priority": "whenever", "task_type": "Not A Type",
+                                             "assignee_id": people["outsider"].id, "due_at": "tomorrow"},
+                      headers=headers)
+    assert bad.status_code == 400 and bad.json["error_code"] == "VALIDATION_FAILED"
+    assert set(bad.json["details"]) == {"title", "priority", "task_type", "assignee_id", "due_at"}
+    assert db.session.execute(select(func.count()).select_from(Task)).scalar_one() == 0
+    assert db.session.execute(select(func.count()).select_from(OutboxEvent)).scalar_one() == 0
+
+
+def test_list_filters_metadata_and_stats(client, db, people, api_token):
+    coord, agent = api_token(people["coord"]), api_token(people["agent"])
+    a = _task(client, coord, service_area="nutrition", priority="high")
+    _task(client, coord, task_type="review")
+    mine = _task(client, agent)
+    _move(client, coord, a["id"], "in_progress")
+    assert [t["id"] for t in client.get(f"{BASE}/tasks?service_area=nutrition", headers=coord).json["items"]] == [a["id"]]
+    assert [t["id"] for t in client.get(f"{BASE}/tasks?status=in_progress&priority=high", headers=coord).json["items"]] == [a["id"]]
+    assert [t["id"] for t in client.get(f"{BASE}/tasks?mine=1", headers=agent).json["items"]] == [mine["id"]]
+    assert client.get(f"{BASE}/tasks?status=nope", headers=coord).json["details"] == {
+        "status": ["must be one of new, in_progress, blocked, completed, cancelled, got 'nope'"]}
+    meta = client.get(f"{BASE}/metadata", headers=agent).json
+    assert meta["state_machines"]["task"]["transitions"]["blocked"] == ["in_progress", "cancelled"]
+    assert meta["state_machines"]["action_plan"]["transitions"]["draft"] == ["active", "archived"]
+    assert {r["key"] for r in meta["rules"] if r["built_in"]} == {"intake_completed_assessment",
+                                                                  "action_plan_activated_alert"}
+    stats = client.get(f"{BASE}/stats", headers=coord).json
+    assert stats["tasks"]["by_state"]["in_progress"] == 1 and stats["tasks"]["total"] == 3
+    assert client.get(f"{BASE}/stats", headers=agent).status_code == 403
+
+
+def test_two_concurrent_transitions_one_wins(live_server, db, people, api_token, monkeypatch):
+    """Both requests pass every check on the same `new` task, then race on the compare-and-set."""
+    import app.services.transitions as transitions
+
+    headers = api_token(people["coord"])
+    created = requests.post(f"{live_server.url}{BASE}/tasks", json={"title": "Race", "task_type": "general"},
+                            headers=headers, timeout=10).json()["task"]
+    barrier = threading.Barrier(2, timeout=10)
+    original = transitions._compare_and_set
+
+    def synchronised(*args, **kwargs):
+        barrier.wait()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(transitions, "_compare_and_set", synchronised)
+    results: dict[str, requests.Response] = {}
+
+    def go(to: str):
+        results[to] = requests.post(f"{live_server.url}{BASE}/tasks/{created['id']}/transition",
+                                    json={"to_state": to, "reason": "race"}, headers=headers, timeout=30)
+
+    threads = [threading.Thread(target=go, args=(to,)) for to in ("in_progress", "cancelled")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    codes = sorted(r.status_code for r in results.values())
+    assert codes == [200, 409], {k: (r.status_code, r.text) for k, r in results.items()}
+    winner = next(k for k, r in results.items() if r.status_code == 200)
+    loser = next(r for r in results.values() if r.status_code == 409)
+    assert loser.json()["error_code"] == "CONFLICT" and loser.json()["success"] is False
+    db.session.expire_all()
+    assert db.session.get(Task, created["id"]).status == winner
+    events = db.session.execute(select(OutboxEvent).where(OutboxEvent.event_type == "TaskStatusChanged")).scalars().all()
+    assert [e.payload["to"] for e in events] == [winner]
+    assert db.session.execute(select(func.count()).select_from(StateTransition)).scalar_one() == 1
