@@ -76,7 +76,7 @@ def test_task_board_columns_actions_and_my_status(client, login, csrf, desk, web
                        headers=headers).get_data(as_text=True)
     assert 'aria-label="My status on task' in body
     refused = client.post(f"/tasks/{outcome.task_id}/actions/resume", headers=headers)
-    assert refused.status_code == 409 and refused.headers["HX-Retarget"] == "#toasts"
+    assert refused.status_code == 400 and refused.headers["HX-Retarget"] == "#toasts"
     mine = client.get("/tasks/?mine=1", headers=HX).get_data(as_text=True)
     assert card in mine
     tech = login(desk.tech, test_client=web_app.test_client())

@@ -102,7 +102,7 @@ def test_update_user_status(client, db, desk, api_token, task_id):
     assert ok.status_code == 200 and ok.json["task"]["users"][0]["status"] == "in_progress"
     others = client.post(f"{BASE}/{task_id}/update_user_status/", json={"user_id": a2.id, "status": "completed"},
                          headers=api_token(a1))
-    assert others.status_code == 409 and others.json["error_code"] == "invalid_transition"
+    assert others.status_code == 403 and others.json["error_code"] == "PERMISSION_DENIED"
     bad = client.post(f"{BASE}/{task_id}/update_user_status/", json={"user_id": desk.tech.id, "status": "napping"},
                       headers=api_token(desk.boss))
     assert bad.status_code == 400 and set(bad.json["details"]) == {"user_id", "status"}
@@ -114,17 +114,23 @@ def test_update_user_status(client, db, desk, api_token, task_id):
 
 def test_board_actions_follow_the_allowed_transitions(client, db, desk, api_token, task_id):
     a1 = api_token(desk.agents[0])
-    assert client.post(f"{BASE}/{task_id}/resume/", headers=a1).status_code == 409
+    not_now = client.post(f"{BASE}/{task_id}/resume/", headers=a1)
+    assert not_now.status_code == 400 and not_now.json["error_code"] == "INVALID_TRANSITION"
     assert client.post(f"{BASE}/{task_id}/start/", headers=a1).json["task"]["status"] == "in_progress"
-    assert client.post(f"{BASE}/{task_id}/block/", headers=a1).json["task"]["allowed_actions"] == ["resume"]
+    no_reason = client.post(f"{BASE}/{task_id}/block/", headers=a1)
+    assert no_reason.status_code == 400 and "reason" in no_reason.json["details"]
+    blocked = client.post(f"{BASE}/{task_id}/block/", json={"reason": "waiting for parts"}, headers=a1)
+    assert blocked.json["task"]["allowed_actions"] == ["resume"]
     assert client.post(f"{BASE}/{task_id}/resume/", headers=a1).json["task"]["status"] == "in_progress"
-    assert client.post(f"{BASE}/{task_id}/cancel/", headers=a1).status_code == 409  # supervisors only
+    refused = client.post(f"{BASE}/{task_id}/cancel/", json={"reason": "dup"}, headers=a1)  # supervisors only
+    assert refused.status_code == 403 and refused.json["error_code"] == "PERMISSION_DENIED"
     assert client.post(f"{BASE}/{task_id}/fly/", headers=a1).status_code == 404
     changes = [(e.payload["from"], e.payload["to"]) for e in _events(db, "TaskStatusChanged")]
     assert changes == [("new", "in_progress"), ("in_progress", "blocked"), ("blocked", "in_progress")]
-    cancelled = client.post(f"{BASE}/{task_id}/cancel/", headers=api_token(desk.boss)).json["task"]
+    cancelled = client.post(f"{BASE}/{task_id}/cancel/", json={"reason": "duplicate"},
+                            headers=api_token(desk.boss)).json["task"]
     assert cancelled["status"] == "cancelled" and {u["status"] for u in cancelled["users"]} == {"declined"}
-    assert client.post(f"{BASE}/{task_id}/start/", headers=api_token(desk.boss)).status_code == 409
+    assert client.post(f"{BASE}/{task_id}/start/", headers=api_token(desk.boss)).status_code == 400
 
 
 def test_move_to_next_step_staffs_the_next_role_and_completes_at_the_last(client, db, desk, api_token, task_id):
@@ -135,7 +141,7 @@ def test_move_to_next_step_staffs_the_next_role_and_completes_at_the_last(client
     assert (task["current_step_name"], task["current_step_order"], task["steps_count"]) == ("Repair", 2, 3)
     assert [(u["username"], u["role"]) for u in task["users"]] == [("t1", "Technician")]
     assert task["users"][0]["reason"] == "round-robin for role Technician: first in the rotation"
-    assert client.post(f"{BASE}/{task_id}/move_to_next_step/", headers=a1).status_code == 409  # a1 is not on Repair
+    assert client.post(f"{BASE}/{task_id}/move_to_next_step/", headers=a1).status_code == 403  # a1 is not on Repair
     tech = api_token(desk.tech)
     update_staff_role(desk.boss, desk.intake.id, {"user_ids": []})
     stuck = client.post(f"{BASE}/{task_id}/move_to_next_step/", headers=tech)
@@ -146,7 +152,8 @@ def test_move_to_next_step_staffs_the_next_role_and_completes_at_the_last(client
     assert done.json["message"] == "Task completed at its last step" and done.json["task"]["status"] == "completed"
     assert [e.payload["to_step_id"] for e in _events(db, "TaskStepChanged")] == [
         s.id for s in desk.workflow.steps[1:]]
-    assert len(_events(db, "TaskCompleted")) == 1 and len(_events(db, "NotificationRequested")) == 1
+    assert [e.payload["to"] for e in _events(db, "TaskStatusChanged")] == ["in_progress", "completed"]
+    assert len(_events(db, "NotificationRequested")) == 1
 
 
 def test_complete_task_runs_the_end_logic(client, db, desk, api_token, task_id):
@@ -154,11 +161,13 @@ def test_complete_task_runs_the_end_logic(client, db, desk, api_token, task_id):
     done = client.post(f"{BASE}/{task_id}/complete_task/", headers=a2)
     assert done.status_code == 200 and done.json["task"]["completed_at"]
     assert {u["status"] for u in done.json["task"]["users"]} == {"completed"}
-    completed, notification = _events(db, "TaskCompleted")[0], _events(db, "NotificationRequested")[0]
+    started, completed = _events(db, "TaskStatusChanged")  # new → in_progress → completed, one commit
+    assert (started.payload["to"], completed.payload["to"]) == ("in_progress", "completed")
+    notification = _events(db, "NotificationRequested")[0]
     assert notification.causation_id == completed.id and notification.correlation_id == completed.correlation_id
     assert notification.payload["user_ids"] == [a.id for a in desk.agents]
     assert notification.payload["requester"] == "Ama Owusu"
-    assert client.post(f"{BASE}/{task_id}/complete_task/", headers=a2).status_code == 409
+    assert client.post(f"{BASE}/{task_id}/complete_task/", headers=a2).status_code == 400
 
 
 def test_completion_without_end_logic_sends_no_notification(client, db, desk, api_token, task_id):

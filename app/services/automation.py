@@ -99,19 +99,24 @@ def verdict(rule: AutomationRule, event: OutboxEvent) -> str | None:
     return None
 
 
-def dispatch(event: OutboxEvent, rules: list[AutomationRule], evaluations: Counter) -> None:
-    """Run every rule in `rules` that matches the event. Raises to have the event retried."""
+def dispatch(event: OutboxEvent, rules: list[AutomationRule], evaluations: Counter,
+             handled: set | None = None) -> None:
+    """Run every rule in `rules` that matches the event. Raises to have the event retried.
+    `handled` holds (rule_id, event_id) pairs already executed (the relay loads them per batch)."""
     doc = event_document(event)
     for rule in rules:
-        blocked = verdict(rule, event)
-        if blocked is None and not evaluate(rule.condition, doc):
+        if not evaluate(rule.condition, doc):
             evaluations[(rule.id, "not_matched")] += 1
             continue
-        done = db.session.execute(select(RuleExecution.id).where(
-            RuleExecution.rule_id == rule.id, RuleExecution.event_id == event.id)).first()
-        if done is not None:  # a redelivery: this rule already handled this event
+        if handled is not None:
+            done = (rule.id, event.id) in handled
+        else:
+            done = db.session.execute(select(RuleExecution.id).where(
+                RuleExecution.rule_id == rule.id, RuleExecution.event_id == event.id)).first() is not None
+        if done:  # a redelivery: this rule already handled this event
             evaluations[(rule.id, "duplicate")] += 1
             continue
+        blocked = verdict(rule, event)
         if blocked:
             log.warning("rule %s not fired on %s %s: %s", rule.id, event.event_type, event.id, blocked,
                         extra={"correlation_id": event.correlation_id})
@@ -125,29 +130,37 @@ def dispatch(event: OutboxEvent, rules: list[AutomationRule], evaluations: Count
         evaluations[(rule.id, "fired")] += 1
 
 
+def handled_pairs(event_ids: list[str]) -> set:
+    """(rule_id, event_id) pairs already executed for these events (one query per batch)."""
+    if not event_ids:
+        return set()
+    return {tuple(row) for row in db.session.execute(select(RuleExecution.rule_id, RuleExecution.event_id)
+                                                     .where(RuleExecution.event_id.in_(event_ids))).all()}
+
+
 def run_action(action: dict, rule: AutomationRule, event: OutboxEvent, doc: dict) -> dict:
     """One action of a rule. A refusal by the domain (say, the task already moved on) is the action's
-    result, not a failure to retry; anything else raises."""
+    result, not a failure to retry: services validate before they write, so a refusal leaves nothing
+    behind. Anything else raises."""
     from app.services.transitions import Cause
 
     kind = action.get("type")
     cause = Cause.of(event, rule.id)
     payload = event.payload or {}
     try:
-        with db.session.begin_nested():
-            if kind == "create_task":
-                return _create_task(action, doc, payload, cause)
-            if kind == "transition":
-                return _transition(action, event, doc, cause)
-            if kind == "alert":
-                return _alert(action, rule, event, doc, payload, cause)
-            if kind == "webhook":
-                from app.services import webhooks
+        if kind == "create_task":
+            return _create_task(action, doc, payload, cause)
+        if kind == "transition":
+            return _transition(action, event, doc, cause)
+        if kind == "alert":
+            return _alert(action, rule, event, doc, payload, cause)
+        if kind == "webhook":
+            from app.services import webhooks
 
-                delivery = webhooks.queue_delivery(int(action["endpoint_id"]), event, source=f"rule:{rule.id}")
-                return {"type": kind, "ok": delivery is not None,
-                        "delivery_id": delivery.id if delivery is not None else None}
-            return {"type": kind, "ok": False, "error": f"unknown action type {kind!r}"}
+            delivery = webhooks.queue_delivery(int(action["endpoint_id"]), event, source=f"rule:{rule.id}")
+            return {"type": kind, "ok": delivery is not None,
+                    "delivery_id": delivery.id if delivery is not None else None}
+        return {"type": kind, "ok": False, "error": f"unknown action type {kind!r}"}
     except DomainError as exc:
         return {"type": kind, "ok": False, "error": exc.message}
 

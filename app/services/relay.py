@@ -57,33 +57,14 @@ def relay_outbox(batch_size: int | None = None, now: datetime | None = None) -> 
         return result
     rules = automation.RuleSet.load()
     subscribed = _subscribed_types()
-    evaluations: Counter = Counter()
-    processed: Counter = Counter()
-    done_ids: list[str] = []
-    for event in events:
-        event_rules = rules.for_event(event)
-        webhook = event.event_type in subscribed
-        if not event_rules and not webhook:
-            done_ids.append(event.id)
-            processed[(event.event_type, "done")] += 1
-            continue
-        try:
-            with db.session.begin_nested():
-                automation.dispatch(event, event_rules, evaluations)
-                if webhook:
-                    from app.services import webhooks
-
-                    webhooks.queue_for_subscriptions(event)
-        except Exception as exc:  # noqa: BLE001 — any consumer failure is retried, then parked as dead
-            status = _record_failure(event, exc, now)
-            processed[(event.event_type, status)] += 1
-            if status == OutboxStatus.DEAD.value:
-                result.dead += 1
-            else:
-                result.retrying += 1
-            continue
-        done_ids.append(event.id)
-        processed[(event.event_type, "done")] += 1
+    work = [(event, rules.for_event(event), event.event_type in subscribed) for event in events]
+    handled = automation.handled_pairs([e.id for e, event_rules, _ in work if event_rules])
+    try:  # the common case: the whole batch in one savepoint
+        with db.session.begin_nested():
+            evaluations, processed, done_ids = _consume(work, handled, result, now, isolate=False)
+    except Exception:  # noqa: BLE001 — some event failed: again, one savepoint per event, to retry just it
+        result.retrying = result.dead = 0
+        evaluations, processed, done_ids = _consume(work, handled, result, now, isolate=True)
     if done_ids:
         db.session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(done_ids)).values(
             status=OutboxStatus.DONE.value, processed_at=now, attempts=OutboxEvent.attempts + 1, last_error=None)
@@ -92,6 +73,43 @@ def relay_outbox(batch_size: int | None = None, now: datetime | None = None) -> 
     result.done = len(done_ids)
     _count(evaluations, processed)
     return result
+
+
+def _consume(work: list, handled: set, result: RelayResult, now: datetime, isolate: bool):
+    """Run the consumers of each event; with `isolate`, each event in its own savepoint, and a
+    failing one is scheduled for retry (or dead) instead of failing the batch."""
+    evaluations: Counter = Counter()
+    processed: Counter = Counter()
+    done_ids: list[str] = []
+    for event, event_rules, webhook in work:
+        if event_rules or webhook:
+            try:
+                if isolate:
+                    with db.session.begin_nested():
+                        _consume_one(event, event_rules, webhook, evaluations, handled)
+                else:
+                    _consume_one(event, event_rules, webhook, evaluations, handled)
+            except Exception as exc:  # noqa: BLE001 — any consumer failure is retried, then parked as dead
+                if not isolate:
+                    raise
+                status = _record_failure(event, exc, now)
+                processed[(event.event_type, status)] += 1
+                if status == OutboxStatus.DEAD.value:
+                    result.dead += 1
+                else:
+                    result.retrying += 1
+                continue
+        done_ids.append(event.id)
+        processed[(event.event_type, "done")] += 1
+    return evaluations, processed, done_ids
+
+
+def _consume_one(event: OutboxEvent, event_rules: list, webhook: bool, evaluations: Counter, handled: set) -> None:
+    automation.dispatch(event, event_rules, evaluations, handled)
+    if webhook:
+        from app.services import webhooks
+
+        webhooks.queue_for_subscriptions(event)
 
 
 def _record_failure(event: OutboxEvent, exc: Exception, now: datetime) -> str:

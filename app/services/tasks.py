@@ -32,7 +32,7 @@ ACTIONS: dict[str, tuple[str | None, str, str]] = {
     "start": (S.NEW.value, S.IN_PROGRESS.value, "Start"),
     "block": (None, S.BLOCKED.value, "Block"),
     "resume": (S.BLOCKED.value, S.IN_PROGRESS.value, "Resume"),
-    "next_step": (S.IN_PROGRESS.value, S.IN_PROGRESS.value, "Next step"),
+    "next_step": (None, S.IN_PROGRESS.value, "Next step"),
     "complete": (None, S.COMPLETED.value, "Complete"),
     "cancel": (None, S.CANCELLED.value, "Cancel"),
 }
@@ -85,13 +85,21 @@ def users_json(task: Task) -> list[dict]:
 
 
 def allowed_actions(task: Task, user: User) -> list[str]:
-    """The board actions this user may take on this task now, in display order."""
+    """The board actions this user may take on this task now, in display order. Completing a `new`
+    task passes through in_progress (two transitions), as the seed's complete_task allows."""
     targets = allowed_transitions(task, user)
-    actions = [name for name, (source, to, _label) in ACTIONS.items()
-               if name != "next_step" and (source is None or task.status == source) and to in targets]
-    if task.workflow_id and task.status == S.IN_PROGRESS.value and S.COMPLETED.value in targets:
-        actions.insert(actions.index("complete") if "complete" in actions else len(actions), "next_step")
-    return actions
+    may_work = S.IN_PROGRESS.value in targets or S.COMPLETED.value in targets
+    out = []
+    for name, (source, to, _label) in ACTIONS.items():
+        if name == "next_step":
+            ok = bool(task.workflow_id) and task.status in (S.NEW.value, S.IN_PROGRESS.value) and may_work
+        elif name == "complete":
+            ok = S.COMPLETED.value in targets or (task.status == S.NEW.value and S.IN_PROGRESS.value in targets)
+        else:
+            ok = (source is None or task.status == source) and to in targets
+        if ok:
+            out.append(name)
+    return out
 
 
 def _check_action(user: User, task: Task, action: str) -> None:
@@ -101,7 +109,10 @@ def _check_action(user: User, task: Task, action: str) -> None:
         return
     require_permission(user, Permission.UPDATE_TASK)
     source, to, _label = ACTIONS[action]
-    if (source is not None and task.status != source) or to not in TASK.edges.get(task.status, ()):
+    possible = {"next_step": task.status in (S.NEW.value, S.IN_PROGRESS.value),
+                "complete": task.status in (S.NEW.value, S.IN_PROGRESS.value)}.get(
+        action, (source is None or task.status == source) and to in TASK.edges.get(task.status, ()))
+    if not possible:
         raise InvalidTransition(f"Task {task.id} is {task.status}; '{action}' is not possible now.",
                                 {"from": task.status, "allowed": allowed_actions(task, user)})
     raise Forbidden(f"Only the task's assignees or a supervisor can {action.replace('_', ' ')} task {task.id}.",
@@ -151,6 +162,9 @@ def complete_task(user: User, task_id, reason: str = "") -> Task:
     """Complete the task and run its workflow's end logic (notification: a NotificationRequested event)."""
     task = get_task(user, task_id)
     _check_action(user, task, "complete")
+    if task.status == S.NEW.value:
+        transition(user, "task", task.id, S.IN_PROGRESS.value, reason=reason, context={"action": "complete"},
+                   commit=False)
     result = transition(user, "task", task.id, S.COMPLETED.value, reason=reason, context={"action": "complete"},
                         commit=False)
     people = [a.user_id for a in current_assignments(task)]
@@ -249,7 +263,7 @@ def update_user_status(user: User, task_id, data: dict) -> TaskAssignment:
         errors.add("user_id", f"user {user_id} is not assigned to the current step of task {task.id}")
     errors.raise_if_any("Cannot update the user's status")
     if assignment.user_id != user.id and not is_supervisor(user):
-        raise InvalidTransition("Only that user or a supervisor can change their status.")
+        raise Forbidden("Only that user or a supervisor can change their status.")
     before = assignment.status
     assignment.status, assignment.updated_at = status, utcnow()
     _event("TaskUserStatusChanged", task, {"user_id": user_id, "from": before, "to": status, "actor_id": user.id})
