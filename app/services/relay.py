@@ -156,10 +156,18 @@ def pending_count() -> int:
         OutboxEvent.status == OutboxStatus.PENDING.value)).scalar_one()
 
 
+def ensure_defaults() -> None:
+    """The built-in automation rules and the seed SLA targets exist (both idempotent)."""
+    from app.services.sla import seed_sla_defaults
+
+    automation.ensure_builtin_rules()
+    seed_sla_defaults()
+
+
 def run_relay(interval: float = 0.25, batch_size: int | None = None, should_stop=lambda: False) -> None:
     """The long-running relay (`flask outbox relay`): events first, then due webhook deliveries;
     sleeps `interval` only when there was nothing to do."""
-    automation.ensure_builtin_rules()
+    ensure_defaults()
     log.info("outbox relay started (batch %s, idle interval %.2fs)",
              batch_size or current_app.config["OUTBOX_BATCH_SIZE"], interval)
     from app.services import webhooks

@@ -21,6 +21,6 @@ def board_columns(user: User, mine: bool = False, workflow_id: int | None = None
         totals[status] = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
         limit = CLOSED_LIMIT if status in ("completed", "cancelled") else OPEN_LIMIT
         columns[status] = db.session.execute(stmt.options(
-            selectinload(Task.ticket), selectinload(Task.assignments), selectinload(Task.current_step),
+            selectinload(Task.ticket), selectinload(Task.assignments), selectinload(Task.assignee), selectinload(Task.current_step),
             selectinload(Task.workflow).selectinload(Workflow.steps)).limit(limit)).scalars().all()
     return {"columns": columns, "totals": totals}

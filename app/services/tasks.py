@@ -7,7 +7,7 @@ event and audit row, and commit once.
 """
 from __future__ import annotations
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, or_, select, update
 
 from app.extensions import db
 from app.models import (
@@ -63,7 +63,7 @@ def tasks_query(user: User, status: str | None = None, ticket_id: int | None = N
         on_current = select(TaskAssignment.id).where(
             TaskAssignment.task_id == Task.id, TaskAssignment.step_id == Task.current_step_id,
             TaskAssignment.user_id == assigned_user_id, TaskAssignment.status != "declined")
-        stmt = stmt.where(on_current.exists())
+        stmt = stmt.where(or_(on_current.exists(), Task.assignee_id == assigned_user_id))
     if project_id is not None:
         stmt = stmt.where(Task.project_id == project_id)
     return stmt.order_by(Task.created_at.desc(), Task.id.desc())

@@ -7,11 +7,11 @@ from app.tasks import job_app
 
 
 def relay_outbox_job(max_seconds: float = 45.0) -> dict:
-    from app.services import automation, relay, webhooks
+    from app.services import relay, webhooks
 
     with job_app().app_context():
         try:
-            automation.ensure_builtin_rules()
+            relay.ensure_defaults()
             result = relay.drain(max_seconds=max_seconds)
             delivered = webhooks.deliver_due(limit=200)
             return {"done": result.done, "retrying": result.retrying, "dead": result.dead, "webhooks": delivered}

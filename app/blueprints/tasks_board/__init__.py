@@ -16,9 +16,12 @@ def _board(status_code: int = 200):
     mine = request.values.get("mine") == "1"
     workflow_id = request.values.get("workflow_id", type=int)
     board = board_columns(current_user, mine=mine, workflow_id=workflow_id)
+    from app.services.sla import task_sla_summary
+
+    sla = task_sla_summary([t.id for tasks in board["columns"].values() for t in tasks])
     return page_or_partial(
         "tasks/board.html", "tasks/_board.html", status_code, **board, mine=mine, workflow_id=workflow_id,
-        highlight=request.values.get("task", type=int), actions=svc.ACTIONS, allowed=svc.allowed_actions,
+        highlight=request.values.get("task", type=int), actions=svc.ACTIONS, sla=sla, allowed=svc.allowed_actions,
         assignment_statuses=[s for s in svc.AssignmentStatus], current=svc.current_assignments,
         workflows=db.session.execute(workflows_query(current_user)).scalars().all())
 
