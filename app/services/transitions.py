@@ -108,6 +108,8 @@ def is_supervisor(user: User) -> bool:
 def _is_assigned(task: Task, user: User) -> bool:
     if task.assignee_id == user.id:
         return True
+    if task.ticket_id is None:  # only ticket tasks have per-step assignments
+        return False
     return any(a.user_id == user.id and a.step_id == task.current_step_id and a.status != "declined"
                for a in task.assignments)
 
@@ -185,10 +187,12 @@ def transition(actor: User | None, entity_type: str, entity_id, to_state, *, rea
 
 def finish(result: TransitionResult) -> None:
     """Commit a transition made with commit=False (after the caller's own changes), count and log it."""
+    record, event_id = result.record, result.event.id
+    entity_type, entity_id, cid = record.entity_type, record.entity_id, record.correlation_id  # before commit expires them
     db.session.commit()
-    _count(result.record.entity_type, "success")
-    log.info("%s %s: %s → %s", result.record.entity_type, result.record.entity_id, result.from_state,
-             result.to_state, extra={"correlation_id": result.record.correlation_id, "event_id": result.event.id})
+    _count(entity_type, "success")
+    log.info("%s %s: %s → %s", entity_type, entity_id, result.from_state, result.to_state,
+             extra={"correlation_id": cid, "event_id": event_id})
 
 
 def _load(machine: Machine, actor: User | None, entity_id):

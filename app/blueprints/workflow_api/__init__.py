@@ -9,7 +9,7 @@ from app.models import StateTransition
 from app.security import api_login_required, api_user
 from app.services import work_items as svc
 from app.services import workflow_stats
-from app.services.transitions import ACTION_PLAN, transition
+from app.services.transitions import ACTION_PLAN, finish, transition
 
 bp = Blueprint("workflow_api", __name__, url_prefix="/api/workflow")
 
@@ -24,12 +24,14 @@ def _history(entity_type: str, entity_id: int) -> list[dict]:
 
 
 def _changed(result, label: str):
+    """Serialize the changed row, then commit (finish): the answer needs no reload after commit."""
     user = api_user()
     body = svc.task_json(result.entity, user) if label == "task" else svc.action_plan_json(result.entity, user)
+    finish(result)
     return jsonify({"success": True, "message": f"{label.replace('_', ' ').capitalize()} {result.entity.id} is now "
                     f"{result.to_state.replace('_', ' ')}", label: body,
                     "transition": {"from": result.from_state, "to": result.to_state, "event_id": result.event.id,
-                                   "correlation_id": result.event.correlation_id}})
+                                   "correlation_id": result.record.correlation_id}})
 
 
 def _transition_body() -> dict:
@@ -72,7 +74,7 @@ def task(task_id: int):
 @bp.post("/tasks/<int:task_id>/transition")
 @api_login_required
 def transition_task(task_id: int):
-    return _changed(transition(api_user(), "task", task_id, **_transition_body()), "task")
+    return _changed(transition(api_user(), "task", task_id, **_transition_body(), commit=False), "task")
 
 
 @bp.get("/action-plans")
@@ -105,7 +107,7 @@ def _plan_change(plan_id: int, to_state: str):
     data = request.get_json(silent=True) or {}
     reason = data.get("reason", "") if isinstance(data, dict) else ""
     result = transition(api_user(), "action_plan", plan_id, to_state, reason=reason,
-                        correlation_id=request.headers.get("X-Correlation-ID") or None)
+                        correlation_id=request.headers.get("X-Correlation-ID") or None, commit=False)
     return _changed(result, "action_plan")
 
 
