@@ -1,23 +1,21 @@
-"""Automation pages: rules, alerts, webhook endpoints and their delivery log."""
-from flask import Blueprint, render_template
-from flask_login import login_required
+"""Automation pages: rules (with a condition builder and "test against a past event"), alerts,
+webhook endpoints and their delivery log."""
+from flask import Blueprint, make_response, render_template
+from flask_login import current_user
 
 bp = Blueprint("automation", __name__, url_prefix="/automation")
 
 
-@bp.get("/rules")
-@login_required
-def rules():
-    return render_template("automation/rules.html")
+@bp.context_processor
+def _project_names() -> dict:
+    return {"project_names": {p.id: p.name for p in current_user.projects} if current_user.is_authenticated else {}}
 
 
-@bp.get("/alerts")
-@login_required
-def alerts():
-    return render_template("automation/alerts.html")
+def partial(template: str, status: int = 200, **context):
+    """An HTMX fragment (a table row, a result panel) answering an action."""
+    response = make_response(render_template(template, **context), status)
+    response.vary.add("HX-Request")
+    return response
 
 
-@bp.get("/webhooks")
-@login_required
-def webhooks():
-    return render_template("automation/webhooks.html")
+from . import alert_views, rule_views, webhook_views  # noqa: E402,F401  (they register routes on bp)

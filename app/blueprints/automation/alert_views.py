@@ -1,0 +1,31 @@
+"""Alerts page: newest first, filtered by level and open/all, acknowledged in place (HTMX)."""
+from __future__ import annotations
+
+from flask import flash, redirect, request, url_for
+from flask_login import current_user, login_required
+
+from app.blueprints.rendering import is_partial_request, page_or_partial
+from app.extensions import db
+from app.services import alerts as svc
+
+from . import bp, partial
+
+
+@bp.get("/alerts")
+@login_required
+def alerts():
+    level = request.args.get("level") if request.args.get("level") in svc.LEVELS else None
+    open_only = request.args.get("open") == "1"
+    page = db.paginate(svc.alerts_query(current_user, level, open_only), per_page=25, error_out=False)
+    return page_or_partial("automation/alerts.html", "automation/_alerts.html", page=page, level=level,
+                           open_only=open_only, levels=svc.LEVELS, open_count=svc.open_count(current_user))
+
+
+@bp.post("/alerts/<int:alert_id>/ack")
+@login_required
+def alert_ack(alert_id: int):
+    alert = svc.acknowledge(current_user, alert_id)
+    if is_partial_request():
+        return partial("automation/_alert_row.html", alert=alert)
+    flash("Alert acknowledged.", "success")
+    return redirect(request.referrer or url_for("automation.alerts"))
