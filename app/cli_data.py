@@ -73,9 +73,11 @@ def load_demo_command(org_units, seed, regions):
         )
     # The help desk and the EO schedules are loaded once too (both skip what exists).
     from app.services.schedules import seed_eo_schedules
+    from app.services.sla import seed_sla_defaults
     from app.services.ticket_demo import load_ticket_demo
     from app.services.users import get_or_create_project
 
+    seed_sla_defaults()  # the default business calendar and the seed SLA targets, before any task
     tickets = load_ticket_demo(get_or_create_project(summary["project"]))
     if not tickets.get("skipped"):
         click.echo(f"Help desk: {', '.join(f'{v} {k}' for k, v in tickets.items() if isinstance(v, int))}.")

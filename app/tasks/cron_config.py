@@ -10,6 +10,7 @@ from app.tasks.intake import retry_ticket_allocations
 from app.tasks.maintenance import reap_jobs
 from app.tasks.outbox import relay_outbox_job
 from app.tasks.schedules import dispatch_schedules
+from app.tasks.sla import scan_sla_breaches_job
 
 QUEUE = os.environ.get("RQ_QUEUE", "fieldflow")
 
@@ -20,3 +21,4 @@ cron.register(dispatch_schedules, QUEUE, interval=60, job_timeout=120, name="dis
 cron.register(retry_ticket_allocations, QUEUE, interval=60, job_timeout=300, name="retry-ticket-allocations")
 # Safety net for the outbox relay process (`flask outbox relay`): events and webhooks flow even without it.
 cron.register(relay_outbox_job, QUEUE, interval=60, job_timeout=120, name="relay-outbox")
+cron.register(scan_sla_breaches_job, QUEUE, interval=60, job_timeout=120, name="scan-sla-breaches")

@@ -1,0 +1,402 @@
+"""SLA clocks (DESIGN, "SLA"): one record per task and target kind, started when a task is created,
+paused, resumed and stopped by its transitions, and scanned for warnings and breaches.
+
+Due times are computed once, on the business calendar snapshotted on the record, and stored in UTC;
+so the scan is two set-based UPDATEs on indexed columns, whatever the calendars. While a clock is
+paused its `due_at`/`warn_at` are NULL and `remaining_minutes` keeps the business minutes left.
+Nothing here commits except `scan_sla_breaches` and `seed_sla_defaults`: clocks change inside the
+caller's transaction (task creation, `transitions.transition`).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
+
+from sqlalchemy import String, and_, cast, func, insert, literal, or_, select, update
+
+from app.extensions import db
+from app.models import BusinessCalendarConfig, OutboxEvent, SlaConfig, SlaRecord, SlaStatus, Task, User, utcnow
+from app.models.base import UTCDateTime
+from app.services.access import project_scope
+from app.services.bulk_insert import insert_rows, is_postgresql
+from app.services.business_calendar import BusinessCalendar
+from app.services.outbox import event_values
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CALENDAR_NAME = "Default"
+# The issue's seed targets (resolution, business minutes) per task type.
+SEED_TARGETS = {"intake": 60, "assessment": 240, "review": 120, "general": 480}
+DEFAULT_PAUSE_STATES = ("blocked",)
+DEFAULT_WARNING_PERCENT = 80
+RESPONSE, RESOLUTION = "response", "resolution"
+CHUNK = 5000
+
+
+# --- calendars ------------------------------------------------------------------------------------
+
+def calendar_snapshot(config: BusinessCalendarConfig | None) -> dict:
+    """The JSON form of a stored calendar (the built-in UTC Mon–Fri 08:00–17:00 one for None)."""
+    if config is None:
+        return {"name": "built-in", "timezone": "UTC", "work_start": "08:00", "work_end": "17:00",
+                "workdays": [0, 1, 2, 3, 4], "country": None, "subdivision": None, "extra_holidays": []}
+    return {"name": config.name, "timezone": config.timezone, "work_start": config.work_start,
+            "work_end": config.work_end, "workdays": sorted(config.workdays or []), "country": config.country,
+            "subdivision": config.subdivision, "extra_holidays": sorted(config.extra_holidays or [])}
+
+
+def calendar_from_snapshot(snapshot: dict | None) -> BusinessCalendar:
+    """The BusinessCalendar a record's snapshot describes (cached: holiday tables are costly)."""
+    s = snapshot or calendar_snapshot(None)
+    return _calendar(s.get("timezone") or "UTC", s.get("work_start") or "08:00", s.get("work_end") or "17:00",
+                     tuple(sorted(s.get("workdays") or (0, 1, 2, 3, 4))), s.get("country") or None,
+                     s.get("subdivision") or None, tuple(sorted(s.get("extra_holidays") or ())))
+
+
+@lru_cache(maxsize=256)
+def _calendar(tz, start, end, workdays, country, subdivision, extra) -> BusinessCalendar:
+    return BusinessCalendar(timezone=tz, work_start=time.fromisoformat(start), work_end=time.fromisoformat(end),
+                            workdays=frozenset(workdays), country=country, subdivision=subdivision,
+                            extra_holidays=frozenset(date.fromisoformat(d) for d in extra))
+
+
+def default_calendar() -> BusinessCalendarConfig | None:
+    return db.session.execute(select(BusinessCalendarConfig).where(
+        BusinessCalendarConfig.name == DEFAULT_CALENDAR_NAME)).scalar_one_or_none()
+
+
+def config_calendar(config: SlaConfig) -> BusinessCalendarConfig | None:
+    """A config's calendar, or the default one when it names none."""
+    return config.calendar if config.calendar_id is not None else default_calendar()
+
+
+# --- configs ---------------------------------------------------------------------------------------
+
+def match_config(project_id: int, service_area: str, task_type: str) -> SlaConfig | None:
+    """The enabled config that applies, most specific first: this project's before global ones; within
+    each, (area, type) > ("*", type) > (area, "*") > ("*", "*")."""
+    candidates = db.session.execute(select(SlaConfig).where(
+        SlaConfig.enabled.is_(True),
+        or_(SlaConfig.project_id == project_id, SlaConfig.project_id.is_(None)),
+        SlaConfig.service_area.in_((service_area, "*")), SlaConfig.task_type.in_((task_type, "*")))).scalars().all()
+
+    def rank(c: SlaConfig) -> tuple:
+        return (c.project_id is None, c.task_type == "*", c.service_area == "*", c.id)
+
+    return min(candidates, key=rank, default=None)
+
+
+def _config_of(record: SlaRecord) -> SlaConfig | None:
+    return db.session.get(SlaConfig, record.config_id) if record.config_id else None
+
+
+def _pause_states(record: SlaRecord) -> tuple:
+    config = _config_of(record)
+    return tuple(config.pause_states or ()) if config is not None else DEFAULT_PAUSE_STATES
+
+
+def _warning_percent(record: SlaRecord) -> int:
+    config = _config_of(record)
+    return config.warning_percent if config is not None else DEFAULT_WARNING_PERCENT
+
+
+# --- clocks ---------------------------------------------------------------------------------------
+
+def _schedule(record: SlaRecord, calendar: BusinessCalendar, now: datetime, remaining: float,
+              warning_percent: int) -> None:
+    """Set due/warn times `remaining` business minutes from now (overdue clocks are due now)."""
+    record.due_at = calendar.add_business_minutes(now, remaining) if remaining > 0 else now
+    warn_left = remaining - record.target_minutes * (100 - warning_percent) / 100
+    record.warn_at = calendar.add_business_minutes(now, warn_left) if warn_left > 0 else now
+
+
+def start_clocks(task: Task, now: datetime) -> list[SlaRecord]:
+    """Start the response and resolution clocks of a new (flushed) task from the config that matches
+    its project, service area and type; none if no config matches. No commit."""
+    config = match_config(task.project_id, task.service_area, task.task_type)
+    if config is None:
+        return []
+    existing = set(db.session.execute(select(SlaRecord.kind).where(SlaRecord.task_id == task.id)).scalars())
+    snapshot = calendar_snapshot(config_calendar(config))
+    calendar = calendar_from_snapshot(snapshot)
+    paused = task.status in (config.pause_states or ())
+    records = []
+    for kind, minutes in ((RESPONSE, config.response_minutes), (RESOLUTION, config.resolution_minutes)):
+        if not minutes or kind in existing:
+            continue
+        record = SlaRecord(task_id=task.id, config_id=config.id, project_id=task.project_id,
+                           service_area=task.service_area, task_type=task.task_type, kind=kind,
+                           target_minutes=minutes, started_at=now, calendar=snapshot)
+        if paused:
+            record.status, record.paused_at, record.remaining_minutes = SlaStatus.PAUSED.value, now, float(minutes)
+        else:
+            record.status = SlaStatus.RUNNING.value
+            _schedule(record, calendar, now, minutes, config.warning_percent)
+        db.session.add(record)
+        records.append(record)
+    return records
+
+
+def remaining_at(record: SlaRecord, at: datetime) -> float:
+    """Business minutes left on a clock at `at` (negative once overdue)."""
+    if record.due_at is None:
+        return record.remaining_minutes or 0.0
+    calendar = calendar_from_snapshot(record.calendar)
+    if at <= record.due_at:
+        return calendar.business_minutes_between(at, record.due_at)
+    return -calendar.business_minutes_between(record.due_at, at)
+
+
+def _pause(record: SlaRecord, now: datetime) -> None:
+    record.remaining_minutes = remaining_at(record, now)
+    record.status, record.paused_at, record.due_at, record.warn_at = SlaStatus.PAUSED.value, now, None, None
+
+
+def _resume(record: SlaRecord, now: datetime) -> None:
+    _schedule(record, calendar_from_snapshot(record.calendar), now, record.remaining_minutes or 0.0,
+              _warning_percent(record))
+    record.status = SlaStatus.BREACHED.value if record.breached_at else SlaStatus.RUNNING.value
+    record.paused_at, record.remaining_minutes = None, None
+
+
+def _stop(record: SlaRecord, now: datetime, cancelled: bool = False) -> None:
+    if cancelled:
+        record.status = SlaStatus.CANCELLED.value
+    else:
+        late = record.breached_at is not None or remaining_at(record, now) < 0
+        record.status = SlaStatus.MISSED.value if late else SlaStatus.MET.value
+    record.stopped_at = now
+
+
+def on_task_transition(task: Task, from_state: str, to_state: str, now: datetime) -> None:
+    """Apply a task's state change to its open clocks (no commit): entering one of the config's pause
+    states pauses them, leaving it resumes them with the business minutes they had left; in_progress
+    stops the response clock, completed stops every clock (met or missed), cancelled cancels them."""
+    records = db.session.execute(select(SlaRecord).where(
+        SlaRecord.task_id == task.id, SlaRecord.stopped_at.is_(None)).order_by(SlaRecord.id)).scalars().all()
+    for record in records:
+        paused = record.status == SlaStatus.PAUSED.value
+        should_pause = to_state in _pause_states(record)
+        if paused and not should_pause:
+            _resume(record, now)
+        elif should_pause and not paused:
+            _pause(record, now)
+        if to_state == "cancelled":
+            _stop(record, now, cancelled=True)
+        elif to_state == "completed" or (to_state == "in_progress" and record.kind == RESPONSE):
+            _stop(record, now)
+
+
+# --- the scan ---------------------------------------------------------------------------------------
+
+def _count_metric(name: str, amount: float) -> None:
+    try:
+        from app.services.metrics import count
+    except ImportError:  # the metrics module is optional
+        return
+    count(name, amount)
+
+
+def _correlations(task_ids: set[int]) -> dict[int, str]:
+    """Correlation ids as transitions write them: a ticket's tasks share the ticket's."""
+    out = {task_id: f"task:{task_id}" for task_id in task_ids}
+    ids = sorted(task_ids)
+    for i in range(0, len(ids), CHUNK):
+        rows = db.session.execute(select(Task.id, Task.ticket_id).where(
+            Task.id.in_(ids[i:i + CHUNK]), Task.ticket_id.is_not(None))).all()
+        out.update({task_id: f"ticket:{ticket_id}" for task_id, ticket_id in rows})
+    return out
+
+
+def _iso_z(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _event_payload(row) -> dict:
+    return {"task_id": row.task_id, "sla_record_id": row.id, "kind": row.kind, "project_id": row.project_id,
+            "service_area": row.service_area, "task_type": row.task_type, "due_at": _iso_z(row.due_at),
+            "target_minutes": row.target_minutes}
+
+
+def _marks(at):
+    """The two idempotent UPDATEs: warn clocks past their warning time and not yet due; breach clocks
+    past due. A clock already past due gets only the breach (its warning would be stale)."""
+    t = SlaRecord.__table__
+    warn = update(t).where(t.c.warned_at.is_(None), t.c.stopped_at.is_(None), t.c.breached_at.is_(None),
+                           t.c.warn_at <= at, t.c.due_at >= at).values(warned_at=at)
+    breach = update(t).where(t.c.breached_at.is_(None), t.c.stopped_at.is_(None), t.c.due_at < at).values(
+        breached_at=at, status=SlaStatus.BREACHED.value, warned_at=func.coalesce(t.c.warned_at, at))
+    return (("SlaWarning", warn), ("SlaBreached", breach))
+
+
+def _returning(stmt):
+    t = SlaRecord.__table__
+    return stmt.returning(t.c.id, t.c.task_id, t.c.kind, t.c.project_id, t.c.service_area, t.c.task_type,
+                          t.c.due_at, t.c.target_minutes)
+
+
+def _mark_and_emit_in_python(event_type: str, stmt) -> int:
+    rows = db.session.execute(_returning(stmt)).all()
+    correlations = _correlations({row.task_id for row in rows})
+    events = [event_values(event_type, "task", row.task_id, _event_payload(row),
+                           correlation_id=correlations[row.task_id]) for row in rows]
+    insert_rows(OutboxEvent.__table__, events)
+    return len(rows)
+
+
+def _mark_and_emit_in_postgresql(event_type: str, stmt) -> int:
+    """One statement: `WITH hit AS (UPDATE … RETURNING …) INSERT INTO outbox_events SELECT … FROM hit`,
+    so 10,000 breaches never travel to Python and back. Constant columns come from `event_values`,
+    the per-row ones (id, aggregate id, payload, correlation id) are built as the Python path does."""
+    hit = _returning(stmt).cte("hit")
+    outbox = OutboxEvent.__table__
+    template = event_values(event_type, "task", 0, {})
+    per_row = {
+        "id": cast(func.gen_random_uuid(), String),
+        "aggregate_id": cast(hit.c.task_id, String),
+        "payload": func.jsonb_build_object(
+            "task_id", hit.c.task_id, "sla_record_id", hit.c.id, "kind", hit.c.kind, "project_id", hit.c.project_id,
+            "service_area", hit.c.service_area, "task_type", hit.c.task_type,
+            "due_at", func.to_char(func.timezone("UTC", hit.c.due_at), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+            "target_minutes", hit.c.target_minutes),
+        "correlation_id": func.coalesce(literal("ticket:") + cast(Task.ticket_id, String),
+                                        literal("task:") + cast(hit.c.task_id, String)),
+    }
+    columns = list(template)
+    values = [per_row[name] if name in per_row else literal(template[name], outbox.c[name].type) for name in columns]
+    source = select(*values).select_from(hit.outerjoin(Task, and_(Task.id == hit.c.task_id,
+                                                                  Task.ticket_id.is_not(None))))
+    emitted = insert(outbox).from_select(columns, source).returning(outbox.c.id).cte("emitted")
+    return db.session.execute(select(func.count()).select_from(emitted)).scalar_one()
+
+
+def scan_sla_breaches(now: datetime | None = None) -> dict:
+    """Mark clocks whose warning time or due time has passed and emit one `SlaWarning` / `SlaBreached`
+    outbox event per newly marked clock, in one transaction (commits). Idempotent: a second scan finds
+    nothing new, and two overlapping scans cannot mark a clock twice (the second UPDATE re-checks its
+    WHERE on the locked row). Breached clocks keep running until the task stops them (then "missed")."""
+    now = now or utcnow()
+    mark = _mark_and_emit_in_postgresql if is_postgresql() else _mark_and_emit_in_python
+    counts = {event_type: mark(event_type, stmt) for event_type, stmt in _marks(literal(now, UTCDateTime()))}
+    db.session.commit()
+    warned, breached = counts["SlaWarning"], counts["SlaBreached"]
+    if breached:
+        _count_metric("sla_records_breached_total", breached)
+    if warned:
+        _count_metric("sla_records_warned_total", warned)
+    if warned or breached:
+        log.info("SLA scan: %d warned, %d breached", warned, breached)
+    return {"warned": warned, "breached": breached}
+
+
+# --- seed -----------------------------------------------------------------------------------------
+
+def seed_sla_defaults() -> None:
+    """Create the default calendar (UTC, Mon–Fri 08:00–17:00) and the four global configs of the seed
+    targets, keyed by task type, if missing. Idempotent; commits only when it adds something."""
+    calendar = default_calendar()
+    added = False
+    if calendar is None:
+        calendar = BusinessCalendarConfig(name=DEFAULT_CALENDAR_NAME, timezone="UTC", work_start="08:00",
+                                          work_end="17:00", workdays=[0, 1, 2, 3, 4], extra_holidays=[])
+        db.session.add(calendar)
+        db.session.flush()
+        added = True
+    have = set(db.session.execute(select(SlaConfig.task_type).where(
+        SlaConfig.project_id.is_(None), SlaConfig.service_area == "*")).scalars())
+    for task_type, minutes in SEED_TARGETS.items():
+        if task_type not in have:
+            db.session.add(SlaConfig(project_id=None, name=f"{task_type.capitalize()} (default)", service_area="*",
+                                     task_type=task_type, response_minutes=None, resolution_minutes=minutes,
+                                     warning_percent=DEFAULT_WARNING_PERCENT, pause_states=list(DEFAULT_PAUSE_STATES),
+                                     calendar_id=calendar.id, enabled=True))
+            added = True
+    if added:
+        db.session.commit()
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+def percent_used(record: SlaRecord, now: datetime | None = None) -> float:
+    """How much of the target is used (over 100 once overdue), at its stop time if stopped."""
+    at = record.stopped_at or now or utcnow()
+    if record.target_minutes <= 0:
+        return 100.0
+    return round(100 * (record.target_minutes - remaining_at(record, at)) / record.target_minutes, 1)
+
+
+def _pick(records: list[SlaRecord]) -> SlaRecord:
+    """The clock a badge shows: the open one due first (paused last), else the resolution clock."""
+    open_ = [r for r in records if r.stopped_at is None]
+    if open_:
+        return min(open_, key=lambda r: (r.due_at is None, r.due_at or r.started_at, r.id))
+    return next((r for r in records if r.kind == RESOLUTION), records[0])
+
+
+def task_sla_summary(task_ids: list[int]) -> dict[int, dict]:
+    """Per task id (tasks without clocks are absent): its open clock's kind, status, due time (ISO),
+    percent used, and whether it is warned / breached / paused."""
+    by_task: dict[int, list[SlaRecord]] = {}
+    ids = sorted(set(task_ids))
+    for i in range(0, len(ids), CHUNK):
+        for record in db.session.execute(select(SlaRecord).where(SlaRecord.task_id.in_(ids[i:i + CHUNK]))).scalars():
+            by_task.setdefault(record.task_id, []).append(record)
+    now = utcnow()
+    out = {}
+    for task_id, records in by_task.items():
+        r = _pick(records)
+        out[task_id] = {"kind": r.kind, "status": r.status, "due_at": _iso_z(r.due_at) if r.due_at else None, "target_minutes": r.target_minutes,
+                        "percent_used": percent_used(r, now), "warned": r.warned_at is not None,
+                        "breached": r.breached_at is not None, "paused": r.status == SlaStatus.PAUSED.value}
+    return out
+
+
+AT_RISK = and_(SlaRecord.warned_at.is_not(None), SlaRecord.breached_at.is_(None), SlaRecord.stopped_at.is_(None))
+BREACHED_OPEN = and_(SlaRecord.breached_at.is_not(None), SlaRecord.stopped_at.is_(None))
+
+
+def records_query(user: User, which: str):
+    """Open clocks of the user's projects that are at risk (warned, not breached) or breached, due first."""
+    condition = AT_RISK if which == "at_risk" else BREACHED_OPEN
+    return (select(SlaRecord).where(SlaRecord.project_id.in_(project_scope(user)), condition)
+            .order_by(SlaRecord.due_at.is_(None), SlaRecord.due_at, SlaRecord.id))
+
+
+def record_rows(records: list[SlaRecord]) -> list[dict]:
+    """Records with their task (title, status) and percent used, for the at-risk / breached lists."""
+    tasks = {t.id: t for t in db.session.execute(
+        select(Task).where(Task.id.in_({r.task_id for r in records} or {-1}))).scalars()}
+    now = utcnow()
+    return [{"record": r, "task": tasks.get(r.task_id), "percent_used": percent_used(r, now)} for r in records]
+
+
+def compliance_summary(user: User, days: int = 30, now: datetime | None = None) -> dict:
+    """Per service area of the user's projects: clocks met and missed in the last `days` days, clocks
+    breached and still open, and compliance = met / (met + missed + breached open); plus how many open
+    clocks are at risk or breached."""
+    now = now or utcnow()
+    scope = SlaRecord.project_id.in_(project_scope(user))
+    since = now - timedelta(days=days)
+    areas: dict[str, dict] = {}
+
+    def area(name: str) -> dict:
+        return areas.setdefault(name, {"service_area": name, "met": 0, "missed": 0, "breached_open": 0})
+
+    for name, status, n in db.session.execute(
+            select(SlaRecord.service_area, SlaRecord.status, func.count()).where(
+                scope, SlaRecord.stopped_at >= since,
+                SlaRecord.status.in_((SlaStatus.MET.value, SlaStatus.MISSED.value)))
+            .group_by(SlaRecord.service_area, SlaRecord.status)):
+        area(name)[status] += n
+    for name, n in db.session.execute(select(SlaRecord.service_area, func.count()).where(scope, BREACHED_OPEN)
+                                      .group_by(SlaRecord.service_area)):
+        area(name)["breached_open"] += n
+    for row in areas.values():
+        total = row["met"] + row["missed"] + row["breached_open"]
+        row["compliance_percent"] = round(100 * row["met"] / total, 1) if total else None
+    at_risk = db.session.execute(select(func.count()).where(scope, AT_RISK)).scalar_one()
+    breached = db.session.execute(select(func.count()).where(scope, BREACHED_OPEN)).scalar_one()
+    running = db.session.execute(select(func.count()).where(scope, SlaRecord.stopped_at.is_(None))).scalar_one()
+    return {"window_days": days, "areas": sorted(areas.values(), key=lambda a: a["service_area"]),
+            "at_risk": at_risk, "breached": breached, "open": running}
