@@ -4,7 +4,6 @@ create_app(overrides=None): config → extensions → blueprints → CLI → err
 """
 from __future__ import annotations
 
-import logging
 import os
 
 from flask import Flask
@@ -37,12 +36,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 
 def _configure_logging(app: Flask) -> None:
-    from app.logging_filters import install_redaction
+    # LOG_FORMAT text/json, correlation ids (request hooks), secret redaction
+    from app.logging_setup import configure_logging
 
-    logging.basicConfig(level=app.config["LOG_LEVEL"],
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    install_redaction()
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    configure_logging(app)
 
 
 def _init_extensions(app: Flask) -> None:
@@ -120,13 +117,15 @@ def _register_orchestration_blueprints(app: Flask) -> None:
     from app.blueprints.automation import bp as automation_bp
     from app.blueprints.observability import bp as observability_bp
     from app.blueprints.sla import bp as sla_bp
+    from app.blueprints.sla.api import bp as sla_api_bp
     from app.blueprints.workflow_api import bp as workflow_api_bp
     from app.extensions import csrf
 
     for blueprint in (sla_bp, automation_bp, observability_bp):
         app.register_blueprint(blueprint)
-    app.register_blueprint(workflow_api_bp)
-    csrf.exempt(workflow_api_bp)
+    for blueprint in (workflow_api_bp, sla_api_bp):
+        app.register_blueprint(blueprint)
+        csrf.exempt(blueprint)
 
 
 def _configure_templates(app: Flask) -> None:

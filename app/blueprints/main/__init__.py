@@ -1,5 +1,5 @@
 """Home dashboard and health check."""
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, jsonify, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import func, select, text
 
@@ -28,7 +28,8 @@ def index():
 
 @bp.get("/healthz")
 def healthz():
-    """Database and Redis reachability, for load balancers and operators (no data exposed)."""
+    """Database and Redis reachability, for load balancers and operators (no data exposed);
+    `?detail=1` adds outbox counts (pending, dead, oldest pending age)."""
     checks = {}
     try:
         db.session.execute(text("SELECT 1"))
@@ -42,4 +43,15 @@ def healthz():
     except Exception:
         checks["redis"] = "unreachable"
     healthy = all(v == "ok" for v in checks.values())
-    return jsonify({"status": "ok" if healthy else "degraded", "checks": checks}), 200 if healthy else 503
+    body = {"status": "ok" if healthy else "degraded", "checks": checks}
+    if request.args.get("detail") == "1" and checks["database"] == "ok":
+        # Informational (a backlog does not make the process unhealthy): counts only, no event data.
+        from app.services.outbox_admin import outbox_counts
+
+        try:
+            counts = outbox_counts()
+            body["outbox"] = {"pending": counts["by_status"]["pending"], "dead": counts["by_status"]["dead"],
+                              "oldest_pending_age_seconds": counts["oldest_pending_age_seconds"]}
+        except Exception:
+            db.session.rollback()
+    return jsonify(body), 200 if healthy else 503
