@@ -126,14 +126,12 @@ def _record_failure(event: OutboxEvent, exc: Exception, now: datetime) -> str:
 
 
 def _count(evaluations: Counter, processed: Counter) -> None:
-    try:
-        from app.services.metrics import count
-    except ImportError:  # pragma: no cover
-        return
-    for (rule_id, outcome), n in evaluations.items():
-        count("automation_trigger_evaluations_total", n, trigger_id=str(rule_id), outcome=outcome)
-    for (event_type, status), n in processed.items():
-        count("outbox_events_processed_total", n, event_type=event_type, status=status)
+    from app.services.metrics import count_many
+
+    count_many("automation_trigger_evaluations_total",
+               [({"trigger_id": str(rule_id), "outcome": outcome}, n) for (rule_id, outcome), n in evaluations.items()])
+    count_many("outbox_events_processed_total",
+               [({"event_type": event_type, "status": status}, n) for (event_type, status), n in processed.items()])
 
 
 def drain(max_seconds: float = 50.0, batch_size: int | None = None, on_batch=None) -> RelayResult:

@@ -191,10 +191,8 @@ def on_task_transition(task: Task, from_state: str, to_state: str, now: datetime
 # --- the scan ---------------------------------------------------------------------------------------
 
 def _count_metric(name: str, amount: float) -> None:
-    try:
-        from app.services.metrics import count
-    except ImportError:  # the metrics module is optional
-        return
+    from app.services.metrics import count
+
     count(name, amount)
 
 

@@ -338,6 +338,10 @@ def deliver_due(limit: int = 50, now: datetime | None = None) -> dict:
         code, error, final = _send(claim)
         duration = int((time.monotonic() - started) * 1000)
         counts[_finish(claim, code, error, final, duration, now or utcnow())] += 1
+    if any(counts.values()):
+        from app.services.metrics import count_many
+
+        count_many("webhook_deliveries_total", [({"status": k}, v) for k, v in counts.items() if v])
     return counts
 
 
