@@ -198,12 +198,14 @@ def _count_metric(name: str, amount: float) -> None:
 
 def _correlations(task_ids: set[int]) -> dict[int, str]:
     """Correlation ids as transitions write them: a ticket's tasks share the ticket's."""
-    out = {task_id: f"task:{task_id}" for task_id in task_ids}
+    from app.services.transitions import task_correlation
+
+    out = {task_id: task_correlation(task_id, None) for task_id in task_ids}
     ids = sorted(task_ids)
     for i in range(0, len(ids), CHUNK):
         rows = db.session.execute(select(Task.id, Task.ticket_id).where(
             Task.id.in_(ids[i:i + CHUNK]), Task.ticket_id.is_not(None))).all()
-        out.update({task_id: f"ticket:{ticket_id}" for task_id, ticket_id in rows})
+        out.update({task_id: task_correlation(task_id, ticket_id) for task_id, ticket_id in rows})
     return out
 
 

@@ -139,10 +139,14 @@ def machine_for(obj) -> Machine:
     return TASK if isinstance(obj, Task) else ACTION_PLAN
 
 
+def task_correlation(task_id: int, ticket_id: int | None) -> str:
+    """A ticket's tasks share the ticket's correlation id; other tasks have their own."""
+    return f"ticket:{ticket_id}" if ticket_id else f"task:{task_id}"
+
+
 def _correlation(machine: Machine, obj) -> str:
-    """A ticket's tasks share the ticket's correlation id; otherwise the row's own."""
-    if machine is TASK and obj.ticket_id:
-        return f"ticket:{obj.ticket_id}"
+    if machine is TASK:
+        return task_correlation(obj.id, obj.ticket_id)
     return f"{machine.entity_type}:{obj.id}"
 
 

@@ -17,26 +17,13 @@ from app.security import require_permission
 from app.services import audit
 from app.services.access import get_scoped, parse_int, project_scope, resolve_project
 from app.services.errors import FieldErrors
+from app.services.intake_parsing import parse_datetime
 from app.services.outbox import emit_event
 from app.services.transitions import TASK, Cause, allowed_transitions
 
 TASK_TYPES = ("intake", "assessment", "review", "general")
 PRIORITIES = ("low", "medium", "high", "urgent")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-
-
-def _parse_when(raw, errors: FieldErrors, field: str) -> datetime | None:
-    if raw in (None, ""):
-        return None
-    try:
-        value = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-    except ValueError:
-        errors.add(field, f"must be an ISO 8601 date-time, got {raw!r}")
-        return None
-    if value.tzinfo is None:
-        errors.add(field, "must include a time zone (e.g. 2026-01-31T17:00:00Z)")
-        return None
-    return value
 
 
 def _task_fields(data: dict, errors: FieldErrors) -> dict:
@@ -54,7 +41,7 @@ def _task_fields(data: dict, errors: FieldErrors) -> dict:
     if len(description) > 10_000:
         errors.add("description", "must be at most 10000 characters")
     return {"title": title, "task_type": task_type, "service_area": area, "priority": priority,
-            "description": description, "due_at": _parse_when(data.get("due_at"), errors, "due_at")}
+            "description": description, "due_at": parse_datetime(data.get("due_at"), "due_at", errors)}
 
 
 def _member(project_id: int, raw, errors: FieldErrors, field: str) -> int | None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 from sqlalchemy import func, or_, select
 
 from app.extensions import db
-from app.models import ActionPlan, AutomationRule, OutboxEvent, RuleExecution, Task, User
+from app.models import ActionPlan, AutomationRule, RuleExecution, Task, User
 from app.security import require_permission
 from app.services.access import project_scope
+from app.services.outbox_admin import outbox_counts
 from app.services.transitions import metadata as machine_metadata
 from app.services.work_items import PRIORITIES, TASK_TYPES
 
@@ -37,7 +38,6 @@ def stats(user: User) -> dict:
     for area, state, n in _grouped(Task.service_area, Task.status, where=in_scope):
         by_area.setdefault(area, {})[state] = n
     fired = dict(db.session.execute(select(RuleExecution.outcome, func.count()).group_by(RuleExecution.outcome)).all())
-    outbox = dict(db.session.execute(select(OutboxEvent.status, func.count()).group_by(OutboxEvent.status)).all())
     from app.services import sla
 
     return {
@@ -45,6 +45,6 @@ def stats(user: User) -> dict:
                   "by_type": dict(_grouped(Task.task_type, where=in_scope)), "by_service_area": by_area},
         "action_plans": {"by_state": dict(_grouped(ActionPlan.status, where=ActionPlan.project_id.in_(scope)))},
         "automation": {"executions_by_outcome": fired},
-        "outbox": {"by_status": outbox},
+        "outbox": outbox_counts(),
         "sla": sla.compliance_summary(user),
     }
