@@ -114,6 +114,7 @@ def _register_ticket_blueprints(app: Flask) -> None:
 
 def _register_orchestration_blueprints(app: Flask) -> None:
     """Workflow API (Bearer only, CSRF-exempt), SLA and automation pages, metrics and the outbox admin."""
+    from app.blueprints.action_plans import bp as action_plans_bp
     from app.blueprints.automation import bp as automation_bp
     from app.blueprints.observability import bp as observability_bp
     from app.blueprints.sla import bp as sla_bp
@@ -121,7 +122,7 @@ def _register_orchestration_blueprints(app: Flask) -> None:
     from app.blueprints.workflow_api import bp as workflow_api_bp
     from app.extensions import csrf
 
-    for blueprint in (sla_bp, automation_bp, observability_bp):
+    for blueprint in (sla_bp, automation_bp, observability_bp, action_plans_bp):
         app.register_blueprint(blueprint)
     for blueprint in (workflow_api_bp, sla_api_bp):
         app.register_blueprint(blueprint)

@@ -28,7 +28,9 @@ def make_task(user, **extra):
 
 def status_event(user, task, to):
     """Move a task and return the TaskStatusChanged event it wrote."""
-    return transition(user, "task", task.id, to).event
+    from app.extensions import db
+
+    return db.session.get(OutboxEvent, transition(user, "task", task.id, to).event_id)
 
 
 def rule_form(**fields):
@@ -242,11 +244,12 @@ def test_raise_alert_emits_alert_raised_down_the_causation_chain(coord, db):
     task = make_task(coord)
     cause = status_event(coord, task, "in_progress")
     cause.rule_chain, cause.depth = [7], 2
-    alert = alerts.raise_alert(coord.project_ids[0], "critical", "Cold chain broken", "Fridge at 12°C", "rule:7",
+    alert_id = alerts.raise_alert(coord.project_ids[0], "critical", "Cold chain broken", "Fridge at 12°C", "rule:7",
                                event_id=cause.id, entity_type="task", entity_id=task.id, causation=cause)
     db.session.commit()
     raised = db.session.execute(select(OutboxEvent).where(OutboxEvent.event_type == "AlertRaised")).scalar_one()
-    assert raised.aggregate_id == str(alert.id) and raised.causation_id == cause.id
+    assert raised.aggregate_id == str(alert_id) and raised.causation_id == cause.id
+    assert db.session.get(Alert, alert_id).title == "Cold chain broken"
     assert raised.correlation_id == cause.correlation_id and raised.depth == 3 and raised.rule_chain == [7]
     assert raised.payload["level"] == "critical" and raised.payload["project_id"] == coord.project_ids[0]
     with pytest.raises(ValidationFailed):

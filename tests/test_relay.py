@@ -154,8 +154,9 @@ def test_failures_back_off_then_go_dead_and_replay_delivers_once(client, db, app
     event_id = client.post(f"{BASE}/action-plans/{plan['id']}/activate", headers=headers).json["transition"]["event_id"]
     real_dispatch = automation.dispatch
 
-    def broken(event, rules, evaluations, handled=None):
-        real_dispatch(event, rules, evaluations, handled)  # the alert is written, then the transaction fails
+    def broken(event, rules, evaluations, handled=None, rows=None):
+        real_dispatch(event, rules, evaluations, handled, rows)
+        rows.flush()  # the alert is written, then the transaction fails
         raise RuntimeError("alert service down")
 
     monkeypatch.setattr(automation, "dispatch", broken)

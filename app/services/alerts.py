@@ -6,39 +6,48 @@ and depth cap.
 """
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select
 
 from app.extensions import db
-from app.models import Alert, User, utcnow
+from app.models import Alert, OutboxEvent, User, utcnow
 from app.services.access import project_scope
 from app.services.errors import NotFound, ValidationFailed
-from app.services.outbox import emit_event
+from app.services.outbox import event_values
+from app.services.bulk import RowBuffer, next_id
 
 LEVELS = ("info", "warning", "critical")
 
 
 def raise_alert(project_id: int | None, level: str, title: str, message: str, source: str,
                 event_id: str | None = None, entity_type: str | None = None, entity_id=None,
-                causation=None) -> Alert:
-    """Add an alert and its AlertRaised event to the session (the caller commits). `causation` is
-    the event that led to it (an OutboxEvent, or anything with id, correlation_id, depth and
-    rule_chain): the new event copies its correlation and rule chain, one level deeper."""
+                causation=None, rows: RowBuffer | None = None) -> int:
+    """Write an alert and its AlertRaised event in the caller's transaction (the caller commits);
+    returns the alert's id. `causation` is the event that led to it (an OutboxEvent, or anything with
+    id, correlation_id, depth and rule_chain): the new event copies its correlation and rule chain,
+    one level deeper. With `rows` (the relay's buffer) both rows wait for `rows.flush()`."""
     if level not in LEVELS:
         raise ValidationFailed("Invalid alert", {"level": [f"must be one of {', '.join(LEVELS)}"]})
-    alert = Alert(project_id=project_id, level=level, title=str(title or "")[:255] or "Alert", message=message or "",
-                  source=str(source or "")[:60], event_id=event_id, entity_type=entity_type,
-                  entity_id=str(entity_id) if entity_id is not None else None, created_at=utcnow())
-    db.session.add(alert)
-    db.session.flush()  # the event names the alert by id
-    links = {"correlation_id": f"alert:{alert.id}"}
+    buffer = rows if rows is not None else RowBuffer()
+    alert = {"id": next_id(Alert), "project_id": project_id, "level": level,
+             "title": str(title or "")[:255] or "Alert", "message": message or "", "source": str(source or "")[:60],
+             "event_id": event_id, "entity_type": entity_type,
+             "entity_id": str(entity_id) if entity_id is not None else None, "created_at": utcnow(),
+             "acknowledged_at": None, "acknowledged_by_id": None}
+    if alert["id"] is None:  # no sequence to reserve from (SQLite): the INSERT assigns it
+        alert["id"] = db.session.execute(insert(Alert).values(alert)).inserted_primary_key[0]
+    else:
+        buffer.add(Alert, alert)
+    links = {"correlation_id": f"alert:{alert['id']}"}
     if causation is not None:
         links = {"correlation_id": causation.correlation_id, "causation_id": causation.id,
                  "depth": (causation.depth or 0) + 1, "rule_chain": list(causation.rule_chain or [])}
-    emit_event("AlertRaised", "alert", alert.id, {
-        "alert_id": alert.id, "project_id": project_id, "level": level, "title": alert.title,
-        "message": alert.message, "source": alert.source, "entity_type": entity_type, "entity_id": alert.entity_id,
-    }, **links)
-    return alert
+    buffer.add(OutboxEvent, event_values("AlertRaised", "alert", alert["id"], {
+        "alert_id": alert["id"], "project_id": project_id, "level": level, "title": alert["title"],
+        "message": alert["message"], "source": alert["source"], "entity_type": entity_type,
+        "entity_id": alert["entity_id"]}, **links))
+    if rows is None:
+        buffer.flush()
+    return alert["id"]
 
 
 def _visible(user: User):

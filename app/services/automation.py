@@ -17,7 +17,8 @@ from flask import current_app
 from sqlalchemy import or_, select
 
 from app.extensions import db
-from app.models import AutomationRule, OutboxEvent, RuleExecution, RuleOutcome
+from app.models import AutomationRule, OutboxEvent, RuleExecution, RuleOutcome, utcnow
+from app.services.bulk import RowBuffer
 from app.services.conditions import evaluate, lookup
 from app.services.errors import DomainError
 
@@ -100,9 +101,11 @@ def verdict(rule: AutomationRule, event: OutboxEvent) -> str | None:
 
 
 def dispatch(event: OutboxEvent, rules: list[AutomationRule], evaluations: Counter,
-             handled: set | None = None) -> None:
+             handled: set | None = None, rows: RowBuffer | None = None) -> None:
     """Run every rule in `rules` that matches the event. Raises to have the event retried.
-    `handled` holds (rule_id, event_id) pairs already executed (the relay loads them per batch)."""
+    `handled` holds (rule_id, event_id) pairs already executed (the relay loads them per batch);
+    with `rows`, the rule executions and alerts wait in the caller's buffer (the caller flushes it)."""
+    buffer = rows if rows is not None else RowBuffer()
     doc = event_document(event)
     for rule in rules:
         if not evaluate(rule.condition, doc):
@@ -116,18 +119,19 @@ def dispatch(event: OutboxEvent, rules: list[AutomationRule], evaluations: Count
         if done:  # a redelivery: this rule already handled this event
             evaluations[(rule.id, "duplicate")] += 1
             continue
-        blocked = verdict(rule, event)
-        if blocked:
-            log.warning("rule %s not fired on %s %s: %s", rule.id, event.event_type, event.id, blocked,
+        outcome = verdict(rule, event)
+        if outcome:
+            log.warning("rule %s not fired on %s %s: %s", rule.id, event.event_type, event.id, outcome,
                         extra={"correlation_id": event.correlation_id})
-            db.session.add(RuleExecution(rule_id=rule.id, event_id=event.id, outcome=blocked,
-                                         detail={"depth": event.depth, "rule_chain": list(event.rule_chain or [])}))
-            evaluations[(rule.id, blocked)] += 1
-            continue
-        results = [run_action(action, rule, event, doc) for action in (rule.actions or [])]
-        db.session.add(RuleExecution(rule_id=rule.id, event_id=event.id, outcome=RuleOutcome.FIRED.value,
-                                     detail={"actions": results}))
-        evaluations[(rule.id, "fired")] += 1
+            detail = {"depth": event.depth, "rule_chain": list(event.rule_chain or [])}
+        else:
+            outcome = RuleOutcome.FIRED.value
+            detail = {"actions": [run_action(action, rule, event, doc, buffer) for action in (rule.actions or [])]}
+        buffer.add(RuleExecution, {"rule_id": rule.id, "event_id": event.id, "outcome": outcome, "detail": detail,
+                                   "at": utcnow()})
+        evaluations[(rule.id, outcome)] += 1
+    if rows is None:
+        buffer.flush()
 
 
 def handled_pairs(event_ids: list[str]) -> set:
@@ -138,7 +142,7 @@ def handled_pairs(event_ids: list[str]) -> set:
                                                      .where(RuleExecution.event_id.in_(event_ids))).all()}
 
 
-def run_action(action: dict, rule: AutomationRule, event: OutboxEvent, doc: dict) -> dict:
+def run_action(action: dict, rule: AutomationRule, event: OutboxEvent, doc: dict, rows: RowBuffer) -> dict:
     """One action of a rule. A refusal by the domain (say, the task already moved on) is the action's
     result, not a failure to retry: services validate before they write, so a refusal leaves nothing
     behind. Anything else raises."""
@@ -153,7 +157,7 @@ def run_action(action: dict, rule: AutomationRule, event: OutboxEvent, doc: dict
         if kind == "transition":
             return _transition(action, event, doc, cause)
         if kind == "alert":
-            return _alert(action, rule, event, doc, payload, cause)
+            return _alert(action, rule, event, doc, payload, cause, rows)
         if kind == "webhook":
             from app.services import webhooks
 
@@ -187,17 +191,17 @@ def _transition(action: dict, event: OutboxEvent, doc: dict, cause) -> dict:
             "from": result.from_state, "to": result.to_state}
 
 
-def _alert(action: dict, rule: AutomationRule, event: OutboxEvent, doc: dict, payload: dict, cause) -> dict:
+def _alert(action: dict, rule: AutomationRule, event: OutboxEvent, doc: dict, payload: dict, cause,
+           rows: RowBuffer) -> dict:
     from app.services.alerts import raise_alert
 
     causation = SimpleNamespace(id=event.id, correlation_id=event.correlation_id, depth=event.depth,
                                 rule_chain=list(cause.rule_chain))
-    alert = raise_alert(payload.get("project_id"), action.get("level") or "info",
+    alert_id = raise_alert(payload.get("project_id"), action.get("level") or "info",
                         render_text(action.get("title") or rule.name, doc)[:255],
                         render_text(action.get("message") or "", doc), source=f"rule:{rule.id}", event_id=event.id,
-                        entity_type=event.aggregate_type, entity_id=str(event.aggregate_id), causation=causation)
-    db.session.flush()
-    return {"type": "alert", "ok": True, "alert_id": alert.id}
+                        entity_type=event.aggregate_type, entity_id=str(event.aggregate_id), causation=causation, rows=rows)
+    return {"type": "alert", "ok": True, "alert_id": alert_id}
 
 
 def rules_for_project(project_ids: list[int]):

@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 from app.extensions import db
 from app.models import OutboxEvent, OutboxStatus, WebhookEndpoint, utcnow
 from app.services import automation
+from app.services.bulk import RowBuffer
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 3600
@@ -76,22 +77,26 @@ def relay_outbox(batch_size: int | None = None, now: datetime | None = None) -> 
 
 
 def _consume(work: list, handled: set, result: RelayResult, now: datetime, isolate: bool):
-    """Run the consumers of each event; with `isolate`, each event in its own savepoint, and a
-    failing one is scheduled for retry (or dead) instead of failing the batch."""
+    """Run the consumers of each event; their rows are inserted together at the end (or, with
+    `isolate`, per event in its own savepoint, where a failing event is scheduled for retry — or
+    dead — instead of failing the batch)."""
     evaluations: Counter = Counter()
     processed: Counter = Counter()
     done_ids: list[str] = []
+    rows = RowBuffer()
     for event, event_rules, webhook in work:
         if event_rules or webhook:
             try:
                 if isolate:
                     with db.session.begin_nested():
-                        _consume_one(event, event_rules, webhook, evaluations, handled)
+                        _consume_one(event, event_rules, webhook, evaluations, handled, rows)
+                        rows.flush()
                 else:
-                    _consume_one(event, event_rules, webhook, evaluations, handled)
+                    _consume_one(event, event_rules, webhook, evaluations, handled, rows)
             except Exception as exc:  # noqa: BLE001 — any consumer failure is retried, then parked as dead
                 if not isolate:
                     raise
+                rows.clear()
                 status = _record_failure(event, exc, now)
                 processed[(event.event_type, status)] += 1
                 if status == OutboxStatus.DEAD.value:
@@ -101,11 +106,13 @@ def _consume(work: list, handled: set, result: RelayResult, now: datetime, isola
                 continue
         done_ids.append(event.id)
         processed[(event.event_type, "done")] += 1
+    rows.flush()
     return evaluations, processed, done_ids
 
 
-def _consume_one(event: OutboxEvent, event_rules: list, webhook: bool, evaluations: Counter, handled: set) -> None:
-    automation.dispatch(event, event_rules, evaluations, handled)
+def _consume_one(event: OutboxEvent, event_rules: list, webhook: bool, evaluations: Counter, handled: set,
+                 rows: RowBuffer) -> None:
+    automation.dispatch(event, event_rules, evaluations, handled, rows)
     if webhook:
         from app.services import webhooks
 

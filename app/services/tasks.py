@@ -172,7 +172,7 @@ def complete_task(user: User, task_id, reason: str = "") -> Task:
     if task.workflow is not None and task.workflow.end_logic == EndLogic.NOTIFICATION:
         _event("NotificationRequested", task, {
             "reason": "task_completed", "subject": f"Ticket {task.ticket.external_id} resolved: {task.ticket.subject}",
-            "user_ids": people, "requester": task.ticket.requester}, causation_id=result.event.id)
+            "user_ids": people, "requester": task.ticket.requester}, causation_id=result.event_id)
     finish(result)
     db.session.refresh(task)
     return task

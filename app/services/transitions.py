@@ -20,10 +20,12 @@ from app.models import (
 )
 from app.services.access import get_scoped
 from app.services.errors import Conflict, DomainError, FieldErrors, Forbidden, InvalidTransition
-from app.services.outbox import emit_event
+from app.services.outbox import event_values
 
 log = logging.getLogger(__name__)
 S, P = TaskStatus, ActionPlanStatus
+_EVENT_INSERT = OutboxEvent.__table__.insert()
+_AUDIT_INSERT = StateTransition.__table__.insert()
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,8 @@ class TransitionResult:
     entity: Task | ActionPlan
     from_state: str
     to_state: str
-    event: OutboxEvent
-    record: StateTransition
+    event_id: str  # the outbox event it wrote
+    correlation_id: str
 
 
 def is_supervisor(user: User) -> bool:
@@ -189,12 +191,11 @@ def transition(actor: User | None, entity_type: str, entity_id, to_state, *, rea
 
 def finish(result: TransitionResult) -> None:
     """Commit a transition made with commit=False (after the caller's own changes), count and log it."""
-    record, event_id = result.record, result.event.id
-    entity_type, entity_id, cid = record.entity_type, record.entity_id, record.correlation_id  # before commit expires them
+    entity_type, entity_id = machine_for(result.entity).entity_type, result.entity.id  # before commit expires them
     db.session.commit()
     _count(entity_type, "success")
     log.info("%s %s: %s → %s", entity_type, entity_id, result.from_state, result.to_state,
-             extra={"correlation_id": cid, "event_id": event_id})
+             extra={"correlation_id": result.correlation_id, "event_id": result.event_id})
 
 
 def _load(machine: Machine, actor: User | None, entity_id):
@@ -244,17 +245,19 @@ def _transition(machine: Machine, actor, entity_id, raw_to, reason, context, exp
     cid = correlation_id or (cause.correlation_id if cause else None) or _correlation(machine, obj)
     chain = cause.event_kwargs() if cause else {"correlation_id": cid}
     chain["correlation_id"] = cid
-    event = emit_event(machine.event_type, machine.entity_type, obj.id,
-                       _payload(machine, obj, before, to_state, actor, reason), **chain)
-    record = StateTransition(entity_type=machine.entity_type, entity_id=obj.id, from_state=before, to_state=to_state,
-                             actor_id=actor.id if actor else None, reason=reason, context=dict(context or {}),
-                             correlation_id=cid, event_id=event.id, at=now)
-    db.session.add(record)
+    # The event and the audit row are plain INSERTs: nothing reads them back in this transaction.
+    event = event_values(machine.event_type, machine.entity_type, obj.id,
+                         _payload(machine, obj, before, to_state, actor, reason), **chain)
+    db.session.execute(_EVENT_INSERT, event)
+    db.session.execute(_AUDIT_INSERT, {
+        "entity_type": machine.entity_type, "entity_id": obj.id, "from_state": before, "to_state": to_state,
+        "actor_id": actor.id if actor else None, "reason": reason, "context": dict(context or {}),
+        "correlation_id": cid, "event_id": event["id"], "at": now})
     if machine is TASK:
         from app.services import sla
 
         sla.on_task_transition(obj, before, to_state, now)
-    return TransitionResult(obj, before, to_state, event, record)
+    return TransitionResult(obj, before, to_state, event["id"], cid)
 
 
 def _compare_and_set(machine: Machine, obj, before: str, to_state: str, actor, now: datetime) -> None:

@@ -9,10 +9,13 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import ActionPlan, ActionPlanStatus, Permission, Task, TaskAssignment, TaskStatus, User, utcnow
+from app.models import (
+    ActionPlan, ActionPlanStatus, Permission, StateTransition, Task, TaskAssignment, TaskStatus, User, utcnow,
+)
 from app.security import require_permission
 from app.services import audit
 from app.services.access import get_scoped, parse_int, project_scope, resolve_project
@@ -216,9 +219,25 @@ def get_action_plan(user: User, plan_id) -> ActionPlan:
     return get_scoped(ActionPlan, plan_id, user, "action plan")
 
 
+def action_plan_task_counts(plan_ids: list[int]) -> dict[int, int]:
+    """How many tasks each plan has, for a page of plans in one query."""
+    if not plan_ids:
+        return {}
+    rows = db.session.execute(select(Task.action_plan_id, func.count()).where(Task.action_plan_id.in_(plan_ids))
+                              .group_by(Task.action_plan_id))
+    return {plan_id: count for plan_id, count in rows}
+
+
+def action_plan_history(plan: ActionPlan) -> list[StateTransition]:
+    """The plan's state changes, oldest first, with their actors loaded."""
+    return list(db.session.execute(
+        select(StateTransition).options(selectinload(StateTransition.actor))
+        .where(StateTransition.entity_type == "action_plan", StateTransition.entity_id == plan.id)
+        .order_by(StateTransition.id)).scalars())
+
+
 def action_plan_json(plan: ActionPlan, user: User | None = None) -> dict:
-    task_count = db.session.execute(select(db.func.count()).select_from(Task)
-                                    .where(Task.action_plan_id == plan.id)).scalar_one()
+    task_count = action_plan_task_counts([plan.id]).get(plan.id, 0)
     return {"id": plan.id, "title": plan.title, "description": plan.description, "service_area": plan.service_area,
             "status": plan.status, "project_id": plan.project_id, "created_by_id": plan.created_by_id,
             "created_at": _iso(plan.created_at), "activated_at": _iso(plan.activated_at),

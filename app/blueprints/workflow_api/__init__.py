@@ -28,10 +28,10 @@ def _changed(result, label: str):
     user = api_user()
     body = svc.task_json(result.entity, user) if label == "task" else svc.action_plan_json(result.entity, user)
     finish(result)
-    return jsonify({"success": True, "message": f"{label.replace('_', ' ').capitalize()} {result.entity.id} is now "
+    return jsonify({"success": True, "message": f"{label.replace('_', ' ').capitalize()} {body['id']} is now "
                     f"{result.to_state.replace('_', ' ')}", label: body,
-                    "transition": {"from": result.from_state, "to": result.to_state, "event_id": result.event.id,
-                                   "correlation_id": result.record.correlation_id}})
+                    "transition": {"from": result.from_state, "to": result.to_state, "event_id": result.event_id,
+                                   "correlation_id": result.correlation_id}})
 
 
 def _transition_body() -> dict:
