@@ -1,6 +1,7 @@
 """`flask outbox …`: the relay (started by `make run`), a one-off drain, and status."""
 from __future__ import annotations
 
+import os
 import signal
 
 import click
@@ -13,9 +14,15 @@ outbox_cli = AppGroup("outbox", help="The transactional outbox: relay events to 
 @click.option("--once", is_flag=True, help="Process what is due now (with a progress bar), then exit.")
 @click.option("--interval", default=0.25, show_default=True, help="Seconds to sleep when idle.")
 @click.option("--batch", "batch_size", type=int, default=None, help="Events per batch (OUTBOX_BATCH_SIZE).")
-def relay_command(once: bool, interval: float, batch_size: int | None):
+@click.option("--processes", type=click.IntRange(1, 32), default=1, show_default=True,
+              help="Relays side by side (PostgreSQL only: SKIP LOCKED shares the batches between them).")
+def relay_command(once: bool, interval: float, batch_size: int | None, processes: int):
     """Run the outbox relay until stopped (SIGTERM/SIGINT end it after the current batch)."""
+    from app.extensions import db
     from app.services import relay
+
+    if processes > 1 and db.engine.dialect.name != "postgresql":
+        raise click.UsageError("--processes > 1 needs PostgreSQL (SQLite has one writer).")
 
     if once:
         total = relay.pending_count()
@@ -31,7 +38,33 @@ def relay_command(once: bool, interval: float, batch_size: int | None):
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    children = []
+    if processes > 1:
+        relay.ensure_defaults()  # once, before the relays start side by side
+        db.session.remove()
+    for _ in range(processes - 1):
+        pid = os.fork()
+        if pid == 0:  # a child relay: its own database connections (Redis pools reset themselves)
+            _stop_with_parent()
+            db.engine.dispose(close=False)
+            relay.run_relay(interval=interval, batch_size=batch_size, should_stop=lambda: stopping["flag"])
+            os._exit(0)
+        children.append(pid)
     relay.run_relay(interval=interval, batch_size=batch_size, should_stop=lambda: stopping["flag"])
+    for pid in children:  # stopping the parent stops them all, each after its current batch
+        os.kill(pid, signal.SIGTERM)
+    for pid in children:
+        os.waitpid(pid, 0)
+
+
+def _stop_with_parent() -> None:
+    """Linux: SIGTERM this child when its parent dies, even by SIGKILL (no orphaned relays)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 @outbox_cli.command("status")

@@ -29,10 +29,17 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "strong"
 
 
+def active_user(user_id) -> User | None:
+    """The active user with this id, role and projects loaded in one query (every request does this)."""
+    from sqlalchemy.orm import joinedload
+
+    user = db.session.get(User, int(user_id), options=[joinedload(User.projects)]) if str(user_id).isdigit() else None
+    return user if user and user.is_active else None
+
+
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user and user.is_active else None
+    return active_user(user_id)
 
 
 @login_manager.unauthorized_handler
@@ -59,9 +66,7 @@ def issue_user_token(user: User) -> tuple[str, int]:
 
 @jwt.user_lookup_loader
 def _jwt_user(_header, payload) -> User | None:
-    identity = payload.get("sub", "")
-    user = db.session.get(User, int(identity)) if str(identity).isdigit() else None
-    return user if user and user.is_active else None
+    return active_user(payload.get("sub", ""))
 
 
 @dataclass(frozen=True)

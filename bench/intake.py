@@ -58,15 +58,32 @@ def start_servers(count: int, env: dict) -> tuple[str, list]:
     return base, procs
 
 
+def start_gunicorn(workers: int, env: dict, threads: int = 4) -> tuple[str, list]:
+    """The production server (DESIGN: gunicorn `wsgi:app`), gthread workers with keep-alive; returns
+    (base URL, [master process])."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "gthread",
+                             "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+                             "wsgi:app"], env=env, cwd=str(ROOT))
+    return f"http://127.0.0.1:{port}", [proc]
+
+
 def setup(app, staff: int = 7) -> str:
-    """A coordinator, one role of `staff` users, one deployed workflow; returns a Bearer token."""
+    """A coordinator, one role of `staff` users, one deployed workflow, the seed SLA targets (so every
+    task starts its clock, as in production); returns a Bearer token."""
     from app.security import issue_user_token
     from app.services import staff_roles as catalog
     from app.services import workflows as wf
+    from app.services.sla import seed_sla_defaults
     from app.services.users import create_user, ensure_default_roles
 
     with app.app_context():
         ensure_default_roles()
+        seed_sla_defaults()
         boss = create_user("bench", "bench-password", "coordinator", ["Bench"])
         users = [create_user(f"officer{i}", "bench-password", "agent", ["Bench"]) for i in range(staff)]
         it = catalog.create_department(boss, {"name": "IT"})
@@ -86,11 +103,11 @@ def ticket(n: int, prefix: str) -> dict:
 
 
 def check(app, prefix: str, expected: int) -> str:
-    """Every ticket of the phase has its task, its assignments and its TaskCreated event."""
+    """Every ticket of the phase has its task, its assignments, its TaskCreated event and its SLA clock."""
     from sqlalchemy import func, select
 
     from app.extensions import db
-    from app.models import OutboxEvent, Task, TaskAssignment, Ticket
+    from app.models import OutboxEvent, SlaRecord, Task, TaskAssignment, Ticket
 
     with app.app_context():
         like = Ticket.external_id.like(f"{prefix}-%")
@@ -100,10 +117,11 @@ def check(app, prefix: str, expected: int) -> str:
                                         .where(like))
         events = db.session.scalar(select(func.count()).select_from(OutboxEvent).where(
             OutboxEvent.event_type == "TaskCreated", OutboxEvent.payload["external_id"].as_string().like(f"{prefix}-%")))
+        clocks = db.session.scalar(select(func.count()).select_from(SlaRecord).join(Task).join(Ticket).where(like))
         db.session.remove()
-    ok = tickets == tasks == events == expected and assignments == 3 * expected
+    ok = tickets == tasks == events == clocks == expected and assignments == 3 * expected
     return (f"checked: {tickets} allocated tickets, {tasks} tasks, {assignments} assignments, {events} TaskCreated "
-            f"events{'' if ok else '  <-- MISMATCH'}")
+            f"events, {clocks} SLA clocks{'' if ok else '  <-- MISMATCH'}")
 
 
 def run_single(base: str, token: str, count: int, clients: int, prefix: str = "S") -> float:

@@ -203,3 +203,45 @@ def test_relay_claims_in_batches_and_skips_locked_rows(db, app):
         assert result.claimed == 6 and len(locked) == 4
         other.rollback()
     assert relay.relay_outbox(batch_size=100).claimed == 4
+
+
+def test_relay_processes_run_side_by_side_and_stop_together(db, app, worker_env):
+    """`flask outbox relay --processes 2`: a parent and a forked child relay; SIGTERM to the parent
+    stops both. SQLite has one writer, so there it is refused."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import ROOT, _children, wait_for
+
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "outbox", "relay", "--interval", "0.05",
+               "--batch", "50", "--processes", "2"]
+    if not worker_env["DATABASE_URL"].startswith("postgresql"):
+        refused = subprocess.run(command, env=worker_env, cwd=str(ROOT), capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 2 and "--processes > 1 needs PostgreSQL" in refused.stderr
+        return
+    db.session.add(AutomationRule(name="Alert per report", event_type="ReportReceived",
+                                  condition={"field": "payload.kind", "op": "eq", "value": "report"},
+                                  actions=[{"type": "alert", "title": "Report {payload.n}"}]))
+    db.session.execute(OutboxEvent.__table__.insert(), [
+        event_values("ReportReceived", "report", n, {"kind": "report", "n": n}) for n in range(1000)])
+    db.session.commit()
+    proc = subprocess.Popen(command, env=worker_env, cwd=str(ROOT), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        children = wait_for(lambda: _children(proc.pid), timeout=30, message="the child relay")
+
+        def settled():
+            db.session.expire_all()
+            return db.session.execute(select(func.count()).select_from(OutboxEvent)
+                                      .where(OutboxEvent.status != "done")).scalar_one() == 0
+        wait_for(settled, timeout=120, interval=0.2, message="every event done")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]  # the parent reaped them
+    assert db.session.execute(select(func.count()).select_from(Alert)).scalar_one() == 1000
+    assert db.session.execute(select(func.count(func.distinct(Alert.event_id)))).scalar_one() == 1000

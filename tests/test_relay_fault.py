@@ -1,5 +1,6 @@
 """Fault test: `flask outbox relay` is SIGKILLed again and again while 5,000 events flow in.
-Afterwards every event was processed and no automation side effect happened twice."""
+Afterwards every event was processed and no automation side effect happened twice. On PostgreSQL
+each relay runs as two processes side by side (`--processes 2`), so they also race for batches."""
 from __future__ import annotations
 
 import random
@@ -18,9 +19,10 @@ EVENTS = 5000
 
 
 def _start_relay(env) -> subprocess.Popen:
+    processes = "2" if env["DATABASE_URL"].startswith("postgresql") else "1"
     return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "outbox", "relay", "--interval", "0.05",
-                             "--batch", "100"], env=env, cwd=str(ROOT), start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             "--batch", "100", "--processes", processes], env=env, cwd=str(ROOT),
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def test_relay_killed_repeatedly_loses_nothing_and_repeats_nothing(db, app, worker_env):

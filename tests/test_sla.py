@@ -60,7 +60,7 @@ def new_task(db, project_id, now, task_type="assessment", area="nutrition") -> T
 def move(db, task, to_state, now) -> None:
     """What `transitions.transition` does to the clocks, with an explicit time."""
     before, task.status = task.status, to_state
-    sla.on_task_transition(task, before, to_state, now)
+    sla.on_task_transitions([(task, before, to_state)], now)
     db.session.commit()
 
 

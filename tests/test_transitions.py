@@ -224,3 +224,101 @@ def test_two_concurrent_transitions_one_wins(live_server, db, people, api_token,
     events = db.session.execute(select(OutboxEvent).where(OutboxEvent.event_type == "TaskStatusChanged")).scalars().all()
     assert [e.payload["to"] for e in events] == [winner]
     assert db.session.execute(select(func.count()).select_from(StateTransition)).scalar_one() == 1
+
+
+def _batch(client, headers, items):
+    return client.post(f"{BASE}/tasks/transitions", json={"transitions": items}, headers=headers)
+
+
+def test_batch_applies_items_in_order_each_on_its_own(client, db, people, api_token):
+    from app.models import SlaRecord
+    from app.services.sla import seed_sla_defaults
+
+    seed_sla_defaults()
+    coord, agent = api_token(people["coord"]), api_token(people["agent"])
+    a, b = _task(client, coord), _task(client, coord, task_type="review")
+    hidden = _task(client, api_token(people["outsider"]))
+    response = _batch(client, coord, [
+        {"task_id": a["id"], "to_state": "in_progress"},
+        {"task_id": a["id"], "to_state": "completed", "context": {"visit": 3}},
+        {"task_id": b["id"], "to_state": "completed"},                   # not an edge from new
+        {"task_id": b["id"], "to_state": "blocked"},                     # the guard: no reason
+        {"task_id": b["id"], "to_state": "blocked", "reason": "No fuel", "expected_state": "new"},
+        {"task_id": b["id"], "to_state": "in_progress", "expected_state": "new"},  # stale: b is blocked now
+        {"task_id": hidden["id"], "to_state": "in_progress"},            # another project's task
+        {"task_id": "abc", "to_state": "in_progress"},
+        "not an object",
+    ])
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert (body["success"], body["applied"], body["refused"]) == (False, 3, 6)
+    results = body["results"]
+    assert [r["index"] for r in results] == list(range(9))
+    assert [(r["from"], r["to"]) for r in results if r["ok"]] == [
+        ("new", "in_progress"), ("in_progress", "completed"), ("new", "blocked")]
+    assert [r.get("error_code") for r in results] == [
+        None, None, "INVALID_TRANSITION", "VALIDATION_FAILED", None, "CONFLICT", "NOT_FOUND", "NOT_FOUND",
+        "VALIDATION_FAILED"]
+    assert results[2]["details"]["allowed"] == ["in_progress", "blocked", "cancelled"]
+    assert "reason" in results[3]["details"]
+    db.session.expire_all()
+    assert (db.session.get(Task, a["id"]).status, db.session.get(Task, b["id"]).status) == ("completed", "blocked")
+    assert db.session.get(Task, a["id"]).assignee_id == people["coord"].id  # starting it claimed it
+    assert db.session.get(Task, hidden["id"]).status == "new"
+    audit = db.session.execute(select(StateTransition).order_by(StateTransition.id)).scalars().all()
+    assert [(r.entity_id, r.from_state, r.to_state) for r in audit] == [
+        (a["id"], "new", "in_progress"), (a["id"], "in_progress", "completed"), (b["id"], "new", "blocked")]
+    assert audit[1].context == {"visit": 3} and audit[2].reason == "No fuel"
+    events = db.session.execute(select(OutboxEvent).where(OutboxEvent.event_type == "TaskStatusChanged")
+                                .order_by(OutboxEvent.created_at)).scalars().all()
+    assert sorted(e.id for e in events) == sorted(r["event_id"] for r in results if r["ok"])
+    assert {e.id: e.correlation_id for e in events} == {r.event_id: f"task:{r.entity_id}" for r in audit}
+    # the clocks moved as single transitions move them (seed targets are resolution clocks)
+    clocks = {(r.task_id, r.kind): r.status for r in db.session.execute(select(SlaRecord)).scalars()}
+    assert clocks == {(a["id"], "resolution"): "met", (b["id"], "resolution"): "paused",
+                      (hidden["id"], "resolution"): "running"}
+    # the same refusals as the single endpoint: an agent on someone else's task
+    denied = _batch(client, agent, [{"task_id": b["id"], "to_state": "in_progress", "reason": "fuel found"}])
+    assert denied.json["results"][0]["error_code"] == "PERMISSION_DENIED" and denied.json["applied"] == 0
+
+
+def test_batch_body_is_validated_and_changes_nothing(client, db, people, api_token):
+    coord = api_token(people["coord"])
+    task = _task(client, coord)
+    for body in ({"transitions": "all of them"}, {"transitions": []}, {},
+                 {"transitions": [{"task_id": task["id"], "to_state": "in_progress"}] * 501}):
+        response = client.post(f"{BASE}/tasks/transitions", json=body, headers=coord)
+        assert response.status_code == 400 and response.json["error_code"] == "VALIDATION_FAILED"
+        assert "transitions" in response.json["details"]
+    assert client.post(f"{BASE}/tasks/transitions", json={"transitions": []}).status_code == 401
+    db.session.expire_all()
+    assert db.session.get(Task, task["id"]).status == "new"
+    assert db.session.execute(select(func.count()).select_from(StateTransition)).scalar_one() == 0
+
+
+def test_batch_compare_and_set_refuses_a_task_changed_meanwhile(client, db, people, api_token, monkeypatch):
+    """Between the batch's read and its UPDATE someone cancels task `b`: b's items come back as
+    conflicts and write nothing; `a` is applied."""
+    import app.services.transitions as transitions
+    from sqlalchemy import update
+
+    coord = api_token(people["coord"])
+    a, b = _task(client, coord), _task(client, coord)
+    original = transitions._load_tasks
+
+    def then_someone_cancels_b(actor, items):
+        tasks = original(actor, items)
+        db.session.execute(update(Task).where(Task.id == b["id"]).values(status="cancelled")
+                           .execution_options(synchronize_session=False))
+        return tasks
+
+    monkeypatch.setattr(transitions, "_load_tasks", then_someone_cancels_b)
+    response = _batch(client, coord, [{"task_id": b["id"], "to_state": "in_progress"},
+                                      {"task_id": a["id"], "to_state": "in_progress"},
+                                      {"task_id": b["id"], "to_state": "completed"}])
+    assert [r.get("error_code") for r in response.json["results"]] == ["CONFLICT", None, "CONFLICT"]
+    db.session.expire_all()
+    assert (db.session.get(Task, a["id"]).status, db.session.get(Task, b["id"]).status) == ("in_progress", "cancelled")
+    assert [r.entity_id for r in db.session.execute(select(StateTransition)).scalars()] == [a["id"]]
+    assert db.session.execute(select(func.count()).select_from(OutboxEvent)
+                              .where(OutboxEvent.event_type == "TaskStatusChanged")).scalar_one() == 1

@@ -1,17 +1,20 @@
 """Webhooks against a real HTTP receiver on loopback that checks signatures the way a Standard
 Webhooks consumer does: a target that fails then recovers gets the message once; retries back off;
-private targets are refused; timeouts are attempt errors; endpoints' secrets are shown once."""
+private targets are refused; a second DNS answer cannot move the connection (DNS rebinding);
+timeouts are attempt errors; endpoints' secrets are shown once."""
 import base64
 import hashlib
 import hmac
 import json
 import logging
+import socket
 import threading
 import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from app.models import WebhookDelivery, utcnow
@@ -45,7 +48,7 @@ class Receiver:
                     failing = valid and len([r for r in receiver.requests if r["valid"]]) < receiver.fail_first
                     status = 401 if not valid else 500 if failing else receiver.status
                     receiver.requests.append({"id": self.headers["webhook-id"], "valid": valid, "status": status,
-                                              "body": json.loads(body)})
+                                              "host": self.headers["Host"], "body": json.loads(body)})
                 self.send_response(status)
                 if status == 302:
                     self.send_header("Location", "http://127.0.0.1:9/elsewhere")
@@ -87,6 +90,22 @@ def receiver(app):
 @pytest.fixture
 def admin(make_user):
     return make_user("admin", ["Project A"], username="root")
+
+
+@pytest.fixture
+def dns(monkeypatch):
+    """A resolver for hooks.example.test: the list holds its answers, one per lookup, the last one
+    repeating. Other names resolve as usual."""
+    real_getaddrinfo = socket.getaddrinfo
+    answers: list[str] = []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host == "hooks.example.test":
+            host = answers.pop(0) if len(answers) > 1 else answers[0]
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return answers
 
 
 def endpoint_for(user, receiver, **extra):
@@ -136,7 +155,7 @@ def test_failing_target_that_recovers_gets_the_message_once(receiver, admin, db,
 def test_private_targets_are_refused_on_save_and_on_send(app, receiver, admin, db):
     app.config["WEBHOOK_ALLOWED_HOSTS"] = []
     for url in (receiver.url, "http://10.1.2.3/hook", "http://169.254.169.254/latest/meta-data", "http://[::1]/x",
-                "ftp://93.184.216.34/hook"):
+                "http://100.64.0.7/hook", "http://[::ffff:192.168.1.1]/hook", "ftp://93.184.216.34/hook"):
         with pytest.raises(ValidationFailed) as exc:
             webhooks.create_endpoint(admin, {"name": "Bad", "url": url})
         assert "url" in exc.value.details, url
@@ -152,6 +171,52 @@ def test_private_targets_are_refused_on_save_and_on_send(app, receiver, admin, d
     (delivery,) = delivery_rows(db)
     assert delivery.status == "dead" and "target refused: 127.0.0.1 resolves to 127.0.0.1" in delivery.last_error
     assert receiver.requests == []
+
+
+# A public answer for the guard. TEST-NET (192.0.2.1) would not do: the guard refuses documentation
+# ranges as private. The port is the receiver's (a random high one) and the timeout short, so the
+# attempt fails fast offline (network unreachable) and within 0.3 s elsewhere.
+PUBLIC = "93.184.216.34"
+
+
+def test_dns_rebinding_cannot_move_the_connection_to_a_private_address(app, dns, receiver, admin, db):
+    app.config["WEBHOOK_TIMEOUT_SECONDS"] = 0.3
+    url = f"http://hooks.example.test:{receiver.server.server_port}/hooks/fieldflow"
+    dns[:] = [PUBLIC]
+    endpoint_for(admin, receiver, url=url)
+    dns[:] = [PUBLIC, "127.0.0.1"]  # public to the send's check, loopback to every later lookup
+    work_items.create_task(admin, {"title": "T", "task_type": "general"})
+    relay.relay_outbox()
+    assert webhooks.deliver_due() == {"delivered": 0, "retrying": 1, "dead": 0}
+    assert receiver.requests == []
+    (delivery,) = delivery_rows(db)
+    (attempt,) = webhooks.delivery_attempts(delivery)
+    assert delivery.status == "pending" and attempt.status_code is None
+    assert attempt.error.startswith(("ConnectionError", "timed out")), attempt.error
+
+
+def test_the_pinned_connection_keeps_the_host_name(monkeypatch, dns, receiver, admin, db):
+    monkeypatch.setattr(webhooks, "_blocked", lambda ip: False)  # take the loopback receiver for a public host
+    port = receiver.server.server_port
+    dns[:] = ["127.0.0.1"]
+    endpoint_for(admin, receiver, url=f"http://hooks.example.test:{port}/hooks/fieldflow")
+    dns[:] = ["127.0.0.1", PUBLIC]  # a second lookup would miss the receiver
+    work_items.create_task(admin, {"title": "T", "task_type": "general"})
+    relay.relay_outbox()
+    assert webhooks.deliver_due() == {"delivered": 1, "retrying": 0, "dead": 0}
+    (request,) = receiver.requests
+    assert request["valid"] and request["host"] == f"hooks.example.test:{port}"
+
+
+def test_https_is_pinned_and_verified_against_the_host_name():
+    adapter = webhooks._PinnedAdapter(PUBLIC)
+    request = requests.Request("POST", "https://hooks.example.test:8443/hook", data=b"{}").prepare()
+    pool = adapter.get_connection_with_tls_context(request, verify=True)
+    adapter.add_headers(request)
+    conn = pool._new_conn()  # built, not connected
+    assert (pool.host, pool.port, conn.host) == (PUBLIC, 8443, PUBLIC)
+    assert conn.server_hostname == conn.assert_hostname == "hooks.example.test"
+    assert pool.cert_reqs == "CERT_REQUIRED" and request.headers["Host"] == "hooks.example.test:8443"
 
 
 def test_a_timeout_is_an_attempt_error_and_retried(app, receiver, admin, db):

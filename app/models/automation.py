@@ -47,7 +47,7 @@ class RuleExecution(Base):
     __table_args__ = (UniqueConstraint("rule_id", "event_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    rule_id: Mapped[int] = mapped_column(ForeignKey("automation_rules.id", ondelete="CASCADE"), index=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("automation_rules.id", ondelete="CASCADE"))  # unique (rule_id, event_id)
     event_id: Mapped[str] = mapped_column(String(36), index=True)
     outcome: Mapped[str] = mapped_column(String(16))
     detail: Mapped[dict] = mapped_column(JSONType, default=dict)

@@ -75,7 +75,7 @@ class SlaRecord(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))  # indexed by unique (task_id, kind)
     config_id: Mapped[int | None] = mapped_column(ForeignKey("sla_configs.id", ondelete="SET NULL"))
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
     service_area: Mapped[str] = mapped_column(String(80))

@@ -11,9 +11,9 @@ from sqlalchemy import func, insert, or_, select
 from app.extensions import db
 from app.models import Alert, OutboxEvent, User, utcnow
 from app.services.access import project_scope
+from app.services.bulk_insert import RowBuffer, next_id
 from app.services.errors import NotFound, ValidationFailed
 from app.services.outbox import event_values
-from app.services.bulk import RowBuffer, next_id
 
 LEVELS = ("info", "warning", "critical")
 

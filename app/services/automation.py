@@ -18,7 +18,7 @@ from sqlalchemy import or_, select
 
 from app.extensions import db
 from app.models import AutomationRule, OutboxEvent, RuleExecution, RuleOutcome, utcnow
-from app.services.bulk import RowBuffer
+from app.services.bulk_insert import RowBuffer
 from app.services.conditions import evaluate, lookup
 from app.services.errors import DomainError
 

@@ -3,14 +3,19 @@
 On PostgreSQL the rows go as one array per column through `unnest`: one short statement whatever
 the batch size (executemany sends a statement per row; multi-row VALUES makes psycopg parse a
 query with thousands of placeholders). Elsewhere, an ordinary executemany.
+
+`RowBuffer` collects rows to insert that way later, and `next_id` reserves a primary key before the
+INSERT, so a row that others name (an alert named by its AlertRaised event) needs no flush of its own:
+the outbox relay writes a batch's alerts, events and rule executions in three statements.
 """
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 
-from sqlalchemy import Table
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import JSON
 
@@ -52,13 +57,22 @@ def insert_rows(table: Table, rows: list[dict], returning: tuple[str, ...] = (),
     params = {}
     for i, name in enumerate(columns):
         values = [row[name] for row in rows]
-        params[f"c{i}"] = ([None if v is None else json.dumps(v, default=str) for v in values]
-                           if i in json_columns else values)
+        params[f"c{i}"] = _json_texts(values) if i in json_columns else values
     # psycopg itself, in binary: dumping text arrays in text format (quoting every element) costs
     # more than the insert. Same connection, so the same transaction as the session's statements.
     with driver_connection().cursor(binary=True) as cursor:
         cursor.execute(statement, params)
         return cursor.fetchall() if returning else []
+
+
+def _json_texts(values: list) -> list:
+    """Each value as JSON text; a value shared by many rows (one calendar snapshot for a batch of
+    SLA clocks) is dumped once."""
+    texts: dict[int, str] = {}
+    for value in values:
+        if value is not None and id(value) not in texts:
+            texts[id(value)] = json.dumps(value, default=str)
+    return [None if value is None else texts[id(value)] for value in values]
 
 
 def _insert_generic(table: Table, rows: list[dict], returning, conflict) -> list:
@@ -89,3 +103,40 @@ def pipelined():
     PostgreSQL; use it for statements that need no result from one another)."""
     with (driver_connection().pipeline() if is_postgresql() else nullcontext()):
         yield
+
+
+ID_BLOCK = 200
+
+
+def next_id(model) -> int | None:
+    """An unused primary key for a new `model` row, drawn from its PostgreSQL sequence in blocks
+    (unused ones leave gaps, as a rolled-back INSERT does); None on SQLite, where only the INSERT
+    assigns one."""
+    if not is_postgresql():
+        return None
+    table = model.__table__
+    pool = db.session().info.setdefault("reserved_ids", {}).setdefault(table.name, [])
+    if not pool:
+        sequence = func.pg_get_serial_sequence(table.name, table.primary_key.columns.keys()[0])
+        pool.extend(reversed(db.session.execute(
+            select(func.nextval(sequence)).select_from(func.generate_series(1, ID_BLOCK))).scalars().all()))
+    return pool.pop()
+
+
+class RowBuffer:
+    """Rows (dicts with the same keys per model) waiting for `flush()`, which inserts each model's
+    rows with `insert_rows`, models in the order they were first added (parents before children)."""
+
+    def __init__(self) -> None:
+        self.rows: dict = defaultdict(list)
+
+    def add(self, model, row: dict) -> None:
+        self.rows[model].append(row)
+
+    def flush(self) -> None:
+        for model, rows in self.rows.items():
+            insert_rows(model.__table__, rows)
+        self.rows.clear()
+
+    def clear(self) -> None:
+        self.rows.clear()

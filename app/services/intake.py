@@ -1,11 +1,12 @@
 """Ticket intake: validate and parse, create or update by external id, and allocate tickets that
-have no task yet (matching workflow → first step → round-robin → task → ticket allocated).
+have no task yet (matching workflow → first step → round-robin → task with its SLA clocks →
+ticket allocated).
 
 A batch is one transaction with set-based statements: one INSERT … ON CONFLICT DO NOTHING for the
 tickets (the rows it did not insert already existed: those become updates, and an update never
-creates a second task), one locked state row per role, then one INSERT each for tasks, assignments
-and `TaskCreated` outbox events. Every outcome of the seed's error table is stored on the ticket
-(`allocation_status`, `allocation_error`). An unreachable role source is retried with backoff by
+creates a second task), one locked state row per role, then one INSERT each for tasks, assignments,
+`TaskCreated` outbox events and SLA clocks. Every outcome of the seed's error table is stored on the
+ticket (`allocation_status`, `allocation_error`). An unreachable role source is retried with backoff by
 `retry_due_allocations` (RQ cron), up to MAX_ALLOCATION_ATTEMPTS, and on request at any time.
 
 Lock order is the same in every transaction (tickets, then their tasks, then role states by id;
@@ -15,6 +16,8 @@ lock before anything is read. On PostgreSQL the inserts go as arrays (`bulk_inse
 """
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -22,7 +25,8 @@ from sqlalchemy import bindparam, select, update
 
 from app.extensions import db
 from app.models import AllocationStatus as AS
-from app.models import OutboxEvent, Task, TaskAssignment, TaskStatus, Ticket, utcnow
+from app.models import OutboxEvent, SlaRecord, Task, TaskAssignment, TaskStatus, Ticket, utcnow
+from app.services import sla
 from app.services.bulk_insert import insert_rows, pipelined
 from app.services.errors import ValidationFailed
 from app.services.intake_parsing import best_effort, parse_ticket
@@ -34,6 +38,11 @@ from app.services.round_robin import (
 
 MAX_ALLOCATION_ATTEMPTS = 8
 MAX_BATCH = 5000
+# Ticket tasks are help-desk work: their service area is the ticket's department (so SLA configs and
+# compliance can be per department), their type the general one (not "intake": the built-in rule
+# "intake completed → assessment task" is for field intake, not for help-desk tickets).
+TICKET_TASK_TYPE = "general"
+_NOT_SLUG = re.compile(r"[^a-z0-9_-]+")
 _tickets, _tasks, _assignments = Ticket.__table__, Task.__table__, TaskAssignment.__table__
 
 
@@ -64,6 +73,14 @@ class Outcome:
 def retry_delay(attempts: int) -> timedelta:
     """Backoff after the n-th failed attempt to reach the role source: 1, 2, 4 … minutes, at most an hour."""
     return timedelta(seconds=min(60 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def ticket_service_area(department: str | None) -> str:
+    """A ticket task's service area: its department as a short lowercase name ("Human Resources" →
+    "human_resources"), the form SLA configs name areas in; "general" when nothing is left."""
+    ascii_name = unicodedata.normalize("NFKD", department or "").encode("ascii", "ignore").decode()
+    area = _NOT_SLUG.sub("_", ascii_name.lower())[:80].strip("_-")
+    return area or "general"
 
 
 def _plan(values: dict, route: Route | None, members: dict) -> tuple[str, str]:
@@ -225,8 +242,9 @@ def _update_by_id(table, rows: list[dict], key: str) -> None:
 
 def _allocate(project_id: int, items: list[tuple[int, str, dict, Route]], staffing: dict[int, Staffing],
               now) -> dict[int, tuple[int, list[dict]]]:
-    """Create a task on each ticket's first step, staffed round-robin, with its TaskCreated event.
-    Items are (ticket id, external id, ticket values, route); returns {ticket id: (task id, users)}."""
+    """Create a task on each ticket's first step, staffed round-robin, with its TaskCreated event and
+    its SLA clocks (`sla.clock_rows`; the configs are read in this transaction). Items are (ticket id,
+    external id, ticket values, route); returns {ticket id: (task id, users)}."""
     if not items:
         return {}
     states = lock_states(route.role_id for *_, route in items)
@@ -238,9 +256,14 @@ def _allocate(project_id: int, items: list[tuple[int, str, dict, Route]], staffi
         picks[ticket_id] = chosen
         task_rows.append({"project_id": project_id, "ticket_id": ticket_id, "workflow_id": route.workflow_id,
                           "current_step_id": route.step_id, "status": TaskStatus.NEW.value,
+                          "task_type": TICKET_TASK_TYPE, "service_area": ticket_service_area(values["department"]),
                           "priority": values["priority"], "due_at": values.get("due_at"), "created_at": now,
                           "updated_at": now, "completed_at": None})
     task_ids = dict(insert_rows(_tasks, task_rows, returning=("ticket_id", "id")))
+    # Built now (it reads the SLA configs), inserted in the pipeline below with the other rows.
+    clocks = sla.clock_rows([sla.NewTask(task_ids[row["ticket_id"]], project_id, row["service_area"], row["task_type"],
+                                         row["status"]) for row in task_rows], now)
+    areas = {row["ticket_id"]: row["service_area"] for row in task_rows}
     assignment_rows, events, result = [], [], {}
     by_ticket = {item[0]: item for item in items}
     for ticket_id, chosen in picks.items():
@@ -257,11 +280,13 @@ def _allocate(project_id: int, items: list[tuple[int, str, dict, Route]], staffi
         events.append(event_values("TaskCreated", "task", task_ids[ticket_id], {
             "task_id": task_ids[ticket_id], "ticket_id": ticket_id, "external_id": ext, "project_id": project_id,
             "workflow_id": route.workflow_id, "step_id": route.step_id, "status": TaskStatus.NEW.value,
-            "priority": values["priority"], "assignees": [p.user_id for p in chosen]},
+            "task_type": TICKET_TASK_TYPE, "service_area": areas[ticket_id], "priority": values["priority"],
+            "assignees": [p.user_id for p in chosen]},
             correlation_id=f"ticket:{ticket_id}"))
-    with pipelined():  # three independent statements, one round trip
+    with pipelined():  # four independent statements, one round trip
         insert_rows(_assignments, assignment_rows)
         insert_rows(OutboxEvent.__table__, events)
+        insert_rows(SlaRecord.__table__, clocks)
         save_states(states)
     return result
 

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from app.extensions import db
 from app.models import OutboxEvent, OutboxStatus, WebhookEndpoint, utcnow
 from app.services import automation
-from app.services.bulk import RowBuffer
+from app.services.bulk_insert import RowBuffer
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 3600

@@ -1,22 +1,26 @@
 """SLA clocks (DESIGN, "SLA"): one record per task and target kind, started when a task is created,
 paused, resumed and stopped by its transitions, and scanned for warnings and breaches.
 
-Due times are computed once, on the business calendar snapshotted on the record, and stored in UTC;
-so the scan is two set-based UPDATEs on indexed columns, whatever the calendars. While a clock is
-paused its `due_at`/`warn_at` are NULL and `remaining_minutes` keeps the business minutes left.
-Nothing here commits except `scan_sla_breaches` and `seed_sla_defaults`: clocks change inside the
-caller's transaction (task creation, `transitions.transition`).
+Clocks start in one INSERT however many tasks start together (`start_clocks_many`: an API task,
+a batch of ticket tasks). Due times are computed once, on the business calendar snapshotted on the
+record, and stored in UTC; so the scan is two set-based UPDATEs on indexed columns, whatever the
+calendars. While a clock is paused its `due_at`/`warn_at` are NULL and `remaining_minutes` keeps
+the business minutes left. Nothing here commits except `scan_sla_breaches` and `seed_sla_defaults`:
+clocks change inside the caller's transaction (task creation, `transitions.transition`).
 """
 from __future__ import annotations
 
 import logging
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
+from typing import NamedTuple
 
-from sqlalchemy import String, and_, cast, func, insert, literal, or_, select, update
+from sqlalchemy import String, and_, bindparam, cast, func, insert, literal, or_, select, update
 
 from app.extensions import db
-from app.models import BusinessCalendarConfig, OutboxEvent, SlaConfig, SlaRecord, SlaStatus, Task, User, utcnow
+from app.models import (
+    BusinessCalendarConfig, OutboxEvent, SlaConfig, SlaRecord, SlaStatus, Task, Ticket, User, utcnow,
+)
 from app.models.base import UTCDateTime
 from app.services.access import project_scope
 from app.services.bulk_insert import insert_rows, is_postgresql
@@ -37,7 +41,8 @@ CHUNK = 5000
 # --- calendars ------------------------------------------------------------------------------------
 
 def calendar_snapshot(config: BusinessCalendarConfig | None) -> dict:
-    """The JSON form of a stored calendar (the built-in UTC Mon–Fri 08:00–17:00 one for None)."""
+    """The JSON form of a stored calendar, or of a row with its columns (the built-in UTC Mon–Fri
+    08:00–17:00 one for None)."""
     if config is None:
         return {"name": "built-in", "timezone": "UTC", "work_start": "08:00", "work_end": "17:00",
                 "workdays": [0, 1, 2, 3, 4], "country": None, "subdivision": None, "extra_holidays": []}
@@ -66,25 +71,54 @@ def default_calendar() -> BusinessCalendarConfig | None:
         BusinessCalendarConfig.name == DEFAULT_CALENDAR_NAME)).scalar_one_or_none()
 
 
-def config_calendar(config: SlaConfig) -> BusinessCalendarConfig | None:
-    """A config's calendar, or the default one when it names none."""
-    return config.calendar if config.calendar_id is not None else default_calendar()
-
-
 # --- configs ---------------------------------------------------------------------------------------
 
+def _rank(config) -> tuple:
+    """Most specific first: this project's before global ones; within each, (area, type) >
+    ("*", type) > (area, "*") > ("*", "*"); the oldest config breaks a tie."""
+    return (config.project_id is None, config.task_type == "*", config.service_area == "*", config.id)
+
+
+def _best_config(configs, project_id: int, service_area: str, task_type: str):
+    """The one of `configs` (enabled ones) that applies to a task, ranked by `_rank`."""
+    return min((c for c in configs if c.project_id in (None, project_id) and c.service_area in (service_area, "*")
+                and c.task_type in (task_type, "*")), key=_rank, default=None)
+
+
+def _candidates_statement():
+    """Enabled configs that may apply to tasks of some projects, areas and types, each with the
+    calendar it names or else the default one (the columns `calendar_snapshot` reads; `calendar_row_id`
+    is NULL when there is neither). Built once: intake runs it for every ticket it allocates."""
+    c, k = SlaConfig.__table__.c, BusinessCalendarConfig.__table__.c
+    named = BusinessCalendarConfig.__table__.alias("named_default")
+    default_id = select(named.c.id).where(named.c.name == DEFAULT_CALENDAR_NAME).scalar_subquery().correlate(None)
+    return (select(c.id, c.project_id, c.service_area, c.task_type, c.response_minutes, c.resolution_minutes,
+                   c.warning_percent, c.pause_states, k.id.label("calendar_row_id"), k.name, k.timezone, k.work_start,
+                   k.work_end, k.workdays, k.country, k.subdivision, k.extra_holidays)
+            .select_from(SlaConfig.__table__)
+            .outerjoin(BusinessCalendarConfig.__table__, k.id == func.coalesce(c.calendar_id, default_id))
+            .where(c.enabled.is_(True),
+                   or_(c.project_id.in_(bindparam("project_ids", expanding=True)), c.project_id.is_(None)),
+                   c.service_area.in_(bindparam("areas", expanding=True)),
+                   c.task_type.in_(bindparam("types", expanding=True))))
+
+
+_CANDIDATES = _candidates_statement()
+
+
+def _candidate_configs(project_ids, service_areas, task_types) -> list:
+    """Rows of `_CANDIDATES` for tasks of these projects, areas and types, in one query."""
+    return db.session.execute(_CANDIDATES, {"project_ids": sorted(set(project_ids)),
+                                            "areas": sorted({*service_areas, "*"}),
+                                            "types": sorted({*task_types, "*"})}).all()
+
+
 def match_config(project_id: int, service_area: str, task_type: str) -> SlaConfig | None:
-    """The enabled config that applies, most specific first: this project's before global ones; within
-    each, (area, type) > ("*", type) > (area, "*") > ("*", "*")."""
-    candidates = db.session.execute(select(SlaConfig).where(
-        SlaConfig.enabled.is_(True),
-        or_(SlaConfig.project_id == project_id, SlaConfig.project_id.is_(None)),
-        SlaConfig.service_area.in_((service_area, "*")), SlaConfig.task_type.in_((task_type, "*")))).scalars().all()
-
-    def rank(c: SlaConfig) -> tuple:
-        return (c.project_id is None, c.task_type == "*", c.service_area == "*", c.id)
-
-    return min(candidates, key=rank, default=None)
+    """The enabled config that applies, most specific first (see `_rank`): the one whose clocks a
+    task of this project, service area and type starts."""
+    best = _best_config(_candidate_configs((project_id,), (service_area,), (task_type,)), project_id,
+                        service_area, task_type)
+    return db.session.get(SlaConfig, best.id) if best is not None else None
 
 
 def _config_of(record: SlaRecord) -> SlaConfig | None:
@@ -103,39 +137,97 @@ def _warning_percent(record: SlaRecord) -> int:
 
 # --- clocks ---------------------------------------------------------------------------------------
 
+def _due_and_warn(calendar: BusinessCalendar, now: datetime, remaining: float, target_minutes: int,
+                  warning_percent: int) -> tuple[datetime, datetime]:
+    """Due and warning times `remaining` business minutes from now (overdue clocks are due now)."""
+    due = calendar.add_business_minutes(now, remaining) if remaining > 0 else now
+    warn_left = remaining - target_minutes * (100 - warning_percent) / 100
+    return due, calendar.add_business_minutes(now, warn_left) if warn_left > 0 else now
+
+
 def _schedule(record: SlaRecord, calendar: BusinessCalendar, now: datetime, remaining: float,
               warning_percent: int) -> None:
-    """Set due/warn times `remaining` business minutes from now (overdue clocks are due now)."""
-    record.due_at = calendar.add_business_minutes(now, remaining) if remaining > 0 else now
-    warn_left = remaining - record.target_minutes * (100 - warning_percent) / 100
-    record.warn_at = calendar.add_business_minutes(now, warn_left) if warn_left > 0 else now
+    record.due_at, record.warn_at = _due_and_warn(calendar, now, remaining, record.target_minutes, warning_percent)
 
 
-def start_clocks(task: Task, now: datetime) -> list[SlaRecord]:
-    """Start the response and resolution clocks of a new (flushed) task from the config that matches
-    its project, service area and type; none if no config matches. No commit."""
-    config = match_config(task.project_id, task.service_area, task.task_type)
-    if config is None:
+class NewTask(NamedTuple):
+    """What starts a task's clocks (a `Task` has these attributes too)."""
+
+    id: int
+    project_id: int
+    service_area: str
+    task_type: str
+    status: str
+
+
+def clock_rows(tasks, now: datetime, skip_existing: bool = False) -> list[dict]:
+    """The `sla_records` rows (plain dicts, every column but the id) that start the response and
+    resolution clocks of new tasks at `now`: each task's clocks come from the config that matches its
+    project, service area and type (none if none matches). One query for the configs and their
+    calendars; the calendar snapshot and the due/warning times are computed once per config, kind and
+    paused-or-not, since every task starts at `now`.
+    `skip_existing`: leave out the kinds a task already has a clock for (one more query)."""
+    tasks = list(tasks)
+    if not tasks:
         return []
-    existing = set(db.session.execute(select(SlaRecord.kind).where(SlaRecord.task_id == task.id)).scalars())
-    snapshot = calendar_snapshot(config_calendar(config))
-    calendar = calendar_from_snapshot(snapshot)
-    paused = task.status in (config.pause_states or ())
-    records = []
-    for kind, minutes in ((RESPONSE, config.response_minutes), (RESOLUTION, config.resolution_minutes)):
-        if not minutes or kind in existing:
+    configs = _candidate_configs({t.project_id for t in tasks}, {t.service_area for t in tasks},
+                                 {t.task_type for t in tasks})
+    if not configs:
+        return []
+    existing = set()
+    if skip_existing:
+        existing = {(task_id, kind) for task_id, kind in db.session.execute(
+            select(SlaRecord.task_id, SlaRecord.kind).where(SlaRecord.task_id.in_(sorted({t.id for t in tasks}))))}
+    matched: dict[tuple, object] = {}
+    snapshots: dict[int, dict] = {}
+    timings: dict[tuple, dict] = {}
+    rows = []
+    for task in tasks:
+        key = (task.project_id, task.service_area, task.task_type)
+        if key not in matched:
+            matched[key] = _best_config(configs, *key)
+        config = matched[key]
+        if config is None:
             continue
-        record = SlaRecord(task_id=task.id, config_id=config.id, project_id=task.project_id,
-                           service_area=task.service_area, task_type=task.task_type, kind=kind,
-                           target_minutes=minutes, started_at=now, calendar=snapshot)
-        if paused:
-            record.status, record.paused_at, record.remaining_minutes = SlaStatus.PAUSED.value, now, float(minutes)
-        else:
-            record.status = SlaStatus.RUNNING.value
-            _schedule(record, calendar, now, minutes, config.warning_percent)
-        db.session.add(record)
-        records.append(record)
-    return records
+        if config.id not in snapshots:
+            snapshots[config.id] = calendar_snapshot(config if config.calendar_row_id is not None else None)
+        paused = task.status in (config.pause_states or ())
+        for kind, minutes in ((RESPONSE, config.response_minutes), (RESOLUTION, config.resolution_minutes)):
+            if not minutes or (task.id, kind) in existing:
+                continue
+            timing = timings.get((config.id, kind, paused))
+            if timing is None:
+                timing = timings[(config.id, kind, paused)] = _start_timing(config, minutes, snapshots[config.id],
+                                                                            paused, now)
+            rows.append({"task_id": task.id, "config_id": config.id, "project_id": task.project_id,
+                         "service_area": task.service_area, "task_type": task.task_type, "kind": kind,
+                         "target_minutes": minutes, "started_at": now, "calendar": snapshots[config.id],
+                         "warned_at": None, "breached_at": None, "stopped_at": None, **timing})
+    return rows
+
+
+def _start_timing(config, minutes: int, snapshot: dict, paused: bool, now: datetime) -> dict:
+    """A new clock's status and times: paused (no due time, all its minutes left) or running."""
+    if paused:
+        return {"status": SlaStatus.PAUSED.value, "due_at": None, "warn_at": None, "paused_at": now,
+                "remaining_minutes": float(minutes)}
+    due, warn = _due_and_warn(calendar_from_snapshot(snapshot), now, minutes, minutes, config.warning_percent)
+    return {"status": SlaStatus.RUNNING.value, "due_at": due, "warn_at": warn, "paused_at": None,
+            "remaining_minutes": None}
+
+
+def start_clocks_many(tasks, now: datetime, skip_existing: bool = False) -> list[dict]:
+    """Start the clocks of many new (inserted) tasks — `NewTask`s or `Task`s — in one INSERT; returns
+    the rows inserted (see `clock_rows`). No commit."""
+    rows = clock_rows(tasks, now, skip_existing)
+    insert_rows(SlaRecord.__table__, rows)
+    return rows
+
+
+def start_clocks(task: Task, now: datetime) -> list[dict]:
+    """Start the response and resolution clocks of a new (flushed) task, but not those it already
+    has; returns the rows inserted. No commit."""
+    return start_clocks_many([task], now, skip_existing=True)
 
 
 def remaining_at(record: SlaRecord, at: datetime) -> float:
@@ -169,23 +261,35 @@ def _stop(record: SlaRecord, now: datetime, cancelled: bool = False) -> None:
     record.stopped_at = now
 
 
-def on_task_transition(task: Task, from_state: str, to_state: str, now: datetime) -> None:
-    """Apply a task's state change to its open clocks (no commit): entering one of the config's pause
-    states pauses them, leaving it resumes them with the business minutes they had left; in_progress
-    stops the response clock, completed stops every clock (met or missed), cancelled cancels them."""
-    records = db.session.execute(select(SlaRecord).where(
-        SlaRecord.task_id == task.id, SlaRecord.stopped_at.is_(None)).order_by(SlaRecord.id)).scalars().all()
-    for record in records:
-        paused = record.status == SlaStatus.PAUSED.value
-        should_pause = to_state in _pause_states(record)
-        if paused and not should_pause:
-            _resume(record, now)
-        elif should_pause and not paused:
-            _pause(record, now)
-        if to_state == "cancelled":
-            _stop(record, now, cancelled=True)
-        elif to_state == "completed" or (to_state == "in_progress" and record.kind == RESPONSE):
-            _stop(record, now)
+def on_task_transitions(changes: list[tuple[Task, str, str]], now: datetime) -> None:
+    """Apply tasks' state changes, (task, from, to) in order, to their open clocks (no commit):
+    entering one of the config's pause states pauses them, leaving it resumes them with the business
+    minutes they had left; in_progress stops the response clock, completed stops every clock (met or
+    missed), cancelled cancels them. One query for all the tasks' clocks."""
+    records: dict[int, list[SlaRecord]] = {}
+    rows = db.session.execute(  # with their configs, which `_config_of` then finds in the session
+        select(SlaRecord, SlaConfig).outerjoin(SlaConfig, SlaConfig.id == SlaRecord.config_id)
+        .where(SlaRecord.task_id.in_({task.id for task, _, _ in changes}), SlaRecord.stopped_at.is_(None))
+        .order_by(SlaRecord.id))
+    for record, _config in rows:
+        records.setdefault(record.task_id, []).append(record)
+    for task, _before, to_state in changes:
+        for record in records.get(task.id, ()):
+            if record.stopped_at is None:  # an earlier change in `changes` may have stopped it
+                _apply(record, to_state, now)
+
+
+def _apply(record: SlaRecord, to_state: str, now: datetime) -> None:
+    paused = record.status == SlaStatus.PAUSED.value
+    should_pause = to_state in _pause_states(record)
+    if paused and not should_pause:
+        _resume(record, now)
+    elif should_pause and not paused:
+        _pause(record, now)
+    if to_state == "cancelled":
+        _stop(record, now, cancelled=True)
+    elif to_state == "completed" or (to_state == "in_progress" and record.kind == RESPONSE):
+        _stop(record, now)
 
 
 # --- the scan ---------------------------------------------------------------------------------------
@@ -346,9 +450,10 @@ def task_sla_summary(task_ids: list[int]) -> dict[int, dict]:
     out = {}
     for task_id, records in by_task.items():
         r = _pick(records)
-        out[task_id] = {"kind": r.kind, "status": r.status, "due_at": _iso_z(r.due_at) if r.due_at else None, "target_minutes": r.target_minutes,
-                        "percent_used": percent_used(r, now), "warned": r.warned_at is not None,
-                        "breached": r.breached_at is not None, "paused": r.status == SlaStatus.PAUSED.value}
+        out[task_id] = {"kind": r.kind, "status": r.status, "due_at": _iso_z(r.due_at) if r.due_at else None,
+                        "target_minutes": r.target_minutes, "percent_used": percent_used(r, now),
+                        "warned": r.warned_at is not None, "breached": r.breached_at is not None,
+                        "paused": r.status == SlaStatus.PAUSED.value}
     return out
 
 
@@ -364,11 +469,18 @@ def records_query(user: User, which: str):
 
 
 def record_rows(records: list[SlaRecord]) -> list[dict]:
-    """Records with their task (title, status) and percent used, for the at-risk / breached lists."""
-    tasks = {t.id: t for t in db.session.execute(
-        select(Task).where(Task.id.in_({r.task_id for r in records} or {-1}))).scalars()}
+    """Records with their task (title, status), the title to show (a ticket task's is its ticket's
+    subject: such tasks have no title of their own) and percent used, for the at-risk / breached lists."""
+    found = {task.id: (task, subject) for task, subject in db.session.execute(
+        select(Task, Ticket.subject).outerjoin(Ticket, Ticket.id == Task.ticket_id)
+        .where(Task.id.in_({r.task_id for r in records} or {-1})))}
     now = utcnow()
-    return [{"record": r, "task": tasks.get(r.task_id), "percent_used": percent_used(r, now)} for r in records]
+    rows = []
+    for r in records:
+        task, subject = found.get(r.task_id, (None, None))
+        title = (subject if task.ticket_id else task.title) if task is not None else ""
+        rows.append({"record": r, "task": task, "title": title or "", "percent_used": percent_used(r, now)})
+    return rows
 
 
 def compliance_summary(user: User, days: int = 30, now: datetime | None = None) -> dict:

@@ -8,18 +8,22 @@ the buttons and `/api/workflow/metadata`.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
 from app.models import (
     ActionPlan, ActionPlanStatus, OutboxEvent, Permission, StateTransition, Task, TaskStatus, User, utcnow,
 )
-from app.services.access import get_scoped
-from app.services.errors import Conflict, DomainError, FieldErrors, Forbidden, InvalidTransition
+from app.services.access import get_scoped, project_scope
+from app.services.errors import (
+    Conflict, DomainError, FieldErrors, Forbidden, InvalidTransition, NotFound, ValidationFailed,
+)
+from app.services.bulk_insert import insert_rows
 from app.services.outbox import event_values
 
 log = logging.getLogger(__name__)
@@ -181,8 +185,7 @@ def transition(actor: User | None, entity_type: str, entity_id, to_state, *, rea
         result = _transition(machine, actor, entity_id, to_state, reason, context, expected_state, correlation_id,
                              cause, now)
     except DomainError as exc:
-        _count(machine.entity_type, {"InvalidTransition": "invalid", "Forbidden": "forbidden",
-                                     "Conflict": "conflict"}.get(type(exc).__name__, "rejected"))
+        _count(machine.entity_type, _OUTCOMES.get(type(exc).__name__, "rejected"))
         raise
     if commit:
         finish(result)
@@ -203,8 +206,6 @@ def _load(machine: Machine, actor: User | None, entity_id):
         return get_scoped(machine.model, entity_id, actor, machine.label)
     obj = db.session.get(machine.model, int(entity_id))
     if obj is None:
-        from app.services.errors import NotFound
-
         raise NotFound(f"No {machine.label} {entity_id}")
     return obj
 
@@ -212,6 +213,23 @@ def _load(machine: Machine, actor: User | None, entity_id):
 def _transition(machine: Machine, actor, entity_id, raw_to, reason, context, expected_state, correlation_id, cause,
                 now) -> TransitionResult:
     obj = _load(machine, actor, entity_id)
+    to_state, reason = _check(machine, actor, obj, raw_to, reason, expected_state)
+    before, now = obj.status, now or utcnow()
+    _compare_and_set(machine, obj, before, _changes(machine, obj, to_state, actor, now))
+    event, audit = _rows(machine, obj, before, to_state, actor, reason, context, correlation_id, cause, now)
+    # The event and the audit row are plain INSERTs: nothing reads them back in this transaction.
+    db.session.execute(_EVENT_INSERT, event)
+    db.session.execute(_AUDIT_INSERT, audit)
+    if machine is TASK:
+        from app.services import sla
+
+        sla.on_task_transitions([(obj, before, to_state)], now)
+    return TransitionResult(obj, before, to_state, event["id"], audit["correlation_id"])
+
+
+def _check(machine: Machine, actor, obj, raw_to, reason, expected_state) -> tuple[str, str]:
+    """The state `obj` may go to now and the cleaned reason; raises the refusal otherwise: bad input,
+    a stale `expected_state`, an edge not in the table, a missing permission, a guard."""
     errors = FieldErrors()
     to_state = machine.normalise(raw_to)
     if to_state is None:
@@ -240,29 +258,11 @@ def _transition(machine: Machine, actor, entity_id, raw_to, reason, context, exp
     if to_state in machine.reason_required and not reason:
         errors.add("reason", f"is required to move a {machine.label} to {to_state}")
         errors.raise_if_any(f"Cannot change {machine.label} {obj.id}")
-    now = now or utcnow()
-    _compare_and_set(machine, obj, before, to_state, actor, now)
-    cid = correlation_id or (cause.correlation_id if cause else None) or _correlation(machine, obj)
-    chain = cause.event_kwargs() if cause else {"correlation_id": cid}
-    chain["correlation_id"] = cid
-    # The event and the audit row are plain INSERTs: nothing reads them back in this transaction.
-    event = event_values(machine.event_type, machine.entity_type, obj.id,
-                         _payload(machine, obj, before, to_state, actor, reason), **chain)
-    db.session.execute(_EVENT_INSERT, event)
-    db.session.execute(_AUDIT_INSERT, {
-        "entity_type": machine.entity_type, "entity_id": obj.id, "from_state": before, "to_state": to_state,
-        "actor_id": actor.id if actor else None, "reason": reason, "context": dict(context or {}),
-        "correlation_id": cid, "event_id": event["id"], "at": now})
-    if machine is TASK:
-        from app.services import sla
-
-        sla.on_task_transition(obj, before, to_state, now)
-    return TransitionResult(obj, before, to_state, event["id"], cid)
+    return to_state, reason
 
 
-def _compare_and_set(machine: Machine, obj, before: str, to_state: str, actor, now: datetime) -> None:
-    """Write the new state only if the row is still in `before` (this also locks it until commit)."""
-    model = machine.model
+def _changes(machine: Machine, obj, to_state: str, actor, now: datetime) -> dict:
+    """The columns a move to `to_state` writes."""
     values = {"status": to_state, "updated_at": now}
     if machine is TASK:
         if to_state == S.COMPLETED.value:
@@ -273,6 +273,26 @@ def _compare_and_set(machine: Machine, obj, before: str, to_state: str, actor, n
         values["activated_at"] = now
     elif to_state == P.ARCHIVED.value:
         values["archived_at"] = now
+    return values
+
+
+def _rows(machine: Machine, obj, before: str, to_state: str, actor, reason: str, context, correlation_id, cause,
+          now: datetime) -> tuple[dict, dict]:
+    """The outbox event and the audit row of one change."""
+    cid = correlation_id or (cause.correlation_id if cause else None) or _correlation(machine, obj)
+    chain = cause.event_kwargs() if cause else {}
+    chain["correlation_id"] = cid
+    event = event_values(machine.event_type, machine.entity_type, obj.id,
+                         _payload(machine, obj, before, to_state, actor, reason), **chain)
+    audit = {"entity_type": machine.entity_type, "entity_id": obj.id, "from_state": before, "to_state": to_state,
+             "actor_id": actor.id if actor else None, "reason": reason, "context": dict(context or {}),
+             "correlation_id": cid, "event_id": event["id"], "at": now}
+    return event, audit
+
+
+def _compare_and_set(machine: Machine, obj, before: str, values: dict) -> None:
+    """Write the new state only if the row is still in `before` (this also locks it until commit)."""
+    model = machine.model
     changed = db.session.execute(
         update(model).where(model.id == obj.id, model.status == before).values(**values)
         .execution_options(synchronize_session=False)).rowcount
@@ -281,6 +301,118 @@ def _compare_and_set(machine: Machine, obj, before: str, to_state: str, actor, n
                        {"status": [before]})
     for name, value in values.items():  # keep the loaded object in step, without a second UPDATE
         set_committed_value(obj, name, value)
+
+
+# --- many task transitions at once -----------------------------------------------------------------
+
+MAX_BATCH = 500
+_OUTCOMES = {"InvalidTransition": "invalid", "Forbidden": "forbidden", "Conflict": "conflict"}
+
+
+def transition_tasks(actor: User, items, now: datetime | None = None) -> list[dict]:
+    """Apply a list of task transitions (`{"task_id", "to_state", "reason", "context", "expected_state"}`)
+    in one transaction, in order. Each item is checked exactly as `transition()` checks one and is
+    applied or refused on its own; a refused item changes nothing, and later items of the same task
+    see the state it is really in. Returns one result per item. Commits.
+
+    Set-based: one SELECT for the tasks, one compare-and-set UPDATE for all of them (a task changed
+    meanwhile refuses its items with a conflict), multi-row INSERTs for the events and audit rows."""
+    if not isinstance(items, list) or not items or len(items) > MAX_BATCH:
+        raise ValidationFailed("Cannot apply the transitions", {
+            "transitions": [f"must be a list of 1 to {MAX_BATCH} items"]})
+    now = now or utcnow()
+    tasks = _load_tasks(actor, items)
+    first_state: dict[int, str] = {}
+    pending: dict[int, dict] = {}
+    accepted, results = [], []
+    for index, item in enumerate(items):
+        task = tasks.get(_task_id(item))
+        try:
+            if not isinstance(item, dict):
+                raise ValidationFailed(f"Item {index} is not an object", {"transitions": ["items must be objects"]})
+            if task is None:
+                raise NotFound(f"No task {item.get('task_id')!r}")
+            to_state, reason = _check(TASK, actor, task, item.get("to_state"), item.get("reason"),
+                                      item.get("expected_state"))
+        except DomainError as exc:
+            results.append(_refusal(index, item, exc))
+            continue
+        before = task.status
+        first_state.setdefault(task.id, before)
+        values = _changes(TASK, task, to_state, actor, now)
+        pending.setdefault(task.id, {}).update(values)
+        for name, value in values.items():  # later items of this task are checked against this state
+            set_committed_value(task, name, value)
+        context = item.get("context") if isinstance(item.get("context"), dict) else None
+        accepted.append((index, task, before, to_state, reason, context))
+        results.append(None)
+    changed = _compare_and_set_many(first_state, pending)
+    events, audits, sla_changes = [], [], []
+    for index, task, before, to_state, reason, context in accepted:
+        if task.id not in changed:
+            results[index] = _refusal(index, {"task_id": task.id}, Conflict(
+                f"Task {task.id} changed meanwhile; reload it and try again.", {"status": [first_state[task.id]]}))
+            continue
+        event, audit = _rows(TASK, task, before, to_state, actor, reason, context, None, None, now)
+        events.append(event)
+        audits.append(audit)
+        sla_changes.append((task, before, to_state))
+        results[index] = {"index": index, "ok": True, "task_id": task.id, "from": before, "to": to_state,
+                          "event_id": event["id"], "correlation_id": audit["correlation_id"]}
+    for task_id in set(pending) - changed:
+        db.session.expire(tasks[task_id])
+    if events:
+        insert_rows(OutboxEvent.__table__, events)
+        insert_rows(StateTransition.__table__, audits)
+        from app.services import sla
+
+        sla.on_task_transitions(sla_changes, now)
+    db.session.commit()
+    _count_results(results)
+    log.info("task transitions: %s applied, %s refused", len(events), len(results) - len(events))
+    return results
+
+
+def _task_id(item) -> int | None:
+    raw = item.get("task_id") if isinstance(item, dict) else None
+    return raw if isinstance(raw, int) else int(raw) if isinstance(raw, str) and raw.isdigit() else None
+
+
+def _load_tasks(actor: User, items: list) -> dict[int, Task]:
+    ids = {i for i in map(_task_id, items) if i is not None}
+    if not ids:
+        return {}
+    rows = db.session.execute(select(Task).where(Task.id.in_(ids), Task.project_id.in_(project_scope(actor)))
+                              .order_by(Task.id)).scalars()
+    return {task.id: task for task in rows}
+
+
+def _compare_and_set_many(first_state: dict[int, str], pending: dict[int, dict]) -> set[int]:
+    """One UPDATE for every task: each row changes only if it is still in the state it was read in.
+    Returns the ids that changed."""
+    if not pending:
+        return set()
+    columns = {}
+    for name in ("status", "updated_at", "completed_at", "assignee_id"):
+        whens = {task_id: values[name] for task_id, values in pending.items() if name in values}
+        if whens:
+            columns[name] = case(whens, value=Task.id, else_=getattr(Task, name))
+    stmt = (update(Task).where(Task.id.in_(pending), Task.status == case(first_state, value=Task.id))
+            .values(**columns).returning(Task.id).execution_options(synchronize_session=False))
+    return set(db.session.execute(stmt).scalars())
+
+
+def _refusal(index: int, item, exc: DomainError) -> dict:
+    return {"index": index, "ok": False, "task_id": _task_id(item), "error_code": exc.code.upper(),
+            "message": exc.message, "details": exc.details, "outcome": _OUTCOMES.get(type(exc).__name__, "rejected")}
+
+
+def _count_results(results: list[dict]) -> None:
+    from app.services.metrics import count_many
+
+    outcomes = Counter("success" if r["ok"] else r.pop("outcome") for r in results)
+    count_many("workflow_transition_total", [({"entity_type": "task", "result": outcome}, n)
+                                             for outcome, n in outcomes.items()])
 
 
 def metadata() -> dict:

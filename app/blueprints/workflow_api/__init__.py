@@ -10,6 +10,7 @@ from app.security import api_login_required, api_user
 from app.services import work_items as svc
 from app.services import workflow_stats
 from app.services.transitions import ACTION_PLAN, finish, transition
+from app.services.transitions import transition_tasks as transition_many
 
 bp = Blueprint("workflow_api", __name__, url_prefix="/api/workflow")
 
@@ -75,6 +76,20 @@ def task(task_id: int):
 @api_login_required
 def transition_task(task_id: int):
     return _changed(transition(api_user(), "task", task_id, **_transition_body(), commit=False), "task")
+
+
+@bp.post("/tasks/transitions")
+@api_login_required
+def transition_tasks():
+    """Many task transitions in one request and one transaction (a field team syncing a day's work):
+    `{"transitions": [{"task_id", "to_state", "reason", "context", "expected_state"}, ...]}`, applied
+    in order, each on its own: 200 with one result per item (`ok`, or the refusal's error_code,
+    message and details, as the single endpoint would answer)."""
+    data = json_body()
+    results = transition_many(api_user(), data.get("transitions"))
+    applied = sum(1 for r in results if r["ok"])
+    return jsonify({"success": applied == len(results), "message": f"{applied} of {len(results)} transitions applied",
+                    "applied": applied, "refused": len(results) - applied, "results": results})
 
 
 @bp.get("/action-plans")
