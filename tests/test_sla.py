@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import BusinessCalendarConfig, OutboxEvent, SlaConfig, SlaRecord, Task
-from app.services import sla
+from app.services import sla, sla_reports
 from app.services import sla_configs as cfg
 from app.services.errors import ValidationFailed
 
@@ -116,7 +116,7 @@ def test_no_matching_config_starts_no_clock(db, project_id):
     config(db, task_type="review")
     task = new_task(db, project_id, at(2024, 6, 3, 8, 0), task_type="intake")
     assert db.session.execute(select(func.count()).select_from(SlaRecord)).scalar_one() == 0
-    assert sla.task_sla_summary([task.id]) == {}
+    assert sla_reports.task_sla_summary([task.id]) == {}
 
 
 # --- transitions ------------------------------------------------------------------------------------
@@ -128,7 +128,7 @@ def test_pause_and_resume_move_the_due_time_by_the_paused_business_time(db, proj
     move(db, task, "blocked", at(2024, 6, 3, 9, 0))
     paused = clock(db, task)
     assert (paused.status, paused.due_at, paused.warn_at, paused.remaining_minutes) == ("paused", None, None, 180)
-    assert sla.task_sla_summary([task.id])[task.id]["paused"] is True
+    assert sla_reports.task_sla_summary([task.id])[task.id]["paused"] is True
     move(db, task, "in_progress", at(2024, 6, 4, 10, 0))  # Tuesday 10:00: 180 business minutes left
     resumed = clock(db, task)
     assert (resumed.status, resumed.due_at, resumed.remaining_minutes, resumed.paused_at) == (
@@ -137,7 +137,7 @@ def test_pause_and_resume_move_the_due_time_by_the_paused_business_time(db, proj
     move(db, task, "completed", at(2024, 6, 4, 12, 30))
     done = clock(db, task)
     assert (done.status, done.stopped_at) == ("met", at(2024, 6, 4, 12, 30))
-    assert sla.task_sla_summary([task.id])[task.id]["percent_used"] == pytest.approx(100 * 210 / 240, abs=0.1)
+    assert sla_reports.task_sla_summary([task.id])[task.id]["percent_used"] == pytest.approx(100 * 210 / 240, abs=0.1)
 
 
 def test_response_clock_stops_at_in_progress_and_resolution_at_completed(db, project_id):
@@ -147,7 +147,7 @@ def test_response_clock_stops_at_in_progress_and_resolution_at_completed(db, pro
     move(db, task, "in_progress", at(2024, 6, 3, 8, 45))  # late for the response target
     assert clock(db, task, "response").status == "missed"
     assert clock(db, task).status == "running"
-    summary = sla.task_sla_summary([task.id])[task.id]
+    summary = sla_reports.task_sla_summary([task.id])[task.id]
     assert (summary["kind"], summary["status"], summary["due_at"]) == ("resolution", "running", "2024-06-03T12:00:00Z")
     move(db, task, "completed", at(2024, 6, 3, 11, 0))
     assert clock(db, task).status == "met"
@@ -185,7 +185,7 @@ def test_warning_then_breach_are_each_emitted_once(db, project_id):
     assert sla.scan_sla_breaches(at(2024, 6, 3, 8, 47)) == {"warned": 0, "breached": 0}
     assert sla.scan_sla_breaches(at(2024, 6, 3, 8, 50)) == {"warned": 1, "breached": 0}
     assert sla.scan_sla_breaches(at(2024, 6, 3, 8, 55)) == {"warned": 0, "breached": 0}
-    assert clock(db, task).status == "running" and sla.task_sla_summary([task.id])[task.id]["warned"]
+    assert clock(db, task).status == "running" and sla_reports.task_sla_summary([task.id])[task.id]["warned"]
     assert sla.scan_sla_breaches(at(2024, 6, 3, 9, 1)) == {"warned": 0, "breached": 1}
     assert sla.scan_sla_breaches(at(2024, 6, 3, 9, 30)) == {"warned": 0, "breached": 0}
     assert len(events(db, "SlaWarning")) == 1
@@ -260,13 +260,13 @@ def test_compliance_summary_per_area(db, coord, project_id):
     sla.scan_sla_breaches()
     move(db, late, "in_progress", now)
     move(db, late, "completed", now)
-    summary = sla.compliance_summary(coord)
+    summary = sla_reports.compliance_summary(coord)
     areas = {a["service_area"]: a for a in summary["areas"]}
     assert areas["nutrition"] == {"service_area": "nutrition", "met": 1, "missed": 1, "breached_open": 0,
                                   "compliance_percent": 50.0}
     assert areas["wash"]["breached_open"] == 1 and areas["wash"]["compliance_percent"] == 0.0
     assert (summary["breached"], summary["at_risk"]) == (1, 0)
-    assert sla.task_sla_summary([open_late.id])[open_late.id]["breached"] is True
+    assert sla_reports.task_sla_summary([open_late.id])[open_late.id]["breached"] is True
 
 
 # --- configs -------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from app.models import OutboxEvent, SlaConfig, SlaRecord, Task, Ticket
-from app.services import sla
+from app.services import sla, sla_reports
 from app.services import staff_roles as catalog
 from app.services.intake import allocate_tickets, receive_ticket, receive_tickets, ticket_service_area
 from tests.test_sla import at, calendar, config
@@ -172,7 +172,7 @@ def test_the_sla_pages_list_the_ticket_task(client, login, db, desk, monkeypatch
     row = risky.split(f'data-task-id="{task_id}"')[1].split("</tr>")[0]
     assert "2024-06-03 16:00 UTC" in row and "it · general" in row
     assert f'data-task-id="{task_id}"' in client.get("/sla/at-risk", headers=HX).get_data(as_text=True)
-    assert sla.record_rows(db.session.execute(select(SlaRecord)).scalars().all())[0]["title"] == "Printer on fire"
+    assert sla_reports.record_rows(db.session.execute(select(SlaRecord)).scalars().all())[0]["title"] == "Printer on fire"
 
     sla.scan_sla_breaches(at(2024, 6, 4, 8, 0))
     breached = client.get("/sla/breached").get_data(as_text=True)

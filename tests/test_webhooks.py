@@ -18,7 +18,7 @@ import requests
 from sqlalchemy import select
 
 from app.models import WebhookDelivery, utcnow
-from app.services import relay, webhooks, work_items
+from app.services import relay, webhook_targets, webhooks, work_items
 from app.services.errors import Forbidden, ValidationFailed
 from app.services.outbox import emit_event
 
@@ -196,7 +196,7 @@ def test_dns_rebinding_cannot_move_the_connection_to_a_private_address(app, dns,
 
 
 def test_the_pinned_connection_keeps_the_host_name(monkeypatch, dns, receiver, admin, db):
-    monkeypatch.setattr(webhooks, "_blocked", lambda ip: False)  # take the loopback receiver for a public host
+    monkeypatch.setattr(webhook_targets, "blocked", lambda ip: False)  # take the loopback receiver for a public host
     port = receiver.server.server_port
     dns[:] = ["127.0.0.1"]
     endpoint_for(admin, receiver, url=f"http://hooks.example.test:{port}/hooks/fieldflow")
@@ -209,7 +209,7 @@ def test_the_pinned_connection_keeps_the_host_name(monkeypatch, dns, receiver, a
 
 
 def test_https_is_pinned_and_verified_against_the_host_name():
-    adapter = webhooks._PinnedAdapter(PUBLIC)
+    adapter = webhook_targets.PinnedAdapter(PUBLIC)
     request = requests.Request("POST", "https://hooks.example.test:8443/hook", data=b"{}").prepare()
     pool = adapter.get_connection_with_tls_context(request, verify=True)
     adapter.add_headers(request)

@@ -6,12 +6,13 @@ a batch of ticket tasks). Due times are computed once, on the business calendar 
 record, and stored in UTC; so the scan is two set-based UPDATEs on indexed columns, whatever the
 calendars. While a clock is paused its `due_at`/`warn_at` are NULL and `remaining_minutes` keeps
 the business minutes left. Nothing here commits except `scan_sla_breaches` and `seed_sla_defaults`:
-clocks change inside the caller's transaction (task creation, `transitions.transition`).
+clocks change inside the caller's transaction (task creation, `transitions.transition`). What the
+pages and the API show of the clocks is `app.services.sla_reports`.
 """
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -19,10 +20,9 @@ from sqlalchemy import String, and_, bindparam, cast, func, insert, literal, or_
 
 from app.extensions import db
 from app.models import (
-    BusinessCalendarConfig, OutboxEvent, SlaConfig, SlaRecord, SlaStatus, Task, Ticket, User, utcnow,
+    BusinessCalendarConfig, OutboxEvent, SlaConfig, SlaRecord, SlaStatus, Task, utcnow,
 )
 from app.models.base import UTCDateTime
-from app.services.access import project_scope
 from app.services.bulk_insert import insert_rows, is_postgresql
 from app.services.business_calendar import BusinessCalendar
 from app.services.outbox import event_values
@@ -313,13 +313,13 @@ def _correlations(task_ids: set[int]) -> dict[int, str]:
     return out
 
 
-def _iso_z(value: datetime) -> str:
+def iso_z(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _event_payload(row) -> dict:
     return {"task_id": row.task_id, "sla_record_id": row.id, "kind": row.kind, "project_id": row.project_id,
-            "service_area": row.service_area, "task_type": row.task_type, "due_at": _iso_z(row.due_at),
+            "service_area": row.service_area, "task_type": row.task_type, "due_at": iso_z(row.due_at),
             "target_minutes": row.target_minutes}
 
 
@@ -418,97 +418,3 @@ def seed_sla_defaults() -> None:
             added = True
     if added:
         db.session.commit()
-
-
-# --- reading ----------------------------------------------------------------------------------------
-
-def percent_used(record: SlaRecord, now: datetime | None = None) -> float:
-    """How much of the target is used (over 100 once overdue), at its stop time if stopped."""
-    at = record.stopped_at or now or utcnow()
-    if record.target_minutes <= 0:
-        return 100.0
-    return round(100 * (record.target_minutes - remaining_at(record, at)) / record.target_minutes, 1)
-
-
-def _pick(records: list[SlaRecord]) -> SlaRecord:
-    """The clock a badge shows: the open one due first (paused last), else the resolution clock."""
-    open_ = [r for r in records if r.stopped_at is None]
-    if open_:
-        return min(open_, key=lambda r: (r.due_at is None, r.due_at or r.started_at, r.id))
-    return next((r for r in records if r.kind == RESOLUTION), records[0])
-
-
-def task_sla_summary(task_ids: list[int]) -> dict[int, dict]:
-    """Per task id (tasks without clocks are absent): its open clock's kind, status, due time (ISO),
-    percent used, and whether it is warned / breached / paused."""
-    by_task: dict[int, list[SlaRecord]] = {}
-    ids = sorted(set(task_ids))
-    for i in range(0, len(ids), CHUNK):
-        for record in db.session.execute(select(SlaRecord).where(SlaRecord.task_id.in_(ids[i:i + CHUNK]))).scalars():
-            by_task.setdefault(record.task_id, []).append(record)
-    now = utcnow()
-    out = {}
-    for task_id, records in by_task.items():
-        r = _pick(records)
-        out[task_id] = {"kind": r.kind, "status": r.status, "due_at": _iso_z(r.due_at) if r.due_at else None,
-                        "target_minutes": r.target_minutes, "percent_used": percent_used(r, now),
-                        "warned": r.warned_at is not None, "breached": r.breached_at is not None,
-                        "paused": r.status == SlaStatus.PAUSED.value}
-    return out
-
-
-AT_RISK = and_(SlaRecord.warned_at.is_not(None), SlaRecord.breached_at.is_(None), SlaRecord.stopped_at.is_(None))
-BREACHED_OPEN = and_(SlaRecord.breached_at.is_not(None), SlaRecord.stopped_at.is_(None))
-
-
-def records_query(user: User, which: str):
-    """Open clocks of the user's projects that are at risk (warned, not breached) or breached, due first."""
-    condition = AT_RISK if which == "at_risk" else BREACHED_OPEN
-    return (select(SlaRecord).where(SlaRecord.project_id.in_(project_scope(user)), condition)
-            .order_by(SlaRecord.due_at.is_(None), SlaRecord.due_at, SlaRecord.id))
-
-
-def record_rows(records: list[SlaRecord]) -> list[dict]:
-    """Records with their task (title, status), the title to show (a ticket task's is its ticket's
-    subject: such tasks have no title of their own) and percent used, for the at-risk / breached lists."""
-    found = {task.id: (task, subject) for task, subject in db.session.execute(
-        select(Task, Ticket.subject).outerjoin(Ticket, Ticket.id == Task.ticket_id)
-        .where(Task.id.in_({r.task_id for r in records} or {-1})))}
-    now = utcnow()
-    rows = []
-    for r in records:
-        task, subject = found.get(r.task_id, (None, None))
-        title = (subject if task.ticket_id else task.title) if task is not None else ""
-        rows.append({"record": r, "task": task, "title": title or "", "percent_used": percent_used(r, now)})
-    return rows
-
-
-def compliance_summary(user: User, days: int = 30, now: datetime | None = None) -> dict:
-    """Per service area of the user's projects: clocks met and missed in the last `days` days, clocks
-    breached and still open, and compliance = met / (met + missed + breached open); plus how many open
-    clocks are at risk or breached."""
-    now = now or utcnow()
-    scope = SlaRecord.project_id.in_(project_scope(user))
-    since = now - timedelta(days=days)
-    areas: dict[str, dict] = {}
-
-    def area(name: str) -> dict:
-        return areas.setdefault(name, {"service_area": name, "met": 0, "missed": 0, "breached_open": 0})
-
-    for name, status, n in db.session.execute(
-            select(SlaRecord.service_area, SlaRecord.status, func.count()).where(
-                scope, SlaRecord.stopped_at >= since,
-                SlaRecord.status.in_((SlaStatus.MET.value, SlaStatus.MISSED.value)))
-            .group_by(SlaRecord.service_area, SlaRecord.status)):
-        area(name)[status] += n
-    for name, n in db.session.execute(select(SlaRecord.service_area, func.count()).where(scope, BREACHED_OPEN)
-                                      .group_by(SlaRecord.service_area)):
-        area(name)["breached_open"] += n
-    for row in areas.values():
-        total = row["met"] + row["missed"] + row["breached_open"]
-        row["compliance_percent"] = round(100 * row["met"] / total, 1) if total else None
-    at_risk = db.session.execute(select(func.count()).where(scope, AT_RISK)).scalar_one()
-    breached = db.session.execute(select(func.count()).where(scope, BREACHED_OPEN)).scalar_one()
-    running = db.session.execute(select(func.count()).where(scope, SlaRecord.stopped_at.is_(None))).scalar_one()
-    return {"window_days": days, "areas": sorted(areas.values(), key=lambda a: a["service_area"]),
-            "at_risk": at_risk, "breached": breached, "open": running}

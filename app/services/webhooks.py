@@ -5,31 +5,26 @@ A delivery is queued once per (endpoint, event, source) — by subscription (the
 committed before the POST (so a slow receiver holds no lock and a crashed sender is retried),
 signed the Standard Webhooks way (`webhook-id` / `webhook-timestamp` / `webhook-signature`,
 HMAC-SHA256), logged attempt by attempt, retried with exponential backoff, `dead` after
-WEBHOOK_MAX_ATTEMPTS. Private, loopback, link-local, reserved and multicast targets are refused on
-save and on every send unless the host is in WEBHOOK_ALLOWED_HOSTS; a send connects to the address it
-checked (no DNS rebinding), keeping the host name for Host, SNI and the certificate. The signing secret is shown once
-at creation, stored sealed, never rendered or logged again.
+WEBHOOK_MAX_ATTEMPTS. Non-public targets are refused on save and on every send, and a send connects
+to the address it checked (`webhook_targets`). The signing secret is shown once at creation, stored
+sealed, never rendered or logged again.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import re
 import secrets
-import socket
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 import requests
 from flask import current_app
-from requests.adapters import HTTPAdapter
 from sqlalchemy import func, or_, select, update
 
 from app.extensions import db
@@ -40,6 +35,7 @@ from app.security import require_permission
 from app.services import secrets_box
 from app.services.access import project_scope, resolve_project
 from app.services.errors import Conflict, FieldErrors, Forbidden, NotFound
+from app.services.webhook_targets import check_target, pinned_session, resolve_target
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 3600
@@ -58,68 +54,6 @@ def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
     key = base64.b64decode(secret.removeprefix("whsec_"))
     mac = hmac.new(key, f"{msg_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
     return "v1," + base64.b64encode(mac).decode()
-
-
-def _blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    mapped = getattr(ip, "ipv4_mapped", None)
-    if mapped is not None:
-        ip = mapped
-    # not is_global also covers shared address space (100.64.0.0/10, carrier-grade NAT) and the like
-    return (not ip.is_global or ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
-            or ip.is_multicast or ip.is_unspecified)
-
-
-def check_target(url: str) -> str | None:
-    """Why this URL may not be called (None when it may): http(s) only; every address the host
-    resolves to must be public unless the host is allowlisted."""
-    return _resolve_target(url)[0]
-
-
-def _resolve_target(url: str) -> tuple[str | None, str | None]:
-    """(why the URL may not be called, the checked address to connect to). Resolves once, so the
-    connection goes where the check looked (no DNS rebinding in between). Allowlisted hosts are not
-    resolved here: they may point anywhere and connect as usual (no address)."""
-    try:
-        parts = urlsplit(str(url or ""))
-        port = parts.port
-    except ValueError:
-        return "is not a valid URL", None
-    if parts.scheme not in ("http", "https"):
-        return "must start with http:// or https://", None
-    host = (parts.hostname or "").lower()
-    if not host:
-        return "has no host", None
-    if host in current_app.config["WEBHOOK_ALLOWED_HOSTS"]:
-        return None, None
-    try:
-        infos = socket.getaddrinfo(host, port or (443 if parts.scheme == "https" else 80), proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        return f"host {host} cannot be resolved", None
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
-    for ip in addresses:
-        if _blocked(ip):
-            return (f"{host} resolves to {ip}, a private, loopback, link-local or reserved address "
-                    "(allow the host in WEBHOOK_ALLOWED_HOSTS if it is meant)"), None
-    return None, str(addresses[0])  # the resolver's first choice; the others are not tried
-
-
-class _PinnedAdapter(HTTPAdapter):
-    """Connects to one address while the URL's host name stays in the Host header, the TLS SNI and
-    the certificate check."""
-
-    def __init__(self, address: str):
-        super().__init__()
-        self.address = address
-
-    def build_connection_pool_key_attributes(self, request, verify, cert=None):
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
-        if host_params["scheme"] == "https":
-            pool_kwargs.update(server_hostname=host_params["host"], assert_hostname=host_params["host"])
-        host_params["host"] = self.address
-        return host_params, pool_kwargs
-
-    def add_headers(self, request, **kwargs):
-        request.headers["Host"] = urlsplit(request.url).netloc.rpartition("@")[2]
 
 
 # --- endpoints ----------------------------------------------------------------------------------
@@ -313,7 +247,7 @@ def _error_text(exc: requests.RequestException) -> str:
 
 def _send(claim: _Claim) -> tuple[int | None, str | None, bool]:
     """POST one delivery. Returns (status code, error, final) — final errors are not retried."""
-    refused, address = _resolve_target(claim.url)
+    refused, address = resolve_target(claim.url)
     if refused:
         return None, f"target refused: {refused}", True
     try:
@@ -325,11 +259,7 @@ def _send(claim: _Claim) -> tuple[int | None, str | None, bool]:
                "webhook-id": claim.id, "webhook-timestamp": str(timestamp),
                "webhook-signature": sign(secret, claim.id, timestamp, claim.body)}
     try:
-        with requests.Session() as session:
-            if address:
-                pinned = _PinnedAdapter(address)
-                session.mount("http://", pinned)
-                session.mount("https://", pinned)
+        with pinned_session(address) as session:
             response = session.post(claim.url, data=claim.body.encode(), headers=headers, allow_redirects=False,
                                     timeout=current_app.config["WEBHOOK_TIMEOUT_SECONDS"])
     except requests.RequestException as exc:

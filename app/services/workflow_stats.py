@@ -38,7 +38,7 @@ def stats(user: User) -> dict:
     for area, state, n in _grouped(Task.service_area, Task.status, where=in_scope):
         by_area.setdefault(area, {})[state] = n
     fired = dict(db.session.execute(select(RuleExecution.outcome, func.count()).group_by(RuleExecution.outcome)).all())
-    from app.services import sla
+    from app.services import sla_reports
 
     return {
         "tasks": {"total": sum(by_state.values()), "by_state": by_state,
@@ -46,5 +46,5 @@ def stats(user: User) -> dict:
         "action_plans": {"by_state": dict(_grouped(ActionPlan.status, where=ActionPlan.project_id.in_(scope)))},
         "automation": {"executions_by_outcome": fired},
         "outbox": outbox_counts(),
-        "sla": sla.compliance_summary(user),
+        "sla": sla_reports.compliance_summary(user),
     }

@@ -8,7 +8,7 @@ from app.blueprints.rendering import page_or_partial
 from app.extensions import db
 from app.models import Permission
 from app.security import require_permission
-from app.services import sla
+from app.services import sla, sla_reports
 from app.services import sla_configs as svc
 from app.services.errors import ValidationFailed
 
@@ -19,16 +19,16 @@ PER_PAGE = 50
 @bp.get("/")
 @login_required
 def index():
-    return render_template("sla/index.html", summary=sla.compliance_summary(current_user))
+    return render_template("sla/index.html", summary=sla_reports.compliance_summary(current_user))
 
 
 # --- at risk / breached ---------------------------------------------------------------------------
 
 def _records(which: str, title: str):
-    page = db.paginate(sla.records_query(current_user, which), page=request.args.get("page", 1, type=int),
+    page = db.paginate(sla_reports.records_query(current_user, which), page=request.args.get("page", 1, type=int),
                        per_page=PER_PAGE, error_out=False)
     return page_or_partial("sla/records.html", "sla/_records.html", which=which, title=title, page=page,
-                           rows=sla.record_rows(page.items))
+                           rows=sla_reports.record_rows(page.items))
 
 
 @bp.get("/at-risk")

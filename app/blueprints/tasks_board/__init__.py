@@ -16,7 +16,7 @@ def _board(status_code: int = 200):
     mine = request.values.get("mine") == "1"
     workflow_id = request.values.get("workflow_id", type=int)
     board = board_columns(current_user, mine=mine, workflow_id=workflow_id)
-    from app.services.sla import task_sla_summary
+    from app.services.sla_reports import task_sla_summary
 
     sla = task_sla_summary([t.id for tasks in board["columns"].values() for t in tasks])
     return page_or_partial(

@@ -66,10 +66,10 @@ def create_task():
 def task(task_id: int):
     user = api_user()
     item = svc.get_task(user, task_id)
-    from app.services import sla
+    from app.services import sla_reports
 
     return jsonify({"success": True, "task": svc.task_json(item, user), "history": _history("task", item.id),
-                    "sla": sla.task_sla_summary([item.id]).get(item.id)})
+                    "sla": sla_reports.task_sla_summary([item.id]).get(item.id)})
 
 
 @bp.post("/tasks/<int:task_id>/transition")
