@@ -72,6 +72,20 @@ def start_gunicorn(workers: int, env: dict, threads: int = 4) -> tuple[str, list
     return f"http://127.0.0.1:{port}", [proc]
 
 
+def wait_until_up(base: str, processes: int) -> None:
+    """Until every server process answers (each takes the odd request)."""
+    import requests
+
+    for _ in range(100):
+        try:
+            for _ in range(4 * processes):
+                requests.get(f"{base}/healthz", timeout=5)
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise RuntimeError(f"the server at {base} did not come up")
+
+
 def setup(app, staff: int = 7) -> str:
     """A coordinator, one role of `staff` users, one deployed workflow, the seed SLA targets (so every
     task starts its clock, as in production); returns a Bearer token."""
@@ -240,15 +254,7 @@ def main() -> int:
     base, servers = start_servers(args.processes, env)
     workers: list[subprocess.Popen] = []
     try:
-        import requests
-
-        for _ in range(100):  # until every server process is up (each takes the odd request)
-            try:
-                for _ in range(4 * args.processes):
-                    requests.get(f"{base}/healthz", timeout=5)
-                break
-            except requests.RequestException:
-                time.sleep(0.2)
+        wait_until_up(base, args.processes)
         run_single(base, token, 50, args.clients, prefix="WS")  # warm-up (connections, caches); not measured
         run_bulk(base, token, 1000, args.batch, 1, prefix="WB")
         print(f"--- server: werkzeug threaded, {args.processes} process(es) on one socket; "

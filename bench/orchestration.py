@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.intake import SECRETS, start_gunicorn, start_servers  # noqa: E402
+from bench.intake import SECRETS, start_gunicorn, start_servers, wait_until_up  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_orchestration"
 PATH = ("in_progress", "blocked", "in_progress", "completed")
@@ -238,15 +238,7 @@ def main() -> int:
     start = start_gunicorn if args.server == "gunicorn" else start_servers
     base, servers = start(args.processes, env)
     try:
-        import requests
-
-        for _ in range(100):
-            try:
-                for _ in range(4 * args.processes):
-                    requests.get(f"{base}/healthz", timeout=5)
-                break
-            except requests.RequestException:
-                time.sleep(0.2)
+        wait_until_up(base, args.processes)
         run_transitions(base, token, task_ids[:40], args.clients)  # warm-up, not measured
         done, elapsed = run_transitions(base, token, task_ids[40:], args.clients)
         server = f"{args.processes} {args.server} {'workers' if args.server == 'gunicorn' else 'processes'}"

@@ -100,23 +100,17 @@ def verdict(rule: AutomationRule, event: OutboxEvent) -> str | None:
     return None
 
 
-def dispatch(event: OutboxEvent, rules: list[AutomationRule], evaluations: Counter,
-             handled: set | None = None, rows: RowBuffer | None = None) -> None:
+def dispatch(event: OutboxEvent, rules: list[AutomationRule], evaluations: Counter, handled: set,
+             rows: RowBuffer) -> None:
     """Run every rule in `rules` that matches the event. Raises to have the event retried.
-    `handled` holds (rule_id, event_id) pairs already executed (the relay loads them per batch);
-    with `rows`, the rule executions and alerts wait in the caller's buffer (the caller flushes it)."""
-    buffer = rows if rows is not None else RowBuffer()
+    `handled` holds (rule_id, event_id) pairs already executed (the relay loads them per batch,
+    `handled_pairs`); the rule executions and alerts wait in `rows`, which the relay flushes."""
     doc = event_document(event)
     for rule in rules:
         if not evaluate(rule.condition, doc):
             evaluations[(rule.id, "not_matched")] += 1
             continue
-        if handled is not None:
-            done = (rule.id, event.id) in handled
-        else:
-            done = db.session.execute(select(RuleExecution.id).where(
-                RuleExecution.rule_id == rule.id, RuleExecution.event_id == event.id)).first() is not None
-        if done:  # a redelivery: this rule already handled this event
+        if (rule.id, event.id) in handled:  # a redelivery: this rule already handled this event
             evaluations[(rule.id, "duplicate")] += 1
             continue
         outcome = verdict(rule, event)
@@ -126,12 +120,10 @@ def dispatch(event: OutboxEvent, rules: list[AutomationRule], evaluations: Count
             detail = {"depth": event.depth, "rule_chain": list(event.rule_chain or [])}
         else:
             outcome = RuleOutcome.FIRED.value
-            detail = {"actions": [run_action(action, rule, event, doc, buffer) for action in (rule.actions or [])]}
-        buffer.add(RuleExecution, {"rule_id": rule.id, "event_id": event.id, "outcome": outcome, "detail": detail,
-                                   "at": utcnow()})
+            detail = {"actions": [run_action(action, rule, event, doc, rows) for action in (rule.actions or [])]}
+        rows.add(RuleExecution, {"rule_id": rule.id, "event_id": event.id, "outcome": outcome, "detail": detail,
+                                 "at": utcnow()})
         evaluations[(rule.id, outcome)] += 1
-    if rows is None:
-        buffer.flush()
 
 
 def handled_pairs(event_ids: list[str]) -> set:

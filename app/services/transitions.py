@@ -28,8 +28,6 @@ from app.services.outbox import event_values
 
 log = logging.getLogger(__name__)
 S, P = TaskStatus, ActionPlanStatus
-_EVENT_INSERT = OutboxEvent.__table__.insert()
-_AUDIT_INSERT = StateTransition.__table__.insert()
 
 
 @dataclass(frozen=True)
@@ -185,7 +183,7 @@ def transition(actor: User | None, entity_type: str, entity_id, to_state, *, rea
         result = _transition(machine, actor, entity_id, to_state, reason, context, expected_state, correlation_id,
                              cause, now)
     except DomainError as exc:
-        _count(machine.entity_type, _OUTCOMES.get(type(exc).__name__, "rejected"))
+        _count(machine.entity_type, _outcome(exc.code))
         raise
     if commit:
         finish(result)
@@ -217,9 +215,7 @@ def _transition(machine: Machine, actor, entity_id, raw_to, reason, context, exp
     before, now = obj.status, now or utcnow()
     _compare_and_set(machine, obj, before, _changes(machine, obj, to_state, actor, now))
     event, audit = _rows(machine, obj, before, to_state, actor, reason, context, correlation_id, cause, now)
-    # The event and the audit row are plain INSERTs: nothing reads them back in this transaction.
-    db.session.execute(_EVENT_INSERT, event)
-    db.session.execute(_AUDIT_INSERT, audit)
+    _insert([event], [audit])
     if machine is TASK:
         from app.services import sla
 
@@ -290,6 +286,12 @@ def _rows(machine: Machine, obj, before: str, to_state: str, actor, reason: str,
     return event, audit
 
 
+def _insert(events: list[dict], audits: list[dict]) -> None:
+    """The outbox events and audit rows of changes: plain INSERTs, nothing reads them back here."""
+    insert_rows(OutboxEvent.__table__, events)
+    insert_rows(StateTransition.__table__, audits)
+
+
 def _compare_and_set(machine: Machine, obj, before: str, values: dict) -> None:
     """Write the new state only if the row is still in `before` (this also locks it until commit)."""
     model = machine.model
@@ -306,7 +308,7 @@ def _compare_and_set(machine: Machine, obj, before: str, values: dict) -> None:
 # --- many task transitions at once -----------------------------------------------------------------
 
 MAX_BATCH = 500
-_OUTCOMES = {"InvalidTransition": "invalid", "Forbidden": "forbidden", "Conflict": "conflict"}
+_OUTCOMES = {"invalid_transition": "invalid", "permission_denied": "forbidden", "conflict": "conflict"}
 
 
 def transition_tasks(actor: User, items, now: datetime | None = None) -> list[dict]:
@@ -362,8 +364,7 @@ def transition_tasks(actor: User, items, now: datetime | None = None) -> list[di
     for task_id in set(pending) - changed:
         db.session.expire(tasks[task_id])
     if events:
-        insert_rows(OutboxEvent.__table__, events)
-        insert_rows(StateTransition.__table__, audits)
+        _insert(events, audits)
         from app.services import sla
 
         sla.on_task_transitions(sla_changes, now)
@@ -375,7 +376,7 @@ def transition_tasks(actor: User, items, now: datetime | None = None) -> list[di
 
 def _task_id(item) -> int | None:
     raw = item.get("task_id") if isinstance(item, dict) else None
-    return raw if isinstance(raw, int) else int(raw) if isinstance(raw, str) and raw.isdigit() else None
+    return raw if isinstance(raw, int) and not isinstance(raw, bool) else int(raw) if isinstance(raw, str) and raw.isdigit() else None
 
 
 def _load_tasks(actor: User, items: list) -> dict[int, Task]:
@@ -402,15 +403,20 @@ def _compare_and_set_many(first_state: dict[int, str], pending: dict[int, dict])
     return set(db.session.execute(stmt).scalars())
 
 
+def _outcome(code: str) -> str:
+    """The `result` label of workflow_transition_total for a refusal's error code."""
+    return _OUTCOMES.get(code, "rejected")
+
+
 def _refusal(index: int, item, exc: DomainError) -> dict:
     return {"index": index, "ok": False, "task_id": _task_id(item), "error_code": exc.code.upper(),
-            "message": exc.message, "details": exc.details, "outcome": _OUTCOMES.get(type(exc).__name__, "rejected")}
+            "message": exc.message, "details": exc.details}
 
 
 def _count_results(results: list[dict]) -> None:
     from app.services.metrics import count_many
 
-    outcomes = Counter("success" if r["ok"] else r.pop("outcome") for r in results)
+    outcomes = Counter("success" if r["ok"] else _outcome(r["error_code"].lower()) for r in results)
     count_many("workflow_transition_total", [({"entity_type": "task", "result": outcome}, n)
                                              for outcome, n in outcomes.items()])
 
