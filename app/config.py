@@ -106,6 +106,8 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         # Login throttling: this many failures per window per username and address
         "LOGIN_MAX_FAILURES": _int(env, "LOGIN_MAX_FAILURES", 5, 1),
         "LOGIN_WINDOW_SECONDS": _int(env, "LOGIN_WINDOW_SECONDS", 300, 1),
+        # werkzeug's password hash; tests pass a one-round pbkdf2 (not settable from the environment)
+        "PASSWORD_HASH_METHOD": "scrypt",
         # Job engine
         "JOB_HEARTBEAT_SECONDS": _int(env, "JOB_HEARTBEAT_SECONDS", 5, 1),
         "JOB_STALE_SECONDS": _int(env, "JOB_STALE_SECONDS", 45, 2),

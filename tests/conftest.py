@@ -25,6 +25,8 @@ from app.models import Base  # noqa: E402
 
 PASSWORD = "correct-horse-battery"
 
+pytest_plugins = ["tests.planning_fixtures", "tests.ticket_fixtures"]
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -71,6 +73,7 @@ def app_config(database_url, redis_url, instance_path):
         "JOB_HEARTBEAT_SECONDS": 1,
         "JOB_STALE_SECONDS": 3,
         "LOGIN_MAX_FAILURES": 5,
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",  # scrypt costs ~100 ms a hash; tests make hundreds
     }
 
 
@@ -115,30 +118,59 @@ def _migrated(app_config):
 
 
 def _clean_database() -> None:
+    """Empty the tables a test wrote to (one probe finds them; the rest are left alone)."""
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     if _db.engine.dialect.name == "postgresql":
-        _db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        probe = " UNION ALL ".join(f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM {name})" for name in tables)
+        touched = _db.session.execute(text(probe)).scalars().all()
+        if touched:
+            _db.session.execute(text(f"TRUNCATE {', '.join(touched)} RESTART IDENTITY CASCADE"))
     else:
         for name in tables:
             _db.session.execute(text(f"DELETE FROM {name}"))
     _db.session.commit()
 
 
+class _ConfigGuard:
+    """Restores an app's config after a test that changed it (apps live for the whole session)."""
+
+    def __init__(self, *apps):
+        self.saved = [(a, dict(a.config)) for a in apps]
+
+    def restore(self) -> None:
+        for application, config in self.saved:
+            if application.config != config:
+                application.config.clear()
+                application.config.update(config)
+
+
+@pytest.fixture(scope="session")
+def _session_app(_migrated, app_config):
+    """One app for the whole session: the tests' own app context (services, factories, asserts)."""
+    return create_app(app_config)
+
+
+@pytest.fixture(scope="session")
+def _session_web_app(_migrated, app_config):
+    """A second app serving requests, as a web process would: requests get their own app context
+    (and session), never the test's — so `g` and identity maps do not leak between them."""
+    return create_app(app_config)
+
+
 @pytest.fixture
-def app(_migrated, app_config):
+def app(_session_app, _session_web_app):
     from app.services.automation import ensure_builtin_rules
     from app.services.users import ensure_default_roles
 
-    application = create_app(app_config)
-    with application.app_context():
+    guard = _ConfigGuard(_session_app, _session_web_app)
+    with _session_app.app_context():
         _clean_database()
         get_redis().flushdb()
         ensure_default_roles()
         ensure_builtin_rules()  # as `flask db upgrade`/`make run` leave them
-        yield application
+        yield _session_app
         _db.session.remove()
-        for engine in _db.engines.values():
-            engine.dispose()
+    guard.restore()
 
 
 @pytest.fixture
@@ -147,14 +179,8 @@ def db(app):
 
 
 @pytest.fixture
-def web_app(app, app_config):
-    """A second app instance serving requests, as a web process would: requests get their own
-    app context (and session), never the test's — so `g` and identity maps do not leak between them."""
-    application = create_app(app_config)
-    yield application
-    with application.app_context():
-        for engine in _db.engines.values():
-            engine.dispose()
+def web_app(app, _session_web_app):
+    return _session_web_app
 
 
 @pytest.fixture
@@ -298,8 +324,8 @@ def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1, message: s
 
 # --- live server (browser tests, real HTTP clients) --------------------------------------------
 
-@pytest.fixture
-def live_server(app, app_config):
+@pytest.fixture(scope="session")
+def _live_server(_migrated, app_config):
     from werkzeug.serving import make_server
 
     server_app = create_app(app_config)
@@ -307,9 +333,46 @@ def live_server(app, app_config):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     server.url = f"http://127.0.0.1:{server.server_port}"
+    server.flask_app = server_app
     yield server
     server.shutdown()
     thread.join(5)
-    with server_app.app_context():
-        for engine in _db.engines.values():
-            engine.dispose()
+
+
+@pytest.fixture
+def live_server(app, _live_server):
+    """A real HTTP server (threaded werkzeug) on the session's database and Redis."""
+    guard = _ConfigGuard(_live_server.flask_app)
+    yield _live_server
+    guard.restore()
+
+
+# --- headless Chromium (one browser per session, a fresh context per test) --------------------
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("FIELDFLOW_REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+    yield pg
+    context.close()

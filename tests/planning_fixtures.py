@@ -2,13 +2,13 @@
 from dataclasses import dataclass
 
 import pytest
-from werkzeug.security import generate_password_hash
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import OrgUnit, OrgUnitType, Team, User
 from app.services.demo import load_demo
 from app.services.plannings import create_planning
+from app.services.users import hash_password
 from tests.conftest import PASSWORD
 
 
@@ -24,7 +24,7 @@ class Country:
 def country(app):
     load_demo(org_units=600, seed=3)
     coordinator = db.session.execute(select(User).where(User.username == "coordinator")).scalar_one()
-    coordinator.password_hash = generate_password_hash(PASSWORD)  # what the `login` fixture types
+    coordinator.password_hash = hash_password(PASSWORD)  # what the `login` fixture types
     db.session.commit()
     root = db.session.execute(select(OrgUnit).where(OrgUnit.parent_id.is_(None))).scalar_one()
     team = db.session.execute(select(Team).where(Team.parent_id.is_(None))).scalar_one()

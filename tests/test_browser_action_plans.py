@@ -5,7 +5,7 @@ import re
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.test_browser import ARTIFACTS, browser, page  # noqa: F401
+from tests.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 

@@ -5,7 +5,7 @@ import pytest
 from app.services.transitions import transition
 from tests.conftest import PASSWORD
 from tests.test_automation_rules import make_task
-from tests.test_browser import ARTIFACTS, browser, page  # noqa: F401
+from tests.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 

@@ -7,9 +7,8 @@ from sqlalchemy import select
 from app.models import Assignment, Team
 from tests.conftest import PASSWORD
 from tests.planning_fixtures import country, planning  # noqa: F401
-from tests.test_browser import browser, page  # noqa: F401
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+from tests.conftest import ARTIFACTS
 
 
 def _click_feature(page, org_unit_id: int) -> None:

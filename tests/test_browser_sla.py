@@ -3,7 +3,7 @@ import pytest
 
 from app.services import sla
 from tests.conftest import PASSWORD
-from tests.test_browser import ARTIFACTS, browser, page  # noqa: F401
+from tests.conftest import ARTIFACTS
 from tests.test_sla import at, new_task
 
 pytestmark = pytest.mark.browser

@@ -3,7 +3,7 @@ import pytest
 
 from app.services.intake import receive_ticket
 from tests.conftest import PASSWORD
-from tests.test_browser import ARTIFACTS, browser, page  # noqa: F401
+from tests.conftest import ARTIFACTS
 from tests.ticket_fixtures import desk, payload  # noqa: F401
 
 pytestmark = pytest.mark.browser

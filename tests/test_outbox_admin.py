@@ -12,7 +12,6 @@ from app.services import outbox_admin
 from app.services.errors import Conflict, Forbidden
 from app.services.outbox import event_values
 from tests.conftest import PASSWORD
-from tests.test_browser import browser, page  # noqa: F401
 
 HX = {"HX-Request": "true"}
 

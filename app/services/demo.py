@@ -17,7 +17,6 @@ import numpy as np
 import shapely
 from shapely.geometry import Polygon
 from sqlalchemy import func, insert, select, text
-from werkzeug.security import generate_password_hash
 
 from app.extensions import db
 from app.models import (
@@ -25,7 +24,7 @@ from app.models import (
 )
 from app.services.errors import ValidationFailed
 from app.services.geometry import shapes_to_geojson, simplify_shapes
-from app.services.users import ensure_default_roles, get_or_create_project
+from app.services.users import ensure_default_roles, get_or_create_project, hash_password
 
 DEMO_PROJECT = "Demo project"
 DEMO_PASSWORD = "fieldflow"
@@ -372,7 +371,7 @@ def load_demo(org_units: int = 5000, seed: int = 42, regions: int | None = None,
         structure = build_demo_structure(org_units, seed, regions)
         types = _ensure_types(project)
         _insert_org_units(structure, project, types, progress)
-        users = _demo_users(structure, project, generate_password_hash(DEMO_PASSWORD))
+        users = _demo_users(structure, project, hash_password(DEMO_PASSWORD))
         teams = _demo_teams(structure, project, users)
         _demo_plannings(project, users)
         db.session.commit()

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
 from app.extensions import db
 from app.models import Category, Department, Project, Role, StaffRole, User, Workflow, WorkflowStep, utcnow
 from app.services.intake import receive_tickets
 from app.services.tasks import move_to_next_step, perform_action
+from app.services.users import hash_password
 
 DEMO_PASSWORD = "fieldflow"
 ROLES = {  # role: (users per task, demo usernames)
@@ -56,7 +56,7 @@ def _users(project: Project) -> dict[str, User]:
     agent = db.session.execute(select(Role).where(Role.name == "agent")).scalar_one()
     wanted = [name for _max, names in ROLES.values() for name in names]
     users = {u.username: u for u in db.session.execute(select(User).where(User.username.in_(wanted))).scalars()}
-    password = generate_password_hash(DEMO_PASSWORD)
+    password = hash_password(DEMO_PASSWORD)
     for name in wanted:
         if name not in users:
             first = name.split(".")[1].capitalize()

@@ -14,8 +14,20 @@ from app.services.errors import FieldErrors, RateLimited
 
 log = logging.getLogger(__name__)
 
-# A hash to compare against when the username is unknown, so timing does not reveal it.
-_DUMMY_HASH = generate_password_hash("fieldflow-dummy-password")
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def hash_password(password: str) -> str:
+    """The stored form of a password, with the configured method (scrypt unless overridden)."""
+    return generate_password_hash(password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
+
+
+def _dummy_hash() -> str:
+    """A hash to compare against when the username is unknown, so timing does not reveal it."""
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = generate_password_hash("fieldflow-dummy-password", method=method)
+    return _DUMMY_HASHES[method]
 
 
 def ensure_default_roles() -> dict[str, Role]:
@@ -70,7 +82,7 @@ def create_user(
     errors.raise_if_any("Cannot create user")
     user = User(
         username=username,
-        password_hash=generate_password_hash(password),
+        password_hash=hash_password(password),
         role=roles[role],
         email=email,
         full_name=full_name,
@@ -120,7 +132,7 @@ def authenticate(username: str, password: str, address: str) -> User | None:
     if count >= current_app.config["LOGIN_MAX_FAILURES"]:
         raise RateLimited(f"Too many failed logins; try again in {ttl} seconds.", retry_after=ttl)
     user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
-    valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    valid = check_password_hash(user.password_hash if user else _dummy_hash(), password or "")
     if not (user and valid and user.is_active):
         _record_failure(key)
         return None
