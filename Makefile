@@ -26,9 +26,10 @@ install-test: $(VENV)/.installed-test
 run: $(VENV)/.installed
 	$(PY) -m app.devstack
 
-## make test: install what the tests need and run them (PYTEST_ARGS to pass options).
+## make test: install what the tests need and run them on PYTEST_WORKERS processes (PYTEST_ARGS to pass options).
+PYTEST_WORKERS ?= 2
 test: $(VENV)/.installed-test
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=15 $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
 	$(PY) bench/orgunits.py

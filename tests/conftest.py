@@ -34,11 +34,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _xdist_index() -> int:
+    """0 outside pytest-xdist; n for worker gw<n> (each worker gets its own database and Redis db)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(worker[2:]) if worker.startswith("gw") else 0
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     url = os.environ.get("REDIS_URL")
     if url:
-        yield url
+        base, _, number = url.rpartition("/")
+        yield f"{base}/{int(number or 0) + _xdist_index()}" if number.isdigit() else url
         return
     from app.embedded_redis import start_redis_on_port
 
@@ -54,9 +61,31 @@ def instance_path(tmp_path_factory):
     return str(tmp_path_factory.mktemp("instance"))
 
 
+def _worker_database(url: str) -> str:
+    """The PostgreSQL database of this xdist worker: `<name>_gw<n>`, created on first use."""
+    import sqlalchemy
+
+    from app.config import normalise_database_url
+
+    index = _xdist_index()
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return url
+    base = sqlalchemy.engine.make_url(normalise_database_url(url))
+    name = f"{base.database}_gw{index}"
+    engine = sqlalchemy.create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
-    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return _worker_database(url)
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 
 
 @pytest.fixture(scope="session")
