@@ -29,6 +29,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app.cli import register_cli
     from app.errors import register_error_handlers
 
+    from app import processes  # noqa: F401  (importing it registers the processes with the job engine)
+
     register_cli(app)
     register_error_handlers(app)
     _configure_templates(app)

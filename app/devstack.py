@@ -70,7 +70,7 @@ def main() -> int:
         _flask("demo", "load", env=env)
         web_port = _free_port(int(env.get("PORT", "5000")))
         children.append(subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env))
-        children.append(subprocess.Popen([sys.executable, "-m", "rq.cli", "cron", "app/tasks/cron_config.py",
+        children.append(subprocess.Popen([sys.executable, "-m", "rq.cli", "cron", "app/rq_jobs/cron_config.py",
                                           "--url", env["REDIS_URL"], "--path", str(ROOT)], cwd=ROOT, env=env))
         children.append(subprocess.Popen([sys.executable, "-m", "flask", "outbox", "relay"], cwd=ROOT, env=env))
         children.append(subprocess.Popen([sys.executable, "-m", "flask", "run", "--host", "127.0.0.1",

@@ -15,7 +15,7 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from app.services.errors import DomainError, RateLimited
+from app.services.platform.errors import DomainError, RateLimited
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from jwt import PyJWTError
 
 from app.extensions import db, jwt, login_manager
 from app.models import User
-from app.services.errors import DomainError, Forbidden
+from app.services.platform.errors import DomainError, Forbidden
 
 
 class Unauthorized(DomainError):

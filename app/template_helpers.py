@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from flask import Flask, request
 from flask_login import current_user
 
-from app.services import job_status as st
+from app.services.processing import job_status as st
 
 _BADGE = {
     st.ACCEPTED: "badge-queued",

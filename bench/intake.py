@@ -90,10 +90,10 @@ def setup(app, staff: int = 7) -> str:
     """A coordinator, one role of `staff` users, one deployed workflow, the seed SLA targets (so every
     task starts its clock, as in production); returns a Bearer token."""
     from app.security import issue_user_token
-    from app.services import staff_roles as catalog
-    from app.services import workflows as wf
-    from app.services.sla import seed_sla_defaults
-    from app.services.users import create_user, ensure_default_roles
+    from app.services.helpdesk import staff_roles as catalog
+    from app.services.helpdesk import workflows as wf
+    from app.services.orchestration.sla import seed_sla_defaults
+    from app.services.platform.users import create_user, ensure_default_roles
 
     with app.app_context():
         ensure_default_roles()

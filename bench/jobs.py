@@ -62,8 +62,8 @@ def _run(args, url) -> int:
 
     from app.extensions import db, get_redis
     from app.models import Job
-    from app.services.jobs import enqueue_job
-    from app.services.users import create_user, ensure_default_roles
+    from app.services.processing.jobs import enqueue_job
+    from app.services.platform.users import create_user, ensure_default_roles
 
     get_redis().flushdb()
     ensure_default_roles()

@@ -47,9 +47,9 @@ def percentile(values: list[float], q: float) -> float:
 def setup(app, tasks: int) -> tuple[str, list[int]]:
     """A coordinator and `tasks` new tasks, each with its SLA clock running (the seed targets)."""
     from app.security import issue_user_token
-    from app.services.sla import seed_sla_defaults
-    from app.services.users import create_user, ensure_default_roles
-    from app.services.work_items import create_task
+    from app.services.orchestration.sla import seed_sla_defaults
+    from app.services.platform.users import create_user, ensure_default_roles
+    from app.services.orchestration.work_items import create_task
 
     with app.app_context():
         ensure_default_roles()
@@ -129,7 +129,7 @@ def run_latency(app, env: dict, count: int, rate: float) -> list[float]:
 
     from app.extensions import db
     from app.models import Alert, OutboxEvent
-    from app.services.outbox import emit_event
+    from app.services.platform.outbox import emit_event
 
     add_rule(app, "BenchLatency")
     relay = start_relay(env)
@@ -158,7 +158,7 @@ def run_latency(app, env: dict, count: int, rate: float) -> list[float]:
 def _drain_in_child(app, done) -> None:
     """A forked relay: its own database connections, then drain like `flask outbox relay --once`."""
     from app.extensions import db
-    from app.services import relay
+    from app.services.orchestration import relay
 
     with app.app_context():
         db.engine.dispose(close=False)  # the parent's pooled connections are not ours to use
@@ -173,7 +173,7 @@ def run_relay_throughput(app, count: int, with_rule: bool, relays: int = 1) -> f
 
     from app.extensions import db
     from app.models import OutboxEvent
-    from app.services.outbox import event_values
+    from app.services.platform.outbox import event_values
 
     event_type = f"Bench{'Ruled' if with_rule else 'Plain'}{relays}"
     if with_rule:
@@ -256,7 +256,7 @@ def main() -> int:
 
     with app.app_context():  # the transitions' events: relayed now, so the latency is not queueing behind them
         from app.extensions import db
-        from app.services import relay
+        from app.services.orchestration import relay
 
         relay.drain(max_seconds=600, batch_size=500)
         db.session.remove()

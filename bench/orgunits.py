@@ -101,8 +101,8 @@ def main() -> int:
     from sqlalchemy import text
 
     from app.extensions import db
-    from app.services.demo import load_demo
-    from app.services.users import ensure_default_roles
+    from app.demo.planning import load_demo
+    from app.services.platform.users import ensure_default_roles
 
     with app.app_context():
         ensure_default_roles()

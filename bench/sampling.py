@@ -54,10 +54,10 @@ def _run(app, args, url) -> int:
 
     from app.extensions import db, get_redis
     from app.models import Job, OrgUnit, OrgUnitType, Team, TeamType, User
-    from app.services.assignments import bulk_create
-    from app.services.demo import load_demo
-    from app.services.plannings import create_planning
-    from app.services.sampling import launch_sampling
+    from app.services.planning.assignments import bulk_create
+    from app.demo.planning import load_demo
+    from app.services.planning.plannings import create_planning
+    from app.services.planning.sampling import launch_sampling
 
     get_redis().flushdb()
     started = time.perf_counter()

@@ -36,7 +36,7 @@ def insert_records(records: int) -> tuple[int, float]:
     from sqlalchemy import text
 
     from app.extensions import db
-    from app.services.users import get_or_create_project
+    from app.services.platform.users import get_or_create_project
 
     project_id = get_or_create_project(PROJECT).id
     db.session.commit()
@@ -70,7 +70,7 @@ def insert_records(records: int) -> tuple[int, float]:
 
 
 def _timed_scan() -> tuple[float, dict]:
-    from app.services.sla import scan_sla_breaches
+    from app.services.orchestration.sla import scan_sla_breaches
 
     gc.collect()
     gc.disable()

@@ -188,8 +188,8 @@ def _session_web_app(_migrated, app_config):
 
 @pytest.fixture
 def app(_session_app, _session_web_app):
-    from app.services.automation import ensure_builtin_rules
-    from app.services.users import ensure_default_roles
+    from app.services.orchestration.automation import ensure_builtin_rules
+    from app.services.platform.users import ensure_default_roles
 
     guard = _ConfigGuard(_session_app, _session_web_app)
     with _session_app.app_context():
@@ -226,7 +226,7 @@ def runner(app):
 
 @pytest.fixture
 def make_user(app):
-    from app.services.users import create_user
+    from app.services.platform.users import create_user
 
     counter = {"n": 0}
 

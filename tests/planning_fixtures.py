@@ -6,9 +6,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import OrgUnit, OrgUnitType, Team, User
-from app.services.demo import load_demo
-from app.services.plannings import create_planning
-from app.services.users import hash_password
+from app.demo.planning import load_demo
+from app.services.planning.plannings import create_planning
+from app.services.platform.users import hash_password
 from tests.conftest import PASSWORD
 
 

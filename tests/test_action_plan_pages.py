@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import ActionPlan, OutboxEvent, Role, StateTransition
-from app.services import work_items
-from app.services.transitions import transition
+from app.services.orchestration import work_items
+from app.services.orchestration.transitions import transition
 
 HX = {"HX-Request": "true"}
 

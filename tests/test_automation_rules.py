@@ -7,10 +7,14 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Alert, AutomationRule, OutboxEvent
-from app.services import alerts, automation_rules as rules_svc, relay, webhooks, work_items
-from app.services.errors import NotFound, ValidationFailed
-from app.services.outbox import emit_event
-from app.services.transitions import transition
+from app.services.orchestration import alerts
+from app.services.orchestration import automation_rules as rules_svc
+from app.services.orchestration import relay
+from app.services.orchestration import webhooks
+from app.services.orchestration import work_items
+from app.services.platform.errors import NotFound, ValidationFailed
+from app.services.platform.outbox import emit_event
+from app.services.orchestration.transitions import transition
 
 HX = {"HX-Request": "true"}
 

@@ -1,8 +1,8 @@
 """Headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) against a live server."""
 import pytest
 
-from app.services.jobs import enqueue_job
-from app.services.orgunits import create_org_unit, create_org_unit_type
+from app.services.processing.jobs import enqueue_job
+from app.services.planning.orgunits import create_org_unit, create_org_unit_type
 from tests.conftest import ARTIFACTS, PASSWORD
 
 pytestmark = pytest.mark.browser

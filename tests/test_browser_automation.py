@@ -2,7 +2,7 @@
 past events, switch it off from the list."""
 import pytest
 
-from app.services.transitions import transition
+from app.services.orchestration.transitions import transition
 from tests.conftest import PASSWORD
 from tests.test_automation_rules import make_task
 from tests.conftest import ARTIFACTS

@@ -1,7 +1,7 @@
 """Headless Chromium: a coordinator sets up a calendar and an SLA config, then finds the breached task."""
 import pytest
 
-from app.services import sla
+from app.services.orchestration import sla
 from tests.conftest import PASSWORD
 from tests.conftest import ARTIFACTS
 from tests.test_sla import at, new_task

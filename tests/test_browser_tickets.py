@@ -1,7 +1,7 @@
 """Headless Chromium: receive a ticket in the form, watch the queue, work the task on the board."""
 import pytest
 
-from app.services.intake import receive_ticket
+from app.services.helpdesk.intake import receive_ticket
 from tests.conftest import PASSWORD
 from tests.conftest import ARTIFACTS
 from tests.ticket_fixtures import desk, payload  # noqa: F401

@@ -3,7 +3,7 @@ from datetime import date, datetime, time, timezone
 
 import pytest
 
-from app.services.business_calendar import BusinessCalendar
+from app.services.orchestration.business_calendar import BusinessCalendar
 
 
 def utc(*args):

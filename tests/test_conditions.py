@@ -1,7 +1,7 @@
 """Automation conditions: schema check and evaluation, with no eval anywhere."""
 import pytest
 
-from app.services.conditions import evaluate, validate_condition
+from app.services.orchestration.conditions import evaluate, validate_condition
 
 EVENT = {"type": "TaskCompleted", "payload": {"task_type": "intake", "priority": "high", "score": 7, "tags": ["a"]}}
 

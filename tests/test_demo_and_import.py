@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import OrgUnit, OrgUnitType, Team, TeamType, User
-from app.services.demo import DEMO_PROJECT, build_demo_structure, level_sizes, load_demo
-from app.services.errors import ValidationFailed
-from app.services.geometry import centroid, simplify_geometry
-from app.services.orgunit_import import import_org_units
-from app.services.users import get_or_create_project
+from app.demo.planning import DEMO_PROJECT, build_demo_structure, level_sizes, load_demo
+from app.services.platform.errors import ValidationFailed
+from app.services.planning.geometry import centroid, simplify_geometry
+from app.services.planning.orgunit_import import import_org_units
+from app.services.platform.users import get_or_create_project
 
 FOUR_DECIMALS = re.compile(r"^-?\d+(\.\d{1,4})?$")
 
@@ -129,7 +129,7 @@ def test_load_demo_creates_teams_and_users_and_is_skipped_the_second_time(app):
     assert users["admin"].role.name == "admin" and users["coordinator"].role.name == "coordinator"
     assert all(DEMO_PROJECT in [p.name for p in u.projects] for u in users.values())
 
-    from app.services.users import authenticate
+    from app.services.platform.users import authenticate
     assert authenticate("admin", "fieldflow", "127.0.0.1") is not None
     assert authenticate(districts[0].users[0].username, "fieldflow", "127.0.0.1") is not None
 

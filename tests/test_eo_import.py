@@ -9,9 +9,9 @@ import pytest
 from flask import Flask, jsonify, request
 
 from app.models import Dhis2Import, Job, JobLog, OrgUnit, OrgUnitType
-from app.services import dhis2
-from app.services import job_status as st
-from app.services.jobs import enqueue_job
+from app.services.processing import dhis2
+from app.services.processing import job_status as st
+from app.services.processing.jobs import enqueue_job
 
 PASSWORD = "s3cret-Pa55-never-shown"
 ELEMENT = "eoChirpsPr1"

@@ -4,9 +4,9 @@ from rq.job import Job as RQJob
 
 from app.extensions import get_queue, get_redis
 from app.models import Job
-from app.services import job_status as st
-from app.services.errors import ValidationFailed
-from app.services.jobs import enqueue_job, reap_stale_jobs, request_kill
+from app.services.processing import job_status as st
+from app.services.platform.errors import ValidationFailed
+from app.services.processing.jobs import enqueue_job, reap_stale_jobs, request_kill
 from tests.conftest import kill_tree, wait_for
 
 

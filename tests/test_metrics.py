@@ -11,9 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.extensions import get_queue
 from app.models import Alert, Job, OutboxEvent, SlaRecord, Task, utcnow
-from app.services import metrics
-from app.services.metrics import count, count_many
-from app.services.outbox import event_values
+from app.services.platform import metrics
+from app.services.platform.metrics import count, count_many
+from app.services.platform.outbox import event_values
 
 TOKEN = "scrape-token-0123456789"
 

@@ -100,8 +100,8 @@ def test_shorthand_bulk_create_and_delete(client, api_token, country, planning, 
     ({"org_unit": "abc", "team": "TEAM"}, "whole number"),
 ])
 def test_one_bad_row_writes_nothing_and_is_named(client, api_token, country, planning, db, make_user, bad_row, text):
-    from app.services.orgunits import create_org_unit
-    from app.services.teams import create_team
+    from app.services.planning.orgunits import create_org_unit
+    from app.services.planning.teams import create_team
 
     headers = api_token(country.coordinator)
     team = _district_team(db, country)

@@ -120,7 +120,7 @@ def test_execution_needs_csrf_for_sessions_and_a_permission(app, db, client, mak
 
 
 def test_job_list_filters_and_paging(app, db, client, make_user, api_token, run_worker):
-    from app.services.jobs import enqueue_job
+    from app.services.processing.jobs import enqueue_job
 
     user = make_user()
     headers = {**api_token(user), **JSON}

@@ -10,9 +10,9 @@ from rq.job import Job as RQJob
 
 from app.extensions import get_redis
 from app.models import Job, utcnow
-from app.services import job_status as st
-from app.services import openhexa as svc
-from app.services.jobs import reap_stale_jobs, request_kill
+from app.services.processing import job_status as st
+from app.services.planning import openhexa as svc
+from app.services.processing.jobs import reap_stale_jobs, request_kill
 from tests.conftest import kill_tree, wait_for
 from tests.openhexa_double import PIPELINE_ID, TOKEN, VERSION_ID, Double, serve
 from tests.planning_fixtures import country, planning  # noqa: F401
@@ -66,7 +66,7 @@ def test_config_endpoint(client, app, api_token, make_user, double):
     ({"poll_delay_seconds": "soon"}, "poll_delay_seconds"),
 ])
 def test_config_validation(app, make_user, data, field):
-    from app.services.errors import ValidationFailed
+    from app.services.platform.errors import ValidationFailed
 
     admin = make_user(role="admin")
     good = {"openhexa_url": "https://openhexa.example/graphql/", "openhexa_token": "t", "workspace_slug": "w"}
@@ -196,7 +196,7 @@ def test_pipeline_callbacks_and_token_scope(client, db, api_token, configured, d
     assert client.get(f"/api/microplanning/plannings/{planning.id}/", headers=pipeline).status_code == 200
     assert client.get("/api/orgunits/", headers=pipeline).status_code == 200
     assert client.get("/api/me/", headers=pipeline).status_code == 403  # a user endpoint
-    from app.services.plannings import create_planning
+    from app.services.planning.plannings import create_planning
 
     second = create_planning(country.coordinator, {"name": "Other", "team_id": country.root_team.id,
                                                    "org_unit_id": country.country.id})
@@ -253,7 +253,7 @@ def test_secrets_stay_out_of_logs_jobs_rq_and_pages(client, web_app, db, api_tok
 
 
 def test_sampling_dialog_launches_on_openhexa(client, db, login, csrf, configured, double, run_worker, country, planning):
-    from app.services.plannings import update_planning
+    from app.services.planning.plannings import update_planning
 
     update_planning(country.coordinator, planning.id, {"pipeline_uuids": ["lqas-sampling", PIPELINE_ID]})
     login(country.coordinator)
@@ -273,7 +273,7 @@ def test_sampling_dialog_launches_on_openhexa(client, db, login, csrf, configure
 
 def test_generic_pipeline_form_from_version_parameters(client, db, login, csrf, configured, double, run_worker,
                                                        country, planning):
-    from app.services.plannings import update_planning
+    from app.services.planning.plannings import update_planning
 
     svc.get_config().lqas_pipeline_code = "something-else"
     db.session.commit()

@@ -2,7 +2,7 @@
 import pytest
 from graphql import parse, validate
 
-from app.services.openhexa_client import DOCUMENTS
+from app.services.planning.openhexa_client import DOCUMENTS
 from tests.openhexa_schema import openhexa_schema
 
 

@@ -4,9 +4,9 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Assignment, Job
-from app.services import job_status as st
-from app.services import openhexa as svc
-from app.services.sampling import _plan, sample
+from app.services.processing import job_status as st
+from app.services.planning import openhexa as svc
+from app.services.planning.sampling import _plan, sample
 from tests.openhexa_double import PIPELINE_ID, TOKEN, VERSION_ID, Double, serve
 from tests.planning_fixtures import country, planning  # noqa: F401
 

@@ -2,7 +2,7 @@
 import pytest
 
 from app.models import OrgUnit, OrgUnitType
-from app.services.orgunits import create_org_unit, create_org_unit_type
+from app.services.planning.orgunits import create_org_unit, create_org_unit_type
 
 
 @pytest.fixture

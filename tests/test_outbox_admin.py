@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from app.models import AuditLog, OutboxEvent, utcnow
-from app.services import outbox_admin
-from app.services.errors import Conflict, Forbidden
-from app.services.outbox import event_values
+from app.services.orchestration import outbox_admin
+from app.services.platform.errors import Conflict, Forbidden
+from app.services.platform.outbox import event_values
 from tests.conftest import PASSWORD
 
 HX = {"HX-Request": "true"}

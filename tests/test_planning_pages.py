@@ -24,7 +24,7 @@ def test_list_and_create_form(client, login, csrf, country, db):
 
 
 def test_map_page_shows_coloured_shapes_legend_and_tables(client, login, country, planning, run_worker, db):
-    from app.services.sampling import launch_sampling
+    from app.services.planning.sampling import launch_sampling
 
     launch_sampling(country.coordinator, planning.id, {
         "org_unit_type_sequence_identifiers": [country.types["REGION"].id, country.types["DISTRICT"].id],
@@ -95,7 +95,7 @@ def test_sample_dialog_errors_then_launch_and_rerun(client, login, csrf, country
 
 
 def test_delete_assignments_and_scoping(client, login, csrf, country, planning, make_user, db, web_app):
-    from app.services.assignments import bulk_create
+    from app.services.planning.assignments import bulk_create
 
     team = db.session.execute(select(Team).where(Team.parent_id == country.root_team.id)).scalars().first()
     bulk_create(country.coordinator, planning, [{"org_unit": units_of("REGION", country)[0].id, "team": team.id}])

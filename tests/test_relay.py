@@ -11,8 +11,8 @@ from app.extensions import db as _db
 from app.models import (
     Alert, AutomationRule, OutboxEvent, RuleExecution, Task, utcnow,
 )
-from app.services import relay
-from app.services.outbox import event_values
+from app.services.orchestration import relay
+from app.services.platform.outbox import event_values
 
 BASE = "/api/workflow"
 
@@ -146,7 +146,8 @@ def test_depth_cap(client, db, app, coord, api_token):
 
 
 def test_failures_back_off_then_go_dead_and_replay_delivers_once(client, db, app, coord, api_token, monkeypatch):
-    from app.services import automation, outbox_admin
+    from app.services.orchestration import automation
+    from app.services.orchestration import outbox_admin
 
     app.config.update(OUTBOX_MAX_ATTEMPTS=3, OUTBOX_RETRY_SECONDS=10)
     headers = api_token(coord)
@@ -177,7 +178,7 @@ def test_failures_back_off_then_go_dead_and_replay_delivers_once(client, db, app
     assert db.session.execute(select(func.count()).select_from(Alert)).scalar_one() == 0  # rolled back each time
 
     monkeypatch.setattr(automation, "dispatch", real_dispatch)
-    from app.services.users import create_user
+    from app.services.platform.users import create_user
 
     boss = create_user("boss", "correct-horse-battery", "admin", ["Project A"])
     assert outbox_admin.replay_events(boss, [event_id]) == 1

@@ -12,7 +12,7 @@ import time
 from sqlalchemy import func, select
 
 from app.models import Alert, AutomationRule, OutboxEvent, RuleExecution
-from app.services.outbox import event_values
+from app.services.platform.outbox import event_values
 from tests.conftest import ROOT, kill_tree, wait_for
 
 EVENTS = 5000

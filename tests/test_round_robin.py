@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Ticket
-from app.services.intake import receive_ticket, retry_due_allocations
-from app.services.round_robin import Member, next_assignees
-from app.services.staff_roles import update_staff_role
+from app.services.helpdesk.intake import receive_ticket, retry_due_allocations
+from app.services.helpdesk.round_robin import Member, next_assignees
+from app.services.helpdesk.staff_roles import update_staff_role
 from tests.ticket_fixtures import desk, payload  # noqa: F401
 
 
@@ -167,7 +167,7 @@ def test_external_source_down_is_retried_later_until_it_answers(app, db, desk, f
     fake_source.answers["Intake officer"] = (200, [desk.agents[2].id, 987654])  # 987654: not one of ours
     ticket.next_allocation_at = utcnow()
     db.session.commit()
-    get_queue().enqueue("app.tasks.intake.retry_ticket_allocations")  # what RQ cron runs every minute
+    get_queue().enqueue("app.rq_jobs.intake.retry_ticket_allocations")  # what RQ cron runs every minute
     run_worker()
     ticket = _ticket(db, "X-4")
     assert ticket.allocation_status == "allocated" and ticket.next_allocation_at is None

@@ -4,10 +4,10 @@ from sqlalchemy import select
 
 from app.extensions import get_queue
 from app.models import Assignment, Job, OrgUnit, Team
-from app.services import job_status as st
-from app.services.errors import ValidationFailed
-from app.services.jobs import enqueue_job
-from app.services.sampling import launch_sampling
+from app.services.processing import job_status as st
+from app.services.platform.errors import ValidationFailed
+from app.services.processing.jobs import enqueue_job
+from app.services.planning.sampling import launch_sampling
 from tests.planning_fixtures import country, planning, units_of  # noqa: F401
 
 T, Q, E, C = ("org_unit_type_sequence_identifiers", "org_unit_type_quantities", "org_unit_type_exceptions",
@@ -141,7 +141,7 @@ def test_hierarchy_mismatch_is_refused_before_queueing(db, country, planning):
     params = _params(country, ["REGION", "DISTRICT", "HF"], [1, 1, 1], seed=1)
     launch_sampling(country.coordinator, planning.id, params)  # three levels fit
     from app.models import OrgUnitType
-    from app.services.orgunits import create_org_unit_type
+    from app.services.planning.orgunits import create_org_unit_type
 
     extra = create_org_unit_type(country.coordinator, {"name": "Village", "depth": 4})
     hf_type = db.session.get(OrgUnitType, country.types["HF"].id)
@@ -163,7 +163,7 @@ def test_three_levels_assign_users(db, country, planning, run_worker):
 
 
 def test_another_projects_coordinator_cannot_sample(db, country, planning, make_user):
-    from app.services.errors import NotFound
+    from app.services.platform.errors import NotFound
 
     stranger = make_user(role="coordinator", projects=["Elsewhere"])
     with pytest.raises(NotFound):
@@ -172,8 +172,8 @@ def test_another_projects_coordinator_cannot_sample(db, country, planning, make_
 
 
 def test_sampling_runs_lists_only_this_plannings_runs(db, country, planning, run_worker):
-    from app.services.plannings import create_planning
-    from app.services.sampling import sampling_runs
+    from app.services.planning.plannings import create_planning
+    from app.services.planning.sampling import sampling_runs
 
     other = create_planning(country.coordinator, {"name": "Other round", "team_id": country.root_team.id,
                                                   "org_unit_id": country.country.id})

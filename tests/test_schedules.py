@@ -8,8 +8,8 @@ import pytest
 
 from app.extensions import get_queue
 from app.models import Job, Schedule
-from app.services import schedules as svc
-from app.services.errors import ValidationFailed
+from app.services.processing import schedules as svc
+from app.services.platform.errors import ValidationFailed
 
 UTC = timezone.utc
 BRUSSELS = ZoneInfo("Europe/Brussels")

@@ -1,7 +1,7 @@
 """Projects are the tenancy boundary: a user sees only their projects' data."""
 import pytest
 
-from app.services.orgunits import create_org_unit, create_org_unit_type
+from app.services.planning.orgunits import create_org_unit, create_org_unit_type
 
 
 @pytest.fixture

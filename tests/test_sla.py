@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import BusinessCalendarConfig, OutboxEvent, SlaConfig, SlaRecord, Task
-from app.services import sla, sla_reports
-from app.services import sla_configs as cfg
-from app.services.errors import ValidationFailed
+from app.services.orchestration import sla
+from app.services.orchestration import sla_reports
+from app.services.orchestration import sla_configs as cfg
+from app.services.platform.errors import ValidationFailed
 
 UTC = timezone.utc
 
@@ -164,8 +165,8 @@ def test_cancel_cancels_open_clocks_even_paused_ones(db, project_id):
 
 
 def test_clocks_follow_the_real_transition_service(db, coord):
-    from app.services.transitions import transition
-    from app.services.work_items import create_task
+    from app.services.orchestration.transitions import transition
+    from app.services.orchestration.work_items import create_task
 
     sla.seed_sla_defaults()
     task = create_task(coord, {"title": "Screen the children", "task_type": "intake", "service_area": "nutrition"})
@@ -241,7 +242,7 @@ def test_paused_clocks_are_not_scanned(db, project_id):
 
 
 def test_cron_job_runs_the_scan(app, db, project_id):
-    from app.tasks.sla import scan_sla_breaches_job
+    from app.rq_jobs.sla import scan_sla_breaches_job
 
     config(db, minutes=60, task_type="intake")
     new_task(db, project_id, at(2024, 6, 3, 8, 0), task_type="intake")

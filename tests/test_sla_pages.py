@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import SlaConfig
-from app.services import sla
+from app.services.orchestration import sla
 from tests.test_sla import at, config, move, new_task
 
 HX = {"HX-Request": "true"}

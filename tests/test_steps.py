@@ -5,9 +5,9 @@ import pytest
 
 from app.models import Job
 from app.processes import Process, register_process
-from app.processes.steps import Step, steps_process
-from app.services import job_status as st
-from app.services.jobs import enqueue_job, request_kill
+from app.services.processing.steps import Step, steps_process
+from app.services.processing import job_status as st
+from app.services.processing.jobs import enqueue_job, request_kill
 from tests.conftest import kill_tree, wait_for
 
 ATTEMPTS: dict[str, int] = {}
@@ -109,7 +109,7 @@ def test_a_worker_killed_mid_job_fails_the_job_and_a_rerun_works(app, db, client
 
 @pytest.mark.parametrize("inputs", [{"delay": -1}, {"failAt": "nowhere"}, {"other": 1}])
 def test_demo_steps_rejects_bad_inputs(app, db, make_user, inputs):
-    from app.services.errors import ValidationFailed
+    from app.services.platform.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed):
         enqueue_job("demo-steps", inputs, launcher=make_user())

@@ -2,7 +2,7 @@
 import pytest
 
 from app.models import Team
-from app.services.teams import create_team
+from app.services.planning.teams import create_team
 
 
 @pytest.fixture

@@ -7,9 +7,10 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from app.models import OutboxEvent, SlaConfig, SlaRecord, Task, Ticket
-from app.services import sla, sla_reports
-from app.services import staff_roles as catalog
-from app.services.intake import allocate_tickets, receive_ticket, receive_tickets, ticket_service_area
+from app.services.orchestration import sla
+from app.services.orchestration import sla_reports
+from app.services.helpdesk import staff_roles as catalog
+from app.services.helpdesk.intake import allocate_tickets, receive_ticket, receive_tickets, ticket_service_area
 from tests.test_sla import at, calendar, config
 from tests.ticket_fixtures import desk, make_workflow, payload  # noqa: F401
 
@@ -28,7 +29,7 @@ def clock_count(db) -> int:
 
 def received_at(monkeypatch, when) -> None:
     """Intake's clock reads `when` (clocks start at the intake time)."""
-    monkeypatch.setattr("app.services.intake.utcnow", lambda: when)
+    monkeypatch.setattr("app.services.helpdesk.intake.utcnow", lambda: when)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.extensions import get_queue
 from app.models import OutboxEvent, Task, TaskAssignment, Ticket
-from app.services import staff_roles as catalog
+from app.services.helpdesk import staff_roles as catalog
 from tests.ticket_fixtures import make_workflow
 
 TICKETS, WORKERS = 2000, 4
@@ -31,11 +31,11 @@ def test_four_workers_share_2000_tickets_evenly_and_never_twice(app, db, make_us
         return {"ticket_number": f"C-{n:05d}", "subject": f"Ticket {n}", "department": "IT", "category": "Hardware"}
 
     # Single-ticket jobs, batches, and re-deliveries of tickets other jobs are creating at the same time.
-    jobs = [("app.tasks.intake.receive_ticket", (ticket(n), project_id)) for n in range(200)]
-    jobs += [("app.tasks.intake.receive_tickets_job", (project_id, [ticket(n) for n in range(start, start + 25)]))
+    jobs = [("app.rq_jobs.intake.receive_ticket", (ticket(n), project_id)) for n in range(200)]
+    jobs += [("app.rq_jobs.intake.receive_tickets_job", (project_id, [ticket(n) for n in range(start, start + 25)]))
              for start in range(200, TICKETS, 25)]
     rng = random.Random(7)
-    jobs += [("app.tasks.intake.receive_tickets_job", (project_id, [ticket(rng.randrange(TICKETS)) for _ in range(20)]))
+    jobs += [("app.rq_jobs.intake.receive_tickets_job", (project_id, [ticket(rng.randrange(TICKETS)) for _ in range(20)]))
              for _ in range(15)]
     rng.shuffle(jobs)
     queue = get_queue()

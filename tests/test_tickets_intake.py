@@ -4,8 +4,8 @@ from sqlalchemy import func, select
 
 from app.extensions import get_queue
 from app.models import OutboxEvent, Task, Ticket, WorkflowStep
-from app.services.intake import receive_ticket, receive_tickets
-from app.services.matching import find_matching_workflow
+from app.services.helpdesk.intake import receive_ticket, receive_tickets
+from app.services.helpdesk.matching import find_matching_workflow
 from tests.ticket_fixtures import desk, make_workflow, payload, viewer_role  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("desk")
@@ -72,7 +72,7 @@ def test_no_steps_is_recorded_on_the_ticket(app, db, desk):
 
 
 def test_no_active_users_for_the_role_is_recorded(app, db, desk):
-    from app.services.staff_roles import update_staff_role
+    from app.services.helpdesk.staff_roles import update_staff_role
 
     update_staff_role(desk.boss, desk.intake.id, {"user_ids": [desk.agents[0].id]})
     desk.agents[0].active = False
@@ -157,8 +157,8 @@ def test_bulk_sync_and_its_bad_inputs(client, db, desk, api_token, make_user):
 
 
 def test_the_rq_jobs_receive_a_ticket_and_allocate_like_the_seed(app, db, desk, run_worker):
-    received = get_queue().enqueue("app.tasks.intake.receive_ticket", payload("Q-1"), desk.project_id)
-    missing = get_queue().enqueue("app.tasks.intake.create_task_for_ticket", 424242)
+    received = get_queue().enqueue("app.rq_jobs.intake.receive_ticket", payload("Q-1"), desk.project_id)
+    missing = get_queue().enqueue("app.rq_jobs.intake.create_task_for_ticket", 424242)
     run_worker()
     assert _ticket(db, "Q-1").is_task_allocated is True
     assert received.return_value()["allocation_status"] == "allocated"

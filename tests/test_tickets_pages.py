@@ -4,7 +4,7 @@ import re
 from sqlalchemy import select
 
 from app.models import Ticket, Workflow
-from app.services.intake import receive_ticket, receive_tickets
+from app.services.helpdesk.intake import receive_ticket, receive_tickets
 from tests.ticket_fixtures import desk, payload  # noqa: F401
 
 HX = {"HX-Request": "true"}
@@ -145,8 +145,8 @@ def test_workflow_admin_needs_the_permission(client, login, desk):
 
 
 def test_demo_help_desk(app, db, make_user, client, login):
-    from app.services.ticket_demo import load_ticket_demo
-    from app.services.users import get_or_create_project
+    from app.demo.helpdesk import load_ticket_demo
+    from app.services.platform.users import get_or_create_project
 
     agent = make_user("agent", projects=["Demo project"], username="agent")
     project = get_or_create_project("Demo project")

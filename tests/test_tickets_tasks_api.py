@@ -3,8 +3,8 @@ import pytest
 from sqlalchemy import select
 
 from app.models import OutboxEvent
-from app.services.intake import receive_ticket
-from app.services.staff_roles import update_staff_role
+from app.services.helpdesk.intake import receive_ticket
+from app.services.helpdesk.staff_roles import update_staff_role
 from tests.ticket_fixtures import desk, payload, viewer_role  # noqa: F401
 
 BASE = "/tasks/api/tasks"

@@ -22,7 +22,7 @@ PLAN_EDGES = {("draft", "active"), ("draft", "archived"), ("active", "archived")
 
 @pytest.fixture
 def people(db, make_user):
-    from app.services.users import ensure_default_roles
+    from app.services.platform.users import ensure_default_roles
 
     ensure_default_roles()
     db.session.add(Role(name="viewer", description="reads only", permissions=["VIEW_STATS"]))
@@ -58,9 +58,9 @@ def coordinator(db, make_user):
 def test_every_task_edge(db, coordinator, source, target):
     """The transition table, edge by edge, through the one `transition()` (HTTP adds nothing here:
     the error shapes are checked over HTTP below)."""
-    from app.services.errors import InvalidTransition
-    from app.services.transitions import transition
-    from app.services.work_items import create_task
+    from app.services.platform.errors import InvalidTransition
+    from app.services.orchestration.transitions import transition
+    from app.services.orchestration.work_items import create_task
 
     task = create_task(coordinator, {"title": "Check the cold chain", "task_type": "intake",
                                      "service_area": "immunisation"})
@@ -83,9 +83,9 @@ def test_every_task_edge(db, coordinator, source, target):
 
 @pytest.mark.parametrize("source,target", list(product(PLAN_STATES, PLAN_STATES)))
 def test_every_action_plan_edge(db, coordinator, source, target):
-    from app.services.errors import InvalidTransition
-    from app.services.transitions import transition
-    from app.services.work_items import create_action_plan
+    from app.services.platform.errors import InvalidTransition
+    from app.services.orchestration.transitions import transition
+    from app.services.orchestration.work_items import create_action_plan
 
     plan = create_action_plan(coordinator, {"title": "Measles follow-up", "service_area": "immunisation"})
     _force(db, ActionPlan, plan.id, source)
@@ -219,7 +219,7 @@ def test_list_filters_metadata_and_stats(client, db, people, api_token):
 
 def test_two_concurrent_transitions_one_wins(live_server, db, people, api_token, monkeypatch):
     """Both requests pass every check on the same `new` task, then race on the compare-and-set."""
-    import app.services.transitions as transitions
+    import app.services.orchestration.transitions as transitions
 
     headers = api_token(people["coord"])
     created = requests.post(f"{live_server.url}{BASE}/tasks", json={"title": "Race", "task_type": "general"},
@@ -261,7 +261,7 @@ def _batch(client, headers, items):
 
 def test_batch_applies_items_in_order_each_on_its_own(client, db, people, api_token):
     from app.models import SlaRecord
-    from app.services.sla import seed_sla_defaults
+    from app.services.orchestration.sla import seed_sla_defaults
 
     seed_sla_defaults()
     coord, agent = api_token(people["coord"]), api_token(people["agent"])
@@ -328,7 +328,7 @@ def test_batch_body_is_validated_and_changes_nothing(client, db, people, api_tok
 def test_batch_compare_and_set_refuses_a_task_changed_meanwhile(client, db, people, api_token, monkeypatch):
     """Between the batch's read and its UPDATE someone cancels task `b`: b's items come back as
     conflicts and write nothing; `a` is applied."""
-    import app.services.transitions as transitions
+    import app.services.orchestration.transitions as transitions
     from sqlalchemy import update
 
     coord = api_token(people["coord"])

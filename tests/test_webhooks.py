@@ -18,9 +18,12 @@ import requests
 from sqlalchemy import select
 
 from app.models import WebhookDelivery, utcnow
-from app.services import relay, webhook_targets, webhooks, work_items
-from app.services.errors import Forbidden, ValidationFailed
-from app.services.outbox import emit_event
+from app.services.orchestration import relay
+from app.services.orchestration import webhook_targets
+from app.services.orchestration import webhooks
+from app.services.orchestration import work_items
+from app.services.platform.errors import Forbidden, ValidationFailed
+from app.services.platform.outbox import emit_event
 
 HX = {"HX-Request": "true"}
 

@@ -9,7 +9,7 @@ BASE = "/api/workflow"
 
 
 def test_clocks_start_pause_resume_and_stop_with_transitions(client, db, make_user, api_token):
-    from app.services.sla import seed_sla_defaults
+    from app.services.orchestration.sla import seed_sla_defaults
 
     seed_sla_defaults()
     headers = api_token(make_user("coordinator"))
@@ -37,7 +37,7 @@ def test_clocks_start_pause_resume_and_stop_with_transitions(client, db, make_us
 
 
 def test_a_failed_transition_leaves_the_clock_alone(client, db, make_user, api_token):
-    from app.services.sla import seed_sla_defaults
+    from app.services.orchestration.sla import seed_sla_defaults
 
     seed_sla_defaults()
     headers = api_token(make_user("coordinator"))
@@ -53,7 +53,7 @@ def test_a_failed_transition_leaves_the_clock_alone(client, db, make_user, api_t
 
 
 def test_board_shows_orchestration_tasks_with_their_sla(client, db, make_user, api_token, login, csrf):
-    from app.services.sla import seed_sla_defaults
+    from app.services.orchestration.sla import seed_sla_defaults
 
     seed_sla_defaults()
     coord = make_user("coordinator")

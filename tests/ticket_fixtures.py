@@ -8,8 +8,8 @@ import pytest
 
 from app.extensions import db
 from app.models import Role
-from app.services import staff_roles as catalog
-from app.services import workflows as wf
+from app.services.helpdesk import staff_roles as catalog
+from app.services.helpdesk import workflows as wf
 
 _ids = itertools.count(1)
 

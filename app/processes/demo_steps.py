@@ -2,9 +2,9 @@
 way to watch per-step progress on the job page)."""
 from __future__ import annotations
 
-from app.processes.registry import register_process
-from app.processes.steps import Step, steps_process
-from app.services.errors import FieldErrors
+from app.services.processing.registry import register_process
+from app.services.processing.steps import Step, steps_process
+from app.services.platform.errors import FieldErrors
 
 STEP_NAMES = ("validate_inputs", "load_org_units", "extract_source_data", "aggregate_to_org_units",
               "build_dhis2_payload", "import_to_dhis2", "publish_results")

@@ -1,8 +1,8 @@
 """`echo`: returns its message; optional delay and steps make it useful for integrators and tests."""
 from __future__ import annotations
 
-from app.processes.registry import Process, register_process
-from app.services.errors import FieldErrors
+from app.services.processing.registry import Process, register_process
+from app.services.platform.errors import FieldErrors
 
 MAX_DELAY_SECONDS = 600
 
@@ -59,5 +59,7 @@ register_process(
         },
         outputs_schema={"echo": {"title": "Echoed message", "schema": {"type": "string"}}},
         timeout_seconds=MAX_DELAY_SECONDS + 60,
+        # quick enough to run inside the request when a client asks for a synchronous execution
+        job_control_options=("async-execute", "sync-execute"),
     )
 )

@@ -13,10 +13,11 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Dhis2Connection, Job, OrgUnit
-from app.processes.registry import register_process
-from app.processes.steps import PermanentError, SkipRemaining, Step, steps_process
-from app.services import dhis2, eo_data
-from app.services.errors import FieldErrors
+from app.services.processing.registry import register_process
+from app.services.processing.steps import PermanentError, SkipRemaining, Step, steps_process
+from app.services.processing import dhis2
+from app.services.processing import eo_data
+from app.services.platform.errors import FieldErrors
 
 UID = re.compile(r"^[A-Za-z][A-Za-z0-9]{10}$")
 PERIOD_TYPES = ("DAILY", "MONTHLY", "YEARLY")
@@ -195,7 +196,7 @@ def _publish(sctx, state):
 
 
 def _write_json(job_id: str, name: str, data) -> None:
-    from app.services.artifacts import artifacts_dir
+    from app.services.processing.artifacts import artifacts_dir
 
     path = os.path.join(artifacts_dir(job_id), name)
     with open(path + ".tmp", "w") as fh:
@@ -204,7 +205,7 @@ def _write_json(job_id: str, name: str, data) -> None:
 
 
 def _finish(state) -> dict:
-    from app.services.artifacts import artifact_url
+    from app.services.processing.artifacts import artifact_url
 
     job_id = state["_job_id"]
     return {"orgUnitCount": len(state["load_org_units"]["units"]), "rowCount": len(state["aggregate_to_org_units"]),

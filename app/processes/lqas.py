@@ -1,8 +1,8 @@
 """`lqas-sampling`: the built-in LQAS sampling pipeline, run in our workers."""
 from __future__ import annotations
 
-from app.processes.registry import Process, register_process
-from app.services import sampling
+from app.services.processing.registry import Process, register_process
+from app.services.planning import sampling
 
 _ID_LIST = {"oneOf": [{"type": "array", "items": {"type": "integer"}}, {"type": "string"}]}
 

@@ -9,9 +9,9 @@ from app.blueprints.rendering import is_partial_request, page_or_partial
 from app.extensions import db
 from app.models import Permission
 from app.security import require_permission
-from app.services import work_items as svc
-from app.services.errors import ValidationFailed
-from app.services.transitions import ACTION_PLAN, allowed_transitions, transition
+from app.services.orchestration import work_items as svc
+from app.services.platform.errors import ValidationFailed
+from app.services.orchestration.transitions import ACTION_PLAN, allowed_transitions, transition
 
 bp = Blueprint("action_plans", __name__, url_prefix="/action-plans")
 PER_PAGE = 50

@@ -2,9 +2,9 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app.services import openhexa as svc
-from app.services.errors import ValidationFailed
-from app.services.openhexa_client import OpenHexaError
+from app.services.planning import openhexa as svc
+from app.services.platform.errors import ValidationFailed
+from app.services.planning.openhexa_client import OpenHexaError
 
 bp = Blueprint("openhexa_admin", __name__, url_prefix="/admin/openhexa")
 

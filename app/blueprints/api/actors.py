@@ -5,9 +5,9 @@ from __future__ import annotations
 from app.extensions import db
 from app.models import Job, Planning, User
 from app.security import PipelineActor, api_actor
-from app.services import job_status as st
-from app.services.errors import Forbidden
-from app.services.plannings import get_planning
+from app.services.processing import job_status as st
+from app.services.platform.errors import Forbidden
+from app.services.planning.plannings import get_planning
 
 
 def _live_pipeline(actor: PipelineActor) -> None:

@@ -4,8 +4,8 @@ from flask import jsonify, request
 from app.blueprints.api import bp
 from app.blueprints.api.pagination import json_body
 from app.security import api_login_required, api_user, issue_user_token
-from app.services.errors import FieldErrors
-from app.services.users import authenticate
+from app.services.platform.errors import FieldErrors
+from app.services.platform.users import authenticate
 
 
 @bp.post("/auth/token")

@@ -6,11 +6,11 @@ from app.blueprints.api.actors import planning_actor
 from app.blueprints.api.pagination import int_arg, json_body, paginated
 from app.blueprints.api.serializers import assignment_json, planning_json
 from app.security import api_login_required, api_user
-from app.services import assignments as assign_svc
-from app.services import plannings as svc
-from app.services.errors import FieldErrors, ValidationFailed
-from app.services.jobs import status_info
-from app.services.sampling import launch_sampling
+from app.services.planning import assignments as assign_svc
+from app.services.planning import plannings as svc
+from app.services.platform.errors import FieldErrors, ValidationFailed
+from app.services.processing.jobs import status_info
+from app.services.planning.sampling import launch_sampling
 
 
 @bp.get("/microplanning/plannings/")

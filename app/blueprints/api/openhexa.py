@@ -4,7 +4,7 @@ from flask import jsonify, request
 from app.blueprints.api import bp
 from app.blueprints.api.pagination import json_body
 from app.security import api_actor, api_login_required, api_user
-from app.services import openhexa as svc
+from app.services.planning import openhexa as svc
 
 
 @bp.get("/openhexa/pipelines/config/")

@@ -4,11 +4,11 @@ from flask import jsonify, request
 from app.blueprints.api import bp
 from app.blueprints.api.actors import reader
 from app.models import OrgUnit
-from app.services.errors import Forbidden
+from app.services.platform.errors import Forbidden
 from app.blueprints.api.pagination import int_arg, json_body, paginated
 from app.blueprints.api.serializers import org_unit_json, org_unit_type_json
 from app.security import api_login_required, api_user
-from app.services import orgunits as svc
+from app.services.planning import orgunits as svc
 
 
 @bp.get("/orgunittypes/")

@@ -7,8 +7,8 @@ from flask import current_app, request, url_for
 from sqlalchemy import Select
 
 from app.extensions import db
-from app.services.access import parse_int
-from app.services.errors import FieldErrors
+from app.services.platform.access import parse_int
+from app.services.platform.errors import FieldErrors
 
 
 def page_args(default_limit: int = 50) -> tuple[int, int]:
@@ -52,7 +52,7 @@ def int_arg(name: str) -> int | None:
 
 def json_body() -> dict:
     """The request's JSON object, or a 400 saying it is not one."""
-    from app.services.errors import ValidationFailed
+    from app.services.platform.errors import ValidationFailed
 
     data = request.get_json(silent=True)
     if not isinstance(data, dict):

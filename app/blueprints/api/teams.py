@@ -7,7 +7,7 @@ from app.models import Team
 from app.blueprints.api.pagination import int_arg, json_body, paginated
 from app.blueprints.api.serializers import team_json
 from app.security import api_login_required, api_user
-from app.services import teams as svc
+from app.services.planning import teams as svc
 
 
 @bp.get("/teams/")

@@ -4,8 +4,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from app.services.errors import RateLimited
-from app.services.users import authenticate
+from app.services.platform.errors import RateLimited
+from app.services.platform.users import authenticate
 
 bp = Blueprint("auth", __name__)
 

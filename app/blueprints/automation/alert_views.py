@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 
 from app.blueprints.rendering import is_partial_request, page_or_partial
 from app.extensions import db
-from app.services import alerts as svc
+from app.services.orchestration import alerts as svc
 
 from . import bp, partial
 

@@ -9,11 +9,11 @@ from flask_login import current_user, login_required
 
 from app.blueprints.rendering import is_partial_request, page_or_partial
 from app.models import Permission
-from app.services import automation_rules as svc
-from app.services import webhooks
-from app.services.conditions import OPS
+from app.services.orchestration import automation_rules as svc
+from app.services.orchestration import webhooks
+from app.services.orchestration.conditions import OPS
 from app.security import require_permission
-from app.services.errors import Forbidden, ValidationFailed
+from app.services.platform.errors import Forbidden, ValidationFailed
 
 from . import bp, partial
 from .rule_form import ACTION_DEFAULTS, form_state, rule_data

@@ -9,9 +9,9 @@ from app.blueprints.rendering import page_or_partial
 from app.extensions import db
 from app.models import Permission
 from app.security import require_permission
-from app.services import webhooks as svc
-from app.services.automation_rules import EVENT_TYPES
-from app.services.errors import Forbidden, ValidationFailed
+from app.services.orchestration import webhooks as svc
+from app.services.orchestration.automation_rules import EVENT_TYPES
+from app.services.platform.errors import Forbidden, ValidationFailed
 
 from . import bp
 

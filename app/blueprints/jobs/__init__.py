@@ -9,10 +9,10 @@ from app.errors import wants_json
 from app.extensions import csrf, db
 from app.models import Permission
 from app.security import current_actor, require_permission
-from app.services import job_status as st
-from app.services import artifacts
-from app.services import jobs as svc
-from app.services.errors import DomainError
+from app.services.processing import job_status as st
+from app.services.processing import artifacts
+from app.services.processing import jobs as svc
+from app.services.platform.errors import DomainError
 
 bp = Blueprint("jobs", __name__)
 
@@ -54,7 +54,7 @@ def _json_list(user):
     """OGC job list: filters processID, status, type (repeated or comma-separated); paging with
     `limit` and `page`, and `links` next/prev."""
     from app.blueprints.api.pagination import paginated
-    from app.services.errors import FieldErrors
+    from app.services.platform.errors import FieldErrors
 
     def many(name):
         return [v for raw in request.args.getlist(name) for v in raw.split(",") if v]

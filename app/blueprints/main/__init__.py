@@ -5,8 +5,8 @@ from sqlalchemy import func, select, text
 
 from app.extensions import db, get_redis
 from app.models import OrgUnit, Team
-from app.services.access import project_scope
-from app.services.jobs import job_counts, jobs_query
+from app.services.platform.access import project_scope
+from app.services.processing.jobs import job_counts, jobs_query
 
 bp = Blueprint("main", __name__)
 
@@ -46,7 +46,7 @@ def healthz():
     body = {"status": "ok" if healthy else "degraded", "checks": checks}
     if request.args.get("detail") == "1" and checks["database"] == "ok":
         # Informational (a backlog does not make the process unhealthy): counts only, no event data.
-        from app.services.outbox_admin import outbox_counts
+        from app.services.orchestration.outbox_admin import outbox_counts
 
         try:
             counts = outbox_counts()

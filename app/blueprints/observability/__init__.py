@@ -8,9 +8,9 @@ from flask import Blueprint, current_app, flash, make_response, redirect, render
 from flask_login import current_user, login_required
 
 from app.blueprints.rendering import is_partial_request, page_or_partial
-from app.services import outbox_admin as svc
-from app.services.errors import Forbidden
-from app.services.metrics import CONTENT_TYPE, render_metrics
+from app.services.orchestration import outbox_admin as svc
+from app.services.platform.errors import Forbidden
+from app.services.platform.metrics import CONTENT_TYPE, render_metrics
 
 bp = Blueprint("observability", __name__)
 

@@ -15,9 +15,9 @@ from app.extensions import csrf
 from app.models import Permission
 from app.processes import all_processes, get_process
 from app.security import current_actor, require_permission
-from app.services import jobs as svc
-from app.services import job_status as st
-from app.services.errors import DomainError, ValidationFailed
+from app.services.processing import jobs as svc
+from app.services.processing import job_status as st
+from app.services.platform.errors import DomainError, ValidationFailed
 
 from . import documents as docs
 
@@ -46,7 +46,7 @@ def _landing_for_json_clients():
 
 @bp.app_template_global("job_artifacts")
 def job_artifacts(job) -> list[str]:
-    from app.services.artifacts import list_artifacts
+    from app.services.processing.artifacts import list_artifacts
 
     return list_artifacts(job)
 

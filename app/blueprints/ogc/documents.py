@@ -6,8 +6,8 @@ from flask import jsonify, request
 
 from app.errors import error_response, wants_json
 from app.processes import Process
-from app.services.errors import DomainError, NotFound, ValidationFailed
-from app.services.jobs import ResultNotReady
+from app.services.platform.errors import DomainError, NotFound, ValidationFailed
+from app.services.processing.jobs import ResultNotReady
 
 REL = "http://www.opengis.net/def/rel/ogc/1.0/"
 EXC = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"

@@ -4,8 +4,8 @@ from flask_login import current_user, login_required
 
 from app.blueprints.rendering import page_or_partial
 from app.extensions import db
-from app.services import orgunits as svc
-from app.services.errors import ValidationFailed
+from app.services.planning import orgunits as svc
+from app.services.platform.errors import ValidationFailed
 
 bp = Blueprint("orgunits", __name__, url_prefix="/orgunits")
 

@@ -6,11 +6,11 @@ from app.blueprints.jobs import panel_response
 from app.blueprints.rendering import page_or_partial
 from app.extensions import db
 from app.models import OrgUnit, Permission
-from app.services import assignments as assign_svc
-from app.services import plannings as svc
-from app.services import teams as team_svc
-from app.services.errors import ValidationFailed
-from app.services.orgunits import org_units_query
+from app.services.planning import assignments as assign_svc
+from app.services.planning import plannings as svc
+from app.services.planning import teams as team_svc
+from app.services.platform.errors import ValidationFailed
+from app.services.planning.orgunits import org_units_query
 
 bp = Blueprint("plannings", __name__, url_prefix="/plannings")
 
@@ -33,7 +33,7 @@ def _form_context(form: dict, errors: dict, planning=None):
     # Plannings are rooted at a country, region or district; deeper units are too small to plan.
     roots = db.session.execute(org_units_query(current_user).where(OrgUnit.depth <= 2)
                                .order_by(None).order_by(OrgUnit.path)).scalars().all()
-    from app.services.pipeline_choices import openhexa_pipelines
+    from app.services.planning.pipeline_choices import openhexa_pipelines
 
     return {"form": form, "errors": errors, "planning": planning, "teams": teams, "roots": roots,
             "openhexa_pipelines": openhexa_pipelines(current_user),
@@ -107,7 +107,7 @@ def delete(planning_id: int):
 @bp.get("/<int:planning_id>")
 @login_required
 def detail(planning_id: int):
-    from app.services.planning_map import build_map, display_types, lookups_json
+    from app.services.planning.assignment_map import build_map, display_types, lookups_json
 
     planning = svc.get_planning(current_user, planning_id)
     type_id = request.args.get("type", type=int)

@@ -8,13 +8,13 @@ from app.blueprints.plannings import bp
 from app.blueprints.rendering import page_or_partial
 from app.extensions import db
 from app.models import Job, OrgUnit, OrgUnitType
-from app.services import plannings as svc
-from app.services import sampling
-from app.services import openhexa
-from app.services.errors import DomainError, ValidationFailed
-from app.services.openhexa_client import OpenHexaError
-from app.services.pipeline_choices import describe, launch_for_planning
-from app.services.jobs import visible_jobs_filter
+from app.services.planning import plannings as svc
+from app.services.planning import sampling
+from app.services.planning import openhexa
+from app.services.platform.errors import DomainError, ValidationFailed
+from app.services.planning.openhexa_client import OpenHexaError
+from app.services.planning.pipeline_choices import describe, launch_for_planning
+from app.services.processing.jobs import visible_jobs_filter
 
 
 def _level_types(planning, parent_type_id: int | None) -> list[OrgUnitType]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app.services import dhis2
-from app.services.errors import Forbidden, ValidationFailed
+from app.services.processing import dhis2
+from app.services.platform.errors import Forbidden, ValidationFailed
 
 from . import bp
 

@@ -8,10 +8,10 @@ from flask_login import current_user, login_required
 from app.models import Permission
 from app.processes import all_processes, get_process
 from app.security import require_permission
-from app.services import dhis2
-from app.services import jobs as svc
-from app.services.errors import ValidationFailed
-from app.services.process_forms import form_fields, inputs_from_form
+from app.services.processing import dhis2
+from app.services.processing import jobs as svc
+from app.services.platform.errors import ValidationFailed
+from app.services.processing.process_forms import form_fields, inputs_from_form
 
 from . import bp
 

@@ -8,9 +8,10 @@ from app.blueprints.rendering import page_or_partial
 from app.extensions import db
 from app.models import Permission
 from app.security import require_permission
-from app.services import sla, sla_reports
-from app.services import sla_configs as svc
-from app.services.errors import ValidationFailed
+from app.services.orchestration import sla
+from app.services.orchestration import sla_reports
+from app.services.orchestration import sla_configs as svc
+from app.services.platform.errors import ValidationFailed
 
 bp = Blueprint("sla", __name__, url_prefix="/sla")
 PER_PAGE = 50

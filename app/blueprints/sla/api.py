@@ -4,7 +4,7 @@ from flask import Blueprint, jsonify
 
 from app.blueprints.api.pagination import json_body
 from app.security import api_login_required, api_user
-from app.services import sla_configs as svc
+from app.services.orchestration import sla_configs as svc
 
 bp = Blueprint("sla_api", __name__, url_prefix="/api/workflow")
 

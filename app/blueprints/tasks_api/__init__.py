@@ -5,8 +5,8 @@ from flask import Blueprint, jsonify, request
 from app.blueprints.api.pagination import int_arg, json_body, paginated
 from app.blueprints.tickets_api.serializers import task_json
 from app.security import api_login_required, api_user
-from app.services import tasks as svc
-from app.services.errors import FieldErrors
+from app.services.helpdesk import ticket_tasks as svc
+from app.services.platform.errors import FieldErrors
 
 bp = Blueprint("tasks_api", __name__, url_prefix="/tasks/api/tasks")
 

@@ -5,9 +5,9 @@ from flask_login import current_user, login_required
 
 from app.blueprints.rendering import page_or_partial
 from app.extensions import db
-from app.services import tasks as svc
-from app.services.task_board import board_columns
-from app.services.workflows import workflows_query
+from app.services.helpdesk import ticket_tasks as svc
+from app.services.helpdesk.task_board import board_columns
+from app.services.helpdesk.workflows import workflows_query
 
 bp = Blueprint("tasks_board", __name__, url_prefix="/tasks")
 
@@ -16,7 +16,7 @@ def _board(status_code: int = 200):
     mine = request.values.get("mine") == "1"
     workflow_id = request.values.get("workflow_id", type=int)
     board = board_columns(current_user, mine=mine, workflow_id=workflow_id)
-    from app.services.sla_reports import task_sla_summary
+    from app.services.orchestration.sla_reports import task_sla_summary
 
     sla = task_sla_summary([t.id for tasks in board["columns"].values() for t in tasks])
     return page_or_partial(

@@ -5,9 +5,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Team, User, user_projects
-from app.services import teams as svc
-from app.services.access import project_scope
-from app.services.errors import ValidationFailed
+from app.services.planning import teams as svc
+from app.services.platform.access import project_scope
+from app.services.platform.errors import ValidationFailed
 
 bp = Blueprint("teams", __name__, url_prefix="/teams")
 

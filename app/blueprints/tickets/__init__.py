@@ -6,11 +6,11 @@ from sqlalchemy import select
 from app.blueprints.rendering import page_or_partial
 from app.extensions import db
 from app.models import OutboxEvent, Permission
-from app.services import staff_roles as catalog
-from app.services import tickets as svc
-from app.services.errors import DomainError, ValidationFailed
-from app.services.intake_parsing import PRIORITIES
-from app.services.tasks import create_task_for_ticket
+from app.services.helpdesk import staff_roles as catalog
+from app.services.helpdesk import tickets as svc
+from app.services.platform.errors import DomainError, ValidationFailed
+from app.services.helpdesk.intake_parsing import PRIORITIES
+from app.services.helpdesk.ticket_tasks import create_task_for_ticket
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 

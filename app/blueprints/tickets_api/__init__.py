@@ -5,10 +5,10 @@ from flask import Blueprint, jsonify, request, url_for
 from app.blueprints.api.pagination import int_arg, json_body, paginated
 from app.blueprints.tickets_api.serializers import ticket_json
 from app.security import api_login_required, api_user
-from app.services import tickets as svc
-from app.services.errors import ValidationFailed
-from app.services.staff_roles import round_robin_user_ids
-from app.tasks.intake import summarize
+from app.services.helpdesk import tickets as svc
+from app.services.platform.errors import ValidationFailed
+from app.services.helpdesk.staff_roles import round_robin_user_ids
+from app.rq_jobs.intake import summarize
 
 bp = Blueprint("tickets_api", __name__, url_prefix="/api")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from app.blueprints.api.serializers import iso
 from app.models import Task, Ticket, User
-from app.services.tasks import allowed_actions, users_json
+from app.services.helpdesk.ticket_tasks import allowed_actions, users_json
 
 
 def task_json(task: Task, user: User | None = None) -> dict:

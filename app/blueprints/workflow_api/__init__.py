@@ -7,10 +7,10 @@ from app.blueprints.api.pagination import json_body, paginated
 from app.extensions import db
 from app.models import StateTransition
 from app.security import api_login_required, api_user
-from app.services import work_items as svc
-from app.services import workflow_stats
-from app.services.transitions import ACTION_PLAN, finish, transition
-from app.services.transitions import transition_tasks as transition_many
+from app.services.orchestration import work_items as svc
+from app.services.orchestration import stats as workflow_stats
+from app.services.orchestration.transitions import ACTION_PLAN, finish, transition
+from app.services.orchestration.transitions import transition_tasks as transition_many
 
 bp = Blueprint("workflow_api", __name__, url_prefix="/api/workflow")
 
@@ -66,7 +66,7 @@ def create_task():
 def task(task_id: int):
     user = api_user()
     item = svc.get_task(user, task_id)
-    from app.services import sla_reports
+    from app.services.orchestration import sla_reports
 
     return jsonify({"success": True, "task": svc.task_json(item, user), "history": _history("task", item.id),
                     "sla": sla_reports.task_sla_summary([item.id]).get(item.id)})

@@ -6,9 +6,9 @@ from flask_login import current_user
 from app.extensions import db
 from app.models import Permission
 from app.security import permission_required
-from app.services import staff_roles as catalog
-from app.services import workflows as svc
-from app.services.errors import ValidationFailed
+from app.services.helpdesk import staff_roles as catalog
+from app.services.helpdesk import workflows as svc
+from app.services.platform.errors import ValidationFailed
 
 bp = Blueprint("workflows", __name__, url_prefix="/workflows")
 manage = permission_required(Permission.MANAGE_WORKFLOWS)

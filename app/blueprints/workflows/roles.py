@@ -4,8 +4,8 @@ from flask_login import current_user
 
 from app.blueprints.workflows import _all, bp, manage
 from app.extensions import db
-from app.services import staff_roles as catalog
-from app.services.errors import ValidationFailed
+from app.services.helpdesk import staff_roles as catalog
+from app.services.platform.errors import ValidationFailed
 
 
 def _roles_page(form: dict | None = None, errors: dict | None = None, status: int = 200):

@@ -1,0 +1,24 @@
+"""RQ cron configuration: `rq cron app/rq_jobs/cron_config.py --url $REDIS_URL`.
+
+Every periodic job is declared here, in one list.
+"""
+import os
+
+from rq import cron
+
+from app.rq_jobs.intake import retry_ticket_allocations
+from app.rq_jobs.maintenance import reap_jobs
+from app.rq_jobs.outbox import relay_outbox_job
+from app.rq_jobs.schedules import dispatch_schedules
+from app.rq_jobs.sla import scan_sla_breaches_job
+
+QUEUE = os.environ.get("RQ_QUEUE", "fieldflow")
+
+cron.register(reap_jobs, QUEUE, interval=60, job_timeout=120, name="reap-stale-jobs")
+# Schedules table → due runs; unique job ids per schedule and period, so a second `rq cron` is harmless.
+cron.register(dispatch_schedules, QUEUE, interval=60, job_timeout=120, name="dispatch-schedules")
+# Tickets whose role source was unreachable are allocated again when it answers.
+cron.register(retry_ticket_allocations, QUEUE, interval=60, job_timeout=300, name="retry-ticket-allocations")
+# Safety net for the outbox relay process (`flask outbox relay`): events and webhooks flow even without it.
+cron.register(relay_outbox_job, QUEUE, interval=60, job_timeout=120, name="relay-outbox")
+cron.register(scan_sla_breaches_job, QUEUE, interval=60, job_timeout=120, name="scan-sla-breaches")

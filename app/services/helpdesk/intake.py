@@ -1,0 +1,365 @@
+"""Ticket intake: validate and parse, create or update by external id, and allocate tickets that
+have no task yet (matching workflow → first step → round-robin → task with its SLA clocks →
+ticket allocated).
+
+A batch is one transaction with set-based statements: one INSERT … ON CONFLICT DO NOTHING for the
+tickets (the rows it did not insert already existed: those become updates, and an update never
+creates a second task), one locked state row per role, then one INSERT each for tasks, assignments,
+`TaskCreated` outbox events and SLA clocks. Every outcome of the seed's error table is stored on the
+ticket (`allocation_status`, `allocation_error`). An unreachable role source is retried with backoff by
+`retry_due_allocations` (RQ cron), up to MAX_ALLOCATION_ATTEMPTS, and on request at any time.
+
+Lock order is the same in every transaction (tickets, then their tasks, then role states by id;
+task operations lock a task, then role states), so concurrent work waits instead of deadlocking.
+On SQLite each write transaction starts with a write, which takes the database's single write
+lock before anything is read. On PostgreSQL the inserts go as arrays (`bulk_insert`).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import bindparam, select, update
+
+from app.extensions import db
+from app.models import AllocationStatus as AS
+from app.models import OutboxEvent, SlaRecord, Task, TaskAssignment, TaskStatus, Ticket, utcnow
+from app.services.orchestration import sla
+from app.services.platform.bulk_insert import insert_rows, pipelined
+from app.services.platform.errors import ValidationFailed
+from app.services.helpdesk.intake_parsing import best_effort, parse_ticket
+from app.services.helpdesk.matching import Route, match, matching_index
+from app.services.platform.outbox import event_values
+from app.services.helpdesk.round_robin import (
+    RoleSourceUnreachable, Staffing, lock_states, next_assignees, role_staffing, save_states,
+)
+
+MAX_ALLOCATION_ATTEMPTS = 8
+MAX_BATCH = 5000
+# Ticket tasks are help-desk work: their service area is the ticket's department (so SLA configs and
+# compliance can be per department), their type the general one (not "intake": the built-in rule
+# "intake completed → assessment task" is for field intake, not for help-desk tickets).
+TICKET_TASK_TYPE = "general"
+_NOT_SLUG = re.compile(r"[^a-z0-9_-]+")
+_tickets, _tasks, _assignments = Ticket.__table__, Task.__table__, TaskAssignment.__table__
+
+
+@dataclass
+class Outcome:
+    """What happened to one ticket of a batch (`index` is its position in the request)."""
+
+    index: int
+    external_id: str | None
+    action: str  # created | updated | rejected | superseded | not_found | skipped
+    ticket_id: int | None = None
+    allocation_status: str | None = None
+    message: str = ""
+    task_id: int | None = None
+    workflow_id: int | None = None
+    users: list[dict] = field(default_factory=list)
+    errors: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        out = {"index": self.index, "external_id": self.external_id, "action": self.action,
+               "ticket_id": self.ticket_id, "allocation_status": self.allocation_status, "message": self.message,
+               "task_id": self.task_id, "workflow_id": self.workflow_id, "users": self.users}
+        if self.errors:
+            out["errors"] = self.errors
+        return out
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Backoff after the n-th failed attempt to reach the role source: 1, 2, 4 … minutes, at most an hour."""
+    return timedelta(seconds=min(60 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def ticket_service_area(department: str | None) -> str:
+    """A ticket task's service area: its department as a short lowercase name ("Human Resources" →
+    "human_resources"), the form SLA configs name areas in; "general" when nothing is left."""
+    ascii_name = unicodedata.normalize("NFKD", department or "").encode("ascii", "ignore").decode()
+    area = _NOT_SLUG.sub("_", ascii_name.lower())[:80].strip("_-")
+    return area or "general"
+
+
+def _plan(values: dict, route: Route | None, members: dict) -> tuple[str, str]:
+    """(allocation status, message) for a valid ticket, before anything is written."""
+    if route is None:
+        sub = f", sub-category '{values['sub_category']}'" if values.get("sub_category") else ""
+        return AS.NO_WORKFLOW, (f"No published, deployed workflow for department '{values['department']}', "
+                                f"category '{values['category']}'{sub}.")
+    if route.step_id is None:
+        return AS.NO_STEPS, f"Workflow '{route.workflow_name}' has no steps."
+    found = members.get(route.role_id)
+    if isinstance(found, RoleSourceUnreachable):
+        return AS.ROLE_SOURCE_UNREACHABLE, f"{found.message} The allocation will be retried."
+    if found is None or not any(m.active for m in found.members):
+        inactive = [str(m.user_id) for m in (found.members if found else [])]
+        note = f" (inactive: users {', '.join(inactive)})" if inactive else ""
+        return AS.NO_USERS_FOR_ROLE, (f"No active users for role '{route.role_name}' (first step '{route.step_name}' "
+                                      f"of workflow '{route.workflow_name}'){note}.")
+    return AS.ALLOCATED, ""
+
+
+def _allocation_values(status: str, message: str, route: Route | None, attempts: int, now) -> dict:
+    retry = status == AS.ROLE_SOURCE_UNREACHABLE and attempts < MAX_ALLOCATION_ATTEMPTS
+    return {"allocation_status": str(status), "allocation_error": message, "allocation_attempts": attempts,
+            "next_allocation_at": now + retry_delay(attempts) if retry else None,
+            "is_task_allocated": status == AS.ALLOCATED, "workflow_id": route.workflow_id if route else None}
+
+
+def _resolve_routes(project_id: int, tickets: dict[str, dict]) -> tuple[dict, dict]:
+    """Routes for valid tickets ({key: values}) and the members of every role they need. Runs before
+    the write transaction: an external role source is never called while locks are held."""
+    index = matching_index(project_id)
+    routes = {key: match(index, v["department"], v["category"], v.get("sub_category")) for key, v in tickets.items()}
+    roles = {r.role_id: r.role_name for r in routes.values() if r is not None and r.role_id is not None}
+    return routes, role_staffing(roles)
+
+
+def receive_tickets(project_id: int, payloads: list, strict: bool = False) -> list[Outcome]:
+    """Create or update tickets by external id and allocate the new ones; returns one outcome per
+    payload. `strict`: raise ValidationFailed (naming every bad field, nothing stored) instead of
+    storing invalid tickets as `invalid_data`. Commits once."""
+    if not isinstance(payloads, list) or not payloads:
+        raise ValidationFailed("Send a non-empty list of tickets.", {"tickets": ["must be a non-empty list"]})
+    if len(payloads) > MAX_BATCH:
+        raise ValidationFailed(f"At most {MAX_BATCH} tickets per batch.", {"tickets": [f"at most {MAX_BATCH} items"]})
+    outcomes: dict[int, Outcome] = {}
+    latest: dict[str, tuple[int, dict, dict, dict]] = {}  # external id → (index, values, errors, payload)
+    for i, payload in enumerate(payloads):
+        external_id, values, errors = parse_ticket(payload)
+        if strict and errors:
+            named = "; ".join(f"{k}: {v[0]}" for k, v in errors.items())
+            raise ValidationFailed(f"Invalid ticket — {named}", errors)
+        if external_id is None:
+            outcomes[i] = Outcome(i, None, "rejected", allocation_status=AS.INVALID_DATA.value,
+                                  message="Rejected: the ticket has no usable external id.", errors=errors)
+            continue
+        if external_id in latest:  # the same ticket twice in one batch: the later one wins
+            earlier = latest[external_id][0]
+            outcomes[earlier] = Outcome(earlier, external_id, "superseded",
+                                        message=f"Superseded by item {i} of the same batch.")
+        latest[external_id] = (i, values, errors, payload if isinstance(payload, dict) else {})
+    valid = {ext: item[1] for ext, item in latest.items() if not item[2]}
+    routes, members = _resolve_routes(project_id, valid)
+    try:
+        for outcome in _write_batch(project_id, latest, routes, members):
+            outcomes[outcome.index] = outcome
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return [outcomes[i] for i in sorted(outcomes)]
+
+
+def _ticket_values(values: dict) -> dict:
+    return {k: values.get(k) for k in ("subject", "description", "department", "category", "sub_category",
+                                      "priority", "requester", "received_at", "due_at")}
+
+
+def _write_batch(project_id: int, latest: dict, routes: dict, members: dict) -> list[Outcome]:
+    now = utcnow()
+    new_rows, plans = [], {}
+    for ext in sorted(latest):
+        index, values, errors, payload = latest[ext]
+        if errors:
+            status, message, route = AS.INVALID_DATA, "Invalid data — " + "; ".join(
+                f"{k}: {v[0]}" for k, v in errors.items()), None
+            row = best_effort(payload)
+        else:
+            route = routes[ext]
+            status, message = _plan(values, route, members)
+            row = _ticket_values(values)
+        plans[ext] = (status, message, route)
+        new_rows.append({**row, "project_id": project_id, "external_id": ext, "data": payload, "created_at": now,
+                         "updated_at": now, **_allocation_values(status, message, route, 1, now)})
+    inserted = dict(insert_rows(_tickets, new_rows, returning=("external_id", "id"),
+                                on_conflict_do_nothing=("project_id", "external_id")))
+
+    outcomes, to_allocate = [], []
+    for ext in sorted(inserted):
+        status, message, route = plans[ext]
+        outcomes.append(Outcome(latest[ext][0], ext, "created", inserted[ext], str(status), message,
+                                workflow_id=route.workflow_id if route else None))
+        if status == AS.ALLOCATED:
+            to_allocate.append((inserted[ext], ext, latest[ext][1], route))
+    existing = [ext for ext in sorted(latest) if ext not in inserted]
+    if existing:
+        outcomes += _update_existing(project_id, existing, latest, plans, to_allocate, now)
+    allocated = _allocate(project_id, to_allocate, members, now)
+    for outcome in outcomes:
+        if outcome.ticket_id in allocated:
+            outcome.task_id, outcome.users = allocated[outcome.ticket_id]
+    return outcomes
+
+
+def _update_existing(project_id: int, existing: list[str], latest: dict, plans: dict, to_allocate: list,
+                     now) -> list[Outcome]:
+    """Re-deliveries: lock the rows, update their fields; tickets still without a task get another
+    allocation attempt, tickets with one keep it (and their task takes the new priority)."""
+    rows = db.session.execute(
+        select(_tickets.c.id, _tickets.c.external_id, _tickets.c.is_task_allocated, _tickets.c.allocation_attempts,
+               _tickets.c.allocation_status)
+        .where(_tickets.c.project_id == project_id, _tickets.c.external_id.in_(existing))
+        .order_by(_tickets.c.external_id).with_for_update()).all()
+    task_ids = dict(db.session.execute(select(_tasks.c.ticket_id, _tasks.c.id).where(
+        _tasks.c.ticket_id.in_([r.id for r in rows if r.is_task_allocated]))).all()) if rows else {}
+    outcomes, data_updates, allocation_updates, priorities = [], [], [], []
+    for row in rows:
+        index, values, errors, payload = latest[row.external_id]
+        if errors:
+            outcomes.append(Outcome(index, row.external_id, "rejected", row.id, row.allocation_status,
+                                    "Invalid data: the stored ticket was not changed.", errors=errors))
+            continue
+        data_updates.append({**_ticket_values(values), "data": payload, "updated_at": now, "_id": row.id})
+        if row.is_task_allocated:
+            priorities.append({"_tid": row.id, "priority": values["priority"], "updated_at": now})
+            outcomes.append(Outcome(index, row.external_id, "updated", row.id, AS.ALLOCATED.value,
+                                    "Updated; it keeps its task.", task_ids.get(row.id)))
+            continue
+        status, message, route = plans[row.external_id]
+        allocation_updates.append({**_allocation_values(status, message, route, row.allocation_attempts + 1, now),
+                                   "_id": row.id})
+        outcomes.append(Outcome(index, row.external_id, "updated", row.id, str(status), message,
+                                workflow_id=route.workflow_id if route else None))
+        if status == AS.ALLOCATED:
+            to_allocate.append((row.id, row.external_id, values, route))
+    _update_by_id(_tickets, data_updates, "_id")
+    _update_by_id(_tickets, allocation_updates, "_id")
+    if priorities:
+        db.session.execute(update(_tasks).where(_tasks.c.ticket_id == bindparam("_tid"))
+                           .values(priority=bindparam("priority"), updated_at=bindparam("updated_at")), priorities)
+    return outcomes
+
+
+def _update_by_id(table, rows: list[dict], key: str) -> None:
+    if rows:
+        columns = {name: bindparam(name) for name in rows[0] if name != key}
+        db.session.execute(update(table).where(table.c.id == bindparam(key)).values(columns), rows)
+
+
+def _allocate(project_id: int, items: list[tuple[int, str, dict, Route]], staffing: dict[int, Staffing],
+              now) -> dict[int, tuple[int, list[dict]]]:
+    """Create a task on each ticket's first step, staffed round-robin, with its TaskCreated event and
+    its SLA clocks (`sla.clock_rows`; the configs are read in this transaction). Items are (ticket id,
+    external id, ticket values, route); returns {ticket id: (task id, users)}."""
+    if not items:
+        return {}
+    states = lock_states(route.role_id for *_, route in items)
+    task_rows, picks = [], {}
+    for ticket_id, _ext, values, route in sorted(items, key=lambda item: item[0]):
+        role = staffing[route.role_id]
+        chosen, states[route.role_id] = next_assignees(role.members, states[route.role_id], role.limit,
+                                                       route.role_name)
+        picks[ticket_id] = chosen
+        task_rows.append({"project_id": project_id, "ticket_id": ticket_id, "workflow_id": route.workflow_id,
+                          "current_step_id": route.step_id, "status": TaskStatus.NEW.value,
+                          "task_type": TICKET_TASK_TYPE, "service_area": ticket_service_area(values["department"]),
+                          "priority": values["priority"], "due_at": values.get("due_at"), "created_at": now,
+                          "updated_at": now, "completed_at": None})
+    task_ids = dict(insert_rows(_tasks, task_rows, returning=("ticket_id", "id")))
+    # Built now (it reads the SLA configs), inserted in the pipeline below with the other rows.
+    clocks = sla.clock_rows([sla.NewTask(task_ids[row["ticket_id"]], project_id, row["service_area"], row["task_type"],
+                                         row["status"]) for row in task_rows], now)
+    areas = {row["ticket_id"]: row["service_area"] for row in task_rows}
+    assignment_rows, events, result = [], [], {}
+    by_ticket = {item[0]: item for item in items}
+    for ticket_id, chosen in picks.items():
+        _tid, ext, values, route = by_ticket[ticket_id]
+        users = []
+        for pick in chosen:
+            assignment_rows.append({"task_id": task_ids[ticket_id], "step_id": route.step_id, "user_id": pick.user_id,
+                                    "username": pick.username[:80], "role_name": route.role_name, "status": "assigned",
+                                    "reason": pick.reason[:500], "assigned_on": now, "updated_at": now})
+            users.append({"userID": pick.user_id, "username": pick.username, "status": "assigned",
+                          "assigned_on": now.isoformat().replace("+00:00", "Z"), "role": route.role_name,
+                          "reason": pick.reason})
+        result[ticket_id] = (task_ids[ticket_id], users)
+        events.append(event_values("TaskCreated", "task", task_ids[ticket_id], {
+            "task_id": task_ids[ticket_id], "ticket_id": ticket_id, "external_id": ext, "project_id": project_id,
+            "workflow_id": route.workflow_id, "step_id": route.step_id, "status": TaskStatus.NEW.value,
+            "task_type": TICKET_TASK_TYPE, "service_area": areas[ticket_id], "priority": values["priority"],
+            "assignees": [p.user_id for p in chosen]},
+            correlation_id=f"ticket:{ticket_id}"))
+    with pipelined():  # four independent statements, one round trip
+        insert_rows(_assignments, assignment_rows)
+        insert_rows(OutboxEvent.__table__, events)
+        insert_rows(SlaRecord.__table__, clocks)
+        save_states(states)
+    return result
+
+
+def receive_ticket(project_id: int, payload, strict: bool = False) -> Outcome:
+    """One ticket (the seed's `receive_ticket`); see receive_tickets."""
+    return receive_tickets(project_id, [payload], strict=strict)[0]
+
+
+def allocate_tickets(ticket_ids: list[int]) -> list[Outcome]:
+    """(Re)try allocation for existing tickets without a task (the seed's create_task_for_ticket,
+    and the retry of an unreachable role source). Invalid tickets wait for a corrected delivery.
+    Commits once; returns an outcome per id (`not_found` for ids without a ticket)."""
+    wanted = sorted({int(i) for i in ticket_ids})
+    rows = db.session.execute(select(_tickets).where(_tickets.c.id.in_(wanted))).all()
+    found = {row.id: row for row in rows}
+    outcomes = {i: Outcome(n, None, "not_found", i, AS.NOT_FOUND.value, f"Ticket {i} not found.")
+                for n, i in enumerate(wanted) if i not in found}
+    by_project: dict[int, dict[int, dict]] = {}
+    for n, row in enumerate(rows):
+        if row.is_task_allocated or row.allocation_status == AS.INVALID_DATA:
+            note = ("It already has a task." if row.is_task_allocated
+                    else "Its data is invalid; send a corrected ticket.")
+            outcomes[row.id] = Outcome(wanted.index(row.id), row.external_id, "skipped", row.id,
+                                       row.allocation_status, note)
+            continue
+        by_project.setdefault(row.project_id, {})[row.id] = dict(row._mapping)
+    resolved = {pid: _resolve_routes(pid, tickets) for pid, tickets in by_project.items()}
+    try:
+        now = utcnow()
+        for project_id, tickets in by_project.items():
+            routes, members = resolved[project_id]
+            # The first statement writes: it locks the rows (and SQLite's write lock) and tells
+            # which tickets are still without a task now that we hold them.
+            returned = db.session.execute(
+                update(_tickets).where(_tickets.c.id.in_(sorted(tickets)), _tickets.c.is_task_allocated.is_(False))
+                .values(updated_at=now)
+                .returning(_tickets.c.id, _tickets.c.department, _tickets.c.category, _tickets.c.sub_category)).all()
+            # A re-delivery may have changed where the ticket goes since it was read: leave it to that one.
+            locked = {r.id for r in returned if (r.department, r.category, r.sub_category) == tuple(
+                tickets[r.id][k] for k in ("department", "category", "sub_category"))}
+            updates, to_allocate = [], []
+            for ticket_id in sorted(locked):
+                values, route = tickets[ticket_id], routes[ticket_id]
+                status, message = _plan(values, route, members)
+                updates.append({**_allocation_values(status, message, route, values["allocation_attempts"] + 1, now),
+                                "_id": ticket_id})
+                outcomes[ticket_id] = Outcome(wanted.index(ticket_id), values["external_id"], "allocated"
+                                              if status == AS.ALLOCATED else "failed", ticket_id, str(status),
+                                              message, workflow_id=route.workflow_id if route else None)
+                if status == AS.ALLOCATED:
+                    to_allocate.append((ticket_id, values["external_id"], values, route))
+            for ticket_id in set(tickets) - locked:
+                outcomes[ticket_id] = Outcome(wanted.index(ticket_id), tickets[ticket_id]["external_id"], "skipped",
+                                              ticket_id, None, "It was allocated or changed meanwhile.")
+            _update_by_id(_tickets, updates, "_id")
+            for ticket_id, (task_id, users) in _allocate(project_id, to_allocate, members, now).items():
+                outcomes[ticket_id].task_id, outcomes[ticket_id].users = task_id, users
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return sorted(outcomes.values(), key=lambda o: o.index)
+
+
+def retry_due_allocations(limit: int = 500) -> int:
+    """Retry tickets whose role source was unreachable and whose backoff has passed (RQ cron).
+    Returns how many were retried."""
+    due = db.session.execute(
+        select(_tickets.c.id).where(_tickets.c.allocation_status == AS.ROLE_SOURCE_UNREACHABLE.value,
+                                    _tickets.c.next_allocation_at <= utcnow())
+        .order_by(_tickets.c.next_allocation_at).limit(limit)).scalars().all()
+    db.session.rollback()
+    if due:
+        allocate_tickets(list(due))
+    return len(due)

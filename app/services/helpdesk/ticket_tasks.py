@@ -1,0 +1,313 @@
+"""Task operations (the seed's /tasks/api/tasks/ actions): list, actions on the board, complete with
+end logic, move to the next step (staffed round-robin), manual assignment, per-user status.
+
+Status changes go through `transitions.transition` (the one state machine); `ACTIONS` only names the
+board's buttons. Step moves and assignments are compare-and-set on the task row, write their outbox
+event and audit row, and commit once.
+"""
+from __future__ import annotations
+
+from sqlalchemy import Select, func, or_, select, update
+
+from app.extensions import db
+from app.models import (
+    AssignmentStatus, EndLogic, Permission, Task, TaskAssignment, TaskStatus, Ticket, User, Workflow, utcnow,
+)
+from app.security import require_permission
+from app.services.platform import audit
+from app.services.platform.access import get_scoped, parse_int, project_scope
+from app.services.platform.errors import Conflict, FieldErrors, Forbidden, InvalidTransition, NotFound
+from app.services.platform.outbox import emit_event
+from app.services.helpdesk.round_robin import RoleSourceUnreachable, lock_states, next_assignees, role_staffing, save_states
+from app.services.orchestration.transitions import TASK, allowed_transitions, finish, is_supervisor, transition
+
+S = TaskStatus
+TASK_STATUS_ALIASES = TASK.aliases
+ASSIGNMENT_STATUS_ALIASES = {"pending": "assigned", "done": "completed"}
+OPEN_ASSIGNMENT = ("assigned", "in_progress", "on_hold")
+TERMINAL = (S.COMPLETED.value, S.CANCELLED.value)
+# Board action → (the state it applies to, or None for any; the state it leads to; label). Which ones a
+# user may take comes from the state machine (`transitions.allowed_transitions`).
+ACTIONS: dict[str, tuple[str | None, str, str]] = {
+    "start": (S.NEW.value, S.IN_PROGRESS.value, "Start"),
+    "block": (None, S.BLOCKED.value, "Block"),
+    "resume": (S.BLOCKED.value, S.IN_PROGRESS.value, "Resume"),
+    "next_step": (None, S.IN_PROGRESS.value, "Next step"),
+    "complete": (None, S.COMPLETED.value, "Complete"),
+    "cancel": (None, S.CANCELLED.value, "Cancel"),
+}
+
+
+def parse_status(raw, errors: FieldErrors, field: str = "status", assignment: bool = False) -> str | None:
+    """A task (or per-user assignment) status, accepting the seed's aliases, case-insensitively."""
+    values = [s.value for s in (AssignmentStatus if assignment else TaskStatus)]
+    aliases = ASSIGNMENT_STATUS_ALIASES if assignment else TASK_STATUS_ALIASES
+    text = str(raw or "").strip().lower()
+    value = aliases.get(text, text)
+    if value not in values:
+        errors.add(field, f"must be one of {', '.join(values)}, got {raw!r}")
+        return None
+    return value
+
+
+def tasks_query(user: User, status: str | None = None, ticket_id: int | None = None, workflow_id: int | None = None,
+                assigned_user_id: int | None = None, project_id: int | None = None) -> Select:
+    stmt = select(Task).where(Task.project_id.in_(project_scope(user)))
+    if status:
+        stmt = stmt.where(Task.status == status)
+    if ticket_id is not None:
+        stmt = stmt.where(Task.ticket_id == ticket_id)
+    if workflow_id is not None:
+        stmt = stmt.where(Task.workflow_id == workflow_id)
+    if assigned_user_id is not None:
+        on_current = select(TaskAssignment.id).where(
+            TaskAssignment.task_id == Task.id, TaskAssignment.step_id == Task.current_step_id,
+            TaskAssignment.user_id == assigned_user_id, TaskAssignment.status != "declined")
+        stmt = stmt.where(or_(on_current.exists(), Task.assignee_id == assigned_user_id))
+    if project_id is not None:
+        stmt = stmt.where(Task.project_id == project_id)
+    return stmt.order_by(Task.created_at.desc(), Task.id.desc())
+
+
+def get_task(user: User, task_id) -> Task:
+    return get_scoped(Task, task_id, user, "task")
+
+
+def current_assignments(task: Task) -> list[TaskAssignment]:
+    return [a for a in task.assignments if a.step_id == task.current_step_id]
+
+
+def users_json(task: Task) -> list[dict]:
+    """The seed's `users` list for the current step: {userID, username, status, assigned_on, role} (+ reason)."""
+    return [{"userID": a.user_id, "username": a.username, "status": a.status,
+             "assigned_on": a.assigned_on.isoformat().replace("+00:00", "Z"), "role": a.role_name, "reason": a.reason}
+            for a in current_assignments(task)]
+
+
+def allowed_actions(task: Task, user: User) -> list[str]:
+    """The board actions this user may take on this task now, in display order. Completing a `new`
+    task passes through in_progress (two transitions), as the seed's complete_task allows."""
+    targets = allowed_transitions(task, user)
+    may_work = S.IN_PROGRESS.value in targets or S.COMPLETED.value in targets
+    out = []
+    for name, (source, to, _label) in ACTIONS.items():
+        if name == "next_step":
+            ok = bool(task.workflow_id) and task.status in (S.NEW.value, S.IN_PROGRESS.value) and may_work
+        elif name == "complete":
+            ok = S.COMPLETED.value in targets or (task.status == S.NEW.value and S.IN_PROGRESS.value in targets)
+        else:
+            ok = (source is None or task.status == source) and to in targets
+        if ok:
+            out.append(name)
+    return out
+
+
+def _check_action(user: User, task: Task, action: str) -> None:
+    if action not in ACTIONS:
+        raise NotFound(f"No action '{action}'; actions are {', '.join(ACTIONS)}")
+    if action in allowed_actions(task, user):
+        return
+    require_permission(user, Permission.UPDATE_TASK)
+    source, to, _label = ACTIONS[action]
+    possible = {"next_step": task.status in (S.NEW.value, S.IN_PROGRESS.value),
+                "complete": task.status in (S.NEW.value, S.IN_PROGRESS.value)}.get(
+        action, (source is None or task.status == source) and to in TASK.edges.get(task.status, ()))
+    if not possible:
+        raise InvalidTransition(f"Task {task.id} is {task.status}; '{action}' is not possible now.",
+                                {"from": task.status, "allowed": allowed_actions(task, user)})
+    raise Forbidden(f"Only the task's assignees or a supervisor can {action.replace('_', ' ')} task {task.id}.",
+                    {"permission": Permission.UPDATE_TASK.value})
+
+
+def _compare_and_set(task: Task, **values) -> None:
+    """Change the task only if nobody else changed it since it was read (also locks the row)."""
+    changed = db.session.execute(
+        update(Task).where(Task.id == task.id, Task.status == task.status, Task.current_step_id == task.current_step_id)
+        .values(updated_at=utcnow(), **values).execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        db.session.rollback()
+        raise Conflict(f"Task {task.id} changed meanwhile; reload it and try again.")
+
+
+def _event(event_type: str, task: Task, payload: dict, causation_id: str | None = None):
+    return emit_event(event_type, "task", task.id, {"task_id": task.id, "ticket_id": task.ticket_id,
+                                                    "project_id": task.project_id, **payload},
+                      correlation_id=f"ticket:{task.ticket_id}", causation_id=causation_id)
+
+
+def _close_step_assignments(task: Task, status: str = "completed") -> None:
+    for assignment in current_assignments(task):
+        if assignment.status in OPEN_ASSIGNMENT:
+            assignment.status, assignment.updated_at = status, utcnow()
+
+
+def perform_action(user: User, task_id, action: str, reason: str = "") -> Task:
+    """Apply a board action (start, block, resume, next_step, complete, cancel) through the state machine."""
+    task = get_task(user, task_id)
+    if action == "next_step":
+        return move_to_next_step(user, task.id)
+    if action == "complete":
+        return complete_task(user, task.id, reason)
+    _check_action(user, task, action)
+    result = transition(user, "task", task.id, ACTIONS[action][1], reason=reason, context={"action": action},
+                        commit=False)
+    if result.to_state == S.CANCELLED.value:
+        _close_step_assignments(task, "declined")
+    finish(result)
+    db.session.refresh(task)
+    return task
+
+
+def complete_task(user: User, task_id, reason: str = "") -> Task:
+    """Complete the task and run its workflow's end logic (notification: a NotificationRequested event)."""
+    task = get_task(user, task_id)
+    _check_action(user, task, "complete")
+    if task.status == S.NEW.value:
+        transition(user, "task", task.id, S.IN_PROGRESS.value, reason=reason, context={"action": "complete"},
+                   commit=False)
+    result = transition(user, "task", task.id, S.COMPLETED.value, reason=reason, context={"action": "complete"},
+                        commit=False)
+    people = [a.user_id for a in current_assignments(task)]
+    _close_step_assignments(task)
+    if task.workflow is not None and task.workflow.end_logic == EndLogic.NOTIFICATION:
+        _event("NotificationRequested", task, {
+            "reason": "task_completed", "subject": f"Ticket {task.ticket.external_id} resolved: {task.ticket.subject}",
+            "user_ids": people, "requester": task.ticket.requester}, causation_id=result.event_id)
+    finish(result)
+    db.session.refresh(task)
+    return task
+
+
+def move_to_next_step(user: User, task_id) -> Task:
+    """Move to the next step by order and staff its role round-robin; at the last step, complete."""
+    task = get_task(user, task_id)
+    _check_action(user, task, "next_step")
+    steps = list(task.workflow.steps)
+    position = next((i for i, s in enumerate(steps) if s.id == task.current_step_id), len(steps))
+    if position + 1 >= len(steps):
+        return complete_task(user, task.id)
+    step, role = steps[position + 1], steps[position + 1].role
+    staffing = role_staffing({role.id: role.name})[role.id]  # before any lock: it may be an HTTP call
+    if isinstance(staffing, RoleSourceUnreachable):
+        raise staffing
+    if not any(m.active for m in staffing.members):
+        raise Conflict(f"No active users for role '{role.name}' of step '{step.name}'; the task stays where it is.")
+    previous_step = task.current_step_id
+    _compare_and_set(task, current_step_id=step.id)
+    last = lock_states([role.id])[role.id]
+    picks, last = next_assignees(staffing.members, last, staffing.limit, role.name)
+    save_states({role.id: last})
+    _close_step_assignments(task)  # the loaded task still points at the step it leaves
+    now = utcnow()
+    for pick in picks:
+        db.session.add(TaskAssignment(task_id=task.id, step_id=step.id, user_id=pick.user_id, username=pick.username,
+                                      role_name=role.name, status="assigned", reason=pick.reason, assigned_on=now,
+                                      updated_at=now))
+    _event("TaskStepChanged", task, {"from_step_id": previous_step, "to_step_id": step.id, "actor_id": user.id,
+                                     "assignees": [p.user_id for p in picks]})
+    audit.record(user, "next_step", "task", task.id, {"step": [previous_step, step.id]})
+    db.session.commit()
+    db.session.expire(task)
+    return task
+
+
+def _required_int(raw, errors: FieldErrors, field: str) -> int | None:
+    if raw in (None, ""):
+        errors.add(field, "is required")
+        return None
+    return parse_int(raw, errors, field)
+
+
+def _open_task(user: User, task_id) -> Task:
+    task = get_task(user, task_id)
+    if task.status in TERMINAL:
+        raise InvalidTransition(f"Task {task.id} is {task.status}; its assignments cannot change.")
+    return task
+
+
+def assign_user(user: User, task_id, data: dict) -> TaskAssignment:
+    """Put a user of the task's project on its current step (supervisors). Body: {userID, role?}."""
+    require_permission(user, Permission.MANAGE_WORKFLOWS)
+    task = _open_task(user, task_id)
+    errors = FieldErrors()
+    user_id = _required_int(data.get("userID", data.get("user_id")), errors, "userID")
+    target = db.session.get(User, user_id) if user_id is not None else None
+    if user_id is not None and (target is None or task.project_id not in target.project_ids):
+        errors.add("userID", f"user {user_id} does not exist in this project")
+    elif target is not None and not target.active:
+        errors.add("userID", f"user {target.username} is inactive")
+    elif target is not None and any(a.user_id == target.id and a.status != "declined"
+                                    for a in current_assignments(task)):
+        errors.add("userID", f"{target.username} is already assigned to this step")
+    errors.raise_if_any("Cannot assign user")
+    role = str(data.get("role") or task.current_step.role.name)[:120]
+    assignment = TaskAssignment(task_id=task.id, step_id=task.current_step_id, user_id=target.id,
+                                username=target.username, role_name=role, status="assigned",
+                                reason=f"assigned manually by {user.username}")
+    db.session.add(assignment)
+    _event("TaskAssigned", task, {"user_id": target.id, "step_id": task.current_step_id, "actor_id": user.id})
+    audit.record(user, "assign_user", "task", task.id, {"user_id": target.id})
+    db.session.commit()
+    return assignment
+
+
+def update_user_status(user: User, task_id, data: dict) -> TaskAssignment:
+    """Set one assignee's status on the current step: the assignee, or a supervisor. Body: {user_id, status}."""
+    require_permission(user, Permission.UPDATE_TASK)
+    task = _open_task(user, task_id)
+    errors = FieldErrors()
+    user_id = _required_int(data.get("user_id", data.get("userID")), errors, "user_id")
+    status = parse_status(data.get("status"), errors, assignment=True)
+    assignment = next((a for a in current_assignments(task) if a.user_id == user_id), None)
+    if user_id is not None and assignment is None:
+        errors.add("user_id", f"user {user_id} is not assigned to the current step of task {task.id}")
+    errors.raise_if_any("Cannot update the user's status")
+    if assignment.user_id != user.id and not is_supervisor(user):
+        raise Forbidden("Only that user or a supervisor can change their status.")
+    before = assignment.status
+    assignment.status, assignment.updated_at = status, utcnow()
+    _event("TaskUserStatusChanged", task, {"user_id": user_id, "from": before, "to": status, "actor_id": user.id})
+    audit.record(user, "update_user_status", "task", task.id, {"user_id": user_id, "status": [before, status]})
+    db.session.commit()
+    return assignment
+
+
+def create_task_for_ticket(user: User, ticket_id) -> Task:
+    """Allocate a ticket that has no task yet (manual trigger or retry). The outcome is stored on the
+    ticket either way; a failure is then raised (409, or 503 when the role source is unreachable)."""
+    from app.services.helpdesk.intake import allocate_tickets
+    from app.services.helpdesk.tickets import get_ticket
+
+    require_permission(user, Permission.CREATE_TASK)
+    ticket = get_ticket(user, ticket_id)
+    if ticket.is_task_allocated:
+        raise Conflict(f"Ticket {ticket.external_id} already has task {ticket.task.id if ticket.task else '?'}.")
+    outcome = allocate_tickets([ticket.id])[0]
+    if outcome.task_id:
+        return db.session.get(Task, outcome.task_id)
+    if outcome.allocation_status == "role_source_unreachable":
+        raise RoleSourceUnreachable(outcome.message, {"allocation_status": [outcome.allocation_status]})
+    raise Conflict(outcome.message or "The ticket could not be allocated.",
+                   {"allocation_status": [outcome.allocation_status or "unknown"]})
+
+
+def workflow_statistics(user: User, project_id: int | None = None) -> dict:
+    """Task counts by status for each workflow of the caller's projects, and ticket allocation counts."""
+    require_permission(user, Permission.VIEW_STATS)
+    scope = [project_id] if project_id in user.project_ids else project_scope(user)
+    per_workflow: dict[int, dict] = {}
+    for wf in db.session.execute(select(Workflow).where(Workflow.project_id.in_(scope)).order_by(Workflow.name)).scalars():
+        per_workflow[wf.id] = {"workflow_id": wf.id, "name": wf.name, "status": wf.status,
+                               "is_published": wf.is_published, "total_tasks": 0,
+                               "by_status": {s.value: 0 for s in TaskStatus}}
+    for wf_id, status, count in db.session.execute(
+            select(Task.workflow_id, Task.status, func.count()).where(Task.project_id.in_(scope))
+            .group_by(Task.workflow_id, Task.status)).all():
+        if wf_id in per_workflow:
+            per_workflow[wf_id]["by_status"][status] = count
+            per_workflow[wf_id]["total_tasks"] += count
+    totals = {s.value: sum(w["by_status"][s.value] for w in per_workflow.values()) for s in TaskStatus}
+    tickets = dict(db.session.execute(select(Ticket.allocation_status, func.count())
+                                      .where(Ticket.project_id.in_(scope)).group_by(Ticket.allocation_status)).all())
+    return {"workflows": list(per_workflow.values()), "totals": {"tasks": sum(totals.values()), "by_status": totals},
+            "tickets": {"total": sum(tickets.values()), "by_allocation_status": tickets}}

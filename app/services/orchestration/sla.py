@@ -1,0 +1,421 @@
+"""SLA clocks (DESIGN, "SLA"): one record per task and target kind, started when a task is created,
+paused, resumed and stopped by its transitions, and scanned for warnings and breaches.
+
+Clocks start in one INSERT however many tasks start together (`start_clocks_many`: an API task,
+a batch of ticket tasks). Due times are computed once, on the business calendar snapshotted on the
+record, and stored in UTC; so the scan is two set-based UPDATEs on indexed columns, whatever the
+calendars. While a clock is paused its `due_at`/`warn_at` are NULL and `remaining_minutes` keeps
+the business minutes left. Nothing here commits except `scan_sla_breaches` and `seed_sla_defaults`:
+clocks change inside the caller's transaction (task creation, `transitions.transition`). What the
+pages and the API show of the clocks is `app.services.orchestration.sla_reports`.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time, timezone
+from functools import lru_cache
+from typing import NamedTuple
+
+from sqlalchemy import String, bindparam, cast, func, insert, literal, or_, select, update
+
+from app.extensions import db
+from app.models import (
+    BusinessCalendarConfig, OutboxEvent, SlaConfig, SlaRecord, SlaStatus, Task, utcnow,
+)
+from app.models.base import UTCDateTime
+from app.services.platform.bulk_insert import insert_rows, is_postgresql
+from app.services.orchestration.business_calendar import BusinessCalendar
+from app.services.platform.outbox import event_values
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CALENDAR_NAME = "Default"
+# The issue's seed targets (resolution, business minutes) per task type.
+SEED_TARGETS = {"intake": 60, "assessment": 240, "review": 120, "general": 480}
+DEFAULT_PAUSE_STATES = ("blocked",)
+DEFAULT_WARNING_PERCENT = 80
+RESPONSE, RESOLUTION = "response", "resolution"
+CHUNK = 5000
+
+
+# --- calendars ------------------------------------------------------------------------------------
+
+def calendar_snapshot(config: BusinessCalendarConfig | None) -> dict:
+    """The JSON form of a stored calendar, or of a row with its columns (the built-in UTC Mon–Fri
+    08:00–17:00 one for None)."""
+    if config is None:
+        return {"name": "built-in", "timezone": "UTC", "work_start": "08:00", "work_end": "17:00",
+                "workdays": [0, 1, 2, 3, 4], "country": None, "subdivision": None, "extra_holidays": []}
+    return {"name": config.name, "timezone": config.timezone, "work_start": config.work_start,
+            "work_end": config.work_end, "workdays": sorted(config.workdays or []), "country": config.country,
+            "subdivision": config.subdivision, "extra_holidays": sorted(config.extra_holidays or [])}
+
+
+def calendar_from_snapshot(snapshot: dict | None) -> BusinessCalendar:
+    """The BusinessCalendar a record's snapshot describes (cached: holiday tables are costly)."""
+    s = snapshot or calendar_snapshot(None)
+    return _calendar(s.get("timezone") or "UTC", s.get("work_start") or "08:00", s.get("work_end") or "17:00",
+                     tuple(sorted(s.get("workdays") or (0, 1, 2, 3, 4))), s.get("country") or None,
+                     s.get("subdivision") or None, tuple(sorted(s.get("extra_holidays") or ())))
+
+
+@lru_cache(maxsize=256)
+def _calendar(tz, start, end, workdays, country, subdivision, extra) -> BusinessCalendar:
+    return BusinessCalendar(timezone=tz, work_start=time.fromisoformat(start), work_end=time.fromisoformat(end),
+                            workdays=frozenset(workdays), country=country, subdivision=subdivision,
+                            extra_holidays=frozenset(date.fromisoformat(d) for d in extra))
+
+
+def default_calendar() -> BusinessCalendarConfig | None:
+    return db.session.execute(select(BusinessCalendarConfig).where(
+        BusinessCalendarConfig.name == DEFAULT_CALENDAR_NAME)).scalar_one_or_none()
+
+
+# --- configs ---------------------------------------------------------------------------------------
+
+def _rank(config) -> tuple:
+    """Most specific first: this project's before global ones; within each, (area, type) >
+    ("*", type) > (area, "*") > ("*", "*"); the oldest config breaks a tie."""
+    return (config.project_id is None, config.task_type == "*", config.service_area == "*", config.id)
+
+
+def _best_config(configs, project_id: int, service_area: str, task_type: str):
+    """The one of `configs` (enabled ones) that applies to a task, ranked by `_rank`."""
+    return min((c for c in configs if c.project_id in (None, project_id) and c.service_area in (service_area, "*")
+                and c.task_type in (task_type, "*")), key=_rank, default=None)
+
+
+def _candidates_statement():
+    """Enabled configs that may apply to tasks of some projects, areas and types, each with the
+    calendar it names or else the default one (the columns `calendar_snapshot` reads; `calendar_row_id`
+    is NULL when there is neither). Built once: intake runs it for every ticket it allocates."""
+    c, k = SlaConfig.__table__.c, BusinessCalendarConfig.__table__.c
+    named = BusinessCalendarConfig.__table__.alias("named_default")
+    default_id = select(named.c.id).where(named.c.name == DEFAULT_CALENDAR_NAME).scalar_subquery().correlate(None)
+    return (select(c.id, c.project_id, c.service_area, c.task_type, c.response_minutes, c.resolution_minutes,
+                   c.warning_percent, c.pause_states, k.id.label("calendar_row_id"), k.name, k.timezone, k.work_start,
+                   k.work_end, k.workdays, k.country, k.subdivision, k.extra_holidays)
+            .select_from(SlaConfig.__table__)
+            .outerjoin(BusinessCalendarConfig.__table__, k.id == func.coalesce(c.calendar_id, default_id))
+            .where(c.enabled.is_(True),
+                   or_(c.project_id.in_(bindparam("project_ids", expanding=True)), c.project_id.is_(None)),
+                   c.service_area.in_(bindparam("areas", expanding=True)),
+                   c.task_type.in_(bindparam("types", expanding=True))))
+
+
+_CANDIDATES = _candidates_statement()
+
+
+def _candidate_configs(project_ids, service_areas, task_types) -> list:
+    """Rows of `_CANDIDATES` for tasks of these projects, areas and types, in one query."""
+    return db.session.execute(_CANDIDATES, {"project_ids": sorted(set(project_ids)),
+                                            "areas": sorted({*service_areas, "*"}),
+                                            "types": sorted({*task_types, "*"})}).all()
+
+
+def match_config(project_id: int, service_area: str, task_type: str) -> SlaConfig | None:
+    """The enabled config that applies, most specific first (see `_rank`): the one whose clocks a
+    task of this project, service area and type starts."""
+    best = _best_config(_candidate_configs((project_id,), (service_area,), (task_type,)), project_id,
+                        service_area, task_type)
+    return db.session.get(SlaConfig, best.id) if best is not None else None
+
+
+def _config_of(record: SlaRecord) -> SlaConfig | None:
+    return db.session.get(SlaConfig, record.config_id) if record.config_id else None
+
+
+def _pause_states(record: SlaRecord) -> tuple:
+    config = _config_of(record)
+    return tuple(config.pause_states or ()) if config is not None else DEFAULT_PAUSE_STATES
+
+
+def _warning_percent(record: SlaRecord) -> int:
+    config = _config_of(record)
+    return config.warning_percent if config is not None else DEFAULT_WARNING_PERCENT
+
+
+# --- clocks ---------------------------------------------------------------------------------------
+
+def _due_and_warn(calendar: BusinessCalendar, now: datetime, remaining: float, target_minutes: int,
+                  warning_percent: int) -> tuple[datetime, datetime]:
+    """Due and warning times `remaining` business minutes from now (overdue clocks are due now)."""
+    due = calendar.add_business_minutes(now, remaining) if remaining > 0 else now
+    warn_left = remaining - target_minutes * (100 - warning_percent) / 100
+    return due, calendar.add_business_minutes(now, warn_left) if warn_left > 0 else now
+
+
+def _schedule(record: SlaRecord, calendar: BusinessCalendar, now: datetime, remaining: float,
+              warning_percent: int) -> None:
+    record.due_at, record.warn_at = _due_and_warn(calendar, now, remaining, record.target_minutes, warning_percent)
+
+
+class NewTask(NamedTuple):
+    """What starts a task's clocks (a `Task` has these attributes too)."""
+
+    id: int
+    project_id: int
+    service_area: str
+    task_type: str
+    status: str
+
+
+def clock_rows(tasks, now: datetime, skip_existing: bool = False) -> list[dict]:
+    """The `sla_records` rows (plain dicts, every column but the id) that start the response and
+    resolution clocks of new tasks at `now`: each task's clocks come from the config that matches its
+    project, service area and type (none if none matches). One query for the configs and their
+    calendars; the calendar snapshot and the due/warning times are computed once per config, kind and
+    paused-or-not, since every task starts at `now`.
+    `skip_existing`: leave out the kinds a task already has a clock for (one more query)."""
+    tasks = list(tasks)
+    if not tasks:
+        return []
+    configs = _candidate_configs({t.project_id for t in tasks}, {t.service_area for t in tasks},
+                                 {t.task_type for t in tasks})
+    if not configs:
+        return []
+    existing = set()
+    if skip_existing:
+        existing = {(task_id, kind) for task_id, kind in db.session.execute(
+            select(SlaRecord.task_id, SlaRecord.kind).where(SlaRecord.task_id.in_(sorted({t.id for t in tasks}))))}
+    matched: dict[tuple, object] = {}
+    snapshots: dict[int, dict] = {}
+    timings: dict[tuple, dict] = {}
+    rows = []
+    for task in tasks:
+        key = (task.project_id, task.service_area, task.task_type)
+        if key not in matched:
+            matched[key] = _best_config(configs, *key)
+        config = matched[key]
+        if config is None:
+            continue
+        if config.id not in snapshots:
+            snapshots[config.id] = calendar_snapshot(config if config.calendar_row_id is not None else None)
+        paused = task.status in (config.pause_states or ())
+        for kind, minutes in ((RESPONSE, config.response_minutes), (RESOLUTION, config.resolution_minutes)):
+            if not minutes or (task.id, kind) in existing:
+                continue
+            timing = timings.get((config.id, kind, paused))
+            if timing is None:
+                timing = timings[(config.id, kind, paused)] = _start_timing(config, minutes, snapshots[config.id],
+                                                                            paused, now)
+            rows.append({"task_id": task.id, "config_id": config.id, "project_id": task.project_id,
+                         "service_area": task.service_area, "task_type": task.task_type, "kind": kind,
+                         "target_minutes": minutes, "started_at": now, "calendar": snapshots[config.id],
+                         "warned_at": None, "breached_at": None, "stopped_at": None, **timing})
+    return rows
+
+
+def _start_timing(config, minutes: int, snapshot: dict, paused: bool, now: datetime) -> dict:
+    """A new clock's status and times: paused (no due time, all its minutes left) or running."""
+    if paused:
+        return {"status": SlaStatus.PAUSED.value, "due_at": None, "warn_at": None, "paused_at": now,
+                "remaining_minutes": float(minutes)}
+    due, warn = _due_and_warn(calendar_from_snapshot(snapshot), now, minutes, minutes, config.warning_percent)
+    return {"status": SlaStatus.RUNNING.value, "due_at": due, "warn_at": warn, "paused_at": None,
+            "remaining_minutes": None}
+
+
+def start_clocks_many(tasks, now: datetime, skip_existing: bool = False) -> list[dict]:
+    """Start the clocks of many new (inserted) tasks — `NewTask`s or `Task`s — in one INSERT; returns
+    the rows inserted (see `clock_rows`). No commit."""
+    rows = clock_rows(tasks, now, skip_existing)
+    insert_rows(SlaRecord.__table__, rows)
+    return rows
+
+
+def start_clocks(task: Task, now: datetime) -> list[dict]:
+    """Start the response and resolution clocks of a new (flushed) task, but not those it already
+    has; returns the rows inserted. No commit."""
+    return start_clocks_many([task], now, skip_existing=True)
+
+
+def remaining_at(record: SlaRecord, at: datetime) -> float:
+    """Business minutes left on a clock at `at` (negative once overdue)."""
+    if record.due_at is None:
+        return record.remaining_minutes or 0.0
+    calendar = calendar_from_snapshot(record.calendar)
+    if at <= record.due_at:
+        return calendar.business_minutes_between(at, record.due_at)
+    return -calendar.business_minutes_between(record.due_at, at)
+
+
+def _pause(record: SlaRecord, now: datetime) -> None:
+    record.remaining_minutes = remaining_at(record, now)
+    record.status, record.paused_at, record.due_at, record.warn_at = SlaStatus.PAUSED.value, now, None, None
+
+
+def _resume(record: SlaRecord, now: datetime) -> None:
+    _schedule(record, calendar_from_snapshot(record.calendar), now, record.remaining_minutes or 0.0,
+              _warning_percent(record))
+    record.status = SlaStatus.BREACHED.value if record.breached_at else SlaStatus.RUNNING.value
+    record.paused_at, record.remaining_minutes = None, None
+
+
+def _stop(record: SlaRecord, now: datetime, cancelled: bool = False) -> None:
+    if cancelled:
+        record.status = SlaStatus.CANCELLED.value
+    else:
+        late = record.breached_at is not None or remaining_at(record, now) < 0
+        record.status = SlaStatus.MISSED.value if late else SlaStatus.MET.value
+    record.stopped_at = now
+
+
+def on_task_transitions(changes: list[tuple[Task, str, str]], now: datetime) -> None:
+    """Apply tasks' state changes, (task, from, to) in order, to their open clocks (no commit):
+    entering one of the config's pause states pauses them, leaving it resumes them with the business
+    minutes they had left; in_progress stops the response clock, completed stops every clock (met or
+    missed), cancelled cancels them. One query for all the tasks' clocks."""
+    records: dict[int, list[SlaRecord]] = {}
+    rows = db.session.execute(  # with their configs, which `_config_of` then finds in the session
+        select(SlaRecord, SlaConfig).outerjoin(SlaConfig, SlaConfig.id == SlaRecord.config_id)
+        .where(SlaRecord.task_id.in_({task.id for task, _, _ in changes}), SlaRecord.stopped_at.is_(None))
+        .order_by(SlaRecord.id))
+    for record, _config in rows:
+        records.setdefault(record.task_id, []).append(record)
+    for task, _before, to_state in changes:
+        for record in records.get(task.id, ()):
+            if record.stopped_at is None:  # an earlier change in `changes` may have stopped it
+                _apply(record, to_state, now)
+
+
+def _apply(record: SlaRecord, to_state: str, now: datetime) -> None:
+    paused = record.status == SlaStatus.PAUSED.value
+    should_pause = to_state in _pause_states(record)
+    if paused and not should_pause:
+        _resume(record, now)
+    elif should_pause and not paused:
+        _pause(record, now)
+    if to_state == "cancelled":
+        _stop(record, now, cancelled=True)
+    elif to_state == "completed" or (to_state == "in_progress" and record.kind == RESPONSE):
+        _stop(record, now)
+
+
+# --- the scan ---------------------------------------------------------------------------------------
+
+def _count_metric(name: str, amount: float) -> None:
+    from app.services.platform.metrics import count
+
+    count(name, amount)
+
+
+def _correlations(task_ids: set[int]) -> dict[int, str]:
+    """Correlation ids as transitions write them: a ticket's tasks share the ticket's."""
+    from app.services.orchestration.transitions import task_correlation
+
+    out = {task_id: task_correlation(task_id, None) for task_id in task_ids}
+    ids = sorted(task_ids)
+    for i in range(0, len(ids), CHUNK):
+        rows = db.session.execute(select(Task.id, Task.ticket_id).where(
+            Task.id.in_(ids[i:i + CHUNK]), Task.ticket_id.is_not(None))).all()
+        out.update({task_id: task_correlation(task_id, ticket_id) for task_id, ticket_id in rows})
+    return out
+
+
+def iso_z(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _event_payload(row) -> dict:
+    return {"task_id": row.task_id, "sla_record_id": row.id, "kind": row.kind, "project_id": row.project_id,
+            "service_area": row.service_area, "task_type": row.task_type, "due_at": iso_z(row.due_at),
+            "target_minutes": row.target_minutes}
+
+
+def _marks(at):
+    """The two idempotent UPDATEs: warn clocks past their warning time and not yet due; breach clocks
+    past due. A clock already past due gets only the breach (its warning would be stale)."""
+    t = SlaRecord.__table__
+    warn = update(t).where(t.c.warned_at.is_(None), t.c.stopped_at.is_(None), t.c.breached_at.is_(None),
+                           t.c.warn_at <= at, t.c.due_at >= at).values(warned_at=at)
+    breach = update(t).where(t.c.breached_at.is_(None), t.c.stopped_at.is_(None), t.c.due_at < at).values(
+        breached_at=at, status=SlaStatus.BREACHED.value, warned_at=func.coalesce(t.c.warned_at, at))
+    return (("SlaWarning", warn), ("SlaBreached", breach))
+
+
+def _returning(stmt):
+    t = SlaRecord.__table__
+    return stmt.returning(t.c.id, t.c.task_id, t.c.kind, t.c.project_id, t.c.service_area, t.c.task_type,
+                          t.c.due_at, t.c.target_minutes)
+
+
+def _mark_and_emit_in_python(event_type: str, stmt) -> int:
+    rows = db.session.execute(_returning(stmt)).all()
+    correlations = _correlations({row.task_id for row in rows})
+    events = [event_values(event_type, "task", row.task_id, _event_payload(row),
+                           correlation_id=correlations[row.task_id]) for row in rows]
+    insert_rows(OutboxEvent.__table__, events)
+    return len(rows)
+
+
+def _mark_and_emit_in_postgresql(event_type: str, stmt) -> int:
+    """One statement: `WITH hit AS (UPDATE … RETURNING …) INSERT INTO outbox_events SELECT … FROM hit`,
+    so 10,000 breaches never travel to Python and back. Constant columns come from `event_values`,
+    the per-row ones (id, aggregate id, payload, correlation id) are built as the Python path does."""
+    hit = _returning(stmt).cte("hit")
+    outbox = OutboxEvent.__table__
+    template = event_values(event_type, "task", 0, {})
+    per_row = {
+        "id": cast(func.gen_random_uuid(), String),
+        "aggregate_id": cast(hit.c.task_id, String),
+        "payload": func.jsonb_build_object(
+            "task_id", hit.c.task_id, "sla_record_id", hit.c.id, "kind", hit.c.kind, "project_id", hit.c.project_id,
+            "service_area", hit.c.service_area, "task_type", hit.c.task_type,
+            "due_at", func.to_char(func.timezone("UTC", hit.c.due_at), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+            "target_minutes", hit.c.target_minutes),
+        # a lookup by primary key per clock: a join let the planner hash the whole tasks table
+        "correlation_id": func.coalesce(
+            literal("ticket:") + cast(select(Task.ticket_id).where(Task.id == hit.c.task_id).scalar_subquery(), String),
+            literal("task:") + cast(hit.c.task_id, String)),
+    }
+    columns = list(template)
+    values = [per_row[name] if name in per_row else literal(template[name], outbox.c[name].type) for name in columns]
+    source = select(*values).select_from(hit)
+    emitted = insert(outbox).from_select(columns, source).returning(outbox.c.id).cte("emitted")
+    return db.session.execute(select(func.count()).select_from(emitted)).scalar_one()
+
+
+def scan_sla_breaches(now: datetime | None = None) -> dict:
+    """Mark clocks whose warning time or due time has passed and emit one `SlaWarning` / `SlaBreached`
+    outbox event per newly marked clock, in one transaction (commits). Idempotent: a second scan finds
+    nothing new, and two overlapping scans cannot mark a clock twice (the second UPDATE re-checks its
+    WHERE on the locked row). Breached clocks keep running until the task stops them (then "missed")."""
+    now = now or utcnow()
+    mark = _mark_and_emit_in_postgresql if is_postgresql() else _mark_and_emit_in_python
+    counts = {event_type: mark(event_type, stmt) for event_type, stmt in _marks(literal(now, UTCDateTime()))}
+    db.session.commit()
+    warned, breached = counts["SlaWarning"], counts["SlaBreached"]
+    if breached:
+        _count_metric("sla_records_breached_total", breached)
+    if warned:
+        _count_metric("sla_records_warned_total", warned)
+    if warned or breached:
+        log.info("SLA scan: %d warned, %d breached", warned, breached)
+    return {"warned": warned, "breached": breached}
+
+
+# --- seed -----------------------------------------------------------------------------------------
+
+def seed_sla_defaults() -> None:
+    """Create the default calendar (UTC, Mon–Fri 08:00–17:00) and the four global configs of the seed
+    targets, keyed by task type, if missing. Idempotent; commits only when it adds something."""
+    calendar = default_calendar()
+    added = False
+    if calendar is None:
+        calendar = BusinessCalendarConfig(name=DEFAULT_CALENDAR_NAME, timezone="UTC", work_start="08:00",
+                                          work_end="17:00", workdays=[0, 1, 2, 3, 4], extra_holidays=[])
+        db.session.add(calendar)
+        db.session.flush()
+        added = True
+    have = set(db.session.execute(select(SlaConfig.task_type).where(
+        SlaConfig.project_id.is_(None), SlaConfig.service_area == "*")).scalars())
+    for task_type, minutes in SEED_TARGETS.items():
+        if task_type not in have:
+            db.session.add(SlaConfig(project_id=None, name=f"{task_type.capitalize()} (default)", service_area="*",
+                                     task_type=task_type, response_minutes=None, resolution_minutes=minutes,
+                                     warning_percent=DEFAULT_WARNING_PERCENT, pause_states=list(DEFAULT_PAUSE_STATES),
+                                     calendar_id=calendar.id, enabled=True))
+            added = True
+    if added:
+        db.session.commit()

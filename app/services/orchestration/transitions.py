@@ -1,0 +1,430 @@
+"""The state machines of tasks and action plans, and the one `transition()` that changes a state.
+
+Explicit transition tables (DESIGN, "State machines"). `transition()` checks the edge, the permission,
+who may act on this row and the guards; then a compare-and-set on the state column, the audit row
+(`StateTransition`), the SLA clocks and the outbox event — one commit. `allowed_transitions` drives
+the buttons and `/api/workflow/metadata`.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import case, select, update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app.extensions import db
+from app.models import (
+    ActionPlan, ActionPlanStatus, OutboxEvent, Permission, StateTransition, Task, TaskStatus, User, utcnow,
+)
+from app.services.platform.access import get_scoped, project_scope
+from app.services.platform.errors import (
+    Conflict, DomainError, FieldErrors, Forbidden, InvalidTransition, NotFound, ValidationFailed,
+)
+from app.services.platform.bulk_insert import insert_rows
+from app.services.platform.outbox import event_values
+
+log = logging.getLogger(__name__)
+S, P = TaskStatus, ActionPlanStatus
+
+
+@dataclass(frozen=True)
+class Machine:
+    entity_type: str
+    model: type
+    label: str
+    initial: str
+    edges: dict[str, tuple[str, ...]]
+    permission: str
+    event_type: str
+    aliases: dict[str, str] = field(default_factory=dict)
+    reason_required: frozenset = frozenset()
+
+    @property
+    def states(self) -> list[str]:
+        return list(self.edges)
+
+    @property
+    def terminal(self) -> list[str]:
+        return [s for s, targets in self.edges.items() if not targets]
+
+    def normalise(self, raw) -> str | None:
+        text = str(raw or "").strip().lower()
+        text = self.aliases.get(text, text)
+        return text if text in self.edges else None
+
+
+TASK = Machine(
+    entity_type="task", model=Task, label="task", initial=S.NEW.value,
+    edges={
+        S.NEW.value: (S.IN_PROGRESS.value, S.BLOCKED.value, S.CANCELLED.value),
+        S.IN_PROGRESS.value: (S.COMPLETED.value, S.BLOCKED.value, S.CANCELLED.value),
+        S.BLOCKED.value: (S.IN_PROGRESS.value, S.CANCELLED.value),
+        S.COMPLETED.value: (),
+        S.CANCELLED.value: (),
+    },
+    permission=Permission.UPDATE_TASK.value, event_type="TaskStatusChanged",
+    aliases={"pending": S.NEW.value, "on_hold": S.BLOCKED.value},  # the ticket service's names
+    reason_required=frozenset({S.BLOCKED.value, S.CANCELLED.value}),
+)
+ACTION_PLAN = Machine(
+    entity_type="action_plan", model=ActionPlan, label="action plan", initial=P.DRAFT.value,
+    edges={P.DRAFT.value: (P.ACTIVE.value, P.ARCHIVED.value), P.ACTIVE.value: (P.ARCHIVED.value,), P.ARCHIVED.value: ()},
+    permission=Permission.ACTIVATE_ACTION_PLAN.value, event_type="ActionPlanStatusChanged",
+)
+MACHINES = {m.entity_type: m for m in (TASK, ACTION_PLAN)}
+
+
+@dataclass(frozen=True)
+class Cause:
+    """The event (and rule) an automated change comes from: the loop guard's and causation chain's input."""
+
+    event_id: str
+    correlation_id: str | None
+    depth: int
+    rule_chain: tuple = ()
+
+    @classmethod
+    def of(cls, event: OutboxEvent, rule_id: int | None = None) -> "Cause":
+        chain = tuple(event.rule_chain or ()) + ((rule_id,) if rule_id is not None else ())
+        return cls(event.id, event.correlation_id, event.depth, chain)
+
+    def event_kwargs(self) -> dict:
+        return {"causation_id": self.event_id, "correlation_id": self.correlation_id,
+                "depth": self.depth + 1, "rule_chain": list(self.rule_chain)}
+
+
+@dataclass
+class TransitionResult:
+    entity: Task | ActionPlan
+    from_state: str
+    to_state: str
+    event_id: str  # the outbox event it wrote
+    correlation_id: str
+
+
+def is_supervisor(user: User) -> bool:
+    return user.is_admin or user.has_permission(Permission.MANAGE_WORKFLOWS)
+
+
+def _is_assigned(task: Task, user: User) -> bool:
+    if task.assignee_id == user.id:
+        return True
+    if task.ticket_id is None:  # only ticket tasks have per-step assignments
+        return False
+    return any(a.user_id == user.id and a.step_id == task.current_step_id and a.status != "declined"
+               for a in task.assignments)
+
+
+def _may_act(machine: Machine, obj, user: User, to_state: str) -> bool:
+    """Who may make this change on this row (beyond holding the permission)."""
+    if machine is ACTION_PLAN or is_supervisor(user):
+        return True
+    created = obj.created_by_id == user.id
+    if to_state == S.CANCELLED.value:  # assignees work a task; only its author or a supervisor drops it
+        return created
+    return created or _is_assigned(obj, user)
+
+
+def allowed_transitions(obj, user: User | None) -> list[str]:
+    """The states this user may move this row to now (in table order); None = the system."""
+    machine = machine_for(obj)
+    targets = list(machine.edges.get(obj.status, ()))
+    if user is None:
+        return targets
+    if not user.has_permission(machine.permission):
+        return []
+    return [t for t in targets if _may_act(machine, obj, user, t)]
+
+
+def machine_for(obj) -> Machine:
+    return TASK if isinstance(obj, Task) else ACTION_PLAN
+
+
+def task_correlation(task_id: int, ticket_id: int | None) -> str:
+    """A ticket's tasks share the ticket's correlation id; other tasks have their own."""
+    return f"ticket:{ticket_id}" if ticket_id else f"task:{task_id}"
+
+
+def _correlation(machine: Machine, obj) -> str:
+    if machine is TASK:
+        return task_correlation(obj.id, obj.ticket_id)
+    return f"{machine.entity_type}:{obj.id}"
+
+
+def _payload(machine: Machine, obj, before: str, after: str, actor: User | None, reason: str) -> dict:
+    common = {"from": before, "to": after, "project_id": obj.project_id, "service_area": obj.service_area,
+              "actor_id": actor.id if actor else None, "reason": reason}
+    if machine is TASK:
+        return {"task_id": obj.id, "ticket_id": obj.ticket_id, "title": obj.title, "task_type": obj.task_type,
+                "priority": obj.priority,
+                "action_plan_id": obj.action_plan_id, "assignee_id": obj.assignee_id, **common}
+    return {"action_plan_id": obj.id, "title": obj.title, **common}
+
+
+def _count(entity_type: str, result: str) -> None:
+    from app.services.platform.metrics import count
+
+    count("workflow_transition_total", entity_type=entity_type, result=result)
+
+
+def transition(actor: User | None, entity_type: str, entity_id, to_state, *, reason: str = "",
+               context: dict | None = None, expected_state: str | None = None, correlation_id: str | None = None,
+               cause: Cause | None = None, commit: bool = True, now: datetime | None = None) -> TransitionResult:
+    """Move a task or action plan to `to_state`. `actor` None is the system (automation): no
+    permission check, and `cause` links the change to the event that led to it. With commit=False
+    the caller owns the transaction (the outbox relay runs rules inside its own)."""
+    machine = MACHINES.get(entity_type)
+    if machine is None:
+        raise InvalidTransition(f"No state machine for {entity_type!r}; there are {', '.join(MACHINES)}.")
+    try:
+        result = _transition(machine, actor, entity_id, to_state, reason, context, expected_state, correlation_id,
+                             cause, now)
+    except DomainError as exc:
+        _count(machine.entity_type, _outcome(exc.code))
+        raise
+    if commit:
+        finish(result)
+    return result
+
+
+def finish(result: TransitionResult) -> None:
+    """Commit a transition made with commit=False (after the caller's own changes), count and log it."""
+    entity_type, entity_id = machine_for(result.entity).entity_type, result.entity.id  # before commit expires them
+    db.session.commit()
+    _count(entity_type, "success")
+    log.info("%s %s: %s → %s", entity_type, entity_id, result.from_state, result.to_state,
+             extra={"correlation_id": result.correlation_id, "event_id": result.event_id})
+
+
+def _load(machine: Machine, actor: User | None, entity_id):
+    if actor is not None:
+        return get_scoped(machine.model, entity_id, actor, machine.label)
+    obj = db.session.get(machine.model, int(entity_id))
+    if obj is None:
+        raise NotFound(f"No {machine.label} {entity_id}")
+    return obj
+
+
+def _transition(machine: Machine, actor, entity_id, raw_to, reason, context, expected_state, correlation_id, cause,
+                now) -> TransitionResult:
+    obj = _load(machine, actor, entity_id)
+    to_state, reason = _check(machine, actor, obj, raw_to, reason, expected_state)
+    before, now = obj.status, now or utcnow()
+    _compare_and_set(machine, obj, before, _changes(machine, obj, to_state, actor, now))
+    event, audit = _rows(machine, obj, before, to_state, actor, reason, context, correlation_id, cause, now)
+    _insert([event], [audit])
+    if machine is TASK:
+        from app.services.orchestration import sla
+
+        sla.on_task_transitions([(obj, before, to_state)], now)
+    return TransitionResult(obj, before, to_state, event["id"], audit["correlation_id"])
+
+
+def _check(machine: Machine, actor, obj, raw_to, reason, expected_state) -> tuple[str, str]:
+    """The state `obj` may go to now and the cleaned reason; raises the refusal otherwise: bad input,
+    a stale `expected_state`, an edge not in the table, a missing permission, a guard."""
+    errors = FieldErrors()
+    to_state = machine.normalise(raw_to)
+    if to_state is None:
+        errors.add("to_state", f"must be one of {', '.join(machine.states)}, got {raw_to!r}")
+    reason = str(reason or "").strip()
+    if len(reason) > 500:
+        errors.add("reason", "must be at most 500 characters")
+    errors.raise_if_any(f"Cannot change {machine.label} {obj.id}")
+    before = obj.status
+    if expected_state is not None and machine.normalise(expected_state) != before:
+        raise Conflict(f"{machine.label.capitalize()} {obj.id} is {before}, not {expected_state}; reload it.",
+                       {"status": [before]})
+    if to_state not in machine.edges.get(before, ()):
+        raise InvalidTransition(
+            f"{machine.label.capitalize()} {obj.id} cannot go from {before} to {to_state}.",
+            {"from": before, "to": to_state, "allowed": list(machine.edges.get(before, ()))})
+    if actor is not None:
+        if not actor.has_permission(machine.permission):
+            raise Forbidden(f"You need the {machine.permission} permission to change {machine.label}s.",
+                            {"permission": machine.permission})
+        if not _may_act(machine, obj, actor, to_state):
+            raise Forbidden(f"Only the {machine.label}'s author, its assignees or a supervisor can move it to "
+                            f"{to_state}." if to_state != S.CANCELLED.value else
+                            f"Only the {machine.label}'s author or a supervisor can cancel it.",
+                            {"permission": machine.permission})
+    if to_state in machine.reason_required and not reason:
+        errors.add("reason", f"is required to move a {machine.label} to {to_state}")
+        errors.raise_if_any(f"Cannot change {machine.label} {obj.id}")
+    return to_state, reason
+
+
+def _changes(machine: Machine, obj, to_state: str, actor, now: datetime) -> dict:
+    """The columns a move to `to_state` writes."""
+    values = {"status": to_state, "updated_at": now}
+    if machine is TASK:
+        if to_state == S.COMPLETED.value:
+            values["completed_at"] = now
+        if to_state == S.IN_PROGRESS.value and obj.assignee_id is None and obj.ticket_id is None and actor is not None:
+            values["assignee_id"] = actor.id  # starting an unassigned task claims it
+    elif to_state == P.ACTIVE.value:
+        values["activated_at"] = now
+    elif to_state == P.ARCHIVED.value:
+        values["archived_at"] = now
+    return values
+
+
+def _rows(machine: Machine, obj, before: str, to_state: str, actor, reason: str, context, correlation_id, cause,
+          now: datetime) -> tuple[dict, dict]:
+    """The outbox event and the audit row of one change."""
+    cid = correlation_id or (cause.correlation_id if cause else None) or _correlation(machine, obj)
+    chain = cause.event_kwargs() if cause else {}
+    chain["correlation_id"] = cid
+    event = event_values(machine.event_type, machine.entity_type, obj.id,
+                         _payload(machine, obj, before, to_state, actor, reason), **chain)
+    audit = {"entity_type": machine.entity_type, "entity_id": obj.id, "from_state": before, "to_state": to_state,
+             "actor_id": actor.id if actor else None, "reason": reason, "context": dict(context or {}),
+             "correlation_id": cid, "event_id": event["id"], "at": now}
+    return event, audit
+
+
+def _insert(events: list[dict], audits: list[dict]) -> None:
+    """The outbox events and audit rows of changes: plain INSERTs, nothing reads them back here."""
+    insert_rows(OutboxEvent.__table__, events)
+    insert_rows(StateTransition.__table__, audits)
+
+
+def _compare_and_set(machine: Machine, obj, before: str, values: dict) -> None:
+    """Write the new state only if the row is still in `before` (this also locks it until commit)."""
+    model = machine.model
+    changed = db.session.execute(
+        update(model).where(model.id == obj.id, model.status == before).values(**values)
+        .execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        raise Conflict(f"{machine.label.capitalize()} {obj.id} changed meanwhile; reload it and try again.",
+                       {"status": [before]})
+    for name, value in values.items():  # keep the loaded object in step, without a second UPDATE
+        set_committed_value(obj, name, value)
+
+
+# --- many task transitions at once -----------------------------------------------------------------
+
+MAX_BATCH = 500
+_OUTCOMES = {"invalid_transition": "invalid", "permission_denied": "forbidden", "conflict": "conflict"}
+
+
+def transition_tasks(actor: User, items, now: datetime | None = None) -> list[dict]:
+    """Apply a list of task transitions (`{"task_id", "to_state", "reason", "context", "expected_state"}`)
+    in one transaction, in order. Each item is checked exactly as `transition()` checks one and is
+    applied or refused on its own; a refused item changes nothing, and later items of the same task
+    see the state it is really in. Returns one result per item. Commits.
+
+    Set-based: one SELECT for the tasks, one compare-and-set UPDATE for all of them (a task changed
+    meanwhile refuses its items with a conflict), multi-row INSERTs for the events and audit rows."""
+    if not isinstance(items, list) or not items or len(items) > MAX_BATCH:
+        raise ValidationFailed("Cannot apply the transitions", {
+            "transitions": [f"must be a list of 1 to {MAX_BATCH} items"]})
+    now = now or utcnow()
+    tasks = _load_tasks(actor, items)
+    first_state: dict[int, str] = {}
+    pending: dict[int, dict] = {}
+    accepted, results = [], []
+    for index, item in enumerate(items):
+        task = tasks.get(_task_id(item))
+        try:
+            if not isinstance(item, dict):
+                raise ValidationFailed(f"Item {index} is not an object", {"transitions": ["items must be objects"]})
+            if task is None:
+                raise NotFound(f"No task {item.get('task_id')!r}")
+            to_state, reason = _check(TASK, actor, task, item.get("to_state"), item.get("reason"),
+                                      item.get("expected_state"))
+        except DomainError as exc:
+            results.append(_refusal(index, item, exc))
+            continue
+        before = task.status
+        first_state.setdefault(task.id, before)
+        values = _changes(TASK, task, to_state, actor, now)
+        pending.setdefault(task.id, {}).update(values)
+        for name, value in values.items():  # later items of this task are checked against this state
+            set_committed_value(task, name, value)
+        context = item.get("context") if isinstance(item.get("context"), dict) else None
+        accepted.append((index, task, before, to_state, reason, context))
+        results.append(None)
+    changed = _compare_and_set_many(first_state, pending)
+    events, audits, sla_changes = [], [], []
+    for index, task, before, to_state, reason, context in accepted:
+        if task.id not in changed:
+            results[index] = _refusal(index, {"task_id": task.id}, Conflict(
+                f"Task {task.id} changed meanwhile; reload it and try again.", {"status": [first_state[task.id]]}))
+            continue
+        event, audit = _rows(TASK, task, before, to_state, actor, reason, context, None, None, now)
+        events.append(event)
+        audits.append(audit)
+        sla_changes.append((task, before, to_state))
+        results[index] = {"index": index, "ok": True, "task_id": task.id, "from": before, "to": to_state,
+                          "event_id": event["id"], "correlation_id": audit["correlation_id"]}
+    for task_id in set(pending) - changed:
+        db.session.expire(tasks[task_id])
+    if events:
+        _insert(events, audits)
+        from app.services.orchestration import sla
+
+        sla.on_task_transitions(sla_changes, now)
+    db.session.commit()
+    _count_results(results)
+    log.info("task transitions: %s applied, %s refused", len(events), len(results) - len(events))
+    return results
+
+
+def _task_id(item) -> int | None:
+    raw = item.get("task_id") if isinstance(item, dict) else None
+    return raw if isinstance(raw, int) and not isinstance(raw, bool) else int(raw) if isinstance(raw, str) and raw.isdigit() else None
+
+
+def _load_tasks(actor: User, items: list) -> dict[int, Task]:
+    ids = {i for i in map(_task_id, items) if i is not None}
+    if not ids:
+        return {}
+    rows = db.session.execute(select(Task).where(Task.id.in_(ids), Task.project_id.in_(project_scope(actor)))
+                              .order_by(Task.id)).scalars()
+    return {task.id: task for task in rows}
+
+
+def _compare_and_set_many(first_state: dict[int, str], pending: dict[int, dict]) -> set[int]:
+    """One UPDATE for every task: each row changes only if it is still in the state it was read in.
+    Returns the ids that changed."""
+    if not pending:
+        return set()
+    columns = {}
+    for name in ("status", "updated_at", "completed_at", "assignee_id"):
+        whens = {task_id: values[name] for task_id, values in pending.items() if name in values}
+        if whens:
+            columns[name] = case(whens, value=Task.id, else_=getattr(Task, name))
+    stmt = (update(Task).where(Task.id.in_(pending), Task.status == case(first_state, value=Task.id))
+            .values(**columns).returning(Task.id).execution_options(synchronize_session=False))
+    return set(db.session.execute(stmt).scalars())
+
+
+def _outcome(code: str) -> str:
+    """The `result` label of workflow_transition_total for a refusal's error code."""
+    return _OUTCOMES.get(code, "rejected")
+
+
+def _refusal(index: int, item, exc: DomainError) -> dict:
+    return {"index": index, "ok": False, "task_id": _task_id(item), "error_code": exc.code.upper(),
+            "message": exc.message, "details": exc.details}
+
+
+def _count_results(results: list[dict]) -> None:
+    from app.services.platform.metrics import count_many
+
+    outcomes = Counter("success" if r["ok"] else _outcome(r["error_code"].lower()) for r in results)
+    count_many("workflow_transition_total", [({"entity_type": "task", "result": outcome}, n)
+                                             for outcome, n in outcomes.items()])
+
+
+def metadata() -> dict:
+    """States, transitions and aliases of both machines (for /api/workflow/metadata)."""
+    return {m.entity_type: {"states": m.states, "initial": m.initial, "terminal": m.terminal,
+                            "transitions": {s: list(t) for s, t in m.edges.items()}, "aliases": m.aliases,
+                            "permission": m.permission, "event_type": m.event_type,
+                            "reason_required": sorted(m.reason_required)}
+            for m in MACHINES.values()}

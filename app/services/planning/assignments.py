@@ -1,0 +1,264 @@
+"""Assignments: a planning's org units given to teams or users.
+
+Rules: exactly one of team/user; the org unit inside the planning's root subtree; the team inside
+the planning's team tree; the user a member of a team in it; one live assignment per org unit.
+Every bulk call is one transaction: one bad row and nothing is written.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, insert, select, update
+
+from app.extensions import db
+from app.models import Assignment, OrgUnit, Permission, Planning, Team, User, team_users, utcnow
+from app.security import require_permission
+from app.services.platform import audit
+from app.services.platform.access import parse_int
+from app.services.platform.errors import FieldErrors, ValidationFailed
+
+USER_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+                "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d"]
+UNASSIGNED = "#b8bec9"
+
+
+def user_colour(user_id: int) -> str:
+    return USER_PALETTE[user_id % len(USER_PALETTE)]
+
+
+@dataclass(frozen=True)
+class Row:
+    org_unit_id: int
+    team_id: int | None
+    user_id: int | None
+
+
+# --- the planning's trees ---------------------------------------------------------------------
+
+def team_tree(planning: Planning) -> list[Team]:
+    """Live teams of the planning's team tree (its root team included), by path."""
+    return list(db.session.execute(
+        select(Team).where(Team.path.like(planning.team.path + "%"), Team.deleted_at.is_(None)).order_by(Team.path)
+    ).scalars())
+
+
+def team_tree_members(team_ids: list[int]) -> set[int]:
+    if not team_ids:
+        return set()
+    return set(db.session.execute(select(team_users.c.user_id).where(team_users.c.team_id.in_(team_ids))).scalars())
+
+
+def _units_in_root(planning: Planning, ids: set[int]) -> set[int]:
+    if not ids:
+        return set()
+    root_path = planning.org_unit.path
+    found = set()
+    id_list = sorted(ids)
+    for start in range(0, len(id_list), 5000):
+        chunk = id_list[start:start + 5000]
+        found |= set(db.session.execute(
+            select(OrgUnit.id).where(OrgUnit.id.in_(chunk), OrgUnit.path.like(root_path + "%"), OrgUnit.deleted_at.is_(None))
+        ).scalars())
+    return found
+
+
+# --- validation -------------------------------------------------------------------------------
+
+def validate_rows(planning: Planning, raw_rows: list[dict], label: str) -> list[Row]:
+    """Check every row; raise one ValidationFailed naming each bad row (e.g. `assignments[3]`)."""
+    errors = FieldErrors()
+    parsed: list[tuple[str, int | None, int | None, int | None]] = []
+    for index, raw in enumerate(raw_rows):
+        name = f"{label}[{index}]"
+        if not isinstance(raw, dict):
+            errors.add(name, "must be an object with org_unit and team or user")
+            continue
+        row_errors = FieldErrors()
+        unit = parse_int(raw.get("org_unit"), row_errors, "org_unit") if raw.get("org_unit") not in (None, "") else None
+        if unit is None and not row_errors:
+            row_errors.add("org_unit", "is required")
+        team = parse_int(raw["team"], row_errors, "team") if raw.get("team") not in (None, "") else None
+        user = parse_int(raw["user"], row_errors, "user") if raw.get("user") not in (None, "") else None
+        if (team is None) == (user is None) and "team" not in row_errors.errors and "user" not in row_errors.errors:
+            row_errors.add("team", "give exactly one of team or user")
+        for field, msgs in row_errors.errors.items():
+            errors.add(name, f"{field} {msgs[0]}")
+        parsed.append((name, unit, team, user))
+    errors.raise_if_any("Invalid assignments")
+
+    tree = team_tree(planning)
+    tree_ids = {t.id for t in tree}
+    members = team_tree_members(list(tree_ids))
+    inside = _units_in_root(planning, {unit for _, unit, _, _ in parsed})
+    seen: dict[int, str] = {}
+    rows: list[Row] = []
+    for name, unit, team, user in parsed:
+        if unit not in inside:
+            errors.add(name, f"org unit {unit} does not exist or is outside the planning's root '{planning.org_unit.name}'")
+        elif unit in seen:
+            errors.add(name, f"org unit {unit} appears twice (also {seen[unit]})")
+        else:
+            seen[unit] = name
+        if team is not None and team not in tree_ids:
+            errors.add(name, f"team {team} is not in the planning's team tree ('{planning.team.name}')")
+        if user is not None and user not in members:
+            errors.add(name, f"user {user} is not a member of a team in the planning's team tree")
+        rows.append(Row(unit, team, user))
+    errors.raise_if_any("Invalid assignments")
+    return rows
+
+
+# --- writes -----------------------------------------------------------------------------------
+
+def _live_by_unit(planning_id: int, unit_ids: list[int] | None = None) -> dict[int, Assignment]:
+    stmt = select(Assignment).where(Assignment.planning_id == planning_id, Assignment.deleted_at.is_(None))
+    if unit_ids is not None:
+        stmt = stmt.where(Assignment.org_unit_id.in_(unit_ids))
+    return {a.org_unit_id: a for a in db.session.execute(stmt).scalars()}
+
+
+def bulk_create(actor: User | None, planning: Planning, raw_rows: list[dict], label: str = "assignments",
+                source: str = "api") -> list[Assignment]:
+    """Create or re-assign many org units in one transaction (an existing live assignment of an
+    org unit is moved to the new team/user)."""
+    if actor is not None:
+        require_permission(actor, Permission.MANAGE_PLANNING)
+    if not isinstance(raw_rows, list) or not raw_rows:
+        raise ValidationFailed(f"{label} must be a non-empty list", {label: ["must be a non-empty list"]})
+    rows = validate_rows(planning, raw_rows, label)
+    existing = _live_by_unit(planning.id, [r.org_unit_id for r in rows])
+    out, created, moved = [], 0, 0
+    for row in rows:
+        current = existing.get(row.org_unit_id)
+        if current is not None:
+            if (current.team_id, current.user_id) != (row.team_id, row.user_id):
+                current.team_id, current.user_id = row.team_id, row.user_id
+                moved += 1
+            out.append(current)
+        else:
+            assignment = Assignment(planning_id=planning.id, org_unit_id=row.org_unit_id, team_id=row.team_id,
+                                    user_id=row.user_id, created_by_id=actor.id if actor else None)
+            db.session.add(assignment)
+            out.append(assignment)
+            created += 1
+    audit.record(actor, "bulk_create_assignments", "planning", planning.id,
+                 {"created": created, "moved": moved, "org_units": [r.org_unit_id for r in rows][:1000]}, source)
+    db.session.commit()
+    return out
+
+
+def bulk_delete(actor: User | None, planning: Planning, org_unit_ids: list | None = None, source: str = "api") -> int:
+    """Soft-delete the planning's live assignments (only those org units when given)."""
+    if actor is not None:
+        require_permission(actor, Permission.MANAGE_PLANNING)
+    ids = None
+    if org_unit_ids is not None:
+        errors = FieldErrors()
+        if not isinstance(org_unit_ids, list):
+            errors.add("org_units", "must be a list of org unit ids")
+        else:
+            ids = [v for v in (parse_int(raw, errors, "org_units") for raw in org_unit_ids) if v is not None]
+        errors.raise_if_any("Invalid request")
+    stmt = update(Assignment).where(Assignment.planning_id == planning.id, Assignment.deleted_at.is_(None))
+    if ids is not None:
+        stmt = stmt.where(Assignment.org_unit_id.in_(ids))
+    count = db.session.execute(stmt.values(deleted_at=utcnow())).rowcount
+    audit.record(actor, "bulk_delete_assignments", "planning", planning.id,
+                 {"deleted": count, "org_units": (ids or [])[:1000]}, source)
+    db.session.commit()
+    return count
+
+
+def replace_assignments(planning_id: int, rows: list[Row], actor_id: int | None, job_id: str | None) -> int:
+    """Replace all live assignments of a planning by `rows`, atomically: the old ones are removed
+    only in the same transaction that writes the new set. Caller has validated the rows."""
+    now = utcnow()
+    db.session.execute(update(Assignment).where(Assignment.planning_id == planning_id, Assignment.deleted_at.is_(None))
+                       .values(deleted_at=now))
+    if rows:
+        db.session.execute(insert(Assignment), [
+            {"planning_id": planning_id, "org_unit_id": r.org_unit_id, "team_id": r.team_id, "user_id": r.user_id,
+             "created_by_id": actor_id, "created_at": now, "job_id": job_id} for r in rows])
+    audit.record(db.session.get(User, actor_id) if actor_id else None, "replace_assignments", "planning", planning_id,
+                 {"created": len(rows), "job_id": job_id}, "job")
+    db.session.commit()
+    return len(rows)
+
+
+def toggle_assignment(actor: User, planning: Planning, org_unit_id, assignee: str) -> Assignment | None:
+    """The map's click: assign the org unit to `assignee` ("team:ID" / "user:ID"), or remove the
+    assignment when it already belongs to that assignee. Returns the live assignment or None."""
+    require_permission(actor, Permission.MANAGE_PLANNING)
+    kind, _, raw_id = (assignee or "").partition(":")
+    if kind not in ("team", "user") or not raw_id.isdigit():
+        raise ValidationFailed("Choose a team or user first.", {"assignee": ["choose a team or user"]})
+    row = validate_rows(planning, [{"org_unit": org_unit_id, kind: int(raw_id)}], "org_unit")[0]
+    current = _live_by_unit(planning.id, [row.org_unit_id]).get(row.org_unit_id)
+    if current is not None and (current.team_id, current.user_id) == (row.team_id, row.user_id):
+        current.deleted_at = utcnow()
+        audit.record(actor, "unassign", "planning", planning.id, {"org_unit": row.org_unit_id}, "web")
+        db.session.commit()
+        return None
+    if current is not None:
+        current.team_id, current.user_id = row.team_id, row.user_id
+        result = current
+    else:
+        result = Assignment(planning_id=planning.id, org_unit_id=row.org_unit_id, team_id=row.team_id,
+                            user_id=row.user_id, created_by_id=actor.id)
+        db.session.add(result)
+    audit.record(actor, "assign", "planning", planning.id, {"org_unit": row.org_unit_id, kind: int(raw_id)}, "web")
+    db.session.commit()
+    return result
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+SORTS = {
+    "org_unit": OrgUnit.name,
+    "-org_unit": OrgUnit.name.desc(),
+    "created": Assignment.created_at,
+    "-created": Assignment.created_at.desc(),
+}
+
+
+def assignments_query(planning_id: int, team_id: int | None = None, user_id: int | None = None,
+                      sort: str = "org_unit") -> Select:
+    stmt = (select(Assignment).join(OrgUnit, OrgUnit.id == Assignment.org_unit_id)
+            .where(Assignment.planning_id == planning_id, Assignment.deleted_at.is_(None)))
+    if team_id is not None:
+        stmt = stmt.where(Assignment.team_id == team_id)
+    if user_id is not None:
+        stmt = stmt.where(Assignment.user_id == user_id)
+    if sort in ("assignee", "-assignee"):
+        name = func.coalesce(Team.name, User.username)
+        stmt = (stmt.outerjoin(Team, Team.id == Assignment.team_id).outerjoin(User, User.id == Assignment.user_id)
+                .order_by(name.desc() if sort.startswith("-") else name, OrgUnit.name))
+    else:
+        stmt = stmt.order_by(SORTS.get(sort, OrgUnit.name), Assignment.id)
+    return stmt
+
+
+def assignee_summary(planning: Planning) -> list[dict]:
+    """Teams and users that can take assignments, with colour and live assignment counts."""
+    tree = [t for t in team_tree(planning) if t.id != planning.team_id]
+    counts_team = dict(db.session.execute(
+        select(Assignment.team_id, func.count()).where(Assignment.planning_id == planning.id,
+                                                       Assignment.deleted_at.is_(None), Assignment.team_id.is_not(None))
+        .group_by(Assignment.team_id)).all())
+    counts_user = dict(db.session.execute(
+        select(Assignment.user_id, func.count()).where(Assignment.planning_id == planning.id,
+                                                       Assignment.deleted_at.is_(None), Assignment.user_id.is_not(None))
+        .group_by(Assignment.user_id)).all())
+    out = [{"key": f"team:{t.id}", "kind": "team", "id": t.id, "name": t.name, "colour": t.colour,
+            "depth": t.path.count(".") - planning.team.path.count("."), "count": counts_team.get(t.id, 0)} for t in tree]
+    member_ids = team_tree_members([t.id for t in team_tree(planning)])
+    if member_ids:
+        users = db.session.execute(select(User).where(User.id.in_(member_ids)).order_by(User.username)).scalars()
+        out += [{"key": f"user:{u.id}", "kind": "user", "id": u.id, "name": u.display_name, "colour": user_colour(u.id),
+                 "depth": 0, "count": counts_user.get(u.id, 0)} for u in users]
+    return out
+
+
+def live_count(planning_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(Assignment)
+                             .where(Assignment.planning_id == planning_id, Assignment.deleted_at.is_(None)))

@@ -1,0 +1,315 @@
+"""LQAS sampling (DESIGN, "Sampling semantics").
+
+Level k picks `quantities[k]` units of `types[k]` under each unit picked at level k-1 (level 1
+under the planning root), excluding `exceptions[k]` and keeping only `criteria[k]` (URBAN/RURAL)
+when given. `random.Random(seed)`; the seed is stored in the job's inputs so a run can be
+reproduced. Team mapping: level-1 picks go to the planning team's sub-teams (or users), level-k
+picks under a unit go to the sub-teams (or users) of the team that unit went to, balanced in a
+stable order; the deepest picks are the assignments.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import OrgUnit, OrgUnitType, Planning, Team, TeamType, User, utcnow
+from app.services.platform.access import parse_int
+from app.services.planning.assignments import Row, replace_assignments
+from app.services.platform.errors import FieldErrors, ValidationFailed
+from pipelines.lqas.lqas_core import Level, TooFewCandidates, sample_levels
+
+TYPES = "org_unit_type_sequence_identifiers"
+QUANTITIES = "org_unit_type_quantities"
+EXCEPTIONS = "org_unit_type_exceptions"
+CRITERIA = "org_unit_type_criteria"
+EMPTY_MARKERS = ("", "-", None)
+MAX_LEVELS = 6
+
+
+# --- parsing the per-level lists (they arrive from forms, JSON clients and the OpenHEXA SDK) ---
+
+def _as_list(raw, field: str, errors: FieldErrors) -> list | None:
+    """A list from a list, a JSON string, or a comma-separated string."""
+    if raw is None:
+        return None
+    if isinstance(raw, list):
+        return raw
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                errors.add(field, "is not valid JSON")
+                return None
+            if isinstance(value, list):
+                return value
+        return [part.strip() for part in text.split(",")] if text else []
+    errors.add(field, "must be a list")
+    return None
+
+
+def _id_list(raw, field: str, errors: FieldErrors) -> list[int]:
+    """Exception ids of one level: a list, "1,2,3", a JSON list string, or a "-"/"" placeholder."""
+    if raw in EMPTY_MARKERS or raw == []:
+        return []
+    values = _as_list(raw, field, errors) if not isinstance(raw, (int, float)) else [raw]
+    out = []
+    for value in values or []:
+        if value in EMPTY_MARKERS:
+            continue
+        number = parse_int(value, errors, field)
+        if number is not None:
+            out.append(number)
+    return out
+
+
+@dataclass
+class Plan:
+    planning: Planning
+    types: list[OrgUnitType]
+    quantities: list[int]
+    exceptions: list[list[int]]
+    criteria: list[str | None]
+    seed: int
+    tree: "TeamTree"
+
+
+def validate_inputs(inputs: dict) -> dict:
+    """Check everything that can be checked before queueing; return normalised inputs (with a seed)."""
+    plan = _plan(inputs)
+    return {
+        "planning_id": plan.planning.id,
+        TYPES: [t.id for t in plan.types],
+        QUANTITIES: plan.quantities,
+        EXCEPTIONS: plan.exceptions,
+        CRITERIA: plan.criteria,
+        "seed": plan.seed,
+    }
+
+
+def _plan(inputs: dict) -> Plan:
+    errors = FieldErrors()
+    if not isinstance(inputs, dict):
+        raise ValidationFailed("inputs must be an object", {"inputs": ["must be an object"]})
+    planning = None
+    if inputs.get("planning_id") in (None, ""):
+        errors.add("planning_id", "is required")
+    else:
+        planning_id = parse_int(inputs.get("planning_id"), errors, "planning_id")
+        if planning_id is not None:
+            planning = db.session.get(Planning, planning_id)
+            if planning is None or planning.deleted_at is not None:
+                errors.add("planning_id", f"planning {planning_id} does not exist")
+                planning = None
+    raw_types = _as_list(inputs.get(TYPES), TYPES, errors)
+    raw_quantities = _as_list(inputs.get(QUANTITIES), QUANTITIES, errors)
+    if not raw_types:
+        errors.add(TYPES, "is required: one org unit type per level")
+    if not raw_quantities:
+        errors.add(QUANTITIES, "is required: one quantity per level")
+    errors.raise_if_any("Invalid sampling parameters")
+    levels = len(raw_types)
+    if levels > MAX_LEVELS:
+        errors.add(TYPES, f"at most {MAX_LEVELS} levels")
+    if len(raw_quantities) != levels:
+        errors.add(QUANTITIES, f"has {len(raw_quantities)} values for {levels} levels")
+    quantities = []
+    for value in raw_quantities:
+        number = parse_int(value, errors, QUANTITIES)
+        if number is not None and number < 1:
+            errors.add(QUANTITIES, f"must be positive, got {number}")
+        quantities.append(number)
+    raw_exceptions = inputs.get(EXCEPTIONS)
+    exceptions_list = [] if raw_exceptions in EMPTY_MARKERS else _as_list(raw_exceptions, EXCEPTIONS, errors) or []
+    if isinstance(raw_exceptions, str) and not raw_exceptions.strip().startswith("[") and "," in raw_exceptions \
+            and len(exceptions_list) != levels:
+        errors.add(EXCEPTIONS, "give one entry per level (use '-' for none, or a JSON list of lists)")
+    if exceptions_list and len(exceptions_list) != levels:
+        errors.add(EXCEPTIONS, f"has {len(exceptions_list)} entries for {levels} levels (use '-' for none)")
+    exceptions = [_id_list(v, EXCEPTIONS, errors) for v in exceptions_list] or [[] for _ in range(levels)]
+    raw_criteria = inputs.get(CRITERIA)
+    criteria_list = [] if raw_criteria in EMPTY_MARKERS else _as_list(raw_criteria, CRITERIA, errors) or []
+    if criteria_list and len(criteria_list) != levels:
+        errors.add(CRITERIA, f"has {len(criteria_list)} entries for {levels} levels (use '-' for none)")
+    criteria = []
+    for value in criteria_list or [None] * levels:
+        value = None if value in EMPTY_MARKERS else str(value).upper()
+        if value not in (None, "URBAN", "RURAL"):
+            errors.add(CRITERIA, f"must be URBAN, RURAL or '-', got {value!r}")
+        criteria.append(value)
+    seed = inputs.get("seed")
+    if seed in (None, ""):
+        seed = secrets.randbelow(2**31)
+    else:
+        seed = parse_int(seed, errors, "seed", minimum=0)
+    errors.raise_if_any("Invalid sampling parameters")
+
+    types = _check_type_chain(planning, raw_types, errors)
+    errors.raise_if_any("Invalid sampling parameters")
+    _check_exceptions(planning, types, exceptions, errors)
+    errors.raise_if_any("Invalid sampling parameters")
+    tree = check_team_tree(planning, levels)
+    return Plan(planning, types, quantities, exceptions, criteria, seed, tree)
+
+
+def _reachable(start: OrgUnitType) -> set[int]:
+    """Types reachable downwards from `start` through sub-unit types."""
+    seen, frontier = set(), list(start.sub_unit_types)
+    while frontier:
+        current = frontier.pop()
+        if current.id not in seen:
+            seen.add(current.id)
+            frontier.extend(current.sub_unit_types)
+    return seen
+
+
+def _check_type_chain(planning: Planning, raw_types: list, errors: FieldErrors) -> list[OrgUnitType]:
+    types: list[OrgUnitType] = []
+    previous = planning.org_unit.org_unit_type
+    for level, raw in enumerate(raw_types, start=1):
+        type_id = parse_int(raw, errors, TYPES)
+        if type_id is None:
+            return types
+        org_type = db.session.get(OrgUnitType, type_id)
+        if org_type is None or org_type.project_id != planning.project_id:
+            errors.add(TYPES, f"level {level}: org unit type {type_id} does not exist in this project")
+            return types
+        if org_type.id not in _reachable(previous):
+            errors.add(TYPES, f"level {level}: '{org_type.name}' is not below '{previous.name}' "
+                              f"(types must go down the hierarchy from the planning root)")
+            return types
+        types.append(org_type)
+        previous = org_type
+    return types
+
+
+def _check_exceptions(planning: Planning, types: list[OrgUnitType], exceptions: list[list[int]], errors: FieldErrors):
+    for level, (org_type, ids) in enumerate(zip(types, exceptions), start=1):
+        if not ids:
+            continue
+        found = dict(db.session.execute(select(OrgUnit.id, OrgUnit.org_unit_type_id).where(OrgUnit.id.in_(ids))).all())
+        for unit_id in ids:
+            if unit_id not in found:
+                errors.add(EXCEPTIONS, f"level {level}: org unit {unit_id} does not exist")
+            elif found[unit_id] != org_type.id:
+                errors.add(EXCEPTIONS, f"level {level}: org unit {unit_id} is not a '{org_type.name}'")
+
+
+# --- team tree ----------------------------------------------------------------------------------
+
+Entity = tuple[str, int, str]  # ("team"|"user", id, name)
+
+
+class TeamTree:
+    """The planning's team tree loaded once (teams and their members), children in stable order."""
+
+    def __init__(self, planning: Planning):
+        teams = db.session.execute(select(Team).where(Team.path.like(planning.team.path + "%"),
+                                                      Team.deleted_at.is_(None))).scalars().all()
+        self.teams = {t.id: t for t in teams}
+        self.subs: dict[int, list[Team]] = {}
+        for team in teams:
+            if team.parent_id in self.teams:
+                self.subs.setdefault(team.parent_id, []).append(team)
+
+    def children(self, team_id: int) -> list[Entity]:
+        team = self.teams[team_id]
+        if team.type == TeamType.TEAM_OF_USERS:
+            return [("user", u.id, u.username) for u in sorted(team.users, key=lambda u: (u.username, u.id))]
+        return [("team", t.id, t.name) for t in sorted(self.subs.get(team_id, []), key=lambda t: (t.name, t.id))]
+
+
+def check_team_tree(planning: Planning, levels: int, tree: TeamTree | None = None) -> TeamTree:
+    """Every team that can receive picks above the deepest level needs sub-teams or users."""
+    tree = tree or TeamTree(planning)
+    frontier: list[Entity] = [("team", planning.team_id, planning.team.name)]
+    for level in range(1, levels + 1):
+        next_frontier: list[Entity] = []
+        for kind, entity_id, name in frontier:
+            if kind == "user":
+                raise ValidationFailed(
+                    f"Hierarchy mismatch: level {level} needs sub-teams under user '{name}'; the team tree of "
+                    f"'{planning.team.name}' is too shallow for {levels} levels.", {TYPES: ["hierarchy mismatch"]})
+            children = tree.children(entity_id)
+            if not children:
+                raise ValidationFailed(
+                    f"Hierarchy mismatch: level {level} needs sub-teams or users under team '{name}', which has none.",
+                    {TYPES: ["hierarchy mismatch"]})
+            next_frontier.extend(children)
+        frontier = next_frontier
+    return tree
+
+
+# --- the sampling itself ------------------------------------------------------------------------
+
+def _candidates(parent, level: Level) -> list[tuple[int, str, str]]:
+    stmt = select(OrgUnit.id, OrgUnit.name, OrgUnit.path).where(
+        OrgUnit.path.like(parent[2] + "%"), OrgUnit.org_unit_type_id == level.type_id, OrgUnit.deleted_at.is_(None))
+    if level.criterion:
+        stmt = stmt.where(OrgUnit.area_type == level.criterion)
+    return [tuple(row) for row in db.session.execute(stmt.order_by(OrgUnit.id)).all()]
+
+
+def sample(plan: Plan, progress=None) -> tuple[list[Row], dict]:
+    """Pick units level by level and map them onto the team tree (pipelines/lqas/lqas_core.py).
+    Pure reads; raises ValidationFailed naming the parent when it has too few candidates."""
+    root = plan.planning.org_unit
+    levels = [Level(t.id, t.name, q, frozenset(e), c)
+              for t, q, e, c in zip(plan.types, plan.quantities, plan.exceptions, plan.criteria)]
+    try:
+        picks, stats = sample_levels((root.id, root.name, root.path), ("team", plan.planning.team_id, plan.planning.team.name),
+                                     levels, plan.seed, _candidates, lambda entity: plan.tree.children(entity[1]), progress)
+    except TooFewCandidates as exc:
+        raise ValidationFailed(str(exc), {"level": [str(exc.level)], "parent": [str(exc.parent[0])]}) from None
+    rows = [Row(unit_id, entity_id if kind == "team" else None, entity_id if kind == "user" else None)
+            for unit_id, kind, entity_id in picks]
+    return rows, stats
+
+
+def run(ctx, inputs: dict) -> dict:
+    """The `lqas-sampling` process: sample, then replace the planning's assignments atomically."""
+    plan = _plan(inputs)
+    ctx.progress(5, f"Sampling {len(plan.types)} level(s) for planning '{plan.planning.name}' (seed {plan.seed})")
+
+    def report(level: int, levels: int, message: str) -> None:
+        ctx.progress(5 + int(80 * level / levels), message)
+
+    rows, stats = sample(plan, report)
+    ctx.progress(90, f"Writing {len(rows)} assignments")
+    from app.models import Job
+
+    job = db.session.get(Job, ctx.job_id)
+    created = replace_assignments(plan.planning.id, rows, job.launcher_id if job else None, ctx.job_id)
+    plan.planning.updated_at = utcnow()
+    db.session.commit()
+    return {"assignments_created": created, "org_units_selected": stats["org_units_selected"],
+            "teams_assigned": stats["teams_assigned"], "seed": plan.seed}
+
+
+def sampling_runs(user: User, planning: Planning, limit: int = 100) -> list:
+    """Past `lqas-sampling` jobs of this planning the user may see, newest first."""
+    from app.models import Job
+    from app.services.processing.jobs import visible_jobs_filter
+
+    stmt = (select(Job).where(Job.process_id == "lqas-sampling", Job.project_id == planning.project_id,
+                              Job.inputs["planning_id"].as_integer() == planning.id, visible_jobs_filter(user))
+            .order_by(Job.created_at.desc()).limit(limit))
+    return list(db.session.execute(stmt).scalars())
+
+
+def launch_sampling(user: User, planning_id: int, params: dict):
+    """Check the user may sample this planning, then queue the job (nothing queued on bad input)."""
+    from app.models import Permission
+    from app.security import require_permission
+    from app.services.processing.jobs import enqueue_job
+    from app.services.planning.plannings import get_planning
+
+    require_permission(user, Permission.MANAGE_PLANNING)
+    planning = get_planning(user, planning_id)
+    return enqueue_job("lqas-sampling", {**params, "planning_id": planning.id}, launcher=user,
+                       project_id=planning.project_id)

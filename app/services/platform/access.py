@@ -1,0 +1,65 @@
+"""Tenancy: which projects' data a user may see and change."""
+from __future__ import annotations
+
+from app.models import User
+from app.services.platform.errors import FieldErrors
+
+
+def project_scope(user: User) -> list[int]:
+    """Ids of the projects whose data this user sees (never empty: [-1] matches nothing)."""
+    return user.project_ids or [-1]
+
+
+def get_scoped(model, raw_id, user: User, label: str, missing: str | None = None):
+    """The row of `model` with this id in one of the user's projects (and not soft-deleted), or
+    NotFound — rows of other projects are indistinguishable from rows that do not exist."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.services.platform.errors import NotFound
+
+    try:
+        row_id = int(raw_id)
+    except (TypeError, ValueError):
+        raise NotFound(f"No {label} {raw_id!r}") from None
+    stmt = select(model).where(model.id == row_id, model.project_id.in_(project_scope(user)))
+    if hasattr(model, "deleted_at"):
+        stmt = stmt.where(model.deleted_at.is_(None))
+    row = db.session.execute(stmt).scalar_one_or_none()
+    if row is None:
+        raise NotFound(missing or f"No {label} {row_id}")
+    return row
+
+
+def resolve_project(user: User, raw, errors: FieldErrors, field: str = "project_id") -> int | None:
+    """The project a new row goes into: the given one if the user belongs to it, or the
+    user's only project when none is given."""
+    if raw in (None, ""):
+        if len(user.project_ids) == 1:
+            return user.project_ids[0]
+        errors.add(field, "is required (you belong to several projects)" if user.project_ids
+                   else "you belong to no project")
+        return None
+    value = parse_int(raw, errors, field)
+    if value is not None and value not in user.project_ids:
+        errors.add(field, f"project {value} does not exist or is not one of yours")
+        return None
+    return value
+
+
+def parse_int(raw, errors: FieldErrors, field: str, minimum: int | None = None) -> int | None:
+    """An integer from JSON or form input, or None with a message naming the field."""
+    if isinstance(raw, bool):
+        errors.add(field, "must be a whole number")
+        return None
+    try:
+        value = int(raw)
+        if isinstance(raw, float) and raw != value:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors.add(field, f"must be a whole number, got {raw!r}")
+        return None
+    if minimum is not None and value < minimum:
+        errors.add(field, f"must be at least {minimum}")
+        return None
+    return value

@@ -1,0 +1,145 @@
+"""Users, roles and projects: creation, authentication, login throttling."""
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import current_app
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.extensions import db, get_redis
+from app.models import DEFAULT_ROLES, Project, Role, User, utcnow
+from app.services.platform.errors import FieldErrors, RateLimited
+
+log = logging.getLogger(__name__)
+
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def hash_password(password: str) -> str:
+    """The stored form of a password, with the configured method (scrypt unless overridden)."""
+    return generate_password_hash(password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
+
+
+def _dummy_hash() -> str:
+    """A hash to compare against when the username is unknown, so timing does not reveal it."""
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = generate_password_hash("fieldflow-dummy-password", method=method)
+    return _DUMMY_HASHES[method]
+
+
+def ensure_default_roles() -> dict[str, Role]:
+    """Create the built-in roles if missing and keep their permissions current."""
+    roles = {r.name: r for r in db.session.execute(select(Role)).scalars()}
+    for name, (description, permissions) in DEFAULT_ROLES.items():
+        role = roles.get(name)
+        if role is None:
+            role = Role(name=name, description=description, permissions=list(permissions))
+            db.session.add(role)
+            roles[name] = role
+        elif sorted(role.permissions or []) != sorted(permissions):
+            role.permissions = list(permissions)
+    db.session.commit()
+    return roles
+
+
+def get_or_create_project(name: str) -> Project:
+    project = db.session.execute(select(Project).where(Project.name == name)).scalar_one_or_none()
+    if project is None:
+        project = Project(name=name)
+        db.session.add(project)
+        db.session.flush()
+    return project
+
+
+def create_user(
+    username: str,
+    password: str,
+    role: str,
+    projects: list[str] | None = None,
+    email: str = "",
+    full_name: str = "",
+    commit: bool = True,
+) -> User:
+    """Create a user with a hashed password; validation errors name the field."""
+    errors = FieldErrors()
+    username = (username or "").strip()
+    if not username:
+        errors.add("username", "is required")
+    elif len(username) > 80:
+        errors.add("username", "must be at most 80 characters")
+    elif db.session.execute(select(User.id).where(User.username == username)).first():
+        errors.add("username", f"'{username}' is already taken")
+    if not password or len(password) < 8:
+        errors.add("password", "must be at least 8 characters")
+    roles = {r.name: r for r in db.session.execute(select(Role)).scalars()}
+    if not roles:
+        roles = ensure_default_roles()
+    if role not in roles:
+        errors.add("role", f"unknown role '{role}'; choose one of {', '.join(sorted(roles))}")
+    errors.raise_if_any("Cannot create user")
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=roles[role],
+        email=email,
+        full_name=full_name,
+    )
+    user.projects = [get_or_create_project(name) for name in (projects or [])]
+    db.session.add(user)
+    if commit:
+        db.session.commit()
+    return user
+
+
+def _throttle_key(username: str, address: str) -> str:
+    return f"fieldflow:login-failures:{username.lower()}:{address}"
+
+
+def _failures(key: str) -> tuple[int, int]:
+    try:
+        client = get_redis()
+        count = int(client.get(key) or 0)
+        return count, max(int(client.ttl(key)), 1)
+    except redis.RedisError:
+        log.warning("login throttle unavailable: Redis unreachable")
+        return 0, 0
+
+
+def _record_failure(key: str) -> None:
+    try:
+        client = get_redis()
+        pipe = client.pipeline()
+        # The window starts at the first failure (SET NX), later failures only count.
+        pipe.set(key, 0, ex=current_app.config["LOGIN_WINDOW_SECONDS"], nx=True)
+        pipe.incr(key)
+        pipe.execute()
+    except redis.RedisError:
+        log.warning("login throttle unavailable: Redis unreachable")
+
+
+def authenticate(username: str, password: str, address: str) -> User | None:
+    """The active user with these credentials, or None.
+
+    Raises RateLimited after LOGIN_MAX_FAILURES failures for this username and address
+    within LOGIN_WINDOW_SECONDS; a success clears the count.
+    """
+    username = (username or "").strip()
+    key = _throttle_key(username, address or "unknown")
+    count, ttl = _failures(key)
+    if count >= current_app.config["LOGIN_MAX_FAILURES"]:
+        raise RateLimited(f"Too many failed logins; try again in {ttl} seconds.", retry_after=ttl)
+    user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    valid = check_password_hash(user.password_hash if user else _dummy_hash(), password or "")
+    if not (user and valid and user.is_active):
+        _record_failure(key)
+        return None
+    try:
+        get_redis().delete(key)
+    except redis.RedisError:
+        pass
+    user.last_login_at = utcnow()
+    db.session.commit()
+    return user

@@ -1,0 +1,433 @@
+"""The job engine: enqueue, run with progress and heartbeats, kill, and reap dead workers' jobs.
+
+The `jobs` row is the truth; RQ only executes. Progress, log lines and heartbeats are written
+through their own short transactions so they are visible at once, whatever the process does
+with its own session (its work commits or rolls back as one unit).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+import uuid
+from datetime import timedelta
+
+import redis
+from flask import current_app
+from rq.exceptions import NoSuchJobError
+from rq.job import Job as RQJob
+from sqlalchemy import func, insert, or_, select, update
+
+from app.extensions import db, get_queue, get_redis
+from app.models import Job, JobLog, User, utcnow
+from app.services.processing.registry import get_process
+from app.services.processing import job_status as st
+from app.services.platform.errors import Conflict, DomainError, NotFound
+
+log = logging.getLogger(__name__)
+
+REDACTED = "***"
+_jobs = Job.__table__
+_logs = JobLog.__table__
+
+
+class ResultNotReady(NotFound):
+    """Results asked for a job that has not (or not successfully) finished (OGC result-not-ready)."""
+
+
+class JobDismissed(Exception):
+    """Raised inside a running job when its dismissal was requested."""
+
+
+# --- writing job state outside the caller's transaction ------------------------------------
+
+def update_job(job_id: str, only_if_status: tuple[str, ...] | None = None, **values) -> bool:
+    """UPDATE the job row in its own transaction; with `only_if_status`, compare-and-set."""
+    values.setdefault("updated_at", utcnow())
+    stmt = update(_jobs).where(_jobs.c.id == job_id).values(**values)
+    if only_if_status:
+        stmt = stmt.where(_jobs.c.status.in_(only_if_status))
+    with db.engine.begin() as conn:
+        return conn.execute(stmt).rowcount == 1
+
+
+def write_steps(job_id: str, steps: list[dict]) -> None:
+    """Store per-step state (the step runner's records) on the job row, in its own transaction."""
+    update_job(job_id, steps=[dict(step) for step in steps])
+
+
+def _closed_steps(job_id: str, status: str) -> dict:
+    """When a job ends outside the step runner (reaped, dismissed): its open steps, closed — as
+    extra values for the same UPDATE that ends the job, so nobody sees the end without them."""
+    with db.engine.connect() as conn:
+        steps = conn.execute(select(_jobs.c.steps).where(_jobs.c.id == job_id)).scalar()
+    if not steps or not any(s.get("status") in ("pending", "running") for s in steps):
+        return {}
+    ended = "failed" if status == st.FAILED else "dismissed"
+    closed = []
+    for step in steps:
+        step = dict(step)
+        if step.get("status") == "running":
+            step["status"] = ended
+        elif step.get("status") == "pending":
+            step["status"] = "skipped"
+        closed.append(step)
+    return {"steps": closed}
+
+
+def append_log(job_id: str, message: str, level: str = "info") -> None:
+    """Add a line to the job's log (its own transaction)."""
+    with db.engine.begin() as conn:
+        conn.execute(insert(_logs).values(job_id=job_id, at=utcnow(), level=level, message=message[:10_000]))
+
+
+def _set_rq_meta(**meta) -> None:
+    """Mirror progress into the RQ job's meta, which the RQ dashboard shows."""
+    from rq import get_current_job
+
+    rq_job = get_current_job()
+    if rq_job is None:
+        return
+    try:
+        rq_job.meta.update(meta)
+        rq_job.save_meta()
+    except redis.RedisError:
+        log.warning("could not save RQ meta for %s", rq_job.id)
+
+
+# --- enqueueing -----------------------------------------------------------------------------
+
+def redact(inputs: dict, secret_names: frozenset[str]) -> dict:
+    return {k: (REDACTED if k in secret_names else v) for k, v in inputs.items()}
+
+
+def create_job(
+    process_id: str,
+    inputs: dict,
+    launcher: User | None = None,
+    project_id: int | None = None,
+    job_id: str | None = None,
+    external_ref: str | None = None,
+) -> Job:
+    """Validate inputs and write the job row (accepted), without queueing it.
+
+    With a given `job_id` that already exists, the INSERT fails (IntegrityError): the schedule
+    dispatcher relies on this to never run one period twice.
+    """
+    process = get_process(process_id)
+    clean = process.validate(inputs or {})
+    job = Job(
+        id=job_id or str(uuid.uuid4()),
+        process_id=process.id,
+        status=st.ACCEPTED,
+        progress=0,
+        message="Queued",
+        inputs=redact(clean, process.secret_inputs),
+        launcher_id=launcher.id if launcher else None,
+        project_id=project_id,
+        external_ref=external_ref,
+    )
+    db.session.add(job)
+    db.session.commit()
+    return job
+
+
+def enqueue_job(
+    process_id: str,
+    inputs: dict,
+    launcher: User | None = None,
+    project_id: int | None = None,
+    job_id: str | None = None,
+    external_ref: str | None = None,
+) -> Job:
+    """Validate inputs, create the job row (accepted) and queue it. Nothing is queued on bad input."""
+    job = create_job(process_id, inputs, launcher, project_id, job_id, external_ref)
+    process = get_process(process_id)
+    timeout = process.timeout_seconds or current_app.config["JOB_DEFAULT_TIMEOUT_SECONDS"]
+    try:
+        get_queue().enqueue_call(
+            "app.rq_jobs.runner.run_job",
+            args=(job.id,),
+            job_id=job.id,
+            timeout=timeout + 30,  # our own limits fire first; RQ's is the backstop
+            result_ttl=24 * 3600,
+            failure_ttl=7 * 24 * 3600,
+            description=f"{process.id} {job.id}",
+            meta={"process_id": process.id, "progress": 0},
+        )
+    except redis.RedisError as exc:
+        update_job(job.id, status=st.FAILED, message=f"Could not queue the job: {exc}", finished_at=utcnow())
+        db.session.refresh(job)
+        raise DomainError("The job queue is unreachable; the job was not started.") from exc
+    return job
+
+
+def run_job_now(process_id: str, inputs: dict, launcher: User | None = None, project_id: int | None = None) -> Job:
+    """Synchronous execution (OGC sync-execute): the job row is written and run in this process."""
+    job = create_job(process_id, inputs, launcher, project_id)
+    execute_job(job.id)
+    db.session.expire_all()
+    return db.session.get(Job, job.id)
+
+
+# --- running --------------------------------------------------------------------------------
+
+class JobContext:
+    """What a running process sees: progress, log, cooperative kill checks."""
+
+    def __init__(self, job_id: str):
+        self.job_id = job_id
+        self._last_kill_check = 0.0
+
+    def progress(self, value: int | float, message: str | None = None) -> None:
+        """Report progress (0–100) and optionally a message; raises JobDismissed if asked to stop."""
+        value = max(0, min(100, int(value)))
+        values = {"progress": value, "heartbeat_at": utcnow()}
+        if message is not None:
+            values["message"] = message[:2000]
+        update_job(self.job_id, only_if_status=(st.RUNNING,), **values)
+        if message:
+            append_log(self.job_id, message)
+        _set_rq_meta(progress=value, message=message)
+        self.check_kill(force=True)
+
+    def log(self, message: str, level: str = "info") -> None:
+        append_log(self.job_id, message, level)
+
+    def check_kill(self, force: bool = False) -> None:
+        """Raise JobDismissed if a kill was requested (reads at most every 0.25 s unless forced)."""
+        now = time.monotonic()
+        if not force and now - self._last_kill_check < 0.25:
+            return
+        self._last_kill_check = now
+        with db.engine.connect() as conn:
+            flag = conn.execute(select(_jobs.c.kill_requested).where(_jobs.c.id == self.job_id)).scalar()
+        if flag:
+            raise JobDismissed()
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep, checking for a kill request while waiting."""
+        deadline = time.monotonic() + seconds
+        while True:
+            self.check_kill(force=True)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(0.25, left))
+
+
+class _Heartbeat(threading.Thread):
+    """Stamps heartbeat_at while the job runs, so a dead worker is noticed by the reaper."""
+
+    def __init__(self, app, job_id: str, interval: int):
+        super().__init__(name=f"heartbeat-{job_id}", daemon=True)
+        self.app, self.job_id, self.interval = app, job_id, interval
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        with self.app.app_context():
+            while not self._stopped.wait(self.interval):
+                try:
+                    update_job(self.job_id, only_if_status=(st.RUNNING,), heartbeat_at=utcnow())
+                except Exception:  # a missed beat is not fatal; the next one may get through
+                    log.exception("heartbeat failed for job %s", self.job_id)
+            db.session.remove()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
+def execute_job(job_id: str) -> str | None:
+    """Run the job's process in this worker. Returns the final status (None if not run)."""
+    job = db.session.get(Job, job_id)
+    if job is None:
+        log.warning("job %s has no row; nothing to run", job_id)
+        return None
+    inputs, process_id = dict(job.inputs or {}), job.process_id
+    db.session.rollback()
+    now = utcnow()
+    if not update_job(job_id, only_if_status=(st.ACCEPTED,), status=st.RUNNING, started_at=now,
+                  heartbeat_at=now, message="Running"):
+        return None  # dismissed before start, or already handled
+    if db.session.get(Job, job_id).kill_requested:
+        return finish_job(job_id, st.DISMISSED, "Dismissed before it started")
+    append_log(job_id, f"Started {process_id}")
+    _set_rq_meta(progress=0, status=st.RUNNING)
+    heartbeat = _Heartbeat(current_app._get_current_object(), job_id,
+                           current_app.config["JOB_HEARTBEAT_SECONDS"])
+    heartbeat.start()
+    try:
+        process = get_process(process_id)
+        results = process.run(JobContext(job_id), inputs)
+    except JobDismissed:
+        db.session.rollback()
+        return finish_job(job_id, st.DISMISSED, "Dismissed on request")
+    except DomainError as exc:
+        db.session.rollback()
+        return finish_job(job_id, st.FAILED, exc.message)
+    except Exception as exc:  # any failure of the process ends the job failed, with the cause
+        db.session.rollback()
+        append_log(job_id, traceback.format_exc(limit=8), "error")
+        return finish_job(job_id, st.FAILED, f"{type(exc).__name__}: {exc}")
+    finally:
+        heartbeat.stop()
+    return finish_job(job_id, st.SUCCESSFUL, "Completed", results=results or {})
+
+
+def finish_job(job_id: str, status: str, message: str, results: dict | None = None,
+               from_statuses: tuple[str, ...] = (st.RUNNING,)) -> str:
+    """End a job (compare-and-set from `from_statuses`): status, message, results, closed steps, log."""
+    values = {"status": status, "message": message[:2000], "finished_at": utcnow()}
+    if status == st.SUCCESSFUL:
+        values["progress"] = 100
+        values["results"] = results
+    if status != st.SUCCESSFUL:
+        values.update(_closed_steps(job_id, status))
+    if update_job(job_id, only_if_status=from_statuses, **values):
+        append_log(job_id, message, "error" if status == st.FAILED else "info")
+        _set_rq_meta(status=status, progress=values.get("progress"))
+    return status
+
+
+# --- kill and reaper ------------------------------------------------------------------------
+
+def request_kill(job_id: str) -> Job:
+    """Dismiss a job: a queued one at once, a running one when it next checks (it honours a flag)."""
+    job = db.session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"No job '{job_id}'")
+    if job.status in st.TERMINAL:
+        raise Conflict(f"Job {job_id} is already {job.status}; it cannot be dismissed.")
+    update_job(job_id, kill_requested=True)
+    if update_job(job_id, only_if_status=(st.ACCEPTED,), status=st.DISMISSED,
+              message="Dismissed before it started", finished_at=utcnow()):
+        append_log(job_id, "Dismissed before it started")
+        try:
+            RQJob.fetch(job_id, connection=get_redis()).cancel()
+        except (NoSuchJobError, redis.RedisError):
+            pass
+    else:
+        append_log(job_id, "Dismissal requested")
+        update_job(job_id, only_if_status=(st.RUNNING,), message="Dismissal requested")
+    db.session.expire_all()
+    return db.session.get(Job, job_id)
+
+
+def _rq_status(job_id: str) -> str | None:
+    """RQ's status for the job, None if RQ no longer knows it, 'unknown' if Redis is down."""
+    try:
+        return RQJob.fetch(job_id, connection=get_redis()).get_status(refresh=True)
+    except NoSuchJobError:
+        return None
+    except redis.RedisError:
+        return "unknown"
+
+
+def _stale_reason(job: Job, now) -> str | None:
+    stale_after = timedelta(seconds=current_app.config["JOB_STALE_SECONDS"])
+    if job.status == st.RUNNING:
+        rq_status = _rq_status(job.id)
+        if rq_status in ("failed", "stopped", "canceled"):
+            return f"The worker ended this job unexpectedly (RQ status: {rq_status})."
+        beat = job.heartbeat_at or job.started_at or job.created_at
+        if beat < now - stale_after:
+            return (f"The worker running this job stopped responding (last heartbeat "
+                    f"{beat:%Y-%m-%d %H:%M:%S} UTC); it was probably killed or restarted.")
+    elif job.status == st.ACCEPTED and job.created_at < now - max(stale_after, timedelta(seconds=60)):
+        rq_status = _rq_status(job.id)
+        if rq_status is None or rq_status in ("failed", "stopped", "canceled"):
+            return "The job was lost from the queue before a worker started it."
+    return None
+
+
+# process id -> hook that restarts the work of a running job whose worker died (instead of failing it)
+RESUMERS: dict = {}
+
+
+def reap_job_if_stale(job: Job) -> bool:
+    """Fail this job if its worker died (used when a job is read). True if it was reaped."""
+    if job.status not in st.ACTIVE:
+        return False
+    reason = _stale_reason(job, utcnow())
+    if reason and job.status == st.RUNNING and job.process_id in RESUMERS:
+        RESUMERS[job.process_id](job)  # external runs keep going: poll them again instead
+        return False
+    if reason and update_job(job.id, only_if_status=(job.status,), status=st.FAILED, message=reason,
+                         finished_at=utcnow(), **_closed_steps(job.id, st.FAILED)):
+        append_log(job.id, reason, "error")
+        db.session.refresh(job)
+        return True
+    return False
+
+
+def reap_stale_jobs() -> int:
+    """Fail every active job whose worker died or whose queue entry vanished. Returns the count."""
+    jobs = db.session.execute(select(Job).where(Job.status.in_(st.ACTIVE))).scalars().all()
+    return sum(1 for job in jobs if reap_job_if_stale(job))
+
+
+# --- reading --------------------------------------------------------------------------------
+
+def visible_jobs_filter(user: User):
+    """SQL condition: jobs this user may see (their own, their projects', or all for admins)."""
+    if user.is_admin:
+        return True
+    return or_(Job.launcher_id == user.id, Job.project_id.in_(user.project_ids or [-1]))
+
+
+def get_job_for(user: User, job_id: str, reap: bool = True) -> Job:
+    """The job if this user may see it (404 otherwise, so ids of others' jobs do not leak)."""
+    job = db.session.execute(select(Job).where(Job.id == job_id, visible_jobs_filter(user))).scalar_one_or_none()
+    if job is None:
+        raise NotFound(f"No job '{job_id}'", {"jobID": job_id})
+    if reap:
+        reap_job_if_stale(job)
+    return job
+
+
+def jobs_query(user: User, status: str | list[str] | None = None, process_id: str | list[str] | None = None):
+    """Jobs this user may see, newest first; status / process_id may be one value or a list."""
+    stmt = select(Job).where(visible_jobs_filter(user)).order_by(Job.created_at.desc(), Job.id)
+    if status:
+        stmt = stmt.where(Job.status.in_([status] if isinstance(status, str) else status))
+    if process_id:
+        stmt = stmt.where(Job.process_id.in_([process_id] if isinstance(process_id, str) else process_id))
+    return stmt
+
+
+def job_counts(user: User) -> dict[str, int]:
+    rows = db.session.execute(
+        select(Job.status, func.count()).where(visible_jobs_filter(user)).group_by(Job.status)
+    ).all()
+    return {status: n for status, n in rows}
+
+
+def status_info(job: Job, base_url: str) -> dict:
+    """OGC API – Processes statusInfo for a job (with both `jobID` and `id`)."""
+    def iso(value):
+        return value.isoformat().replace("+00:00", "Z") if value else None
+
+    info = {
+        "jobID": job.id,
+        "id": job.id,
+        "processID": job.process_id,
+        "type": "process",
+        "status": job.status,
+        "message": job.message,
+        "progress": job.progress,
+        "created": iso(job.created_at),
+        "started": iso(job.started_at),
+        "finished": iso(job.finished_at),
+        "updated": iso(job.updated_at),
+        "links": [
+            {"href": f"{base_url}jobs/{job.id}", "rel": "self", "type": "application/json", "title": "Job status"},
+            {"href": f"{base_url}jobs/{job.id}", "rel": "monitor", "type": "text/html", "title": "Job page"},
+        ],
+    }
+    if job.steps:
+        info["steps"] = job.steps  # extension: per-step status of multi-step processes
+    if job.status == st.SUCCESSFUL:
+        info["links"].append({"href": f"{base_url}jobs/{job.id}/results", "rel": "http://www.opengis.net/def/rel/ogc/1.0/results",
+                              "type": "application/json", "title": "Results"})
+    return info

@@ -1,0 +1,177 @@
+"""The step runner: a process as a named sequence of steps, each with retries, backoff, a timeout,
+a slice of the progress bar, log lines and a status stored on the job row (`jobs.steps`).
+
+One RQ job runs the whole sequence (DESIGN: chaining RQ jobs costs 8x and strands dependents).
+
+Timeouts: the job runs in the main thread of its RQ work horse (and of a SimpleWorker in tests),
+so a step's limit is a SIGALRM timer (`setitimer`), which interrupts pure-Python loops and
+blocking calls alike. RQ's own job timeout uses the same timer: we save it, arm ours only when it
+is the earlier of the two, and re-arm RQ's remaining time afterwards. Off the main thread (a
+synchronous run inside a threaded web server) signals are unavailable and the limit is
+cooperative: it fires at the step's next `progress`, `log`, `sleep` or `check_kill` call.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from app.models import utcnow
+from app.services.processing.registry import Process
+
+PENDING, RUNNING, SUCCESSFUL, FAILED, DISMISSED, SKIPPED = (
+    "pending", "running", "successful", "failed", "dismissed", "skipped")
+
+
+class StepTimeout(Exception):
+    """A step ran past its time limit."""
+
+
+class PermanentError(Exception):
+    """A failure that retrying cannot fix (bad credentials, refused payload): no further attempts."""
+
+
+class SkipRemaining(Exception):
+    """Raised by a step to end the run successfully, skipping later steps (e.g. already imported)."""
+
+    def __init__(self, reason: str, results: dict | None = None):
+        super().__init__(reason)
+        self.reason, self.results = reason, results or {}
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[["StepContext", dict], Any]  # run(sctx, state) -> value stored as state[name]
+    title: str = ""
+    retries: int = 0
+    backoff_seconds: float = 1.0  # before retry n: backoff * 2**(n-1)
+    timeout_seconds: float | None = None
+    weight: float = 1.0  # share of the progress bar
+
+
+class StepContext:
+    """What a step sees: progress within its own slice, log lines tagged with its name."""
+
+    def __init__(self, job_ctx, step: Step, lo: float, hi: float, deadline: float | None):
+        self.job_ctx, self.step, self.lo, self.hi, self.deadline = job_ctx, step, lo, hi, deadline
+        self.job_id = job_ctx.job_id
+
+    def _check_deadline(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise StepTimeout(f"step {self.step.name} timed out after {self.step.timeout_seconds:g} s")
+
+    def progress(self, fraction: float, message: str | None = None) -> None:
+        self._check_deadline()
+        fraction = max(0.0, min(1.0, fraction))
+        self.job_ctx.progress(self.lo + (self.hi - self.lo) * fraction,
+                              f"{self.step.name}: {message}" if message else None)
+
+    def log(self, message: str, level: str = "info") -> None:
+        self._check_deadline()
+        self.job_ctx.log(f"[{self.step.name}] {message}", level)
+
+    def check_kill(self) -> None:
+        self._check_deadline()
+        self.job_ctx.check_kill()
+
+    def sleep(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            self._check_deadline()
+            self.job_ctx.sleep(min(left, 0.25))
+
+
+@contextmanager
+def time_limit(seconds: float | None, name: str):
+    """Raise StepTimeout in the main thread after `seconds` (no-op off the main thread)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    outer_left, _ = signal.getitimer(signal.ITIMER_REAL)
+    if outer_left and outer_left <= seconds:
+        yield  # the outer (RQ) limit fires first anyway
+        return
+
+    def _on_alarm(signum, frame):
+        raise StepTimeout(f"step {name} timed out after {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    started = time.monotonic()
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer_left:
+            signal.setitimer(signal.ITIMER_REAL, max(outer_left - (time.monotonic() - started), 0.001))
+
+
+def _iso(value) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def run_steps(steps: list[Step], ctx, inputs: dict, finish: Callable[[dict], dict]) -> dict:
+    """Run `steps` in order for the job behind `ctx`; returns finish(state) as the job's results."""
+    from app.services.processing.jobs import JobDismissed, write_steps
+
+    total = sum(s.weight for s in steps) or 1.0
+    records = [{"name": s.name, "title": s.title or s.name.replace("_", " ").capitalize(), "status": PENDING,
+                "attempts": 0, "progress": 0, "message": "", "started": None, "finished": None} for s in steps]
+    write_steps(ctx.job_id, records)
+    state: dict = {"inputs": inputs, "_job_id": ctx.job_id}
+    done = 0.0
+    for step, record in zip(steps, records):
+        lo, hi = 100 * done / total, 100 * (done + step.weight) / total
+        done += step.weight
+        record.update(status=RUNNING, started=_iso(utcnow()))
+        for attempt in range(1, step.retries + 2):
+            record["attempts"] = attempt
+            write_steps(ctx.job_id, records)
+            deadline = time.monotonic() + step.timeout_seconds if step.timeout_seconds else None
+            sctx = StepContext(ctx, step, lo, hi, deadline)
+            try:
+                with time_limit(step.timeout_seconds, step.name):
+                    state[step.name] = step.run(sctx, state)
+                break
+            except JobDismissed:
+                record.update(status=DISMISSED, finished=_iso(utcnow()), message="Dismissed")
+                write_steps(ctx.job_id, records)
+                raise
+            except SkipRemaining as skip:
+                record.update(status=SUCCESSFUL, finished=_iso(utcnow()), message=skip.reason, progress=100)
+                for later in records[records.index(record) + 1:]:
+                    later.update(status=SKIPPED, message=skip.reason)
+                write_steps(ctx.job_id, records)
+                ctx.log(f"[{step.name}] {skip.reason}; later steps skipped")
+                return {**skip.results, "skipped": True, "skipReason": skip.reason}
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, StepTimeout) else str(exc)
+                if attempt > step.retries or isinstance(exc, PermanentError):
+                    record.update(status=FAILED, finished=_iso(utcnow()), message=reason[:500])
+                    write_steps(ctx.job_id, records)
+                    ctx.log(f"[{step.name}] failed after {attempt} attempt(s): {reason}", "error")
+                    raise
+                wait = step.backoff_seconds * 2 ** (attempt - 1)
+                record["message"] = f"attempt {attempt} failed: {reason[:300]}; retrying in {wait:g} s"
+                write_steps(ctx.job_id, records)
+                ctx.log(f"[{step.name}] {record['message']}", "warning")
+                ctx.sleep(wait)
+        record.update(status=SUCCESSFUL, finished=_iso(utcnow()), progress=100,
+                      message=f"succeeded on attempt {record['attempts']}" if record["attempts"] > 1 else "")
+        write_steps(ctx.job_id, records)
+        ctx.progress(hi, f"{step.name} done")
+    return finish(state)
+
+
+def steps_process(*, id: str, title: str, description: str, version: str, steps: list[Step],
+                  validate: Callable[[dict], dict], finish: Callable[[dict], dict], **kwargs) -> Process:
+    """A Process whose run() is the step runner over `steps`."""
+    steps = list(steps)
+    return Process(id=id, title=title, description=description, version=version, validate=validate,
+                   run=lambda ctx, inputs: run_steps(steps, ctx, inputs, finish),
+                   step_names=tuple(s.name for s in steps), **kwargs)
