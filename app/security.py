@@ -1,25 +1,18 @@
 """Who is asking: browser sessions (flask-login), API Bearer tokens (JWT), permission checks."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
 from functools import wraps
 
 from flask import Flask, g, request
-from flask_jwt_extended import create_access_token, get_jwt, get_jwt_identity, verify_jwt_in_request
+from flask_jwt_extended import get_jwt, get_jwt_identity, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_login import current_user
 from jwt import PyJWTError
 
 from app.extensions import db, jwt, login_manager
 from app.models import User
-from app.services.platform.errors import DomainError, Forbidden
-
-
-class Unauthorized(DomainError):
-    status = 401
-    code = "unauthorized"
-    title = "Authentication required"
+from app.services.platform.errors import Forbidden
+from app.services.platform.permissions import PipelineActor, Unauthorized, require_permission
 
 
 def init_app(app: Flask) -> None:
@@ -55,34 +48,9 @@ def _unauthorized():
 
 # --- API tokens -------------------------------------------------------------------------------
 
-def issue_user_token(user: User) -> tuple[str, int]:
-    """A short-lived access token for this user; returns (token, expires_in seconds)."""
-    from flask import current_app
-
-    expires = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
-    token = create_access_token(identity=str(user.id), additional_claims={"scope": "user"})
-    return token, int(expires.total_seconds())
-
-
 @jwt.user_lookup_loader
 def _jwt_user(_header, payload) -> User | None:
     return active_user(payload.get("sub", ""))
-
-
-@dataclass(frozen=True)
-class PipelineActor:
-    """A pipeline run calling back with its short-lived token: it may touch only its own job
-    and its planning's assignments. `user` is who launched it (for audit and project scope)."""
-
-    job_id: str
-    planning_id: int | None
-    user: User
-
-
-def issue_pipeline_token(job_id: str, planning_id: int | None, launcher: User, expires: timedelta) -> str:
-    """A JWT scoped to one job and one planning, valid for the run's timeout (plus a margin)."""
-    return create_access_token(identity=str(launcher.id), expires_delta=expires,
-                               additional_claims={"scope": "pipeline", "job_id": job_id, "planning_id": planning_id})
 
 
 def _verified_claims() -> dict:
@@ -144,11 +112,6 @@ def api_login_required(view):
         return view(*args, **kwargs)
 
     return wrapper
-
-
-def require_permission(user: User, permission: str) -> None:
-    if not user.has_permission(permission):
-        raise Forbidden(f"You need the {permission} permission for this.")
 
 
 def permission_required(permission: str):

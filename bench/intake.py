@@ -89,7 +89,7 @@ def wait_until_up(base: str, processes: int) -> None:
 def setup(app, staff: int = 7) -> str:
     """A coordinator, one role of `staff` users, one deployed workflow, the seed SLA targets (so every
     task starts its clock, as in production); returns a Bearer token."""
-    from app.security import issue_user_token
+    from app.services.platform.tokens import issue_user_token
     from app.services.helpdesk import staff_roles as catalog
     from app.services.helpdesk import workflows as wf
     from app.services.orchestration.sla import seed_sla_defaults

@@ -46,7 +46,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def setup(app, tasks: int) -> tuple[str, list[int]]:
     """A coordinator and `tasks` new tasks, each with its SLA clock running (the seed targets)."""
-    from app.security import issue_user_token
+    from app.services.platform.tokens import issue_user_token
     from app.services.orchestration.sla import seed_sla_defaults
     from app.services.platform.users import create_user, ensure_default_roles
     from app.services.orchestration.work_items import create_task

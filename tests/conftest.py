@@ -269,7 +269,7 @@ def csrf(client):
 
 @pytest.fixture
 def api_token(app):
-    from app.security import issue_user_token
+    from app.services.platform.tokens import issue_user_token
 
     def _token(user) -> dict:
         token, _ = issue_user_token(user)

@@ -214,7 +214,7 @@ def test_pipeline_callbacks_and_token_scope(client, db, api_token, configured, d
 
 
 def test_expired_pipeline_token_is_refused(client, db, api_token, configured, double, run_worker, country, planning):
-    from app.security import issue_pipeline_token
+    from app.services.platform.tokens import issue_pipeline_token
 
     svc.get_config().poll_delay_seconds = 30
     db.session.commit()

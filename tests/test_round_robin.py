@@ -125,7 +125,7 @@ def _ticket(db, external_id):
 
 
 def test_external_source_up_is_our_own_server(app, db, desk, live_server):
-    from app.security import issue_user_token
+    from app.services.platform.tokens import issue_user_token
 
     app.config.update(TTS_SERVICE_URL=live_server.url, TTS_SERVICE_TOKEN=issue_user_token(desk.boss)[0])
     outcome = receive_ticket(desk.project_id, payload("X-1"))

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from app.blueprints.rendering import is_partial_request, page_or_partial
 from app.extensions import db
 from app.models import Permission
-from app.security import require_permission
+from app.services.platform.permissions import require_permission
 from app.services.orchestration import work_items as svc
 from app.services.platform.errors import ValidationFailed
 from app.services.orchestration.transitions import ACTION_PLAN, allowed_transitions, transition

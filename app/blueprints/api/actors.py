@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from app.extensions import db
 from app.models import Job, Planning, User
-from app.security import PipelineActor, api_actor
+from app.security import api_actor
+from app.services.platform.permissions import PipelineActor
 from app.services.processing import job_status as st
 from app.services.platform.errors import Forbidden
 from app.services.planning.plannings import get_planning

@@ -3,7 +3,8 @@ from flask import jsonify, request
 
 from app.blueprints.api import bp
 from app.blueprints.api.pagination import json_body
-from app.security import api_login_required, api_user, issue_user_token
+from app.security import api_login_required, api_user
+from app.services.platform.tokens import issue_user_token
 from app.services.platform.errors import FieldErrors
 from app.services.platform.users import authenticate
 

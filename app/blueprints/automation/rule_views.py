@@ -12,7 +12,7 @@ from app.models import Permission
 from app.services.orchestration import automation_rules as svc
 from app.services.orchestration import webhooks
 from app.services.orchestration.conditions import OPS
-from app.security import require_permission
+from app.services.platform.permissions import require_permission
 from app.services.platform.errors import Forbidden, ValidationFailed
 
 from . import bp, partial

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from app.blueprints.rendering import page_or_partial
 from app.extensions import db
 from app.models import Permission
-from app.security import require_permission
+from app.services.platform.permissions import require_permission
 from app.services.orchestration import webhooks as svc
 from app.services.orchestration.automation_rules import EVENT_TYPES
 from app.services.platform.errors import Forbidden, ValidationFailed

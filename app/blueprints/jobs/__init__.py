@@ -8,7 +8,8 @@ from app.blueprints.rendering import is_partial_request
 from app.errors import wants_json
 from app.extensions import csrf, db
 from app.models import Permission
-from app.security import current_actor, require_permission
+from app.security import current_actor
+from app.services.platform.permissions import require_permission
 from app.services.processing import job_status as st
 from app.services.processing import artifacts
 from app.services.processing import jobs as svc

@@ -14,7 +14,8 @@ from app.errors import wants_json
 from app.extensions import csrf
 from app.models import Permission
 from app.processes import all_processes, get_process
-from app.security import current_actor, require_permission
+from app.security import current_actor
+from app.services.platform.permissions import require_permission
 from app.services.processing import jobs as svc
 from app.services.processing import job_status as st
 from app.services.platform.errors import DomainError, ValidationFailed

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 
 from app.models import Permission
 from app.processes import all_processes
-from app.security import require_permission
+from app.services.platform.permissions import require_permission
 from app.services.processing import schedules as svc
 from app.services.platform.errors import ValidationFailed
 

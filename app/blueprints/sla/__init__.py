@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from app.blueprints.rendering import page_or_partial
 from app.extensions import db
 from app.models import Permission
-from app.security import require_permission
+from app.services.platform.permissions import require_permission
 from app.services.orchestration import sla
 from app.services.orchestration import sla_reports
 from app.services.orchestration import sla_configs as svc

@@ -6,7 +6,7 @@ from sqlalchemy import Select, func, select
 
 from app.extensions import db
 from app.models import Category, Department, Permission, StaffRole, User, user_projects, user_staff_roles
-from app.security import require_permission
+from app.services.platform.permissions import require_permission
 from app.services.platform import audit
 from app.services.platform.access import parse_int, project_scope, resolve_project
 from app.services.platform.errors import FieldErrors, NotFound

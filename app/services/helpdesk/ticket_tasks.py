@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import (
     AssignmentStatus, EndLogic, Permission, Task, TaskAssignment, TaskStatus, Ticket, User, Workflow, utcnow,
 )
-from app.security import require_permission
+from app.services.platform.permissions import require_permission
 from app.services.platform import audit
 from app.services.platform.access import get_scoped, parse_int, project_scope
 from app.services.platform.errors import Conflict, FieldErrors, Forbidden, InvalidTransition, NotFound

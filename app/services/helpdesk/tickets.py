@@ -8,7 +8,7 @@ from sqlalchemy import Select, func, or_, select
 
 from app.extensions import db, get_queue
 from app.models import AllocationStatus, Permission, Task, TaskAssignment, Ticket, User
-from app.security import require_permission
+from app.services.platform.permissions import require_permission
 from app.services.platform.access import get_scoped, project_scope, resolve_project
 from app.services.platform.errors import DomainError, FieldErrors, NotFound, ValidationFailed
 from app.services.helpdesk.intake import MAX_BATCH, Outcome, receive_ticket, receive_tickets

@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import (
     Category, Department, EndLogic, Permission, StaffRole, Task, User, Workflow, WorkflowStatus, WorkflowStep, utcnow,
 )
-from app.security import require_permission
+from app.services.platform.permissions import require_permission
 from app.services.platform import audit
 from app.services.platform.access import parse_int, project_scope, resolve_project
 from app.services.platform.errors import Conflict, FieldErrors, NotFound

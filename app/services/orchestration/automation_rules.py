@@ -22,7 +22,7 @@ from app.extensions import db
 from app.models import (
     AutomationRule, OutboxEvent, Permission, RuleExecution, RuleOutcome, Task, User, WebhookEndpoint,
 )
-from app.security import require_permission
+from app.services.platform.permissions import require_permission
 from app.services.orchestration import automation
 from app.services.platform.access import parse_int, project_scope, resolve_project
 from app.services.orchestration.conditions import evaluate, validate_condition

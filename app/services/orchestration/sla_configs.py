@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import BusinessCalendarConfig, Permission, SlaConfig, User
-from app.security import require_permission
+from app.services.platform.permissions import require_permission
 from app.services.platform import audit
 from app.services.platform.access import parse_int, project_scope, resolve_project
 from app.services.platform.errors import FieldErrors, Forbidden, NotFound

@@ -5,7 +5,7 @@ from sqlalchemy import func, or_, select
 
 from app.extensions import db
 from app.models import ActionPlan, AutomationRule, RuleExecution, Task, User
-from app.security import require_permission
+from app.services.platform.permissions import require_permission
 from app.services.platform.access import project_scope
 from app.services.orchestration.outbox_admin import outbox_counts
 from app.services.orchestration.transitions import metadata as machine_metadata

@@ -31,7 +31,7 @@ from app.extensions import db
 from app.models import (
     DeliveryStatus, OutboxEvent, Permission, User, WebhookAttempt, WebhookDelivery, WebhookEndpoint, utcnow,
 )
-from app.security import require_permission
+from app.services.platform.permissions import require_permission
 from app.services.platform import secrets_box
 from app.services.platform.access import project_scope, resolve_project
 from app.services.platform.errors import Conflict, FieldErrors, Forbidden, NotFound

@@ -16,7 +16,7 @@ from app.extensions import db
 from app.models import (
     ActionPlan, ActionPlanStatus, Permission, StateTransition, Task, TaskAssignment, TaskStatus, User, utcnow,
 )
-from app.security import require_permission
+from app.services.platform.permissions import require_permission
 from app.services.platform import audit
 from app.services.platform.access import get_scoped, parse_int, project_scope, resolve_project
 from app.services.platform.errors import FieldErrors

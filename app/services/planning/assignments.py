@@ -12,7 +12,7 @@ from sqlalchemy import Select, func, insert, select, update
 
 from app.extensions import db
 from app.models import Assignment, OrgUnit, Permission, Planning, Team, User, team_users, utcnow
-from app.security import require_permission
+from app.services.platform.permissions import require_permission
 from app.services.platform import audit
 from app.services.platform.access import parse_int
 from app.services.platform.errors import FieldErrors, ValidationFailed

@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db, get_queue
 from app.models import Job, JobLog, OpenHexaConfig, Permission, User, utcnow
-from app.security import PipelineActor, issue_pipeline_token, require_permission
+from app.services.platform.permissions import PipelineActor, require_permission
+from app.services.platform.tokens import issue_pipeline_token
 from app.services.processing import job_status as st
 from app.services.platform.errors import DomainError, FieldErrors, Forbidden, NotFound, ValidationFailed
 from app.services.processing.jobs import RESUMERS, append_log, finish_job, update_job

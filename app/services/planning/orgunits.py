@@ -5,7 +5,7 @@ from sqlalchemy import Select, func, or_, select
 
 from app.extensions import db
 from app.models import AreaType, OrgUnit, OrgUnitCategory, OrgUnitType, Permission, User
-from app.security import require_permission
+from app.services.platform.permissions import require_permission
 from app.services.platform.access import get_scoped, parse_int, project_scope, resolve_project
 from app.services.platform.errors import FieldErrors, NotFound
 

@@ -8,7 +8,7 @@ from sqlalchemy import Select, func, select
 
 from app.extensions import db
 from app.models import Form, OrgUnit, Permission, Planning, Team, User, utcnow
-from app.security import require_permission
+from app.services.platform.permissions import require_permission
 from app.services.platform import audit
 from app.services.platform.access import get_scoped, parse_int, project_scope, resolve_project
 from app.services.platform.errors import FieldErrors

@@ -305,7 +305,7 @@ def sampling_runs(user: User, planning: Planning, limit: int = 100) -> list:
 def launch_sampling(user: User, planning_id: int, params: dict):
     """Check the user may sample this planning, then queue the job (nothing queued on bad input)."""
     from app.models import Permission
-    from app.security import require_permission
+    from app.services.platform.permissions import require_permission
     from app.services.processing.jobs import enqueue_job
     from app.services.planning.plannings import get_planning
 
