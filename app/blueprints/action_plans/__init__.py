@@ -11,7 +11,8 @@ from app.models import Permission
 from app.services.platform.permissions import require_permission
 from app.services.orchestration import work_items as svc
 from app.services.platform.errors import ValidationFailed
-from app.services.orchestration.transitions import ACTION_PLAN, allowed_transitions, transition
+from app.services.orchestration.state_machines import ACTION_PLAN
+from app.services.orchestration.transitions import allowed_transitions, transition
 
 bp = Blueprint("action_plans", __name__, url_prefix="/action-plans")
 PER_PAGE = 50

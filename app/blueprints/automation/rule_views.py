@@ -12,16 +12,17 @@ from app.models import Permission
 from app.services.orchestration import automation_rules as svc
 from app.services.orchestration import webhooks
 from app.services.orchestration.conditions import OPS
+from app.services.orchestration.event_catalogue import EVENT_TYPES, payload_fields
 from app.services.platform.permissions import require_permission
 from app.services.platform.errors import Forbidden, ValidationFailed
 
-from . import bp, partial
+from .blueprint import bp, partial
 from .rule_form import ACTION_DEFAULTS, form_state, rule_data
 
 
 def _choices() -> dict:
     """Everything the form's selects offer."""
-    return {"event_types": svc.EVENT_TYPES, "ops": OPS, "action_types": svc.ACTION_TYPES,
+    return {"event_types": EVENT_TYPES, "ops": OPS, "action_types": svc.ACTION_TYPES,
             "priorities": svc.PRIORITIES, "levels": svc.ALERT_LEVELS, "task_targets": svc.TASK_TARGETS,
             "plan_targets": svc.PLAN_TARGETS, "endpoints": webhooks.list_endpoints(current_user),
             "projects": current_user.projects, "allow_global": current_user.is_admin}
@@ -30,7 +31,7 @@ def _choices() -> dict:
 def _form(rule=None, state=None, errors=None, status=200):
     state = state or form_state(rule)
     response = render_template("automation/rule_form.html", rule=rule, form=state, errors=errors or {},
-                               hints=svc.payload_fields(state["event_type"]), **_choices())
+                               hints=payload_fields(state["event_type"]), **_choices())
     return response, status
 
 
@@ -122,7 +123,7 @@ def rule_condition_row():
 @bp.get("/rules/form/field-hints")
 @login_required
 def rule_field_hints():
-    return render_template("automation/_field_hints.html", hints=svc.payload_fields(request.args.get("event_type", "")))
+    return render_template("automation/_field_hints.html", hints=payload_fields(request.args.get("event_type", "")))
 
 
 @bp.get("/rules/form/action")

@@ -10,10 +10,10 @@ from app.extensions import db
 from app.models import Permission
 from app.services.platform.permissions import require_permission
 from app.services.orchestration import webhooks as svc
-from app.services.orchestration.automation_rules import EVENT_TYPES
+from app.services.orchestration.event_catalogue import EVENT_TYPES
 from app.services.platform.errors import Forbidden, ValidationFailed
 
-from . import bp
+from .blueprint import bp
 
 
 def _endpoint_data() -> dict:

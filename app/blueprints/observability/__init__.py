@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from app.blueprints.rendering import is_partial_request, page_or_partial
 from app.services.orchestration import outbox_admin as svc
 from app.services.platform.errors import Forbidden
-from app.services.platform.metrics import CONTENT_TYPE, render_metrics
+from app.services.orchestration.metrics_exposition import CONTENT_TYPE, render_metrics
 
 bp = Blueprint("observability", __name__)
 

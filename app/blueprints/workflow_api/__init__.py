@@ -9,7 +9,8 @@ from app.models import StateTransition
 from app.security import api_login_required, api_user
 from app.services.orchestration import work_items as svc
 from app.services.orchestration import stats as workflow_stats
-from app.services.orchestration.transitions import ACTION_PLAN, finish, transition
+from app.services.orchestration.state_machines import ACTION_PLAN
+from app.services.orchestration.transitions import finish, transition
 from app.services.orchestration.transitions import transition_tasks as transition_many
 
 bp = Blueprint("workflow_api", __name__, url_prefix="/api/workflow")

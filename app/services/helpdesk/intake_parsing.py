@@ -1,10 +1,11 @@
 """Reading a ticket payload as senders write it (the seed's field names and their variants)."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import timedelta
 
 from app.models import utcnow
 from app.services.platform.errors import FieldErrors
+from app.services.platform.field_values import parse_datetime
 
 PRIORITIES = ("low", "medium", "high", "critical")
 PRIORITY_ALIASES = {"urgent": "critical", "normal": "medium"}
@@ -81,20 +82,6 @@ def _requester(payload: dict) -> str:
         name = " ".join(str(raw.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
         raw = raw.get("full_name") or raw.get("name") or name or raw.get("username") or raw.get("email")
     return str(raw or "").strip()[:255]
-
-
-def parse_datetime(raw, field: str, errors: FieldErrors) -> datetime | None:
-    """An ISO 8601 date or date-time; naive values are taken as UTC."""
-    if raw in (None, ""):
-        return None
-    try:
-        text = str(raw).strip()
-        parsed = (datetime.combine(date.fromisoformat(text), time(), timezone.utc) if len(text) == 10
-                  else datetime.fromisoformat(text.replace("Z", "+00:00")))
-    except ValueError:
-        errors.add(field, f"must be an ISO 8601 date or time like 2026-03-01T09:30:00Z, got {raw!r}")
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def parse_ticket(payload) -> tuple[str | None, dict, dict]:

@@ -19,7 +19,8 @@ from app.services.platform.access import get_scoped, parse_int, project_scope
 from app.services.platform.errors import Conflict, FieldErrors, Forbidden, InvalidTransition, NotFound
 from app.services.platform.outbox import emit_event
 from app.services.helpdesk.round_robin import RoleSourceUnreachable, lock_states, next_assignees, role_staffing, save_states
-from app.services.orchestration.transitions import TASK, allowed_transitions, finish, is_supervisor, transition
+from app.services.orchestration.state_machines import TASK
+from app.services.orchestration.transitions import allowed_transitions, finish, is_supervisor, transition
 
 S = TaskStatus
 TASK_STATUS_ALIASES = TASK.aliases

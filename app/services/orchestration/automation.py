@@ -19,7 +19,11 @@ from sqlalchemy import or_, select
 from app.extensions import db
 from app.models import AutomationRule, OutboxEvent, RuleExecution, RuleOutcome, utcnow
 from app.services.platform.bulk_insert import RowBuffer
+from app.services.orchestration import webhooks
+from app.services.orchestration.alerts import raise_alert
 from app.services.orchestration.conditions import evaluate, lookup
+from app.services.orchestration.transitions import Cause, transition
+from app.services.orchestration.work_items import create_task
 from app.services.platform.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -138,8 +142,6 @@ def run_action(action: dict, rule: AutomationRule, event: OutboxEvent, doc: dict
     """One action of a rule. A refusal by the domain (say, the task already moved on) is the action's
     result, not a failure to retry: services validate before they write, so a refusal leaves nothing
     behind. Anything else raises."""
-    from app.services.orchestration.transitions import Cause
-
     kind = action.get("type")
     cause = Cause.of(event, rule.id)
     payload = event.payload or {}
@@ -151,8 +153,6 @@ def run_action(action: dict, rule: AutomationRule, event: OutboxEvent, doc: dict
         if kind == "alert":
             return _alert(action, rule, event, doc, payload, cause, rows)
         if kind == "webhook":
-            from app.services.orchestration import webhooks
-
             delivery = webhooks.queue_delivery(int(action["endpoint_id"]), event, source=f"rule:{rule.id}")
             return {"type": kind, "ok": delivery is not None,
                     "delivery_id": delivery.id if delivery is not None else None}
@@ -162,8 +162,6 @@ def run_action(action: dict, rule: AutomationRule, event: OutboxEvent, doc: dict
 
 
 def _create_task(action: dict, doc: dict, payload: dict, cause) -> dict:
-    from app.services.orchestration.work_items import create_task
-
     data = {"title": render_text(action.get("title") or "Follow-up", doc)[:255],
             "task_type": action.get("task_type") or "general",
             "service_area": action.get("service_area") or payload.get("service_area") or "general",
@@ -175,8 +173,6 @@ def _create_task(action: dict, doc: dict, payload: dict, cause) -> dict:
 
 
 def _transition(action: dict, event: OutboxEvent, doc: dict, cause) -> dict:
-    from app.services.orchestration.transitions import transition
-
     result = transition(None, event.aggregate_type, event.aggregate_id, action.get("to"),
                         reason=render_text(action.get("reason") or "automation", doc), cause=cause, commit=False)
     return {"type": "transition", "ok": True, "entity": f"{event.aggregate_type}:{event.aggregate_id}",
@@ -185,8 +181,6 @@ def _transition(action: dict, event: OutboxEvent, doc: dict, cause) -> dict:
 
 def _alert(action: dict, rule: AutomationRule, event: OutboxEvent, doc: dict, payload: dict, cause,
            rows: RowBuffer) -> dict:
-    from app.services.orchestration.alerts import raise_alert
-
     causation = SimpleNamespace(id=event.id, correlation_id=event.correlation_id, depth=event.depth,
                                 rule_chain=list(cause.rule_chain))
     alert_id = raise_alert(payload.get("project_id"), action.get("level") or "info",

@@ -26,36 +26,19 @@ from app.services.platform.permissions import require_permission
 from app.services.orchestration import automation
 from app.services.platform.access import parse_int, project_scope, resolve_project
 from app.services.orchestration.conditions import evaluate, validate_condition
+from app.services.orchestration.event_catalogue import EVENT_TYPES, PLAN_EVENTS, TASK_EVENTS
+from app.services.orchestration.state_machines import MACHINES
+from app.services.orchestration.webhook_targets import check_target
 from app.services.platform.errors import Conflict, FieldErrors, Forbidden, NotFound
 
-EVENT_TYPES = ("TaskCreated", "TaskStatusChanged", "ActionPlanCreated", "ActionPlanStatusChanged", "SlaWarning",
-               "SlaBreached", "TaskAssigned", "TaskStepChanged", "NotificationRequested", "AlertRaised")
-# Hints for the condition builder (fields are "payload.<name>"); the event carries what it carries.
-PAYLOAD_FIELDS = {
-    "TaskStatusChanged": ("task_id", "from", "to", "task_type", "service_area", "priority", "project_id", "actor_id",
-                          "reason"),
-    "TaskCreated": ("task_id", "task_type", "service_area", "priority", "project_id", "created_by_id"),
-    "ActionPlanStatusChanged": ("action_plan_id", "from", "to", "service_area", "project_id", "actor_id"),
-    "SlaWarning": ("task_id", "kind", "service_area", "task_type", "due_at"),
-    "SlaBreached": ("task_id", "kind", "service_area", "task_type", "due_at"),
-}
-EVENT_FIELDS = ("event_type", "aggregate_type", "aggregate_id", "depth", "correlation_id")
 ACTION_TYPES = ("create_task", "transition", "alert", "webhook")
 ALERT_LEVELS = ("info", "warning", "critical")
 PRIORITIES = ("low", "medium", "high", "urgent")
 TASK_TARGETS = ("new", "in_progress", "blocked", "completed", "cancelled")
 PLAN_TARGETS = ("active", "archived")
-TASK_EVENTS = frozenset({"TaskCreated", "TaskStatusChanged", "TaskAssigned", "TaskStepChanged", "SlaWarning",
-                         "SlaBreached"})
-PLAN_EVENTS = frozenset({"ActionPlanCreated", "ActionPlanStatusChanged"})
 REASON_REQUIRED = ("blocked", "cancelled")
 MAX_ACTIONS = 10
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-
-
-def payload_fields(event_type: str) -> list[str]:
-    """Field paths the condition builder suggests for this event type."""
-    return [f"payload.{name}" for name in PAYLOAD_FIELDS.get(event_type, ())] + list(EVENT_FIELDS)
 
 
 def transition_targets(event_type: str) -> tuple[str, ...]:
@@ -343,8 +326,6 @@ def _preview(user: User, action: dict, event: OutboxEvent, doc: dict) -> dict:
         return {"type": kind, "ok": True, "summary": f"Raise a {action.get('level')} alert "
                 f"“{render(action.get('title'), doc)[:255]}”: {render(action.get('message'), doc)}".rstrip(": ")}
     if kind == "webhook":
-        from app.services.orchestration.webhooks import check_target
-
         endpoint = _endpoint(user, action.get("endpoint_id"))
         if endpoint is None or not endpoint.enabled:
             return {"type": kind, "ok": False, "summary": f"Webhook endpoint {action.get('endpoint_id')} is "
@@ -357,8 +338,6 @@ def _preview(user: User, action: dict, event: OutboxEvent, doc: dict) -> dict:
 
 
 def _preview_transition(action: dict, event: OutboxEvent) -> dict:
-    from app.services.orchestration.transitions import MACHINES
-
     machine, to = MACHINES.get(event.aggregate_type), action.get("to")
     if machine is None:
         return {"type": "transition", "ok": False,

@@ -25,6 +25,8 @@ from app.models import (
 from app.models.base import UTCDateTime
 from app.services.platform.bulk_insert import insert_rows, is_postgresql
 from app.services.orchestration.business_calendar import BusinessCalendar
+from app.services.orchestration.state_machines import task_correlation
+from app.services.platform.metrics import count
 from app.services.platform.outbox import event_values
 
 log = logging.getLogger(__name__)
@@ -294,16 +296,8 @@ def _apply(record: SlaRecord, to_state: str, now: datetime) -> None:
 
 # --- the scan ---------------------------------------------------------------------------------------
 
-def _count_metric(name: str, amount: float) -> None:
-    from app.services.platform.metrics import count
-
-    count(name, amount)
-
-
 def _correlations(task_ids: set[int]) -> dict[int, str]:
     """Correlation ids as transitions write them: a ticket's tasks share the ticket's."""
-    from app.services.orchestration.transitions import task_correlation
-
     out = {task_id: task_correlation(task_id, None) for task_id in task_ids}
     ids = sorted(task_ids)
     for i in range(0, len(ids), CHUNK):
@@ -387,9 +381,9 @@ def scan_sla_breaches(now: datetime | None = None) -> dict:
     db.session.commit()
     warned, breached = counts["SlaWarning"], counts["SlaBreached"]
     if breached:
-        _count_metric("sla_records_breached_total", breached)
+        count("sla_records_breached_total", breached)
     if warned:
-        _count_metric("sla_records_warned_total", warned)
+        count("sla_records_warned_total", warned)
     if warned or breached:
         log.info("SLA scan: %d warned, %d breached", warned, breached)
     return {"warned": warned, "breached": breached}

@@ -8,7 +8,7 @@ from app.models import ActionPlan, AutomationRule, RuleExecution, Task, User
 from app.services.platform.permissions import require_permission
 from app.services.platform.access import project_scope
 from app.services.orchestration.outbox_admin import outbox_counts
-from app.services.orchestration.transitions import metadata as machine_metadata
+from app.services.orchestration.state_machines import metadata as machine_metadata
 from app.services.orchestration.work_items import PRIORITIES, TASK_TYPES
 
 

@@ -1,15 +1,15 @@
-"""The state machines of tasks and action plans, and the one `transition()` that changes a state.
+"""The one `transition()` that changes the state of a task or an action plan, by the tables of
+`state_machines`.
 
-Explicit transition tables (DESIGN, "State machines"). `transition()` checks the edge, the permission,
-who may act on this row and the guards; then a compare-and-set on the state column, the audit row
-(`StateTransition`), the SLA clocks and the outbox event — one commit. `allowed_transitions` drives
-the buttons and `/api/workflow/metadata`.
+`transition()` checks the edge, the permission, who may act on this row and the guards; then a
+compare-and-set on the state column, the audit row (`StateTransition`), the SLA clocks and the outbox
+event — one commit. `allowed_transitions` drives the buttons.
 """
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import case, select, update
@@ -19,62 +19,20 @@ from app.extensions import db
 from app.models import (
     ActionPlan, ActionPlanStatus, OutboxEvent, Permission, StateTransition, Task, TaskStatus, User, utcnow,
 )
+from app.services.orchestration import sla
+from app.services.orchestration.state_machines import (
+    ACTION_PLAN, MACHINES, TASK, Machine, machine_for, task_correlation,
+)
 from app.services.platform.access import get_scoped, project_scope
 from app.services.platform.errors import (
     Conflict, DomainError, FieldErrors, Forbidden, InvalidTransition, NotFound, ValidationFailed,
 )
 from app.services.platform.bulk_insert import insert_rows
+from app.services.platform.metrics import count, count_many
 from app.services.platform.outbox import event_values
 
 log = logging.getLogger(__name__)
 S, P = TaskStatus, ActionPlanStatus
-
-
-@dataclass(frozen=True)
-class Machine:
-    entity_type: str
-    model: type
-    label: str
-    initial: str
-    edges: dict[str, tuple[str, ...]]
-    permission: str
-    event_type: str
-    aliases: dict[str, str] = field(default_factory=dict)
-    reason_required: frozenset = frozenset()
-
-    @property
-    def states(self) -> list[str]:
-        return list(self.edges)
-
-    @property
-    def terminal(self) -> list[str]:
-        return [s for s, targets in self.edges.items() if not targets]
-
-    def normalise(self, raw) -> str | None:
-        text = str(raw or "").strip().lower()
-        text = self.aliases.get(text, text)
-        return text if text in self.edges else None
-
-
-TASK = Machine(
-    entity_type="task", model=Task, label="task", initial=S.NEW.value,
-    edges={
-        S.NEW.value: (S.IN_PROGRESS.value, S.BLOCKED.value, S.CANCELLED.value),
-        S.IN_PROGRESS.value: (S.COMPLETED.value, S.BLOCKED.value, S.CANCELLED.value),
-        S.BLOCKED.value: (S.IN_PROGRESS.value, S.CANCELLED.value),
-        S.COMPLETED.value: (),
-        S.CANCELLED.value: (),
-    },
-    permission=Permission.UPDATE_TASK.value, event_type="TaskStatusChanged",
-    aliases={"pending": S.NEW.value, "on_hold": S.BLOCKED.value},  # the ticket service's names
-    reason_required=frozenset({S.BLOCKED.value, S.CANCELLED.value}),
-)
-ACTION_PLAN = Machine(
-    entity_type="action_plan", model=ActionPlan, label="action plan", initial=P.DRAFT.value,
-    edges={P.DRAFT.value: (P.ACTIVE.value, P.ARCHIVED.value), P.ACTIVE.value: (P.ARCHIVED.value,), P.ARCHIVED.value: ()},
-    permission=Permission.ACTIVATE_ACTION_PLAN.value, event_type="ActionPlanStatusChanged",
-)
-MACHINES = {m.entity_type: m for m in (TASK, ACTION_PLAN)}
 
 
 @dataclass(frozen=True)
@@ -139,15 +97,6 @@ def allowed_transitions(obj, user: User | None) -> list[str]:
     return [t for t in targets if _may_act(machine, obj, user, t)]
 
 
-def machine_for(obj) -> Machine:
-    return TASK if isinstance(obj, Task) else ACTION_PLAN
-
-
-def task_correlation(task_id: int, ticket_id: int | None) -> str:
-    """A ticket's tasks share the ticket's correlation id; other tasks have their own."""
-    return f"ticket:{ticket_id}" if ticket_id else f"task:{task_id}"
-
-
 def _correlation(machine: Machine, obj) -> str:
     if machine is TASK:
         return task_correlation(obj.id, obj.ticket_id)
@@ -165,8 +114,6 @@ def _payload(machine: Machine, obj, before: str, after: str, actor: User | None,
 
 
 def _count(entity_type: str, result: str) -> None:
-    from app.services.platform.metrics import count
-
     count("workflow_transition_total", entity_type=entity_type, result=result)
 
 
@@ -217,8 +164,6 @@ def _transition(machine: Machine, actor, entity_id, raw_to, reason, context, exp
     event, audit = _rows(machine, obj, before, to_state, actor, reason, context, correlation_id, cause, now)
     _insert([event], [audit])
     if machine is TASK:
-        from app.services.orchestration import sla
-
         sla.on_task_transitions([(obj, before, to_state)], now)
     return TransitionResult(obj, before, to_state, event["id"], audit["correlation_id"])
 
@@ -365,8 +310,6 @@ def transition_tasks(actor: User, items, now: datetime | None = None) -> list[di
         db.session.expire(tasks[task_id])
     if events:
         _insert(events, audits)
-        from app.services.orchestration import sla
-
         sla.on_task_transitions(sla_changes, now)
     db.session.commit()
     _count_results(results)
@@ -414,17 +357,7 @@ def _refusal(index: int, item, exc: DomainError) -> dict:
 
 
 def _count_results(results: list[dict]) -> None:
-    from app.services.platform.metrics import count_many
-
     outcomes = Counter("success" if r["ok"] else _outcome(r["error_code"].lower()) for r in results)
     count_many("workflow_transition_total", [({"entity_type": "task", "result": outcome}, n)
                                              for outcome, n in outcomes.items()])
 
-
-def metadata() -> dict:
-    """States, transitions and aliases of both machines (for /api/workflow/metadata)."""
-    return {m.entity_type: {"states": m.states, "initial": m.initial, "terminal": m.terminal,
-                            "transitions": {s: list(t) for s, t in m.edges.items()}, "aliases": m.aliases,
-                            "permission": m.permission, "event_type": m.event_type,
-                            "reason_required": sorted(m.reason_required)}
-            for m in MACHINES.values()}

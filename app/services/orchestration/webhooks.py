@@ -35,6 +35,8 @@ from app.services.platform.permissions import require_permission
 from app.services.platform import secrets_box
 from app.services.platform.access import project_scope, resolve_project
 from app.services.platform.errors import Conflict, FieldErrors, Forbidden, NotFound
+from app.services.platform.metrics import count_many
+from app.services.orchestration.event_catalogue import EVENT_TYPES
 from app.services.orchestration.webhook_targets import check_target, pinned_session, resolve_target
 
 log = logging.getLogger(__name__)
@@ -81,8 +83,6 @@ def can_edit_endpoint(user: User, endpoint: WebhookEndpoint) -> bool:
 
 
 def _fields(user: User, data: dict) -> dict:
-    from app.services.orchestration.automation_rules import EVENT_TYPES
-
     errors = FieldErrors()
     out = {"name": errors.text(data, "name", 160), "url": errors.text(data, "url", 1000)}
     if out["url"]:
@@ -303,8 +303,6 @@ def deliver_due(limit: int = 50, now: datetime | None = None) -> dict:
         duration = int((time.monotonic() - started) * 1000)
         counts[_finish(claim, code, error, final, duration, now or utcnow())] += 1
     if any(counts.values()):
-        from app.services.platform.metrics import count_many
-
         count_many("webhook_deliveries_total", [({"status": k}, v) for k, v in counts.items() if v])
     return counts
 

@@ -20,9 +20,11 @@ from app.services.platform.permissions import require_permission
 from app.services.platform import audit
 from app.services.platform.access import get_scoped, parse_int, project_scope, resolve_project
 from app.services.platform.errors import FieldErrors
-from app.services.helpdesk.intake_parsing import parse_datetime
+from app.services.platform.field_values import parse_datetime
 from app.services.platform.outbox import emit_event
-from app.services.orchestration.transitions import TASK, Cause, allowed_transitions
+from app.services.orchestration import sla
+from app.services.orchestration.state_machines import TASK
+from app.services.orchestration.transitions import Cause, allowed_transitions
 
 TASK_TYPES = ("intake", "assessment", "review", "general")
 PRIORITIES = ("low", "medium", "high", "urgent")
@@ -96,8 +98,6 @@ def create_task(actor: User | None, data: dict, *, project_id: int | None = None
                 else {}, **fields)
     db.session.add(task)
     db.session.flush()
-    from app.services.orchestration import sla
-
     sla.start_clocks(task, now)
     links = cause.event_kwargs() if cause else {"correlation_id": f"task:{task.id}"}
     emit_event("TaskCreated", "task", task.id, {

@@ -1,9 +1,9 @@
-"""Prometheus metrics: counters shared by every process, gauges read from the database at scrape time.
+"""Prometheus counters, shared by every process: `count` and `count_many` increment them, the
+/metrics exposition (`app.services.orchestration.metrics_exposition`) reads them.
 
-Counters are incremented by the web, relay and RQ worker processes alike, so they live in Redis (one
-hash per metric, HINCRBYFLOAT on a field that encodes the sorted label pairs): forked work horses
-need no shared memory and a restart loses nothing. Gauges (queues, outbox, SLA clocks, jobs) are
-computed from the database when /metrics is scraped (DESIGN, "Metrics").
+The web, relay and RQ worker processes all increment them, so they live in Redis (one hash per
+metric, HINCRBYFLOAT on a field that encodes the sorted label pairs): forked work horses need no
+shared memory and a restart loses nothing.
 """
 from __future__ import annotations
 
@@ -13,19 +13,13 @@ import re
 import time
 from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy import func, select
 
-from app.extensions import db, get_redis
-from app.models import Alert, Job, SlaRecord, Task, WebhookDelivery
-from app.services.processing import job_status
+from app.extensions import get_redis
 
 log = logging.getLogger(__name__)
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 KEY_PREFIX = "fieldflow:metrics:"
 NAMES_KEY = KEY_PREFIX + "names"  # a set of every counter ever incremented
 _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*_total$")
@@ -43,11 +37,6 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Outbox events handled by the relay, by event type and resulting status", ("event_type", "status")),
     "webhook_deliveries_total": ("Webhook delivery attempts, by outcome", ("status",)),
 }
-
-ACTIVE_TASK_STATES = ("new", "in_progress", "blocked")
-OUTBOX_STATES = ("pending", "processing", "done", "dead")
-OPEN_SLA_STATES = ("running", "paused", "breached")
-WEBHOOK_STATES = ("pending", "delivered", "dead")
 
 # After Redis fails, counting is skipped for this long: a transition must not wait on a dead socket.
 _BACKOFF_SECONDS = 30.0
@@ -105,96 +94,3 @@ def read_counters() -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
                 log.debug("skipping malformed metric field %r of %s", field, name)
         out[name] = values
     return out
-
-
-def _counter_families(counters: dict) -> Iterable[CounterMetricFamily]:
-    for name, values in counters.items():
-        help_text, label_names = COUNTERS.get(name, (f"Counter {name}", ()))
-        if name not in COUNTERS:  # unknown counters: the union of the label names they were given
-            label_names = tuple(sorted({k for key in values for k, _ in key}))
-        family = CounterMetricFamily(name, help_text, labels=label_names)
-        if not label_names and not values:
-            family.add_metric([], 0.0)  # a label-less counter is meaningful at zero
-        for key, amount in sorted(values.items()):
-            given = dict(key)
-            family.add_metric([given.get(label, "") for label in label_names], amount)
-        yield family
-
-
-def _by_status(column, states: Iterable[str], *where) -> dict[str, int]:
-    """Row counts grouped by a status column, every listed state present (0 where none)."""
-    counts = {state: 0 for state in states}
-    counts.update(dict(db.session.execute(select(column, func.count()).where(*where).group_by(column)).all()))
-    return counts
-
-
-def _gauge(name: str, help_text: str, label: str, counts: dict) -> GaugeMetricFamily:
-    family = GaugeMetricFamily(name, help_text, labels=[label])
-    for value, n in sorted(counts.items(), key=lambda kv: str(kv[0])):
-        family.add_metric([str(value)], n)
-    return family
-
-
-def _database_gauges() -> Iterable:
-    from app.services.orchestration.outbox_admin import outbox_counts
-
-    yield _gauge("active_tasks_total", "Tasks not yet completed or cancelled, by state", "state",
-                 _by_status(Task.status, ACTIVE_TASK_STATES, Task.status.in_(ACTIVE_TASK_STATES)))
-    outbox = outbox_counts()
-    yield _gauge("outbox_events", "Outbox events by status", "status", outbox["by_status"])
-    yield GaugeMetricFamily("outbox_oldest_pending_age_seconds", "Age of the oldest pending outbox event (0: none)",
-                            value=outbox["oldest_pending_age_seconds"] or 0.0)
-    yield _gauge("sla_records_open", "SLA clocks not stopped, by status", "status",
-                 _by_status(SlaRecord.status, OPEN_SLA_STATES, SlaRecord.stopped_at.is_(None)))
-    # Not `webhook_deliveries`: that family name belongs to the webhook_deliveries_total counter.
-    yield _gauge("webhook_deliveries_by_status", "Webhook deliveries by current status", "status",
-                 _by_status(WebhookDelivery.status, WEBHOOK_STATES))
-    yield _gauge("jobs", "Jobs by canonical status", "status", _by_status(Job.status, job_status.CANONICAL))
-    unacknowledged = db.session.execute(
-        select(func.count()).select_from(Alert).where(Alert.acknowledged_at.is_(None))).scalar_one()
-    yield GaugeMetricFamily("alerts_unacknowledged", "Alerts nobody has acknowledged yet", value=unacknowledged)
-
-
-def _queue_gauges() -> Iterable:
-    from flask import current_app
-    from rq import Queue, Worker
-
-    redis = get_redis()
-    names = {q.name for q in Queue.all(connection=redis)} | {current_app.config["RQ_QUEUE"]}
-    lengths = {name: Queue(name, connection=redis).count for name in names}
-    yield _gauge("rq_queue_length", "Jobs waiting in each RQ queue", "queue", lengths)
-    yield GaugeMetricFamily("rq_workers", "RQ workers registered", value=Worker.count(connection=redis))
-
-
-class FieldflowCollector:
-    """Yields the Redis counters and the scrape-time gauges. A failing source (Redis or the database
-    down) is reported in `fieldflow_metrics_source_up` instead of failing the whole scrape."""
-
-    def collect(self):
-        up = GaugeMetricFamily("fieldflow_metrics_source_up", "1 when a metrics source answered this scrape",
-                               labels=["source"])
-        sources = (("counters", lambda: _counter_families(read_counters())),
-                   ("database", _database_gauges), ("queues", _queue_gauges))
-        for source, produce in sources:
-            try:
-                families = list(produce())
-            except Exception:  # noqa: BLE001
-                log.warning("metrics source %s failed", source, exc_info=True)
-                if source == "database":
-                    db.session.rollback()
-                up.add_metric([source], 0)
-                continue
-            up.add_metric([source], 1)
-            yield from families
-        yield up
-
-
-def render_metrics() -> bytes:
-    """The Prometheus text exposition (format 0.0.4) of every Fieldflow metric."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(FieldflowCollector())
-    started = time.monotonic()
-    body = generate_latest(registry)
-    log.debug("metrics rendered in %.1f ms", (time.monotonic() - started) * 1000)
-    return body
-
