@@ -8,7 +8,7 @@ from app.blueprints.rendering import is_partial_request, page_or_partial
 from app.extensions import db
 from app.services.orchestration import alerts as svc
 
-from . import bp, partial
+from .blueprint import bp, partial
 
 
 @bp.get("/alerts")

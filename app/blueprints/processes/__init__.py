@@ -1,6 +1,4 @@
-"""Pages: processes (list, execute form), schedules, DHIS2 connections (admins)."""
-from flask import Blueprint
-
-bp = Blueprint("processes", __name__)
-
-from app.blueprints.processes import connections, pages, schedules  # noqa: E402,F401
+"""Pages: processes (list, execute form), schedules, DHIS2 connections (admins). The blueprint lives
+in `blueprint`; importing the page modules here registers their routes on it."""
+from app.blueprints.processes import connections, pages, schedules  # noqa: F401  (they register routes)
+from app.blueprints.processes.blueprint import bp  # noqa: F401  (what the app factory registers)

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from app.services.processing import dhis2
 from app.services.platform.errors import Forbidden, ValidationFailed
 
-from . import bp
+from .blueprint import bp
 
 
 def _admin() -> None:

@@ -13,7 +13,7 @@ from app.services.processing import jobs as svc
 from app.services.platform.errors import ValidationFailed
 from app.services.processing.process_forms import form_fields, inputs_from_form
 
-from . import bp
+from .blueprint import bp
 
 
 @login_required

@@ -12,7 +12,7 @@ from app.services.platform.permissions import require_permission
 from app.services.processing import schedules as svc
 from app.services.platform.errors import ValidationFailed
 
-from . import bp
+from .blueprint import bp
 
 
 def _form_data() -> dict:
