@@ -251,7 +251,8 @@ def execute_job(job_id: str) -> str | None:
                   heartbeat_at=now, message="Running"):
         return None  # dismissed before start, or already handled
     if db.session.get(Job, job_id).kill_requested:
-        return finish_job(job_id, st.DISMISSED, "Dismissed before it started")
+        # asked between our claim and now: to whoever asked, it was running — same words as later
+        return finish_job(job_id, st.DISMISSED, "Dismissed on request")
     append_log(job_id, f"Started {process_id}")
     _set_rq_meta(progress=0, status=st.RUNNING)
     heartbeat = _Heartbeat(current_app._get_current_object(), job_id,
