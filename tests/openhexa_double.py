@@ -7,6 +7,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+import pytest
 from flask import Flask, jsonify, request
 from graphql import parse, validate
 from werkzeug.serving import make_server
@@ -26,6 +27,7 @@ class Double:
     fail_polls: int = 0                     # the next N pipelineRun calls answer HTTP 500
     slow_polls: int = 0                     # the next N pipelineRun calls sleep `slow_seconds`
     slow_seconds: float = 1.0
+    latency: float = 0.0                    # every answer waits this long (documents are counted first)
     runs: dict = field(default_factory=dict)
     stopped: list = field(default_factory=list)
     documents: list = field(default_factory=list)
@@ -58,6 +60,7 @@ def make_app(state: Double) -> Flask:
         document = parse(body["query"])
         errors = validate(openhexa_schema(), document)
         state.documents.append(body["query"])
+        time.sleep(state.latency)
         if errors:
             state.invalid.append([str(e) for e in errors])
             return jsonify({"errors": [{"message": str(e)} for e in errors]}), 400
@@ -119,3 +122,24 @@ def serve(state: Double):
     thread.start()
     state.url = f"http://127.0.0.1:{server.server_port}/graphql/"
     return server
+
+
+@pytest.fixture
+def double():
+    state = Double()
+    server = serve(state)
+    yield state
+    server.shutdown()
+    assert state.invalid == [], f"documents that do not match the schema: {state.invalid}"
+
+
+@pytest.fixture
+def configured(app, web_app, double, make_user):
+    """OpenHEXA configured to use the double, with a short HTTP timeout (in the tests' and the web app)."""
+    from app.services.planning import openhexa
+
+    admin = make_user(role="admin", projects=["Demo project"])
+    app.config["OPENHEXA_HTTP_TIMEOUT"] = web_app.config["OPENHEXA_HTTP_TIMEOUT"] = 0.5
+    openhexa.save_config(admin, {"openhexa_url": double.url, "openhexa_token": TOKEN, "workspace_slug": "demo",
+                                 "lqas_pipeline_code": "fieldflow-lqas", "poll_delay_seconds": 0, "timeout_minutes": 10})
+    return admin

@@ -1,14 +1,21 @@
-"""Headless Chromium: the assignment map — launch a two-level sample, watch it finish, reassign by clicking."""
+"""Headless Chromium: the assignment map — launch a two-level sample, watch it finish, reassign by clicking;
+OpenHEXA's pipelines loaded with HTMX after the planning form and the sampling dialog."""
 import json
-from pathlib import Path
 
 from sqlalchemy import select
 
-from app.models import Assignment, Team
-from tests.conftest import PASSWORD
+from app.extensions import get_redis
+from app.models import Assignment, Planning, Team
+from tests.conftest import ARTIFACTS, PASSWORD
+from tests.openhexa_double import PIPELINE_ID, configured, double  # noqa: F401
 from tests.planning_fixtures import country, planning  # noqa: F401
 
-from tests.conftest import ARTIFACTS
+
+def _login(page, live_server, user) -> None:
+    page.goto(live_server.url + "/login")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
 
 
 def _click_feature(page, org_unit_id: int) -> None:
@@ -28,10 +35,7 @@ def _click_feature(page, org_unit_id: int) -> None:
 def test_sample_on_the_map_then_reassign_by_click(page, live_server, country, planning, worker_process, db):
     worker_process()
     page.on("dialog", lambda d: d.accept())
-    page.goto(live_server.url + "/login")
-    page.fill("input[name=username]", country.coordinator.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    _login(page, live_server, country.coordinator)
     page.goto(f"{live_server.url}/plannings/{planning.id}")
     page.wait_for_selector("#map-area .leaflet-container")
 
@@ -77,3 +81,30 @@ def test_sample_on_the_map_then_reassign_by_click(page, live_server, country, pl
                                                         Assignment.deleted_at.is_(None))).scalar_one()
     assert moved.team_id == other.id
     assert json.loads(page.evaluate("document.querySelector('#map-area .map-lookups').textContent"))["assignees"]
+
+
+def test_openhexa_pipelines_load_after_the_form_and_the_dialog(page, live_server, configured, double, country, planning,
+                                                               db):
+    _login(page, live_server, country.coordinator)
+    page.goto(f"{live_server.url}/plannings/{planning.id}/edit")
+    # the page came without OpenHEXA's list; HTMX loads it after the page, keeping the selection
+    page.wait_for_selector(f"#pipeline-choices option[value='{PIPELINE_ID}']", state="attached")
+    assert page.locator("#pipeline-choices option[value='lqas-sampling']").evaluate("o => o.selected")
+    page.select_option("select[name=pipeline_uuids]", ["lqas-sampling", PIPELINE_ID])
+    page.click("section.card form button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/plannings/{planning.id}")
+    db.session.expire_all()
+    assert db.session.get(Planning, planning.id).pipeline_uuids == ["lqas-sampling", PIPELINE_ID]
+
+    for key in get_redis().keys("fieldflow:openhexa-pipelines:*"):
+        get_redis().delete(key)  # a cold cache: the dialog names OpenHEXA's pipelines after it opens
+    page.click("#launch-sample")
+    page.wait_for_selector("#sample-dialog[open] select[name=pipeline]")
+    page.wait_for_function("""() => !document.querySelector('#sample-pipelines[aria-busy]') &&
+        !document.querySelector('#sample-dialog .htmx-settling, #sample-dialog .htmx-added') &&
+        document.querySelector('#sample-dialog select[name=pipeline]').textContent.includes('Fieldflow LQAS (OpenHEXA)')""")
+    page.select_option("#sample-dialog select[name=pipeline]", PIPELINE_ID)
+    # the dialog reloads for that pipeline, then reads its definition from OpenHEXA: the LQAS pipeline takes levels
+    page.wait_for_selector("#sample-section >> text=Fieldflow LQAS on OpenHEXA")
+    assert page.locator("#sample-section select[name=type_0]").count() == 1
+    assert page.locator("#sample-dialog select[name=pipeline] option:checked").inner_text() == "Fieldflow LQAS (OpenHEXA)"

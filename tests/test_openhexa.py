@@ -14,26 +14,8 @@ from app.services.processing import job_status as st
 from app.services.planning import openhexa as svc
 from app.services.processing.jobs import reap_stale_jobs, request_kill
 from tests.conftest import kill_tree, wait_for
-from tests.openhexa_double import PIPELINE_ID, TOKEN, VERSION_ID, Double, serve
+from tests.openhexa_double import PIPELINE_ID, TOKEN, VERSION_ID, configured, double  # noqa: F401
 from tests.planning_fixtures import country, planning  # noqa: F401
-
-
-@pytest.fixture
-def double():
-    state = Double()
-    server = serve(state)
-    yield state
-    server.shutdown()
-    assert state.invalid == [], f"documents that do not match the schema: {state.invalid}"
-
-
-@pytest.fixture
-def configured(app, double, make_user):
-    admin = make_user(role="admin", projects=["Demo project"])
-    app.config["OPENHEXA_HTTP_TIMEOUT"] = 0.5
-    svc.save_config(admin, {"openhexa_url": double.url, "openhexa_token": TOKEN, "workspace_slug": "demo",
-                            "lqas_pipeline_code": "fieldflow-lqas", "poll_delay_seconds": 0, "timeout_minutes": 10})
-    return admin
 
 
 def _job(db, job_id):
@@ -257,8 +239,16 @@ def test_sampling_dialog_launches_on_openhexa(client, db, login, csrf, configure
 
     update_planning(country.coordinator, planning.id, {"pipeline_uuids": ["lqas-sampling", PIPELINE_ID]})
     login(country.coordinator)
-    dialog = client.get(f"/plannings/{planning.id}/sample?pipeline={PIPELINE_ID}").get_data(as_text=True)
-    assert "Fieldflow LQAS (OpenHEXA)" in dialog and "Level 1" in dialog  # the LQAS code gets the levels form
+    hx = {"HX-Request": "true"}
+    dialog = client.get(f"/plannings/{planning.id}/sample?pipeline={PIPELINE_ID}", headers=hx).get_data(as_text=True)
+    assert double.documents == [] and "Level 1" not in dialog  # the dialog loads OpenHEXA's parts after it opens
+    names = client.get(f"/plannings/{planning.id}/sample/pipelines?pipeline={PIPELINE_ID}", headers=hx).get_data(as_text=True)
+    assert "Fieldflow LQAS (OpenHEXA)" in names and "hx-trigger=\"load\"" not in names
+    section = client.get(f"/plannings/{planning.id}/sample/pipeline?pipeline={PIPELINE_ID}", headers=hx).get_data(as_text=True)
+    assert "Level 1" in section and "Fieldflow LQAS on OpenHEXA" in section  # the LQAS code gets the levels form
+    asked = len(double.documents)
+    again = client.get(f"/plannings/{planning.id}/sample?pipeline={PIPELINE_ID}", headers=hx).get_data(as_text=True)
+    assert "Fieldflow LQAS (OpenHEXA)" in again and len(double.documents) == asked  # names from the cache
     response = client.post(f"/plannings/{planning.id}/sample", headers={"HX-Request": "true", "X-CSRFToken": csrf()},
                            data={"pipeline": PIPELINE_ID, "level_index": ["0", "1"],
                                  "type_0": country.types["REGION"].id, "quantity_0": "2",
@@ -279,11 +269,14 @@ def test_generic_pipeline_form_from_version_parameters(client, db, login, csrf, 
     db.session.commit()
     update_planning(country.coordinator, planning.id, {"pipeline_uuids": ["lqas-sampling", PIPELINE_ID]})
     login(country.coordinator)
-    dialog = client.get(f"/plannings/{planning.id}/sample?pipeline={PIPELINE_ID}").get_data(as_text=True)
-    assert 'name="param_seed"' in dialog and "param_connection_token" not in dialog and "param_task_id" not in dialog
+    section = client.get(f"/plannings/{planning.id}/sample/pipeline?pipeline={PIPELINE_ID}",
+                         headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'name="param_seed"' in section and "param_connection_token" not in section and "param_task_id" not in section
     bad = client.post(f"/plannings/{planning.id}/sample", headers={"HX-Request": "true", "X-CSRFToken": csrf()},
                       data={"pipeline": PIPELINE_ID, "param_org_unit_type_quantities": "two"})
-    assert bad.status_code == 422 and "must be of type int" in bad.get_data(as_text=True)
+    text = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "must be of type int" in text
+    assert 'name="param_org_unit_type_quantities" value="two"' in text  # re-rendered with what was typed
     ok = client.post(f"/plannings/{planning.id}/sample", headers={"HX-Request": "true", "X-CSRFToken": csrf()},
                      data={"pipeline": PIPELINE_ID, "param_planning_id": str(planning.id),
                            "param_org_unit_type_sequence_identifiers": f"{country.types['REGION'].id}",

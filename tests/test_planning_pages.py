@@ -114,3 +114,51 @@ def test_publish_toggle(client, login, csrf, country, planning, db):
     client.post(f"/plannings/{planning.id}/publish", data={"published": "1", "csrf_token": csrf()})
     db.session.expire_all()
     assert db.session.get(Planning, planning.id).published_at is not None
+
+
+def test_assignment_table_runs_and_assignees_as_page_and_partial(client, login, country, planning, db):
+    from app.services.planning.assignments import bulk_create
+
+    team = db.session.execute(select(Team).where(Team.parent_id == country.root_team.id)).scalars().first()
+    regions = units_of("REGION", country)[:2]
+    bulk_create(country.coordinator, planning, [{"org_unit": r.id, "team": team.id} for r in regions])
+    login(country.coordinator)
+    hx = {"HX-Request": "true"}
+    table = client.get(f"/plannings/{planning.id}/assignments?sort=-org_unit")
+    html = table.get_data(as_text=True)
+    assert table.status_code == 200 and "<html" in html and "Assignments · Round 1" in html
+    names = sorted(r.name for r in regions)
+    assert html.index(names[1]) < html.index(names[0])  # sorted by org unit, descending
+    partial = client.get(f"/plannings/{planning.id}/assignments?sort=org_unit&page=1", headers=hx)
+    text = partial.get_data(as_text=True)
+    assert "<html" not in text and 'id="assignment-table"' in text and "HX-Request" in partial.headers["Vary"]
+    assert text.index(names[0]) < text.index(names[1])
+    runs = client.get(f"/plannings/{planning.id}/runs", headers=hx)
+    assert "<html" not in runs.get_data(as_text=True) and "No sampling runs yet" in runs.get_data(as_text=True)
+    assignees = client.get(f"/plannings/{planning.id}/assignees", headers=hx).get_data(as_text=True)
+    assert 'id="assignees"' in assignees and "2 assigned" in assignees and 'name="assignee"' in assignees
+
+
+def test_only_planners_open_the_form_and_the_sampling_dialog(client, login, country, planning, make_user):
+    agent = make_user(role="agent", projects=["Demo project"])
+    login(agent)
+    page = client.get(f"/plannings/{planning.id}").get_data(as_text=True)
+    assert "Round 1" in page and "launch-sample" not in page and 'name="assignee"' not in page
+    for url in ("/plannings/new", f"/plannings/{planning.id}/edit", "/plannings/pipeline-choices",
+                f"/plannings/{planning.id}/sample", f"/plannings/{planning.id}/sample/level",
+                f"/plannings/{planning.id}/sample/units?type=1&q=a"):
+        assert client.get(url).status_code == 403, url
+
+
+def test_planning_views_only_parse_call_a_service_and_render():
+    """No queries, commits or rollbacks in the planning views: the database is the services' business."""
+    import ast
+    from pathlib import Path
+
+    views = Path(__file__).resolve().parent.parent / "app" / "blueprints" / "plannings"
+    for path in views.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        modules = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        modules |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        assert not {m for m in modules if m and (m.startswith("sqlalchemy") or m in ("app.extensions", "app.models"))}, path
+        assert "db." not in path.read_text(), path
