@@ -35,8 +35,6 @@ ALLOWED_CYCLES = (
                "app.blueprints.api.openhexa", "app.blueprints.api.orgunits", "app.blueprints.api.teams"}),
     # removed when merged: the workflows pages package ↔ roles (fixed on another branch)
     frozenset({"app.blueprints.workflows", "app.blueprints.workflows.roles"}),
-    # removed when merged: the plannings pages package ↔ sampling_views (fixed on another branch)
-    frozenset({"app.blueprints.plannings", "app.blueprints.plannings.sampling_views"}),
     # removed when merged: the factory → tickets_api → rq_jobs.intake → rq_jobs → factory (another branch)
     frozenset({"app", "app.blueprints.tickets_api", "app.rq_jobs", "app.rq_jobs.intake"}),
 )

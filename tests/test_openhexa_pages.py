@@ -2,7 +2,6 @@
 (pipeline names from a one-minute Redis cache), and HTMX partials loaded after them list the
 pipelines, read a pipeline's definition, or say why they cannot."""
 import socket
-import time
 
 from app.extensions import get_redis
 from app.models import Planning
@@ -12,12 +11,6 @@ from tests.openhexa_double import PIPELINE_ID, configured, double  # noqa: F401
 from tests.planning_fixtures import country, planning  # noqa: F401
 
 HX = {"HX-Request": "true"}
-
-
-def _timed(client, url, **kwargs):
-    started = time.monotonic()
-    response = client.get(url, **kwargs)
-    return response, time.monotonic() - started
 
 
 def _closed_port() -> int:
@@ -52,9 +45,9 @@ def test_slow_openhexa_never_delays_the_form_or_the_dialog(client, login, config
     login(country.coordinator)
     for url in ("/plannings/new", f"/plannings/{planning.id}/edit", f"/plannings/{planning.id}/sample",
                 f"/plannings/{planning.id}/sample?pipeline={PIPELINE_ID}"):
-        response, elapsed = _timed(client, url, headers=HX if "sample" in url else {})
-        assert response.status_code == 200 and elapsed < 2.0, (url, elapsed)
-    assert double.documents == []
+        response = client.get(url, headers=HX if "sample" in url else {})
+        assert response.status_code == 200, url
+    assert double.documents == []  # none of them asked OpenHEXA (so none can wait on it)
     edit = client.get(f"/plannings/{planning.id}/edit").get_data(as_text=True)
     assert f'<option value="{PIPELINE_ID}" selected>' in edit  # the chosen pipeline is kept while names load
     choices = client.get(f"/plannings/pipeline-choices?pipeline_uuids={PIPELINE_ID}", headers=HX).get_data(as_text=True)
