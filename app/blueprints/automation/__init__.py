@@ -1,21 +1,7 @@
 """Automation pages: rules (with a condition builder and "test against a past event"), alerts,
-webhook endpoints and their delivery log."""
-from flask import Blueprint, make_response, render_template
-from flask_login import current_user
+webhook endpoints and their delivery log. `bp` lives in `blueprint.py`; importing the view modules
+here adds their routes to it."""
+from app.blueprints.automation.blueprint import bp
+from app.blueprints.automation import alert_views, rule_views, webhook_views  # noqa: F401
 
-bp = Blueprint("automation", __name__, url_prefix="/automation")
-
-
-@bp.context_processor
-def _project_names() -> dict:
-    return {"project_names": {p.id: p.name for p in current_user.projects} if current_user.is_authenticated else {}}
-
-
-def partial(template: str, status: int = 200, **context):
-    """An HTMX fragment (a table row, a result panel) answering an action."""
-    response = make_response(render_template(template, **context), status)
-    response.vary.add("HX-Request")
-    return response
-
-
-from . import alert_views, rule_views, webhook_views  # noqa: E402,F401  (they register routes on bp)
+__all__ = ["bp"]

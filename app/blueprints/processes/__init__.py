@@ -1,6 +1,6 @@
-"""Pages: processes (list, execute form), schedules, DHIS2 connections (admins)."""
-from flask import Blueprint
+"""Pages: processes (list, execute form), schedules, DHIS2 connections (admins).
+`bp` lives in `blueprint.py`; importing the view modules here adds their routes to it."""
+from app.blueprints.processes.blueprint import bp
+from app.blueprints.processes import connections, pages, schedules  # noqa: F401
 
-bp = Blueprint("processes", __name__)
-
-from app.blueprints.processes import connections, pages, schedules  # noqa: E402,F401
+__all__ = ["bp"]
