@@ -1,33 +1,57 @@
-"""One place mapping errors to responses, in the shape each family of clients expects.
+"""Every error response is built here, in the shape its family of clients expects (one builder each):
 
-- workflow JSON paths (/api/workflow/..., /tasks/api/...):
-                                          {"success": false, "message", "error_code", "details"}
-- Iaso-style JSON paths (/api/...):       {"error": message, "details": {...}}
-- OGC API – Processes paths, JSON wanted: RFC 7807 problem JSON
-- HTMX partial requests:                  a toast, retargeted into #toasts
-- pages:                                  an error page
+- workflow JSON (/api/workflow/..., /tasks/api/...): {"success": false, "message", "error_code", "details"}
+- Iaso-style JSON (/api/...):                       {"error": message, "details": {...}}
+- OGC API – Processes (/processes, /jobs, /conformance) for JSON clients: RFC 7807 problem JSON whose
+  `type` names the OGC exception the error is (see `ogc_problem_type`), `about:blank` otherwise
+- /metrics:                                         plain text (Prometheus shows it as the scrape error)
+- HTMX partial requests:                            a toast, retargeted into #toasts
+- pages:                                            an error page
+
+Views and services never build error bodies: they raise domain errors (or HTTP exceptions).
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from app.services.platform.errors import DomainError, RateLimited
+from app.services.platform.errors import DomainError, RateLimited, ValidationFailed
+from app.services.processing.errors import NoSuchJob, NoSuchProcess, ResultNotReady
 
 log = logging.getLogger(__name__)
 
+WORKFLOW_PREFIXES = ("/api/workflow/", "/tasks/api/")
 OGC_PREFIXES = ("/processes", "/jobs", "/conformance")
-OGC_TYPES = {
-    404: "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/no-such-job",
-    400: "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/invalid-parameter-value",
-}
-
+PLAIN_TEXT_REALMS = {"/metrics": "metrics"}  # path → the Bearer realm its 401s name
+OGC_EXCEPTIONS = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
+# Domain error class → OGC API – Processes exception type; the first match wins.
+OGC_TYPES = (
+    (NoSuchProcess, "no-such-process"),
+    (NoSuchJob, "no-such-job"),
+    (ResultNotReady, "result-not-ready"),
+    (ValidationFailed, "invalid-parameter-value"),
+)
+GENERIC_PROBLEM = "about:blank"  # RFC 7807: the HTTP status says it all
 
 HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "permission_denied", 404: "not_found",
               405: "method_not_allowed", 409: "conflict", 429: "rate_limited", 500: "internal_error"}
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What went wrong, whatever the family answering it."""
+
+    status: int
+    title: str
+    message: str
+    details: dict = field(default_factory=dict)
+    code: str | None = None  # the workflow family's error_code (from the status when None)
+    problem_type: str = GENERIC_PROBLEM  # the OGC family's problem `type`
+    headers: dict = field(default_factory=dict)
 
 
 def wants_json() -> bool:
@@ -44,7 +68,9 @@ def wants_json() -> bool:
     )
 
 
-WORKFLOW_PREFIXES = ("/api/workflow/", "/tasks/api/")
+def ogc_json_client() -> bool:
+    """A JSON client of the OGC paths: it asked for JSON, sent JSON, or authenticates with a Bearer token."""
+    return wants_json() or request.is_json or request.headers.get("Authorization", "").startswith("Bearer ")
 
 
 def error_family() -> str:
@@ -53,63 +79,102 @@ def error_family() -> str:
         return "workflow"
     if path.startswith("/api/"):
         return "iaso"
-    if path.startswith(OGC_PREFIXES) and wants_json():
+    if path.startswith(OGC_PREFIXES) and ogc_json_client():
         return "ogc"
+    if path in PLAIN_TEXT_REALMS:
+        return "plain"
     if request.headers.get("HX-Request") == "true":
         return "htmx"
     return "page"
 
 
-def error_response(status: int, title: str, message: str, details: dict | None = None, headers: dict | None = None,
-                   code: str | None = None):
-    family = error_family()
-    details = details or {}
-    if family == "workflow":
-        response = jsonify({"success": False, "message": message, "error_code": (code or HTTP_CODES.get(status, "error")).upper(),
-                            "details": details})
-    elif family == "iaso":
-        response = jsonify({"error": message, "details": details})
-    elif family == "ogc":
-        body = {"type": OGC_TYPES.get(status, "about:blank"), "title": title, "status": status, "detail": message}
-        if details:
-            body["details"] = details
-        response = jsonify(body)
-        response.mimetype = "application/problem+json"
-    elif family == "htmx":
-        response = _html_response(render_template("_toast.html", level="error", message=message, details=details))
-        response.headers["HX-Retarget"] = "#toasts"
-        response.headers["HX-Reswap"] = "beforeend"
-    else:
-        response = _html_response(render_template("error.html", status=status, title=title, message=message, details=details))
-    response.status_code = status
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
+def ogc_problem_type(exc: Exception) -> str:
+    """The OGC exception type an error is, by its class (never by its message)."""
+    for error_class, name in OGC_TYPES:
+        if isinstance(exc, error_class):
+            return OGC_EXCEPTIONS + name
+    return GENERIC_PROBLEM
+
+
+# --- one builder per family ------------------------------------------------------------------
+
+def workflow_error(failure: Failure) -> Response:
+    return jsonify({"success": False, "message": failure.message,
+                    "error_code": (failure.code or HTTP_CODES.get(failure.status, "error")).upper(),
+                    "details": failure.details})
+
+
+def iaso_error(failure: Failure) -> Response:
+    return jsonify({"error": failure.message, "details": failure.details})
+
+
+def ogc_problem(failure: Failure) -> Response:
+    body = {"type": failure.problem_type, "title": failure.title, "status": failure.status, "detail": failure.message}
+    if failure.details:
+        body["details"] = failure.details
+    response = jsonify(body)
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def plain_text_error(failure: Failure) -> Response:
+    response = make_response(failure.message + "\n")
+    response.mimetype = "text/plain"
+    if failure.status == 401:
+        response.headers["WWW-Authenticate"] = f'Bearer realm="{PLAIN_TEXT_REALMS[request.path]}"'
+    return response
+
+
+def htmx_toast(failure: Failure) -> Response:
+    response = make_response(render_template("_toast.html", level="error", message=failure.message,
+                                             details=failure.details))
+    response.headers["HX-Retarget"] = "#toasts"
+    response.headers["HX-Reswap"] = "beforeend"
+    return response
+
+
+def error_page(failure: Failure) -> Response:
+    return make_response(render_template("error.html", status=failure.status, title=failure.title,
+                                         message=failure.message, details=failure.details))
+
+
+BUILDERS = {"workflow": workflow_error, "iaso": iaso_error, "ogc": ogc_problem, "plain": plain_text_error,
+            "htmx": htmx_toast, "page": error_page}
+
+
+def error_response(failure: Failure) -> Response:
+    """The failure in the shape this request's family expects, with its status and headers."""
+    response = BUILDERS[error_family()](failure)
+    response.status_code = failure.status
+    for name, value in failure.headers.items():
+        response.headers.setdefault(name, value)  # a family's own header (a realm) wins
     response.vary.add("HX-Request")
     return response
 
 
-def _html_response(html: str):
-    from flask import make_response
-
-    return make_response(html)
+def domain_failure(exc: DomainError) -> Failure:
+    headers = {}
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return Failure(exc.status, exc.title, exc.message, exc.details, code=exc.code,
+                   problem_type=ogc_problem_type(exc), headers=headers)
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
-        if exc.status == 401:
-            headers = {"WWW-Authenticate": "Bearer"}
-        return error_response(exc.status, exc.title, exc.message, exc.details, headers, code=exc.code)
+        return error_response(domain_failure(exc))
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
-        return error_response(400, "Form expired or forged",
-                              f"The request was refused: {exc.description} Reload the page and try again.")
+        return error_response(Failure(400, "Form expired or forged",
+                                      f"The request was refused: {exc.description} Reload the page and try again."))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        return error_response(exc.code or 500, exc.name, exc.description or exc.name)
+        return error_response(Failure(exc.code or 500, exc.name, exc.description or exc.name))
 
     @app.errorhandler(Exception)
     def _unhandled(exc: Exception):
@@ -117,4 +182,4 @@ def register_error_handlers(app: Flask) -> None:
         from app.extensions import db
 
         db.session.rollback()
-        return error_response(500, "Internal error", "Something went wrong on our side; it has been logged.")
+        return error_response(Failure(500, "Internal error", "Something went wrong on our side; it has been logged."))

@@ -2,7 +2,7 @@
 in a fraction of a second). Every import statement counts, those inside functions too: a
 function-level import hides a cycle from Python at import time, not from the design.
 
-(a) No import cycle anywhere under app/ (except the few in ALLOWED_CYCLES, being removed elsewhere).
+(a) No import cycle anywhere under app/.
 (b) Layers, lowest first (LAYERS): models ← infrastructure ← services ← processes, rq_jobs ←
     blueprints and the other interfaces ← the app factory. A module never imports a higher layer.
     Between the service domain packages, dependencies go one way (DOMAIN_IMPORTS):
@@ -28,16 +28,6 @@ from pathlib import Path
 import pytest
 
 APP_DIR = Path(__file__).resolve().parents[1] / "app"
-
-ALLOWED_CYCLES = (
-    # removed when merged: the JSON API package ↔ its view modules (fixed on another branch)
-    frozenset({"app.blueprints.api", "app.blueprints.api.auth", "app.blueprints.api.microplanning",
-               "app.blueprints.api.openhexa", "app.blueprints.api.orgunits", "app.blueprints.api.teams"}),
-    # removed when merged: the workflows pages package ↔ roles (fixed on another branch)
-    frozenset({"app.blueprints.workflows", "app.blueprints.workflows.roles"}),
-    # removed when merged: the factory → tickets_api → rq_jobs.intake → rq_jobs → factory (another branch)
-    frozenset({"app", "app.blueprints.tickets_api", "app.rq_jobs", "app.rq_jobs.intake"}),
-)
 
 # Lowest first; a module belongs to the layer of its longest matching prefix.
 LAYERS = (
@@ -199,10 +189,6 @@ def domain_of(module: str) -> str | None:
 
 # --- (a) no cycles -----------------------------------------------------------------------------
 
-def _allowed(modules: set[str]) -> bool:
-    return any(modules <= allowed for allowed in ALLOWED_CYCLES)
-
-
 def _path(edges: dict[str, dict], start: str, goal: str, members: set[str]) -> list[str] | None:
     """A shortest import path start → … → goal inside `members` (breadth first)."""
     previous = {start: None}
@@ -222,12 +208,12 @@ def _path(edges: dict[str, dict], start: str, goal: str, members: set[str]) -> l
 
 
 def _shortest_cycles(graph: ImportGraph, component: list[str], limit: int = 3) -> list[list[str]]:
-    """The shortest cycles of a component through an edge no allowed cycle explains: a big component
-    is read best as the few small loops that tie it together."""
+    """The shortest cycles of a component: a big component is read best as the few small loops that
+    tie it together."""
     members, cycles = set(component), {}
     for source in component:
         for target in graph.edges[source]:
-            if target in members and not _allowed({source, target}):
+            if target in members:
                 loop = [source] + _path(graph.edges, target, source, members)
                 cycles.setdefault(frozenset(loop), loop)
     return sorted(cycles.values(), key=len)[:limit]
@@ -243,18 +229,11 @@ def _describe(graph: ImportGraph, component: list[str]) -> str:
 
 def test_no_import_cycles():
     graph = app_graph()
-    cycles = [c for c in strongly_connected(graph.edges) if not _allowed(set(c))]
+    cycles = strongly_connected(graph.edges)
     if cycles:
         pytest.fail("Import cycles under app/ (file:line  importer → imported). Break each loop by moving the "
                     "piece both sides need into a lower module both import; an import inside a function "
                     "still counts.\n" + "\n".join(_describe(graph, c) for c in cycles), pytrace=False)
-
-
-def test_allowed_cycles_still_exist():
-    cycles = [set(c) for c in strongly_connected(app_graph().edges)]
-    gone = [sorted(allowed) for allowed in ALLOWED_CYCLES if not any(len(c & allowed) > 1 for c in cycles)]
-    if gone:
-        pytest.fail(f"These cycles are gone: delete their entries from ALLOWED_CYCLES: {gone}", pytrace=False)
 
 
 def test_cycle_finder_on_a_tiny_graph():

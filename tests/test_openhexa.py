@@ -8,6 +8,7 @@ import pytest
 from flask_jwt_extended import decode_token
 from rq.job import Job as RQJob
 
+from app.blueprints.api.serializers import openhexa_task_json
 from app.extensions import get_redis
 from app.models import Job, utcnow
 from app.services.processing import job_status as st
@@ -81,7 +82,7 @@ def test_launch_then_poll_to_each_end(client, db, api_token, configured, double,
     job = _job(db, task["id"])
     assert job.status == canonical, job.message
     assert job.external_ref in double.runs
-    assert svc.task_json(job)["status"] == iaso
+    assert openhexa_task_json(job)["status"] == iaso
     assert any(line.message.startswith("[OpenHEXA INFO] poll") for line in job.logs)
     sent = double.last_run()["config"]
     assert sent["task_id"] == job.id and sent["connection_host"] == "http://localhost"

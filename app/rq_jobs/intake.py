@@ -2,17 +2,8 @@
 intake is high-volume). Each loads ids/data, calls a service, returns a small summary."""
 from __future__ import annotations
 
-from collections import Counter
-
 from app.extensions import db
 from app.rq_jobs import job_app
-
-
-def summarize(outcomes) -> dict:
-    """Counts by action and allocation status, and every outcome."""
-    return {"received": len(outcomes), "actions": dict(Counter(o.action for o in outcomes)),
-            "allocation": dict(Counter(o.allocation_status for o in outcomes if o.allocation_status)),
-            "outcomes": [o.as_dict() for o in outcomes]}
 
 
 def receive_ticket(ticket_data: dict, project_id: int) -> dict:
@@ -28,11 +19,11 @@ def receive_ticket(ticket_data: dict, project_id: int) -> dict:
 
 def receive_tickets_job(project_id: int, tickets: list) -> dict:
     """A bulk batch, in one transaction."""
-    from app.services.helpdesk.intake import receive_tickets
+    from app.services.helpdesk.intake import receive_tickets, summarize_outcomes
 
     with job_app().app_context():
         try:
-            return summarize(receive_tickets(project_id, tickets))
+            return summarize_outcomes(receive_tickets(project_id, tickets))
         finally:
             db.session.remove()
 

@@ -1,15 +1,17 @@
 """Microplanning API (Iaso contract): plannings, assignments, bulk assignment calls, sampling."""
 from flask import jsonify, request
 
-from app.blueprints.api import bp
+from app.blueprints.api.blueprint import bp
 from app.blueprints.api.actors import planning_actor
 from app.blueprints.api.pagination import int_arg, json_body, paginated
-from app.blueprints.api.serializers import assignment_json, planning_json
+from app.blueprints.api.serializers import (
+    assignment_json, bulk_delete_json, planning_json, shorthand_bulk_create_json,
+)
+from app.blueprints.ogc.documents import job_status_info
 from app.security import api_login_required, api_user
 from app.services.planning import assignments as assign_svc
 from app.services.planning import plannings as svc
 from app.services.platform.errors import FieldErrors, ValidationFailed
-from app.services.processing.jobs import status_info
 from app.services.planning.sampling import launch_sampling
 
 
@@ -52,7 +54,7 @@ def delete_planning(planning_id: int):
 def sample_planning(planning_id: int):
     """Launch the built-in LQAS sampling for this planning; 201 with the job's statusInfo."""
     job = launch_sampling(api_user(), planning_id, json_body())
-    response = jsonify(status_info(job, request.host_url))
+    response = jsonify(job_status_info(job, request.host_url))
     response.headers["Location"] = f"/jobs/{job.id}"
     return response, 201
 
@@ -96,7 +98,7 @@ def bulk_delete_assignments():
     data = json_body()
     user, planning, source = _planning_from(data)
     deleted = assign_svc.bulk_delete(user, planning, data.get("org_units"), source=source)
-    return jsonify({"planning": planning.id, "deleted": deleted})
+    return jsonify(bulk_delete_json(planning, deleted))
 
 
 @bp.post("/assignments/bulk_create_assignments/")
@@ -105,12 +107,11 @@ def shorthand_bulk_create():
     data = json_body()
     user, planning, source = _planning_from(data)
     created = assign_svc.bulk_create(user, planning, data.get("assignments"), label="assignments", source=source)
-    return jsonify({"planning": planning.id, "created": len(created),
-                    "assignments": [assignment_json(a) for a in created]}), 201
+    return jsonify(shorthand_bulk_create_json(planning, created)), 201
 
 
 @bp.delete("/assignments/")
 def shorthand_delete():
     """Seed shorthand: DELETE /api/assignments/?planning=ID."""
     user, planning, source = _planning_from({"planning": request.args.get("planning")})
-    return jsonify({"planning": planning.id, "deleted": assign_svc.bulk_delete(user, planning, source=source)})
+    return jsonify(bulk_delete_json(planning, assign_svc.bulk_delete(user, planning, source=source)))

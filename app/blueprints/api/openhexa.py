@@ -1,8 +1,11 @@
 """OpenHEXA pipelines (Iaso contract): config, list, detail, launch, and the pipelines' PATCH callback."""
 from flask import jsonify, request
 
-from app.blueprints.api import bp
+from app.blueprints.api.blueprint import bp
 from app.blueprints.api.pagination import json_body
+from app.blueprints.api.serializers import (
+    openhexa_launch_json, openhexa_pipeline_json, openhexa_pipeline_list_json, openhexa_task_json,
+)
 from app.security import api_actor, api_login_required, api_user
 from app.services.planning import openhexa as svc
 
@@ -16,14 +19,14 @@ def openhexa_config():
 @bp.get("/openhexa/pipelines/")
 @api_login_required
 def openhexa_pipelines():
-    return jsonify({"results": svc.list_pipelines(api_user())})
+    return jsonify(openhexa_pipeline_list_json(svc.list_pipelines(api_user())))
 
 
 @bp.get("/openhexa/pipelines/<pipeline_id>/")
 @api_login_required
 def openhexa_pipeline(pipeline_id: str):
     pipeline = svc.get_pipeline(api_user(), pipeline_id)
-    return jsonify({**pipeline, "parameters": svc.visible_parameters(pipeline)})
+    return jsonify(openhexa_pipeline_json(pipeline, svc.visible_parameters(pipeline)))
 
 
 @bp.post("/openhexa/pipelines/<pipeline_id>/launch/")
@@ -32,10 +35,10 @@ def openhexa_launch(pipeline_id: str):
     data = json_body()
     job = svc.launch(api_user(), pipeline_id, data.get("version"), data.get("config") or {},
                      svc.host_url_for(request.host_url))
-    return jsonify({"task": svc.task_json(job)}), 201
+    return jsonify(openhexa_launch_json(job)), 201
 
 
 @bp.patch("/openhexa/pipelines/<pipeline_id>/")
 def openhexa_callback(pipeline_id: str):
     job = svc.apply_callback(api_actor(), pipeline_id, json_body())
-    return jsonify(svc.task_json(job))
+    return jsonify(openhexa_task_json(job))

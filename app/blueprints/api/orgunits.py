@@ -1,7 +1,7 @@
 """Org units and org unit types: list (paginated, filterable), detail, create."""
 from flask import jsonify, request
 
-from app.blueprints.api import bp
+from app.blueprints.api.blueprint import bp
 from app.blueprints.api.actors import reader
 from app.models import OrgUnit
 from app.services.platform.errors import Forbidden

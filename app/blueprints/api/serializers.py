@@ -1,11 +1,23 @@
-"""JSON shapes of API resources."""
+"""The Iaso-style API's JSON shapes (/api/...): auth, org units and types, teams, microplanning
+(plannings, assignments), OpenHEXA pipelines and their tasks. Job statusInfo is OGC's
+(`app/blueprints/ogc/documents.py`); error bodies are built in `app/errors.py`."""
 from __future__ import annotations
 
-from app.models import OrgUnit, OrgUnitType, Team, User
+from app.models import Job, OrgUnit, OrgUnitType, Planning, Team, User
+from app.services.processing import job_status as st
 
 
 def iso(value):
     return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def token_json(access_token: str, expires_in: int) -> dict:
+    return {"access_token": access_token, "token_type": "Bearer", "expires_in": expires_in}
+
+
+def me_json(user: User) -> dict:
+    return {"id": user.id, "username": user.username, "role": user.role.name,
+            "permissions": user.role.permissions, "projects": [{"id": p.id, "name": p.name} for p in user.projects]}
 
 
 def org_unit_type_json(t: OrgUnitType) -> dict:
@@ -61,3 +73,38 @@ def assignment_json(a) -> dict:
         "org_unit_details": {"id": a.org_unit.id, "name": a.org_unit.name, "org_unit_type": a.org_unit.org_unit_type_id},
         "created_at": iso(a.created_at),
     }
+
+
+def bulk_delete_json(planning: Planning, deleted: int) -> dict:
+    return {"planning": planning.id, "deleted": deleted}
+
+
+def shorthand_bulk_create_json(planning: Planning, created: list) -> dict:
+    """The seed's shorthand bulk create answer: a count and the assignments made."""
+    return {"planning": planning.id, "created": len(created), "assignments": [assignment_json(a) for a in created]}
+
+
+def openhexa_pipeline_list_json(pipelines: list[dict]) -> dict:
+    return {"results": pipelines}
+
+
+def openhexa_pipeline_json(pipeline: dict, parameters: list[dict]) -> dict:
+    """A pipeline as OpenHEXA describes it, with only the parameters a person fills in."""
+    return {**pipeline, "parameters": parameters}
+
+
+def openhexa_task_json(job: Job) -> dict:
+    """The Iaso task shape of an OpenHEXA run's job."""
+    results = job.results or {}
+    return {
+        "id": job.id, "name": job.process_id, "status": st.to_iaso(job.status, bool(results.get("skipped"))),
+        "progress_value": job.progress, "end_value": 100, "progress_message": job.message,
+        "result": results, "external_id": job.external_ref,
+        "created_at": job.created_at.isoformat() if job.created_at else None,
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "ended_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
+
+
+def openhexa_launch_json(job: Job) -> dict:
+    return {"task": openhexa_task_json(job)}

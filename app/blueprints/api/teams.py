@@ -1,7 +1,7 @@
 """Teams: list (paginated, filterable), detail, create, update, soft delete."""
 from flask import jsonify, request
 
-from app.blueprints.api import bp
+from app.blueprints.api.blueprint import bp
 from app.blueprints.api.actors import reader
 from app.models import Team
 from app.blueprints.api.pagination import int_arg, json_body, paginated

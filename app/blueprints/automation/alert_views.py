@@ -4,11 +4,10 @@ from __future__ import annotations
 from flask import flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
+from app.blueprints.automation.blueprint import bp, partial
 from app.blueprints.rendering import is_partial_request, page_or_partial
 from app.extensions import db
 from app.services.orchestration import alerts as svc
-
-from .blueprint import bp, partial
 
 
 @bp.get("/alerts")

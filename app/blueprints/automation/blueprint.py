@@ -1,5 +1,4 @@
-"""The automation blueprint and what its view modules share: the project names every page shows and
-the HTMX fragment response."""
+"""The automation pages' blueprint (/automation) and what its view modules share."""
 from flask import Blueprint, make_response, render_template
 from flask_login import current_user
 

@@ -7,6 +7,7 @@ import secrets
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from app.blueprints.automation.blueprint import bp, partial
 from app.blueprints.rendering import is_partial_request, page_or_partial
 from app.models import Permission
 from app.services.orchestration import automation_rules as svc
@@ -16,7 +17,6 @@ from app.services.orchestration.event_catalogue import EVENT_TYPES, payload_fiel
 from app.services.platform.permissions import require_permission
 from app.services.platform.errors import Forbidden, ValidationFailed
 
-from .blueprint import bp, partial
 from .rule_form import ACTION_DEFAULTS, form_state, rule_data
 
 

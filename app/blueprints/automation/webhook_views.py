@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from app.blueprints.automation.blueprint import bp
 from app.blueprints.rendering import page_or_partial
 from app.extensions import db
 from app.models import Permission
@@ -12,8 +13,6 @@ from app.services.platform.permissions import require_permission
 from app.services.orchestration import webhooks as svc
 from app.services.orchestration.event_catalogue import EVENT_TYPES
 from app.services.platform.errors import Forbidden, ValidationFailed
-
-from .blueprint import bp
 
 
 def _endpoint_data() -> dict:

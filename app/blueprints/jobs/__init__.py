@@ -4,6 +4,7 @@ import json
 from flask import Blueprint, flash, jsonify, make_response, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 
+from app.blueprints.ogc import documents as docs
 from app.blueprints.rendering import is_partial_request
 from app.errors import wants_json
 from app.extensions import csrf, db
@@ -13,18 +14,8 @@ from app.services.platform.permissions import require_permission
 from app.services.processing import job_status as st
 from app.services.processing import artifacts
 from app.services.processing import jobs as svc
-from app.services.platform.errors import DomainError
 
 bp = Blueprint("jobs", __name__)
-
-
-def _problem(exc):
-    from app.blueprints.ogc.documents import problem_response
-
-    return problem_response(exc)
-
-
-bp.register_error_handler(DomainError, _problem)  # RFC 7807 with OGC exception types for JSON clients
 
 POLL_DONE = 286  # htmx stops polling on this status
 
@@ -69,22 +60,16 @@ def _json_list(user):
     if types and "process" not in types:
         stmt = stmt.where(False)
     base = request.host_url
-    body = paginated(stmt, lambda job: svc.status_info(job, base))
-    return jsonify({"jobs": body["items"], "_meta": body["_meta"], "links": [
-        {"href": request.host_url.rstrip("/") + href, "rel": rel, "type": "application/json"}
-        for rel, href in body["_links"].items()]})
+    return jsonify(docs.job_list(paginated(stmt, lambda job: docs.job_status_info(job, base)), base))
 
 
 @bp.get("/jobs/<job_id>")
 def detail(job_id: str):
     if wants_json():
         job = svc.get_job_for(current_actor(), job_id)
-        info = svc.status_info(job, request.host_url)
         if request.args.get("f") == "eo":
-            info = {"jobId": job.id, "processId": job.process_id, "status": st.to_eo(job.status),
-                    "progress": job.progress, "message": job.message,
-                    "resultRef": f"{request.host_url}jobs/{job.id}/results" if job.status == st.SUCCESSFUL else None}
-        return jsonify(info)
+            return jsonify(docs.eo_job_status(job, request.host_url))
+        return jsonify(docs.job_status_info(job, request.host_url))
     return _detail_page(job_id)
 
 
@@ -117,10 +102,7 @@ def extra(job_id: str):
 
 @bp.get("/jobs/<job_id>/results")
 def results(job_id: str):
-    job = svc.get_job_for(current_actor(), job_id)
-    if job.status != st.SUCCESSFUL:
-        raise svc.ResultNotReady(f"Job {job_id} has no results: it is {job.status}.", {"jobID": job_id})
-    return jsonify(job.results or {})
+    return jsonify(svc.get_job_results(current_actor(), job_id))
 
 
 @bp.get("/jobs/<job_id>/artifacts/<name>")
@@ -151,7 +133,7 @@ def ogc_dismiss(job_id: str):
     user = current_actor()
     svc.get_job_for(user, job_id, reap=False)
     job = svc.request_kill(job_id)
-    return jsonify(svc.status_info(job, request.host_url))
+    return jsonify(docs.job_status_info(job, request.host_url))
 
 
 @bp.post("/jobs/echo")

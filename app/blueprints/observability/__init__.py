@@ -11,43 +11,34 @@ from app.blueprints.rendering import is_partial_request, page_or_partial
 from app.services.orchestration import outbox_admin as svc
 from app.services.platform.errors import Forbidden
 from app.services.orchestration.metrics_exposition import CONTENT_TYPE, render_metrics
+from app.services.platform.permissions import Unauthorized
 
 bp = Blueprint("observability", __name__)
 
 
-def _plain(status: int, message: str):
-    response = make_response(message + "\n", status)
-    response.mimetype = "text/plain"
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
-    return response
-
-
-def _metrics_refusal():
-    """None when the caller may read metrics: the METRICS_TOKEN Bearer token, or a session user
-    with VIEW_STATS. Otherwise a plain-text 401/403 (Prometheus shows the body as the scrape error)."""
+def _check_metrics_reader() -> None:
+    """The METRICS_TOKEN Bearer token, or a session user with VIEW_STATS; otherwise Unauthorized or
+    Forbidden (answered in plain text: Prometheus shows the body as the scrape error)."""
     token = current_app.config.get("METRICS_TOKEN")
     header = request.headers.get("Authorization", "")
     if token and header.startswith("Bearer "):
         if hmac.compare_digest(header[len("Bearer "):].strip().encode(), token.encode()):
-            return None
-        return _plain(401, "Invalid metrics token.")
+            return
+        raise Unauthorized("Invalid metrics token.")
     if current_user.is_authenticated:
         if current_user.has_permission("VIEW_STATS"):
-            return None
-        return _plain(403, "You need the VIEW_STATS permission to read metrics.")
+            return
+        raise Forbidden("You need the VIEW_STATS permission to read metrics.")
     if not token:
-        return _plain(401, "Metrics need authentication: set METRICS_TOKEN on the server and send it as "
+        raise Unauthorized("Metrics need authentication: set METRICS_TOKEN on the server and send it as "
                            "'Authorization: Bearer <token>', or log in as a user with VIEW_STATS.")
-    return _plain(401, "Send the metrics token as 'Authorization: Bearer <token>', "
+    raise Unauthorized("Send the metrics token as 'Authorization: Bearer <token>', "
                        "or log in as a user with VIEW_STATS.")
 
 
 @bp.get("/metrics")
 def metrics():
-    refusal = _metrics_refusal()
-    if refusal is not None:
-        return refusal
+    _check_metrics_reader()
     response = make_response(render_metrics())
     response.headers["Content-Type"] = CONTENT_TYPE
     response.headers["Cache-Control"] = "no-store"

@@ -23,7 +23,6 @@ from app.services.platform.errors import DomainError, ValidationFailed
 from . import documents as docs
 
 bp = Blueprint("ogc", __name__)
-bp.register_error_handler(DomainError, docs.problem_response)
 
 
 class JobFailed(DomainError):
@@ -59,7 +58,7 @@ def landing():
 
 @bp.get("/conformance")
 def conformance():
-    return jsonify({"conformsTo": docs.CONFORMANCE})
+    return jsonify(docs.conformance())
 
 
 @bp.get("/openapi.json")
@@ -78,9 +77,7 @@ def processes():
 
         return process_list_page()
     current_actor()
-    b = docs.base()
-    return jsonify({"processes": [docs.process_summary(p) for p in all_processes()],
-                    "links": [{"href": f"{b}/processes", "rel": "self", "type": "application/json"}]})
+    return jsonify(docs.process_list(all_processes()))
 
 
 @bp.get("/processes/<process_id>")
@@ -120,7 +117,7 @@ def execute(process_id: str):
     project_id = user.project_ids[0] if user.project_ids else None
     if not sync:
         job = svc.enqueue_job(process.id, inputs, launcher=user, project_id=project_id)
-        response = make_response(jsonify(svc.status_info(job, request.host_url)), 201)
+        response = make_response(jsonify(docs.job_status_info(job, request.host_url)), 201)
         response.headers["Location"] = f"{docs.base()}/jobs/{job.id}"
         response.headers["Preference-Applied"] = "respond-async"
         return response

@@ -1,16 +1,14 @@
-"""OGC API – Processes documents (landing, conformance, process summaries and descriptions) and
-RFC 7807 problem responses with the OGC exception types."""
+"""The OGC API – Processes serializers: landing, conformance, process lists and descriptions, job
+statusInfo (and its eo-api view), job lists. Error bodies (RFC 7807) are built in `app/errors.py`."""
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import request
 
-from app.errors import error_response, wants_json
+from app.models import Job
 from app.processes import Process
-from app.services.platform.errors import DomainError, NotFound, ValidationFailed
-from app.services.processing.jobs import ResultNotReady
+from app.services.processing import job_status as st
 
 REL = "http://www.opengis.net/def/rel/ogc/1.0/"
-EXC = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
 OPENAPI_TYPE = "application/vnd.oai.openapi+json;version=3.0"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/core",
@@ -39,6 +37,10 @@ def landing() -> dict:
             {"href": f"{b}/jobs", "rel": REL + "job-list", "type": "application/json", "title": "Jobs"},
         ],
     }
+
+
+def conformance() -> dict:
+    return {"conformsTo": CONFORMANCE}
 
 
 def process_summary(process: Process) -> dict:
@@ -71,34 +73,53 @@ def process_description(process: Process) -> dict:
     return out
 
 
-def problem_type(exc: DomainError) -> str:
-    if isinstance(exc, ResultNotReady):
-        return EXC + "result-not-ready"
-    if isinstance(exc, NotFound):
-        if "processID" in exc.details:
-            return EXC + "no-such-process"
-        if "jobID" in exc.details:
-            return EXC + "no-such-job"
-    if isinstance(exc, ValidationFailed):
-        return EXC + "invalid-parameter-value"
-    return "about:blank"
+def process_list(processes: list[Process]) -> dict:
+    b = base()
+    return {"processes": [process_summary(p) for p in processes],
+            "links": [{"href": f"{b}/processes", "rel": "self", "type": "application/json"}]}
 
 
-def json_client() -> bool:
-    return wants_json() or request.is_json or request.headers.get("Authorization", "").startswith("Bearer ")
+def _iso(value):
+    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def problem_response(exc: DomainError):
-    """RFC 7807 for JSON clients of OGC paths; the app's usual page/toast/Iaso shapes otherwise."""
-    if not json_client():
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return error_response(exc.status, exc.title, exc.message, exc.details, headers)
-    body = {"type": problem_type(exc), "title": exc.title, "status": exc.status, "detail": exc.message}
-    if exc.details:
-        body["details"] = exc.details
-    response = jsonify(body)
-    response.status_code = exc.status
-    response.mimetype = "application/problem+json"
-    if exc.status == 401:
-        response.headers["WWW-Authenticate"] = "Bearer"
-    return response
+def job_status_info(job: Job, base_url: str) -> dict:
+    """OGC API – Processes statusInfo for a job (with both `jobID` and `id`)."""
+    info = {
+        "jobID": job.id,
+        "id": job.id,
+        "processID": job.process_id,
+        "type": "process",
+        "status": job.status,
+        "message": job.message,
+        "progress": job.progress,
+        "created": _iso(job.created_at),
+        "started": _iso(job.started_at),
+        "finished": _iso(job.finished_at),
+        "updated": _iso(job.updated_at),
+        "links": [
+            {"href": f"{base_url}jobs/{job.id}", "rel": "self", "type": "application/json", "title": "Job status"},
+            {"href": f"{base_url}jobs/{job.id}", "rel": "monitor", "type": "text/html", "title": "Job page"},
+        ],
+    }
+    if job.steps:
+        info["steps"] = job.steps  # extension: per-step status of multi-step processes
+    if job.status == st.SUCCESSFUL:
+        info["links"].append({"href": f"{base_url}jobs/{job.id}/results", "rel": REL + "results",
+                              "type": "application/json", "title": "Results"})
+    return info
+
+
+def eo_job_status(job: Job, base_url: str) -> dict:
+    """The eo-api view of a job (`/jobs/{id}?f=eo`)."""
+    return {"jobId": job.id, "processId": job.process_id, "status": st.to_eo(job.status),
+            "progress": job.progress, "message": job.message,
+            "resultRef": f"{base_url}jobs/{job.id}/results" if job.status == st.SUCCESSFUL else None}
+
+
+def job_list(page: dict, base_url: str) -> dict:
+    """OGC job list from a paginated page of statusInfos ({items, _meta, _links}): `jobs`, `_meta`
+    and the paging links as OGC `links`."""
+    return {"jobs": page["items"], "_meta": page["_meta"], "links": [
+        {"href": base_url.rstrip("/") + href, "rel": rel, "type": "application/json"}
+        for rel, href in page["_links"].items()]}

@@ -1,4 +1,6 @@
-"""Pages: processes (list, execute form), schedules, DHIS2 connections (admins). The blueprint lives
-in `blueprint`; importing the page modules here registers their routes on it."""
-from app.blueprints.processes import connections, pages, schedules  # noqa: F401  (they register routes)
-from app.blueprints.processes.blueprint import bp  # noqa: F401  (what the app factory registers)
+"""Pages: processes (list, execute form), schedules, DHIS2 connections (admins).
+`bp` lives in `blueprint.py`; importing the view modules here adds their routes to it."""
+from app.blueprints.processes.blueprint import bp
+from app.blueprints.processes import connections, pages, schedules  # noqa: F401
+
+__all__ = ["bp"]

@@ -4,10 +4,9 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from app.blueprints.processes.blueprint import bp
 from app.services.processing import dhis2
 from app.services.platform.errors import Forbidden, ValidationFailed
-
-from .blueprint import bp
 
 
 def _admin() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from app.blueprints.processes.blueprint import bp
 from app.models import Permission
 from app.processes import all_processes, get_process
 from app.services.platform.permissions import require_permission
@@ -12,8 +13,6 @@ from app.services.processing import dhis2
 from app.services.processing import jobs as svc
 from app.services.platform.errors import ValidationFailed
 from app.services.processing.process_forms import form_fields, inputs_from_form
-
-from .blueprint import bp
 
 
 @login_required

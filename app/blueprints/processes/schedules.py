@@ -6,13 +6,12 @@ import json
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from app.blueprints.processes.blueprint import bp
 from app.models import Permission
 from app.processes import all_processes
 from app.services.platform.permissions import require_permission
 from app.services.processing import schedules as svc
 from app.services.platform.errors import ValidationFailed
-
-from .blueprint import bp
 
 
 def _form_data() -> dict:

@@ -3,7 +3,7 @@
 from flask import Blueprint, jsonify, request
 
 from app.blueprints.api.pagination import int_arg, json_body, paginated
-from app.blueprints.tickets_api.serializers import task_json
+from app.blueprints.tickets_api.serializers import ticket_task_action_json, ticket_task_json
 from app.security import api_login_required, api_user
 from app.services.helpdesk import ticket_tasks as svc
 from app.services.platform.errors import FieldErrors
@@ -12,7 +12,7 @@ bp = Blueprint("tasks_api", __name__, url_prefix="/tasks/api/tasks")
 
 
 def _ok(task, message: str, status: int = 200):
-    return jsonify({"success": True, "message": message, "task": task_json(task, api_user())}), status
+    return jsonify(ticket_task_action_json(task, message, api_user())), status
 
 
 @bp.get("/")
@@ -30,13 +30,13 @@ def tasks():
         assigned = user.id
     stmt = svc.tasks_query(user, status=status, ticket_id=int_arg("ticket_id"), workflow_id=int_arg("workflow_id"),
                            assigned_user_id=assigned, project_id=int_arg("project_id"))
-    return jsonify(paginated(stmt, lambda t: task_json(t, user)))
+    return jsonify(paginated(stmt, lambda t: ticket_task_json(t, user)))
 
 
 @bp.get("/<int:task_id>/")
 @api_login_required
 def task(task_id: int):
-    return jsonify(task_json(svc.get_task(api_user(), task_id), api_user()))
+    return jsonify(ticket_task_json(svc.get_task(api_user(), task_id), api_user()))
 
 
 @bp.post("/create_task_for_ticket/")

@@ -3,12 +3,14 @@ ticket list and detail, queued batches, and the round-robin role source we serve
 from flask import Blueprint, jsonify, request, url_for
 
 from app.blueprints.api.pagination import int_arg, json_body, paginated
-from app.blueprints.tickets_api.serializers import ticket_json
+from app.blueprints.tickets_api.serializers import (
+    intake_outcome_json, queued_batch_json, ticket_batch_json, ticket_json,
+)
 from app.security import api_login_required, api_user
 from app.services.helpdesk import tickets as svc
+from app.services.helpdesk.intake import summarize_outcomes
 from app.services.platform.errors import ValidationFailed
 from app.services.helpdesk.staff_roles import round_robin_user_ids
-from app.rq_jobs.intake import summarize
 
 bp = Blueprint("tickets_api", __name__, url_prefix="/api")
 
@@ -18,8 +20,7 @@ bp = Blueprint("tickets_api", __name__, url_prefix="/api")
 def receive():
     """One ticket, processed now: 201 when created, 200 when it updated an existing one."""
     outcome = svc.submit_ticket(api_user(), json_body())
-    body = outcome.as_dict()
-    body["_links"] = {"ticket": url_for("tickets_api.ticket", ticket_id=outcome.ticket_id)}
+    body = intake_outcome_json(outcome, url_for("tickets_api.ticket", ticket_id=outcome.ticket_id))
     return jsonify(body), 201 if outcome.action == "created" else 200
 
 
@@ -31,10 +32,10 @@ def receive_bulk():
     if data is None:
         raise ValidationFailed("The request body must be JSON.", {"body": ["must be JSON"]})
     if request.args.get("sync") in ("1", "true"):
-        return jsonify(summarize(svc.submit_batch(api_user(), data)))
+        return jsonify(summarize_outcomes(svc.submit_batch(api_user(), data)))
     job_id = svc.enqueue_batch(api_user(), data)
     location = url_for("tickets_api.batch", job_id=job_id)
-    response = jsonify({"id": job_id, "status": "queued", "_links": {"self": location}})
+    response = jsonify(queued_batch_json(job_id, location))
     response.headers["Location"] = location
     return response, 202
 
@@ -42,7 +43,7 @@ def receive_bulk():
 @bp.get("/tickets/batches/<job_id>/")
 @api_login_required
 def batch(job_id: str):
-    return jsonify(svc.batch_status(api_user(), job_id))
+    return jsonify(ticket_batch_json(svc.batch_status(api_user(), job_id)))
 
 
 @bp.get("/tickets/")

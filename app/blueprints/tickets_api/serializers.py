@@ -1,12 +1,23 @@
-"""JSON shapes of tickets and tasks (the seed's TaskSerializer fields, plus ours)."""
+"""The seed ticket/task API's JSON shapes (/api/tickets/..., /tasks/api/tasks/...): tickets, intake
+outcomes and batches, ticket tasks (the seed's TaskSerializer fields, plus ours) and their assignees.
+Error bodies are built in `app/errors.py`."""
 from __future__ import annotations
 
 from app.blueprints.api.serializers import iso
 from app.models import Task, Ticket, User
-from app.services.helpdesk.ticket_tasks import allowed_actions, users_json
+from app.services.helpdesk.intake import Outcome
+from app.services.helpdesk.ticket_tasks import allowed_actions, current_assignments
+from app.services.helpdesk.tickets import TicketBatch
 
 
-def task_json(task: Task, user: User | None = None) -> dict:
+def task_assignees_json(task: Task) -> list[dict]:
+    """The seed's `users` list for the current step: {userID, username, status, assigned_on, role} (+ reason)."""
+    return [{"userID": a.user_id, "username": a.username, "status": a.status,
+             "assigned_on": a.assigned_on.isoformat().replace("+00:00", "Z"), "role": a.role_name, "reason": a.reason}
+            for a in current_assignments(task)]
+
+
+def ticket_task_json(task: Task, user: User | None = None) -> dict:
     step = task.current_step
     steps = task.workflow.steps
     out = {
@@ -16,13 +27,18 @@ def task_json(task: Task, user: User | None = None) -> dict:
         "current_step": step.id, "current_step_name": step.name, "current_step_role": step.role.name,
         "current_step_order": next((i for i, s in enumerate(steps, start=1) if s.id == step.id), None),
         "steps_count": len(steps), "status": task.status, "priority": task.priority, "due_date": iso(task.due_at),
-        "users": users_json(task), "created_at": iso(task.created_at), "updated_at": iso(task.updated_at),
+        "users": task_assignees_json(task), "created_at": iso(task.created_at), "updated_at": iso(task.updated_at),
         "completed_at": iso(task.completed_at),
     }
     out["assigned_users_count"] = len(out["users"])
     if user is not None:
         out["allowed_actions"] = allowed_actions(task, user)
     return out
+
+
+def ticket_task_action_json(task: Task, message: str, user: User) -> dict:
+    """The answer to a task action: what happened and the task as it is now."""
+    return {"success": True, "message": message, "task": ticket_task_json(task, user)}
 
 
 def ticket_json(ticket: Ticket, with_task: bool = True) -> dict:
@@ -41,5 +57,25 @@ def ticket_json(ticket: Ticket, with_task: bool = True) -> dict:
         task = ticket.task
         out["task"] = None if task is None else {
             "id": task.id, "status": task.status, "current_step_name": task.current_step.name,
-            "users": users_json(task)}
+            "users": task_assignees_json(task)}
     return out
+
+
+def intake_outcome_json(outcome: Outcome, ticket_url: str) -> dict:
+    """One ticket's intake outcome, linked to the ticket."""
+    return {**outcome.as_dict(), "_links": {"ticket": ticket_url}}
+
+
+def queued_batch_json(job_id: str, batch_url: str) -> dict:
+    return {"id": job_id, "status": "queued", "_links": {"self": batch_url}}
+
+
+def ticket_batch_json(batch: TicketBatch) -> dict:
+    """A queued batch: its status and, once finished, its summary; a failed one says so."""
+    body = {"id": batch.id, "status": batch.status, "count": batch.count,
+            "enqueued_at": batch.enqueued_at.isoformat() if batch.enqueued_at else None}
+    if batch.status == "finished":
+        body["result"] = batch.result
+    elif batch.status == "failed":
+        body["error"] = "The batch failed; nothing of it was stored. Send it again."
+    return body

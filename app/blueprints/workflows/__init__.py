@@ -1,28 +1,22 @@
 """Workflow admin pages (MANAGE_WORKFLOWS): workflows with their steps, publish and deploy;
-departments and categories; staff roles and their users."""
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+departments and categories; staff roles and their users (`roles.py`). `bp` lives in `blueprint.py`."""
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app.blueprints.workflows import roles  # noqa: F401  (adds the staff role pages to bp)
+from app.blueprints.workflows.blueprint import all_rows, bp, manage
 from app.extensions import db
-from app.models import Permission
-from app.security import permission_required
 from app.services.helpdesk import staff_roles as catalog
 from app.services.helpdesk import workflows as svc
 from app.services.platform.errors import ValidationFailed
 
-bp = Blueprint("workflows", __name__, url_prefix="/workflows")
-manage = permission_required(Permission.MANAGE_WORKFLOWS)
-
-
-def _all(stmt):
-    return db.session.execute(stmt).scalars().all()
-
 
 def _index_page(form: dict | None = None, errors: dict | None = None, status: int = 200):
-    workflows = _all(svc.workflows_query(current_user))
+    workflows = all_rows(svc.workflows_query(current_user))
     return render_template(
         "workflows/index.html", workflows=workflows, form=form or {}, errors=errors or {},
-        departments=_all(catalog.departments_query(current_user)), categories=_all(catalog.categories_query(current_user)),
+        departments=all_rows(catalog.departments_query(current_user)),
+        categories=all_rows(catalog.categories_query(current_user)),
         task_counts=svc.task_counts_by_workflow([w.id for w in workflows]), projects=current_user.projects), status
 
 
@@ -68,9 +62,9 @@ def create_category():
 
 def _detail_page(workflow, errors: dict | None = None, status: int = 200):
     return render_template("workflows/detail.html", workflow=workflow, errors=errors or {},
-                           roles=_all(catalog.staff_roles_query(current_user, project_id=workflow.project_id)),
-                           departments=_all(catalog.departments_query(current_user)),
-                           categories=_all(catalog.categories_query(current_user)),
+                           roles=all_rows(catalog.staff_roles_query(current_user, project_id=workflow.project_id)),
+                           departments=all_rows(catalog.departments_query(current_user)),
+                           categories=all_rows(catalog.categories_query(current_user)),
                            task_count=svc.task_counts_by_workflow([workflow.id]).get(workflow.id, 0)), status
 
 
@@ -137,6 +131,3 @@ def deploy(workflow_id: int):
         return _detail_page(svc.get_workflow(current_user, workflow_id), exc.details, 400)
     flash("Workflow deployed." if workflow.status == "deployed" else "Workflow back to draft.", "success")
     return redirect(url_for("workflows.detail", workflow_id=workflow_id))
-
-
-from app.blueprints.workflows import roles  # noqa: E402,F401

@@ -2,14 +2,14 @@
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.blueprints.workflows import _all, bp, manage
+from app.blueprints.workflows.blueprint import all_rows, bp, manage
 from app.extensions import db
 from app.services.helpdesk import staff_roles as catalog
 from app.services.platform.errors import ValidationFailed
 
 
 def _roles_page(form: dict | None = None, errors: dict | None = None, status: int = 200):
-    return render_template("workflows/roles.html", roles=_all(catalog.staff_roles_query(current_user)),
+    return render_template("workflows/roles.html", roles=all_rows(catalog.staff_roles_query(current_user)),
                            form=form or {"max_assignments": "3"}, errors=errors or {},
                            users=catalog.project_users(current_user), projects=current_user.projects), status
 

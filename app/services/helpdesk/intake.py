@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -68,6 +69,14 @@ class Outcome:
         if self.errors:
             out["errors"] = self.errors
         return out
+
+
+def summarize_outcomes(outcomes: list[Outcome]) -> dict:
+    """A batch's summary (also the RQ job's result): counts by action and allocation status, and
+    every outcome."""
+    return {"received": len(outcomes), "actions": dict(Counter(o.action for o in outcomes)),
+            "allocation": dict(Counter(o.allocation_status for o in outcomes if o.allocation_status)),
+            "outcomes": [o.as_dict() for o in outcomes]}
 
 
 def retry_delay(attempts: int) -> timedelta:

@@ -78,13 +78,6 @@ def current_assignments(task: Task) -> list[TaskAssignment]:
     return [a for a in task.assignments if a.step_id == task.current_step_id]
 
 
-def users_json(task: Task) -> list[dict]:
-    """The seed's `users` list for the current step: {userID, username, status, assigned_on, role} (+ reason)."""
-    return [{"userID": a.user_id, "username": a.username, "status": a.status,
-             "assigned_on": a.assigned_on.isoformat().replace("+00:00", "Z"), "role": a.role_name, "reason": a.reason}
-            for a in current_assignments(task)]
-
-
 def allowed_actions(task: Task, user: User) -> list[str]:
     """The board actions this user may take on this task now, in display order. Completing a `new`
     task passes through in_progress (two transitions), as the seed's complete_task allows."""

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 
 import redis
 from sqlalchemy import Select, func, or_, select
@@ -111,7 +113,18 @@ def enqueue_batch(user: User, data) -> str:
     return job_id
 
 
-def batch_status(user: User, job_id: str) -> dict:
+@dataclass(frozen=True)
+class TicketBatch:
+    """A queued batch of tickets: its RQ status and, once finished, its summary (`summarize_outcomes`)."""
+
+    id: str
+    status: str
+    count: int | None
+    enqueued_at: datetime | None
+    result: dict | None = None
+
+
+def batch_status(user: User, job_id: str) -> TicketBatch:
     """A queued batch as its submitter's project sees it: status and, once done, its summary."""
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
@@ -125,10 +138,5 @@ def batch_status(user: User, job_id: str) -> dict:
     if job is None or job.meta.get("project_id") not in user.project_ids:
         raise NotFound(f"No ticket batch '{job_id}'")
     status = getattr(job.get_status(refresh=True), "value", None) or str(job.get_status())
-    body = {"id": job.id, "status": status, "count": job.meta.get("count"),
-            "enqueued_at": job.enqueued_at.isoformat() if job.enqueued_at else None}
-    if status == "finished":
-        body["result"] = job.return_value()
-    elif status == "failed":
-        body["error"] = "The batch failed; nothing of it was stored. Send it again."
-    return body
+    return TicketBatch(job.id, status, job.meta.get("count"), job.enqueued_at,
+                       job.return_value() if status == "finished" else None)

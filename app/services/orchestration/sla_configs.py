@@ -152,12 +152,6 @@ def save_config(user: User, data: dict, config_id=None) -> SlaConfig:
     return config
 
 
-def config_json(config: SlaConfig) -> dict:
-    return {"id": config.id, **config_form(config), "calendar": config.calendar.name if config.calendar else None,
-            "scope": "global" if config.project_id is None else "project",
-            "updated_at": config.updated_at.isoformat().replace("+00:00", "Z") if config.updated_at else None}
-
-
 # --- calendars --------------------------------------------------------------------------------------
 
 def list_calendars() -> list[BusinessCalendarConfig]:

@@ -7,7 +7,6 @@ a priority, an author and optionally an assignee and an action plan. Rules make 
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
@@ -24,7 +23,7 @@ from app.services.platform.field_values import parse_datetime
 from app.services.platform.outbox import emit_event
 from app.services.orchestration import sla
 from app.services.orchestration.state_machines import TASK
-from app.services.orchestration.transitions import Cause, allowed_transitions
+from app.services.orchestration.transitions import Cause
 
 TASK_TYPES = ("intake", "assessment", "review", "general")
 PRIORITIES = ("low", "medium", "high", "urgent")
@@ -165,22 +164,6 @@ def get_task(user: User, task_id) -> Task:
     return get_scoped(Task, task_id, user, "task")
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
-def task_json(task: Task, user: User | None = None) -> dict:
-    return {
-        "id": task.id, "title": task.title, "description": task.description, "task_type": task.task_type,
-        "service_area": task.service_area, "status": task.status, "priority": task.priority,
-        "project_id": task.project_id, "ticket_id": task.ticket_id, "action_plan_id": task.action_plan_id,
-        "created_by_id": task.created_by_id, "assignee_id": task.assignee_id, "due_at": _iso(task.due_at),
-        "created_at": _iso(task.created_at), "updated_at": _iso(task.updated_at),
-        "completed_at": _iso(task.completed_at),
-        "allowed_transitions": allowed_transitions(task, user) if user is not None else [],
-    }
-
-
 # Action plans ---------------------------------------------------------------------------------
 
 def create_action_plan(user: User, data: dict) -> ActionPlan:
@@ -228,18 +211,17 @@ def action_plan_task_counts(plan_ids: list[int]) -> dict[int, int]:
     return {plan_id: count for plan_id, count in rows}
 
 
+def state_history(entity_type: str, entity_id: int) -> list[StateTransition]:
+    """A task's or action plan's state changes (`entity_type` "task" or "action_plan"), oldest first."""
+    return list(db.session.execute(
+        select(StateTransition).where(StateTransition.entity_type == entity_type,
+                                      StateTransition.entity_id == entity_id)
+        .order_by(StateTransition.id)).scalars())
+
+
 def action_plan_history(plan: ActionPlan) -> list[StateTransition]:
     """The plan's state changes, oldest first, with their actors loaded."""
     return list(db.session.execute(
         select(StateTransition).options(selectinload(StateTransition.actor))
         .where(StateTransition.entity_type == "action_plan", StateTransition.entity_id == plan.id)
         .order_by(StateTransition.id)).scalars())
-
-
-def action_plan_json(plan: ActionPlan, user: User | None = None) -> dict:
-    task_count = action_plan_task_counts([plan.id]).get(plan.id, 0)
-    return {"id": plan.id, "title": plan.title, "description": plan.description, "service_area": plan.service_area,
-            "status": plan.status, "project_id": plan.project_id, "created_by_id": plan.created_by_id,
-            "created_at": _iso(plan.created_at), "activated_at": _iso(plan.activated_at),
-            "archived_at": _iso(plan.archived_at), "task_count": task_count,
-            "allowed_transitions": allowed_transitions(plan, user) if user is not None else []}

@@ -338,19 +338,6 @@ def apply_callback(actor: "User | PipelineActor", pipeline_id: str, data: dict) 
     return db.session.get(Job, job.id)
 
 
-def task_json(job: Job) -> dict:
-    """The Iaso task shape for a job."""
-    results = job.results or {}
-    return {
-        "id": job.id, "name": job.process_id, "status": st.to_iaso(job.status, bool(results.get("skipped"))),
-        "progress_value": job.progress, "end_value": 100, "progress_message": job.message,
-        "result": results, "external_id": job.external_ref,
-        "created_at": job.created_at.isoformat() if job.created_at else None,
-        "started_at": job.started_at.isoformat() if job.started_at else None,
-        "ended_at": job.finished_at.isoformat() if job.finished_at else None,
-    }
-
-
 def host_url_for(request_host_url: str) -> str:
     """What pipelines call back: CONNECTION_HOST when set (behind proxies), else the request's host."""
     return current_app.config.get("PIPELINE_CALLBACK_HOST") or request_host_url

@@ -23,17 +23,14 @@ from app.extensions import db, get_queue, get_redis
 from app.models import Job, JobLog, User, utcnow
 from app.services.processing.registry import get_process
 from app.services.processing import job_status as st
-from app.services.platform.errors import Conflict, DomainError, NotFound
+from app.services.platform.errors import Conflict, DomainError
+from app.services.processing.errors import NoSuchJob, ResultNotReady
 
 log = logging.getLogger(__name__)
 
 REDACTED = "***"
 _jobs = Job.__table__
 _logs = JobLog.__table__
-
-
-class ResultNotReady(NotFound):
-    """Results asked for a job that has not (or not successfully) finished (OGC result-not-ready)."""
 
 
 class JobDismissed(Exception):
@@ -297,7 +294,7 @@ def request_kill(job_id: str) -> Job:
     """Dismiss a job: a queued one at once, a running one when it next checks (it honours a flag)."""
     job = db.session.get(Job, job_id)
     if job is None:
-        raise NotFound(f"No job '{job_id}'")
+        raise NoSuchJob(f"No job '{job_id}'")
     if job.status in st.TERMINAL:
         raise Conflict(f"Job {job_id} is already {job.status}; it cannot be dismissed.")
     update_job(job_id, kill_requested=True)
@@ -381,10 +378,18 @@ def get_job_for(user: User, job_id: str, reap: bool = True) -> Job:
     """The job if this user may see it (404 otherwise, so ids of others' jobs do not leak)."""
     job = db.session.execute(select(Job).where(Job.id == job_id, visible_jobs_filter(user))).scalar_one_or_none()
     if job is None:
-        raise NotFound(f"No job '{job_id}'", {"jobID": job_id})
+        raise NoSuchJob(f"No job '{job_id}'", {"jobID": job_id})
     if reap:
         reap_job_if_stale(job)
     return job
+
+
+def get_job_results(user: User, job_id: str) -> dict:
+    """The results of a job this user may see; ResultNotReady unless it ended successfully."""
+    job = get_job_for(user, job_id)
+    if job.status != st.SUCCESSFUL:
+        raise ResultNotReady(f"Job {job_id} has no results: it is {job.status}.", {"jobID": job_id})
+    return job.results or {}
 
 
 def jobs_query(user: User, status: str | list[str] | None = None, process_id: str | list[str] | None = None):
@@ -402,33 +407,3 @@ def job_counts(user: User) -> dict[str, int]:
         select(Job.status, func.count()).where(visible_jobs_filter(user)).group_by(Job.status)
     ).all()
     return {status: n for status, n in rows}
-
-
-def status_info(job: Job, base_url: str) -> dict:
-    """OGC API – Processes statusInfo for a job (with both `jobID` and `id`)."""
-    def iso(value):
-        return value.isoformat().replace("+00:00", "Z") if value else None
-
-    info = {
-        "jobID": job.id,
-        "id": job.id,
-        "processID": job.process_id,
-        "type": "process",
-        "status": job.status,
-        "message": job.message,
-        "progress": job.progress,
-        "created": iso(job.created_at),
-        "started": iso(job.started_at),
-        "finished": iso(job.finished_at),
-        "updated": iso(job.updated_at),
-        "links": [
-            {"href": f"{base_url}jobs/{job.id}", "rel": "self", "type": "application/json", "title": "Job status"},
-            {"href": f"{base_url}jobs/{job.id}", "rel": "monitor", "type": "text/html", "title": "Job page"},
-        ],
-    }
-    if job.steps:
-        info["steps"] = job.steps  # extension: per-step status of multi-step processes
-    if job.status == st.SUCCESSFUL:
-        info["links"].append({"href": f"{base_url}jobs/{job.id}/results", "rel": "http://www.opengis.net/def/rel/ogc/1.0/results",
-                              "type": "application/json", "title": "Results"})
-    return info

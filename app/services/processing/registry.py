@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from app.services.platform.errors import NotFound
+from app.services.processing.errors import NoSuchProcess
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def get_process(process_id: str) -> Process:
     try:
         return _REGISTRY[process_id]
     except KeyError:
-        raise NotFound(f"No process '{process_id}'", {"processID": process_id}) from None
+        raise NoSuchProcess(f"No process '{process_id}'", {"processID": process_id}) from None
 
 
 def all_processes() -> list[Process]:
