@@ -10,6 +10,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from app import request_limits
 from app.config import engine_options, load_config
 
 
@@ -24,6 +25,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     _configure_logging(app)
     _init_extensions(app)
+    request_limits.init_app(app)  # before the blueprints: their `<int:…>` routes use the bounded converter
     _register_blueprints(app)
 
     from app.cli import register_cli

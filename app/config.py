@@ -113,6 +113,8 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "JOB_STALE_SECONDS": _int(env, "JOB_STALE_SECONDS", 45, 2),
         "JOB_DEFAULT_TIMEOUT_SECONDS": _int(env, "JOB_DEFAULT_TIMEOUT_SECONDS", 3600, 1),
         "API_MAX_PAGE_SIZE": _int(env, "API_MAX_PAGE_SIZE", 500, 1),
+        # Request bodies above this many bytes are refused with 413 (uploads included)
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 2 * 1024 * 1024, 1024),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
         # EO source files (GeoTIFF per month/year per dataset); the sample dataset is generated here
         "EO_CACHE_DIR": env.get("EO_CACHE_DIR") or os.path.join(instance_path, "eo_cache"),

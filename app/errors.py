@@ -38,7 +38,8 @@ OGC_TYPES = (
 GENERIC_PROBLEM = "about:blank"  # RFC 7807: the HTTP status says it all
 
 HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "permission_denied", 404: "not_found",
-              405: "method_not_allowed", 409: "conflict", 429: "rate_limited", 500: "internal_error"}
+              405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 429: "rate_limited",
+              500: "internal_error"}
 
 
 @dataclass(frozen=True)
@@ -178,8 +179,26 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unhandled(exc: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.path)
         from app.extensions import db
 
-        db.session.rollback()
-        return error_response(Failure(500, "Internal error", "Something went wrong on our side; it has been logged."))
+        try:  # first, so nothing below (logging, templates) meets a failed transaction
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 — a broken connection must not stop the answer
+            pass
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        failure = Failure(500, "Internal error", "Something went wrong on our side; it has been logged.")
+        try:
+            return error_response(failure)
+        except Exception:  # noqa: BLE001 — the handler of last resort never raises
+            log.exception("the error page itself failed on %s %s", request.method, request.path)
+            return last_resort(failure)
+
+
+def last_resort(failure: Failure) -> Response:
+    """A minimal answer when even the family's builder failed: JSON for API paths, text otherwise."""
+    if request.path.startswith("/api/") or request.path.startswith(WORKFLOW_PREFIXES):
+        response = Response('{"error": "Internal error", "details": {}}', mimetype="application/json")
+    else:
+        response = Response(failure.message + "\n", mimetype="text/plain")
+    response.status_code = failure.status
+    return response

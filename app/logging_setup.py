@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Iterator
 
 from flask import Flask, g, has_request_context, request
+from sqlalchemy import inspect as sa_inspect
 
 from app.logging_filters import install_redaction, redact_text
 
@@ -67,7 +68,9 @@ def _user_id() -> int | None:
     # Only a user already loaded for this request: a log call must never query the database.
     for user in (g.get("_login_user"), g.get("api_user")):
         if user is not None and getattr(user, "is_authenticated", False):
-            return getattr(user, "id", None)
+            # the identity map's key, not the attribute: a failed transaction must not make logging query
+            state = sa_inspect(user, raiseerr=False)
+            return state.identity[0] if state is not None and state.identity else None
     return None
 
 

@@ -34,9 +34,10 @@ LAYERS = (
     ("models", ("app.models",)),
     ("infrastructure", ("app.config", "app.extensions", "app.embedded_redis", "app.devstack", "app.logging_filters",
                         "app.logging_setup")),
-    ("services", ("app.services",)),
+    ("services", ("app.services", "app.schemas")),  # input schemas sit with the services they feed
     ("processes and RQ jobs", ("app.processes", "app.rq_jobs")),
-    ("interfaces", ("app.blueprints", "app.security", "app.errors", "app.template_helpers", "app.cli", "app.demo")),
+    ("interfaces", ("app.blueprints", "app.security", "app.errors", "app.request_limits", "app.template_helpers",
+                    "app.cli", "app.demo")),
     ("application", ("app",)),  # the package root only: create_app wires every layer together
 )
 # Upward edges that are the design, not a slip.

@@ -51,10 +51,17 @@ def int_arg(name: str) -> int | None:
 
 
 def json_body() -> dict:
-    """The request's JSON object, or a 400 saying it is not one."""
+    """The request's JSON object, or a 400 saying why it is not one (not JSON, not UTF-8, nested too
+    deeply, text that cannot be stored — see `app.request_limits`)."""
+    from werkzeug.exceptions import BadRequest
+
     from app.services.platform.errors import ValidationFailed
 
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=not request.is_json)
+    except BadRequest as exc:
+        reason = (exc.description or "").removeprefix("Failed to decode JSON object: ")
+        raise ValidationFailed(f"The request body is not valid JSON: {reason}", {"body": [reason]}) from None
     if not isinstance(data, dict):
         raise ValidationFailed("The request body must be a JSON object.", {"body": ["must be a JSON object"]})
     return data

@@ -1,0 +1,65 @@
+"""Inputs → validated models, or one ValidationFailed that names every bad field.
+
+JSON bodies are validated strictly from their raw bytes (pydantic's own JSON parser: JSON types are
+kept, so `true` is never 1 and `2.7` never 2; dates come as ISO strings). Query strings and forms
+are text, validated in lax mode (text → numbers, dates, booleans), within the same bounds.
+"""
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from app.services.platform.errors import ValidationFailed
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Input(BaseModel):
+    """Base of every input schema: unknown fields are errors (a client's typo is never dropped)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+
+
+def field_errors(exc: ValidationError) -> dict[str, list[str]]:
+    """pydantic's errors as {dotted field: [messages]} (the body itself is `body`)."""
+    details: dict[str, list[str]] = {}
+    for error in exc.errors(include_url=False, include_context=False, include_input=False):
+        location = ".".join(str(part) for part in error["loc"]) or "body"
+        details.setdefault(location, []).append(_message(error))
+    return details
+
+
+def _message(error: dict) -> str:
+    kind, message = error["type"], error["msg"]
+    if kind == "extra_forbidden":
+        return "is not a field of this request"
+    if kind == "missing":
+        return "is required"
+    if kind == "json_invalid":
+        return f"is not valid JSON ({message.removeprefix('Invalid JSON: ')})"
+    if kind.startswith("value_error"):
+        return message.removeprefix("Value error, ")
+    return message[0].lower() + message[1:] if message else kind
+
+
+def _raise(exc: ValidationError, summary: str):
+    details = field_errors(exc)
+    named = "; ".join(f"{field}: {messages[0]}" for field, messages in details.items())
+    raise ValidationFailed(f"{summary} — {named}", details) from None
+
+
+def validate_json(model: type[M], raw: bytes | str, summary: str = "Invalid input") -> M:
+    """A JSON document (the raw body) as `model`, strictly."""
+    try:
+        return model.model_validate_json(raw or b"null", strict=True)
+    except ValidationError as exc:
+        _raise(exc, summary)
+
+
+def validate_data(model: type[M], data: Any, summary: str = "Invalid input", strict: bool = False) -> M:
+    """Already-decoded data (a form, a query string, a stored inputs dict) as `model`."""
+    try:
+        return model.model_validate(data, strict=strict)
+    except ValidationError as exc:
+        _raise(exc, summary)
