@@ -6,10 +6,10 @@ parents and assignees travel once in lookup tables. Styling, tooltips and clicks
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import folium
+from markupsafe import Markup
 from folium.utilities import JsCode
 from sqlalchemy import func, select
 
@@ -32,9 +32,8 @@ function(feature, layer) {
 
 @dataclass
 class RenderedMap:
-    header: str
-    html: str
-    script: str
+    html: Markup
+    script: Markup
     feature_count: int
     total_of_type: int
     display_type: OrgUnitType | None
@@ -126,7 +125,8 @@ def build_map(planning: Planning, type_id: int | None) -> RenderedMap:
         "parents": parent_paths,
         "assignees": {k: {"name": v["name"], "colour": v["colour"]} for k, v in assignees.items()},
     }
-    return RenderedMap(header=figure.header.render(), html=figure.html.render(), script=figure.script.render(),
+    return RenderedMap(html=Markup(figure.html.render()),  # the map's container div: no data in it
+                       script=_inert(figure.script.render()),
                        feature_count=len(features), total_of_type=total, display_type=shown,
                        only_assigned=only_assigned, lookups=lookups)
 
@@ -150,5 +150,9 @@ def _bounds(geometries: list[dict]) -> list[list[float]] | None:
     return [[min(ys), min(xs)], [max(ys), max(xs)]]
 
 
-def lookups_json(rendered: RenderedMap) -> str:
-    return json.dumps(rendered.lookups, separators=(",", ":"))
+def _inert(code: str) -> Markup:
+    """Folium's markup and script, safe to place in the page: data inside (unit, team and user names)
+    comes as JS/JSON string literals, where `<\\/` and `\\u003c!--` mean the same as `</` and `<!--` but
+    cannot close the script element or open a comment — a name like `</script><img onerror=…>`
+    stays text."""
+    return Markup(code.replace("</", "<\\/").replace("<!--", "\\u003c!--"))

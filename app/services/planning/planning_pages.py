@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models import Form, OrgUnit, OrgUnitType, Permission, Planning, Project, Team, User
 from app.services.planning import assignments as assign_svc
 from app.services.planning import plannings as svc
-from app.services.planning.assignment_map import RenderedMap, build_map, display_types, lookups_json
+from app.services.planning.assignment_map import RenderedMap, build_map, display_types
 from app.services.planning.orgunits import org_units_query
 from app.services.planning.pipeline_choices import PipelineList, fetch_pipelines, known_pipelines
 from app.services.planning.teams import teams_query
@@ -149,7 +149,7 @@ class AssignmentsTable:
 class PlanningPage:
     planning: Planning
     map: RenderedMap
-    lookups: str
+    lookups: dict
     types: list[OrgUnitType]
     assignees: list[dict]
     count: int
@@ -169,7 +169,7 @@ def planning_page(user: User, planning_id: int, type_id: int | None, sort: str, 
     the assignees, and one page of the assignments table."""
     planning = svc.get_planning(user, planning_id)
     rendered = build_map(planning, type_id)
-    return PlanningPage(planning=planning, map=rendered, lookups=lookups_json(rendered), types=display_types(planning),
+    return PlanningPage(planning=planning, map=rendered, lookups=rendered.lookups, types=display_types(planning),
                         assignees=assign_svc.assignee_summary(planning), count=assign_svc.live_count(planning.id),
                         pipelines=svc.available_pipelines(planning), can_manage=_can_manage(user),
                         table=_table(planning, sort, page), sort=sort)
