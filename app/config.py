@@ -131,6 +131,8 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "OUTBOX_RETRY_SECONDS": _int(env, "OUTBOX_RETRY_SECONDS", 2, 0),
         # Automation: events deeper than this in a causation chain fire no rules
         "AUTOMATION_MAX_DEPTH": _int(env, "AUTOMATION_MAX_DEPTH", 5, 1),
+        # ... and one originating event's chain creates at most this many tasks, alerts, webhook deliveries
+        "AUTOMATION_MAX_EFFECTS": _int(env, "AUTOMATION_MAX_EFFECTS", 100, 1),
         # Webhooks: private/loopback targets are refused unless their host is listed here
         "WEBHOOK_ALLOWED_HOSTS": [h.strip().lower() for h in env.get("WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip()],
         "WEBHOOK_TIMEOUT_SECONDS": _int(env, "WEBHOOK_TIMEOUT_SECONDS", 5, 1),

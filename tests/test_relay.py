@@ -246,3 +246,28 @@ def test_relay_processes_run_side_by_side_and_stop_together(db, app, worker_env)
     assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]  # the parent reaped them
     assert db.session.execute(select(func.count()).select_from(Alert)).scalar_one() == 1000
     assert db.session.execute(select(func.count(func.distinct(Alert.event_id)))).scalar_one() == 1000
+
+
+def test_fan_out_is_capped_per_originating_event_with_one_alert(client, db, coord, api_token, app):
+    """Rules that feed each other (each creates a task on TaskCreated, and the loop guard only stops a
+    rule from re-firing on its own descendants) would turn one API call into hundreds of tasks: the
+    chain stops at AUTOMATION_MAX_EFFECTS and says so once."""
+    app.config["AUTOMATION_MAX_EFFECTS"] = 10
+    for n in range(4):
+        db.session.add(AutomationRule(name=f"Echo {n}", event_type="TaskCreated", condition={},
+                                      actions=[{"type": "create_task", "title": f"Echo {n} of {{payload.title}}",
+                                                "task_type": "general", "service_area": "nutrition"}]))
+    db.session.commit()
+    _task(client, api_token(coord), title="Origin")
+    relay.drain(max_seconds=30)
+    made = db.session.scalar(select(func.count()).select_from(Task).where(Task.title.like("Echo%")))
+    assert made == 10
+    capped = db.session.execute(select(RuleExecution).where(RuleExecution.outcome == "fanout_capped")).scalars().all()
+    assert capped and all(c.detail["limit"] == 10 for c in capped)
+    alerts = db.session.execute(select(Alert).where(Alert.source == "automation")).scalars().all()
+    assert len(alerts) == 1 and "reached 10 tasks, alerts and deliveries" in alerts[0].title
+    assert _statuses() == {"done": db.session.scalar(select(func.count()).select_from(OutboxEvent))}
+    # another API call is another chain, with a budget of its own
+    _task(client, api_token(coord), title="Second origin")
+    relay.drain(max_seconds=30)
+    assert db.session.scalar(select(func.count()).select_from(Task).where(Task.title.like("Echo%"))) == 20

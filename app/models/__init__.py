@@ -18,7 +18,7 @@ from app.models.connections import Dhis2Connection, Dhis2Import  # noqa: E402,F4
 from app.models.schedules import Schedule  # noqa: E402,F401
 from app.models.workflow import ActionPlan, ActionPlanStatus, StateTransition  # noqa: E402,F401
 from app.models.automation import (  # noqa: E402,F401
-    Alert, AutomationRule, DeliveryStatus, RuleExecution, RuleOutcome, WebhookAttempt, WebhookDelivery,
+    Alert, AutomationBudget, AutomationRule, DeliveryStatus, RuleExecution, RuleOutcome, WebhookAttempt, WebhookDelivery,
     WebhookEndpoint,
 )
 from app.models.sla import BusinessCalendarConfig, SlaConfig, SlaRecord, SlaStatus  # noqa: E402,F401

@@ -16,7 +16,20 @@ class RuleOutcome(StrEnum):
     FIRED = "fired"            # condition matched, actions ran
     LOOP_BLOCKED = "loop_blocked"  # the event was caused by this rule (directly or up the chain)
     DEPTH_CAPPED = "depth_capped"  # the causation chain is too deep
+    FANOUT_CAPPED = "fanout_capped"  # the chain already made AUTOMATION_MAX_EFFECTS tasks/alerts/deliveries
     FAILED = "failed"          # an action raised; the event is retried
+
+
+class AutomationBudget(Base):
+    """What one originating event's chain of rule firings has created so far (tasks, alerts, webhook
+    deliveries), keyed by the chain's correlation id; bumped in the relay's transaction."""
+
+    __tablename__ = "automation_budgets"
+
+    chain_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    effects: Mapped[int] = mapped_column(Integer, default=0)
+    capped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class AutomationRule(Base):

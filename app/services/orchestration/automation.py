@@ -3,7 +3,9 @@
 A rule's side effects and its `RuleExecution` row (unique per rule and event) are written in the
 relay's transaction, so a redelivered event cannot fire a rule twice. Loop guard: a rule never fires
 on an event that it caused, directly or further up the chain (`OutboxEvent.rule_chain`); depth cap:
-events deeper than AUTOMATION_MAX_DEPTH fire nothing.
+events deeper than AUTOMATION_MAX_DEPTH fire nothing. Fan-out cap: one originating event's chain
+(its correlation id) creates at most AUTOMATION_MAX_EFFECTS tasks, alerts and webhook deliveries;
+past that its rules stop (`fanout_capped`) and one alert says so.
 """
 from __future__ import annotations
 
@@ -14,10 +16,12 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.extensions import db
-from app.models import AutomationRule, OutboxEvent, RuleExecution, RuleOutcome, utcnow
+from app.models import AutomationBudget, AutomationRule, OutboxEvent, RuleExecution, RuleOutcome, utcnow
 from app.services.platform.bulk_insert import RowBuffer
 from app.services.orchestration import webhooks
 from app.services.orchestration.alerts import raise_alert
@@ -122,12 +126,54 @@ def dispatch(event: OutboxEvent, rules: list[AutomationRule], evaluations: Count
             log.warning("rule %s not fired on %s %s: %s", rule.id, event.event_type, event.id, outcome,
                         extra={"correlation_id": event.correlation_id})
             detail = {"depth": event.depth, "rule_chain": list(event.rule_chain or [])}
+        elif not spend_budget(rule, event, rows):
+            outcome = RuleOutcome.FANOUT_CAPPED.value
+            detail = {"chain": chain_key(event), "limit": current_app.config["AUTOMATION_MAX_EFFECTS"]}
         else:
             outcome = RuleOutcome.FIRED.value
             detail = {"actions": [run_action(action, rule, event, doc, rows) for action in (rule.actions or [])]}
         rows.add(RuleExecution, {"rule_id": rule.id, "event_id": event.id, "outcome": outcome, "detail": detail,
                                  "at": utcnow()})
         evaluations[(rule.id, outcome)] += 1
+
+
+EFFECTS = frozenset({"create_task", "alert", "webhook"})  # actions that create something
+
+
+def chain_key(event: OutboxEvent) -> str:
+    """The originating event's chain: its correlation id (inherited down the chain), else its own id."""
+    return event.correlation_id or event.id
+
+
+def spend_budget(rule: AutomationRule, event: OutboxEvent, rows: RowBuffer) -> bool:
+    """Reserve the rule's effects in the chain's budget (in the relay's transaction, so concurrent
+    relays count exactly); False when they would pass AUTOMATION_MAX_EFFECTS. The first refusal in a
+    chain raises one alert."""
+    effects = sum(1 for action in (rule.actions or []) if action.get("type") in EFFECTS)
+    if not effects:
+        return True
+    limit, key, now = current_app.config["AUTOMATION_MAX_EFFECTS"], chain_key(event), utcnow()
+    table = AutomationBudget.__table__
+    upsert = (pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert)(table).values(
+        chain_key=key, effects=effects, updated_at=now)
+    total = db.session.execute(upsert.on_conflict_do_update(
+        index_elements=["chain_key"], set_={"effects": table.c.effects + effects, "updated_at": now})
+        .returning(table.c.effects)).scalar_one()
+    if total <= limit:
+        return True
+    first = db.session.execute(update(table).where(table.c.chain_key == key)
+                               .values(effects=table.c.effects - effects, capped_at=func.coalesce(table.c.capped_at, now))
+                               .returning(table.c.capped_at == now)).scalar_one()
+    if first:
+        log.warning("automation chain %s capped at %s effects (rule %s)", key, limit, rule.id,
+                    extra={"correlation_id": event.correlation_id})
+        raise_alert((event.payload or {}).get("project_id"), "warning",
+                    f"Automation stopped: one chain of events reached {limit} tasks, alerts and deliveries",
+                    f"Rule '{rule.name}' and any later rule in this chain did not run on {event.event_type} "
+                    f"(chain {key}). Check the rules for actions that trigger each other.",
+                    source="automation", event_id=event.id, entity_type=event.aggregate_type,
+                    entity_id=event.aggregate_id, causation=event, rows=rows)
+    return False
 
 
 def handled_pairs(event_ids: list[str]) -> set:

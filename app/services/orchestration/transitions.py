@@ -47,7 +47,8 @@ class Cause:
     @classmethod
     def of(cls, event: OutboxEvent, rule_id: int | None = None) -> "Cause":
         chain = tuple(event.rule_chain or ()) + ((rule_id,) if rule_id is not None else ())
-        return cls(event.id, event.correlation_id, event.depth, chain)
+        # an origin without a correlation id gives its own id to its chain (the fan-out budget's key)
+        return cls(event.id, event.correlation_id or event.id, event.depth, chain)
 
     def event_kwargs(self) -> dict:
         return {"causation_id": self.event_id, "correlation_id": self.correlation_id,
