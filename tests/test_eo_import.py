@@ -165,6 +165,21 @@ def test_import_into_dhis2_double_is_idempotent(app, db, districts, run_worker, 
     assert other_element.status == st.SUCCESSFUL and not other_element.results.get("skipped")
 
 
+def test_a_period_without_data_fails_in_plain_words(app, db, client, login, districts, run_worker):
+    """Outside the sample data the job fails with what to do — no exception name, traceback or
+    server path on the page a coordinator reads."""
+    job = _run(db, run_worker, districts, start="2019-03-01", end="2019-03-31")
+    assert job.status == st.FAILED
+    assert job.message.startswith("No CHIRPS daily precipitation data for 2019-03 in the EO cache.")
+    step = next(s for s in job.steps if s["name"] == "extract_source_data")
+    assert step["status"] == "failed" and step["attempts"] == 1  # missing data is not retried
+    login(districts)
+    html = client.get(f"/jobs/{job.id}").get_data(as_text=True)
+    assert "No CHIRPS daily precipitation data for 2019-03" in html
+    for leak in ("Traceback", "Error:", "eo_cache/", app.instance_path):
+        assert leak not in html, leak
+
+
 def test_dhis2_refusal_fails_the_import_step(app, db, districts, run_worker, dhis2_double):
     connection = dhis2.save_connection({"name": "Double", "url": dhis2_double.url, "username": "admin", "password": "wrong"})
     job = _run(db, run_worker, districts, connection=connection.id)

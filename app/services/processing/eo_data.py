@@ -18,6 +18,8 @@ from datetime import date, timedelta
 import numpy as np
 from flask import current_app
 
+from app.services.processing.steps import PermanentError
+
 GRID_WEST, GRID_NORTH, GRID_RES, GRID_SIZE = 16.5, 8.5, 0.1, 70  # 0.1° over the demo country
 
 
@@ -107,8 +109,10 @@ def source_files(dataset_id: str, start: date, end: date) -> list[tuple[str, lis
         path = os.path.join(folder, f"{key}.tif")
         if not os.path.exists(path):
             if not (dataset.sample_start <= days[0] and days[-1] <= dataset.sample_end):
-                raise FileNotFoundError(f"{dataset.id} {key} is not in the cache ({folder}) and outside the "
-                                        f"sample range {dataset.sample_start}..{dataset.sample_end}")
+                raise PermanentError(
+                    f"No {dataset.title} data for {key} in the EO cache. The sample data covers "
+                    f"{dataset.sample_start:%d %b %Y} to {dataset.sample_end:%d %b %Y}: choose a period inside it, "
+                    f"or ask an administrator to add the source file for {key}.")
             _write_tif(path, _synthetic(dataset, key, days))
         out.append((path, days))
     return out

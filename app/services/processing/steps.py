@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from app.models import utcnow
+from app.services.platform.errors import DomainError
 from app.services.processing.registry import Process
 
 PENDING, RUNNING, SUCCESSFUL, FAILED, DISMISSED, SKIPPED = (
@@ -30,8 +31,13 @@ class StepTimeout(Exception):
     """A step ran past its time limit."""
 
 
-class PermanentError(Exception):
-    """A failure that retrying cannot fix (bad credentials, refused payload): no further attempts."""
+class PermanentError(DomainError):
+    """A failure that retrying cannot fix (bad credentials, refused payload, missing source data): no
+    further attempts; its message is what the job shows, so it says what to do in plain words."""
+
+    status = 422
+    code = "permanent_failure"
+    title = "The job cannot go on"
 
 
 class SkipRemaining(Exception):
@@ -150,7 +156,7 @@ def run_steps(steps: list[Step], ctx, inputs: dict, finish: Callable[[dict], dic
                 ctx.log(f"[{step.name}] {skip.reason}; later steps skipped")
                 return {**skip.results, "skipped": True, "skipReason": skip.reason}
             except Exception as exc:
-                reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, StepTimeout) else str(exc)
+                reason = _reason(exc)
                 if attempt > step.retries or isinstance(exc, PermanentError):
                     record.update(status=FAILED, finished=_iso(utcnow()), message=reason[:500])
                     write_steps(ctx.job_id, records)
@@ -166,6 +172,15 @@ def run_steps(steps: list[Step], ctx, inputs: dict, finish: Callable[[dict], dic
         write_steps(ctx.job_id, records)
         ctx.progress(hi, f"{step.name} done")
     return finish(state)
+
+
+def _reason(exc: Exception) -> str:
+    """What a step's record says of a failure: our own errors in their words, others by their type."""
+    if isinstance(exc, DomainError):
+        return exc.message
+    if isinstance(exc, StepTimeout):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def steps_process(*, id: str, title: str, description: str, version: str, steps: list[Step],
