@@ -1,4 +1,5 @@
-"""Who is asking: browser sessions (flask-login), API Bearer tokens (JWT), permission checks."""
+"""Who is asking: browser sessions (flask-login) and API Bearer tokens (JWT). What they may do is the
+services' business (`app.services.platform.permissions`)."""
 from __future__ import annotations
 
 from functools import wraps
@@ -12,7 +13,7 @@ from jwt import PyJWTError
 from app.extensions import db, jwt, login_manager
 from app.models import User
 from app.services.platform.errors import Forbidden
-from app.services.platform.permissions import PipelineActor, Unauthorized, require_permission
+from app.services.platform.permissions import PipelineActor, Unauthorized
 
 
 def init_app(app: Flask) -> None:
@@ -112,19 +113,3 @@ def api_login_required(view):
         return view(*args, **kwargs)
 
     return wrapper
-
-
-def permission_required(permission: str):
-    """Page decorator: logged in and holding `permission` (403 otherwise)."""
-
-    def decorator(view):
-        @wraps(view)
-        def wrapper(*args, **kwargs):
-            if not current_user.is_authenticated:
-                return login_manager.unauthorized()
-            require_permission(current_user, permission)
-            return view(*args, **kwargs)
-
-        return wrapper
-
-    return decorator

@@ -75,9 +75,9 @@ def test_list_shows_my_projects_plans_and_filters_as_a_partial(client, login, pe
 
 
 def test_list_pages_like_the_sla_records(client, login, people, monkeypatch):
-    from app.blueprints import action_plans
+    from app.services.orchestration import action_plan_pages
 
-    monkeypatch.setattr(action_plans, "PER_PAGE", 2)
+    monkeypatch.setattr(action_plan_pages, "PER_PAGE", 2)
     for n in range(3):
         work_items.create_action_plan(people["coord"], {"title": f"Plan {n}"})
     login(people["coord"])

@@ -7,7 +7,7 @@ from app.extensions import get_redis
 from app.models import Planning
 from app.services.planning import openhexa
 from app.services.planning.plannings import update_planning
-from tests.openhexa_double import PIPELINE_ID, configured, double  # noqa: F401
+from tests.openhexa_double import PIPELINE_ID, TOKEN, configured, double  # noqa: F401
 from tests.planning_fixtures import country, planning  # noqa: F401
 
 HX = {"HX-Request": "true"}
@@ -96,3 +96,25 @@ def test_form_errors_rerender_with_the_chosen_pipelines_then_save_them(client, l
     edit = client.post(f"/plannings/{saved.id}/edit", data={**fields, "name": "", "pipeline_uuids": [PIPELINE_ID]})
     assert edit.status_code == 400 and "Edit planning" in edit.get_data(as_text=True)
     assert '<option value="lqas-sampling" >' in edit.get_data(as_text=True)  # the unselected built-in stays unselected
+
+
+def test_admin_settings_page(client, login, csrf, configured, double, country):
+    """Admins only; the form shows the stored settings but never the token; a bad post names the field
+    and changes nothing; `check` lists the workspace's pipelines."""
+    login(country.coordinator)
+    assert client.get("/admin/openhexa/").status_code == 403
+    assert client.post("/admin/openhexa/", data={"workspace_slug": "x", "csrf_token": csrf()}).status_code == 403
+    client.post("/logout", data={"csrf_token": csrf()})
+    login(configured)
+    page = client.get("/admin/openhexa/").get_data(as_text=True)
+    assert 'value="demo"' in page and "stored — leave blank to keep it" in page
+    assert TOKEN not in page and "Pipelines in the workspace" not in page
+    bad = client.post("/admin/openhexa/", data={"openhexa_url": "ftp://nope", "workspace_slug": "other",
+                                                "csrf_token": csrf()})
+    assert bad.status_code == 400 and "must be an http(s) URL" in bad.get_data(as_text=True)
+    assert 'value="other"' in bad.get_data(as_text=True) and openhexa.get_config().workspace_slug == "demo"
+    checked = client.get("/admin/openhexa/?check=1").get_data(as_text=True)
+    assert "Fieldflow LQAS" in checked and PIPELINE_ID in checked
+    saved = client.post("/admin/openhexa/", data={"openhexa_url": double.url, "workspace_slug": "demo",
+                                                  "timeout_minutes": "20", "csrf_token": csrf()})
+    assert saved.status_code == 302 and openhexa.get_config().timeout_minutes == 20

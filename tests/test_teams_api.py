@@ -103,3 +103,18 @@ def test_team_pages(client, login, csrf, coordinator, tree, db):
     created = client.post("/teams/new", data={"name": "District B", "type": "TEAM_OF_USERS", "parent_id": str(root.id),
                                               "colour": "#123456", "csrf_token": csrf()})
     assert created.status_code == 302
+
+
+def test_team_pages_for_someone_without_manage_teams(client, login, csrf, tree, db):
+    """They see the teams read-only; the new-team form is refused like its submission."""
+    root, district, field1, _ = tree
+    login(field1)
+    assert "New team" not in client.get("/teams/").get_data(as_text=True)
+    detail = client.get(f"/teams/{district.id}").get_data(as_text=True)
+    assert "District A" in detail and "Add sub-team" not in detail and ">Save<" not in detail
+    assert client.get(f"/teams/new?parent_id={root.id}").status_code == 403
+    assert client.post("/teams/new", data={"name": "Mine", "type": "TEAM_OF_USERS", "csrf_token": csrf()}
+                       ).status_code == 403
+    assert client.post(f"/teams/{district.id}", data={"name": "Renamed", "csrf_token": csrf()}).status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Team, district.id).name == "District A"

@@ -1,40 +1,26 @@
-"""Admin › OpenHEXA: the connection settings (the token is write-only)."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+"""Admin › OpenHEXA: the connection settings (the token is write-only). Administrators only (checked
+by the service). Parse → one service call → render."""
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app.services.planning import openhexa as svc
-from app.services.platform.errors import ValidationFailed
-from app.services.planning.openhexa_client import OpenHexaError
+from app.services.planning import openhexa_settings as svc
 
 bp = Blueprint("openhexa_admin", __name__, url_prefix="/admin/openhexa")
+
+
+def _render(page: svc.OpenHexaSettings, status: int = 200):
+    return render_template("admin/openhexa.html", **vars(page)), status
 
 
 @bp.route("/", methods=["GET", "POST"])
 @login_required
 def settings():
-    if not current_user.is_admin:
-        abort(403)
-    config = svc.get_config()
-    errors, form = {}, {}
-    if request.method == "POST":
-        form = {k: v for k, v in request.form.items() if k != "csrf_token"}
-        try:
-            svc.save_config(current_user, form)
-        except ValidationFailed as exc:
-            errors = exc.details
-        else:
-            flash("OpenHEXA settings saved.", "success")
-            return redirect(url_for("openhexa_admin.settings"))
-    elif config is not None:
-        form = {"openhexa_url": config.openhexa_url, "workspace_slug": config.workspace_slug,
-                "lqas_pipeline_code": config.lqas_pipeline_code or "", "poll_delay_seconds": config.poll_delay_seconds,
-                "timeout_minutes": config.timeout_minutes}
-    pipelines, pipelines_error = [], None
-    if config is not None and request.args.get("check"):
-        try:
-            pipelines = svc.list_pipelines(current_user)
-        except OpenHexaError as exc:
-            pipelines_error = str(exc)
-    return render_template("admin/openhexa.html", form=form, errors=errors, has_token=bool(config and config.token_encrypted),
-                           pipelines=pipelines, pipelines_error=pipelines_error,
-                           checked=bool(request.args.get("check"))), 400 if errors else 200
+    check = bool(request.args.get("check"))
+    if request.method == "GET":
+        return _render(svc.openhexa_settings(current_user, check))
+    form = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    saved = svc.save_openhexa_settings(current_user, form, check)
+    if saved.page is not None:
+        return _render(saved.page, 400)
+    flash("OpenHEXA settings saved.", "success")
+    return redirect(url_for("openhexa_admin.settings"))

@@ -1,12 +1,12 @@
 """The seed's task API under /tasks/api/tasks/ (Bearer only). Errors use the workflow family's shape,
-`{"success": false, "message", "error_code", "details"}` (STYLE 8), built in `app/errors.py`."""
+`{"success": false, "message", "error_code", "details"}` (STYLE 8), built in `app/errors.py`.
+Parse → one service call → JSON."""
 from flask import Blueprint, jsonify, request
 
 from app.blueprints.api.pagination import int_arg, json_body, paginated
 from app.blueprints.tickets_api.serializers import ticket_task_action_json, ticket_task_json
 from app.security import api_login_required, api_user
 from app.services.helpdesk import ticket_tasks as svc
-from app.services.platform.errors import FieldErrors
 
 bp = Blueprint("tasks_api", __name__, url_prefix="/tasks/api/tasks")
 
@@ -15,21 +15,21 @@ def _ok(task, message: str, status: int = 200):
     return jsonify(ticket_task_action_json(task, message, api_user())), status
 
 
+def _reason() -> str:
+    """The optional `reason` of an action's JSON body (the body itself is optional)."""
+    data = request.get_json(silent=True)
+    return str(data.get("reason") or "") if isinstance(data, dict) else ""
+
+
 @bp.get("/")
 @api_login_required
 def tasks():
     """Filters: status (seed aliases accepted), ticket_id, workflow_id, user_id (assigned to the current step)."""
-    status = None
-    if request.args.get("status"):
-        errors = FieldErrors()
-        status = svc.parse_status(request.args["status"], errors)
-        errors.raise_if_any("Invalid query")
     user = api_user()
-    assigned = int_arg("user_id") or int_arg("assigned_to")
-    if request.args.get("mine") in ("1", "true"):
-        assigned = user.id
-    stmt = svc.tasks_query(user, status=status, ticket_id=int_arg("ticket_id"), workflow_id=int_arg("workflow_id"),
-                           assigned_user_id=assigned, project_id=int_arg("project_id"))
+    stmt = svc.task_list_query(user, status=request.args.get("status"), mine=request.args.get("mine") in ("1", "true"),
+                               assigned_user_id=int_arg("user_id") or int_arg("assigned_to"),
+                               ticket_id=int_arg("ticket_id"), workflow_id=int_arg("workflow_id"),
+                               project_id=int_arg("project_id"))
     return jsonify(paginated(stmt, lambda t: ticket_task_json(t, user)))
 
 
@@ -42,34 +42,27 @@ def task(task_id: int):
 @bp.post("/create_task_for_ticket/")
 @api_login_required
 def create_task_for_ticket():
-    data = json_body()
-    if data.get("ticket_id") in (None, ""):
-        errors = FieldErrors()
-        errors.add("ticket_id", "is required")
-        errors.raise_if_any("Cannot create task")
-    return _ok(svc.create_task_for_ticket(api_user(), data["ticket_id"]), "Task created", 201)
+    return _ok(svc.create_task_for_ticket(api_user(), json_body().get("ticket_id")), "Task created", 201)
 
 
 @bp.post("/<int:task_id>/assign_user/")
 @api_login_required
 def assign_user(task_id: int):
     assignment = svc.assign_user(api_user(), task_id, json_body())
-    return _ok(svc.get_task(api_user(), task_id), f"User {assignment.user_id} assigned")
+    return _ok(assignment.task, f"User {assignment.user_id} assigned")
 
 
 @bp.post("/<int:task_id>/update_user_status/")
 @api_login_required
 def update_user_status(task_id: int):
     assignment = svc.update_user_status(api_user(), task_id, json_body())
-    return _ok(svc.get_task(api_user(), task_id), f"User {assignment.user_id} is now {assignment.status}")
+    return _ok(assignment.task, f"User {assignment.user_id} is now {assignment.status}")
 
 
 @bp.post("/<int:task_id>/complete_task/")
 @api_login_required
 def complete_task(task_id: int):
-    data = request.get_json(silent=True)
-    reason = str(data.get("reason") or "") if isinstance(data, dict) else ""
-    return _ok(svc.complete_task(api_user(), task_id, reason), "Task completed")
+    return _ok(svc.complete_task(api_user(), task_id, _reason()), "Task completed")
 
 
 @bp.post("/<int:task_id>/move_to_next_step/")
@@ -84,9 +77,7 @@ def move_to_next_step(task_id: int):
 @api_login_required
 def action(task_id: int, action: str):
     """The board's other actions: start, block, resume, cancel."""
-    data = request.get_json(silent=True)
-    reason = str(data.get("reason") or "") if isinstance(data, dict) else ""
-    task = svc.perform_action(api_user(), task_id, action, reason)
+    task = svc.perform_action(api_user(), task_id, action, _reason())
     return _ok(task, f"Task {task.id} is now {task.status.replace('_', ' ')}")
 
 

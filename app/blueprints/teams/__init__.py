@@ -1,79 +1,52 @@
-"""Teams: hierarchy, members, colour; create and edit."""
+"""Teams: hierarchy, members, colour; create and edit. Parse → one service call → render."""
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
-from app.extensions import db
-from app.models import Team, User, user_projects
+from app.services.planning import team_pages as pages
 from app.services.planning import teams as svc
-from app.services.platform.access import project_scope
-from app.services.platform.errors import ValidationFailed
 
 bp = Blueprint("teams", __name__, url_prefix="/teams")
-
-
-def _project_users():
-    return db.session.execute(
-        select(User).join(user_projects, user_projects.c.user_id == User.id)
-        .where(user_projects.c.project_id.in_(project_scope(current_user)), User.active.is_(True))
-        .order_by(User.username).distinct()
-    ).scalars().all()
 
 
 @bp.get("/")
 @login_required
 def index():
-    teams = db.session.execute(svc.teams_query(current_user)).scalars().all()
-    by_parent: dict = {}
-    for team in teams:
-        by_parent.setdefault(team.parent_id, []).append(team)
-    ids = {t.id for t in teams}
-    roots = [t for t in teams if t.parent_id is None or t.parent_id not in ids]
-    return render_template("teams/index.html", roots=roots, by_parent=by_parent, total=len(teams))
+    return render_template("teams/index.html", **vars(pages.team_tree(current_user)))
 
 
 @bp.get("/<int:team_id>")
 @login_required
 def detail(team_id: int):
-    team = svc.get_team(current_user, team_id)
-    subs = db.session.execute(svc.teams_query(current_user, parent_id=team.id)).scalars().all()
-    return render_template("teams/detail.html", team=team, sub_teams=subs, users=_project_users(), errors={})
+    return render_template("teams/detail.html", **vars(pages.team_page(current_user, team_id)))
 
 
 @bp.post("/<int:team_id>")
 @login_required
 def update(team_id: int):
     data = {k: v for k, v in request.form.items() if k in ("name", "description", "colour", "manager_id")}
-    if request.form.get("members") == "1":
+    if request.form.get("members") == "1":  # the members fieldset was on the form
         data["user_ids"] = request.form.getlist("user_ids")
-    try:
-        team = svc.update_team(current_user, team_id, data)
-    except ValidationFailed as exc:
-        team = svc.get_team(current_user, team_id)
-        db.session.rollback()
-        subs = db.session.execute(svc.teams_query(current_user, parent_id=team.id)).scalars().all()
-        return render_template("teams/detail.html", team=team, sub_teams=subs, users=_project_users(),
-                               errors=exc.details), 400
-    flash(f"Team '{team.name}' saved.", "success")
-    return redirect(url_for("teams.detail", team_id=team.id))
+    saved = pages.save_team(current_user, team_id, data)
+    if saved.page is not None:
+        return render_template("teams/detail.html", **vars(saved.page)), 400
+    flash(f"Team '{saved.team.name}' saved.", "success")
+    return redirect(url_for("teams.detail", team_id=saved.team.id))
+
+
+def _new_page(form: pages.NewTeamForm, status: int = 200):
+    return render_template("teams/new.html", **vars(form)), status
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def create():
-    errors, form = {}, request.form.to_dict() if request.method == "POST" else {"parent_id": request.args.get("parent_id", "")}
-    if request.method == "POST":
-        data = {**form, "user_ids": request.form.getlist("user_ids")}
-        try:
-            team = svc.create_team(current_user, data)
-        except ValidationFailed as exc:
-            errors = exc.details
-        else:
-            flash(f"Team '{team.name}' created.", "success")
-            return redirect(url_for("teams.detail", team_id=team.id))
-    parents = db.session.execute(svc.teams_query(current_user, team_type="TEAM_OF_TEAMS")).scalars().all()
-    return render_template("teams/new.html", form=form, errors=errors, parents=parents, users=_project_users(),
-                           projects=current_user.projects), 400 if errors else 200
+    if request.method == "GET":
+        return _new_page(pages.new_team_form(current_user, request.args.get("parent_id", "")))
+    created = pages.create_team_from_form(current_user, request.form.to_dict(), request.form.getlist("user_ids"))
+    if created.form is not None:
+        return _new_page(created.form, 400)
+    flash(f"Team '{created.team.name}' created.", "success")
+    return redirect(url_for("teams.detail", team_id=created.team.id))
 
 
 @bp.post("/<int:team_id>/delete")
@@ -82,6 +55,3 @@ def delete(team_id: int):
     svc.delete_team(current_user, team_id)
     flash("Team deleted.", "success")
     return redirect(url_for("teams.index"))
-
-
-__all__ = ["bp", "Team"]

@@ -1,5 +1,6 @@
 """The orchestration API under /api/workflow/ (Bearer only). Errors: the workflow family's shape,
-`{"success": false, "message", "error_code", "details"}`, built in `app/errors.py`."""
+`{"success": false, "message", "error_code", "details"}`, built in `app/errors.py`. Parse → one
+service call → JSON."""
 from flask import Blueprint, jsonify, request
 
 from app.blueprints.api.pagination import json_body, paginated
@@ -8,30 +9,26 @@ from app.blueprints.workflow_api.serializers import (
     transition_result_json, transitions_batch_json, workflow_action_plan_json, workflow_task_json,
 )
 from app.security import api_login_required, api_user
-from app.services.orchestration import work_items as svc
 from app.services.orchestration import stats as workflow_stats
-from app.services.orchestration.state_machines import ACTION_PLAN
-from app.services.orchestration.transitions import finish, transition
+from app.services.orchestration import work_items as svc
+from app.services.orchestration.transitions import transition_described
 from app.services.orchestration.transitions import transition_tasks as transition_many
 
 bp = Blueprint("workflow_api", __name__, url_prefix="/api/workflow")
 
+DESCRIBE = {"task": workflow_task_json, "action_plan": workflow_action_plan_json}
 
-def _changed(result, label: str):
-    """Serialize the changed row, then commit (finish): the answer needs no reload after commit."""
+
+def _transitioned(entity_type: str, entity_id: int, to_state, **options):
+    """Change the state; the answer is the changed row (described before the commit) and the transition."""
     user = api_user()
-    body = (workflow_task_json(result.entity, user) if label == "task"
-            else workflow_action_plan_json(result.entity, user))
-    finish(result)
-    return jsonify(transition_result_json(label, body, result))
+    result, body = transition_described(user, entity_type, entity_id, to_state,
+                                        lambda entity: DESCRIBE[entity_type](entity, user), **options)
+    return jsonify(transition_result_json(entity_type, body, result))
 
 
-def _transition_body() -> dict:
-    data = json_body()
-    return {"to_state": data.get("to_state", data.get("state", data.get("to"))), "reason": data.get("reason", ""),
-            "context": data.get("context") if isinstance(data.get("context"), dict) else None,
-            "expected_state": data.get("expected_state"),
-            "correlation_id": request.headers.get("X-Correlation-ID") or None}
+def _correlation_id() -> str | None:
+    return request.headers.get("X-Correlation-ID") or None
 
 
 @bp.get("/tasks")
@@ -40,8 +37,7 @@ def tasks():
     """Filters: status (aliases accepted), task_type, service_area, priority, assignee_id, action_plan_id,
     mine=1 (created by or assigned to me), search (title)."""
     user = api_user()
-    stmt = svc.tasks_query(user, **svc.parse_task_filters(request.args))
-    return jsonify(succeeded(paginated(stmt, lambda t: workflow_task_json(t, user))))
+    return jsonify(succeeded(paginated(svc.task_list_query(user, request.args), lambda t: workflow_task_json(t, user))))
 
 
 @bp.post("/tasks")
@@ -54,18 +50,18 @@ def create_task():
 @bp.get("/tasks/<int:task_id>")
 @api_login_required
 def task(task_id: int):
-    user = api_user()
-    item = svc.get_task(user, task_id)
-    from app.services.orchestration import sla_reports
-
-    return jsonify(task_detail_json(item, user, svc.state_history("task", item.id),
-                                    sla_reports.task_sla_summary([item.id]).get(item.id)))
+    detail = svc.task_detail(api_user(), task_id)
+    return jsonify(task_detail_json(detail.task, api_user(), detail.history, detail.sla))
 
 
 @bp.post("/tasks/<int:task_id>/transition")
 @api_login_required
 def transition_task(task_id: int):
-    return _changed(transition(api_user(), "task", task_id, **_transition_body(), commit=False), "task")
+    data = json_body()
+    return _transitioned("task", task_id, data.get("to_state", data.get("state", data.get("to"))),
+                         reason=data.get("reason", ""),
+                         context=data.get("context") if isinstance(data.get("context"), dict) else None,
+                         expected_state=data.get("expected_state"), correlation_id=_correlation_id())
 
 
 @bp.post("/tasks/transitions")
@@ -83,8 +79,8 @@ def transition_tasks():
 @api_login_required
 def action_plans():
     user = api_user()
-    status = ACTION_PLAN.normalise(request.args["status"]) if request.args.get("status") else None
-    stmt = svc.action_plans_query(user, status=status, service_area=request.args.get("service_area") or None)
+    stmt = svc.action_plans_query(user, status=request.args.get("status"),
+                                  service_area=request.args.get("service_area") or None)
     return jsonify(succeeded(paginated(stmt, lambda p: workflow_action_plan_json(p, user))))
 
 
@@ -98,17 +94,14 @@ def create_action_plan():
 @bp.get("/action-plans/<int:plan_id>")
 @api_login_required
 def action_plan(plan_id: int):
-    user = api_user()
-    plan = svc.get_action_plan(user, plan_id)
-    return jsonify(action_plan_detail_json(plan, user, svc.state_history("action_plan", plan.id)))
+    detail = svc.action_plan_detail(api_user(), plan_id)
+    return jsonify(action_plan_detail_json(detail.plan, api_user(), detail.history))
 
 
 def _plan_change(plan_id: int, to_state: str):
     data = request.get_json(silent=True) or {}
     reason = data.get("reason", "") if isinstance(data, dict) else ""
-    result = transition(api_user(), "action_plan", plan_id, to_state, reason=reason,
-                        correlation_id=request.headers.get("X-Correlation-ID") or None, commit=False)
-    return _changed(result, "action_plan")
+    return _transitioned("action_plan", plan_id, to_state, reason=reason, correlation_id=_correlation_id())
 
 
 @bp.post("/action-plans/<int:plan_id>/activate")

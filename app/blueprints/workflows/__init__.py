@@ -1,106 +1,91 @@
-"""Workflow admin pages (MANAGE_WORKFLOWS): workflows with their steps, publish and deploy;
-departments and categories; staff roles and their users (`roles.py`). `bp` lives in `blueprint.py`."""
+"""Workflow admin pages (MANAGE_WORKFLOWS, checked by the services): workflows with their steps,
+publish and deploy; departments and categories; staff roles and their users (`roles.py`). `bp` lives
+in `blueprint.py`. Parse → one service call → render."""
 from flask import flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask_login import current_user, login_required
 
 from app.blueprints.workflows import roles  # noqa: F401  (adds the staff role pages to bp)
-from app.blueprints.workflows.blueprint import all_rows, bp, manage
-from app.extensions import db
-from app.services.helpdesk import staff_roles as catalog
+from app.blueprints.workflows.blueprint import bp
+from app.services.helpdesk import workflow_pages as pages
 from app.services.helpdesk import workflows as svc
-from app.services.platform.errors import ValidationFailed
 
 
-def _index_page(form: dict | None = None, errors: dict | None = None, status: int = 200):
-    workflows = all_rows(svc.workflows_query(current_user))
-    return render_template(
-        "workflows/index.html", workflows=workflows, form=form or {}, errors=errors or {},
-        departments=all_rows(catalog.departments_query(current_user)),
-        categories=all_rows(catalog.categories_query(current_user)),
-        task_counts=svc.task_counts_by_workflow([w.id for w in workflows]), projects=current_user.projects), status
+def _form() -> dict:
+    return {k: v for k, v in request.form.items() if k != "csrf_token"}
+
+
+def _index_page(page: pages.WorkflowsPage, status: int = 200):
+    return render_template("workflows/index.html", **vars(page)), status
+
+
+def _detail_page(page: pages.WorkflowPage, status: int = 200):
+    return render_template("workflows/detail.html", **vars(page)), status
 
 
 @bp.get("/")
-@manage
+@login_required
 def index():
-    return _index_page()
+    return _index_page(pages.workflows_page(current_user))
 
 
 @bp.post("/")
-@manage
+@login_required
 def create():
-    form = {k: v for k, v in request.form.items() if k != "csrf_token"}
-    try:
-        workflow = svc.create_workflow(current_user, form)
-    except ValidationFailed as exc:
-        return _index_page(form, exc.details, 400)
-    flash(f"Workflow '{workflow.name}' created as a draft. Add its steps, then deploy and publish it.", "success")
-    return redirect(url_for("workflows.detail", workflow_id=workflow.id))
+    saved = pages.create_workflow_from_form(current_user, _form())
+    if saved.page is not None:
+        return _index_page(saved.page, 400)
+    flash(f"Workflow '{saved.row.name}' created as a draft. Add its steps, then deploy and publish it.", "success")
+    return redirect(url_for("workflows.detail", workflow_id=saved.row.id))
 
 
 @bp.post("/departments")
-@manage
+@login_required
 def create_department():
-    try:
-        department = catalog.create_department(current_user, request.form.to_dict())
-    except ValidationFailed as exc:
-        return _index_page({}, {f"department_{k}": v for k, v in exc.details.items()}, 400)
-    flash(f"Department '{department.name}' added.", "success")
+    saved = pages.create_department_from_form(current_user, request.form.to_dict())
+    if saved.page is not None:
+        return _index_page(saved.page, 400)
+    flash(f"Department '{saved.row.name}' added.", "success")
     return redirect(url_for("workflows.index"))
 
 
 @bp.post("/categories")
-@manage
+@login_required
 def create_category():
-    try:
-        category = catalog.create_category(current_user, request.form.to_dict())
-    except ValidationFailed as exc:
-        return _index_page({}, {f"category_{k}": v for k, v in exc.details.items()}, 400)
-    flash(f"{'Sub-category' if category.parent_id else 'Category'} '{category.name}' added.", "success")
+    saved = pages.create_category_from_form(current_user, request.form.to_dict())
+    if saved.page is not None:
+        return _index_page(saved.page, 400)
+    flash(f"{'Sub-category' if saved.row.parent_id else 'Category'} '{saved.row.name}' added.", "success")
     return redirect(url_for("workflows.index"))
 
 
-def _detail_page(workflow, errors: dict | None = None, status: int = 200):
-    return render_template("workflows/detail.html", workflow=workflow, errors=errors or {},
-                           roles=all_rows(catalog.staff_roles_query(current_user, project_id=workflow.project_id)),
-                           departments=all_rows(catalog.departments_query(current_user)),
-                           categories=all_rows(catalog.categories_query(current_user)),
-                           task_count=svc.task_counts_by_workflow([workflow.id]).get(workflow.id, 0)), status
-
-
 @bp.get("/<int:workflow_id>")
-@manage
+@login_required
 def detail(workflow_id: int):
-    return _detail_page(svc.get_workflow(current_user, workflow_id))
+    return _detail_page(pages.workflow_page(current_user, workflow_id))
 
 
 @bp.post("/<int:workflow_id>")
-@manage
+@login_required
 def update(workflow_id: int):
-    try:
-        svc.update_workflow(current_user, workflow_id, {k: v for k, v in request.form.items() if k != "csrf_token"})
-    except ValidationFailed as exc:
-        db.session.rollback()
-        return _detail_page(svc.get_workflow(current_user, workflow_id), exc.details, 400)
+    saved = pages.save_workflow_form(current_user, workflow_id, _form())
+    if saved.page is not None:
+        return _detail_page(saved.page, 400)
     flash("Workflow saved.", "success")
     return redirect(url_for("workflows.detail", workflow_id=workflow_id))
 
 
 @bp.post("/<int:workflow_id>/steps")
-@manage
+@login_required
 def add_step(workflow_id: int):
-    try:
-        step = svc.add_step(current_user, workflow_id, request.form.to_dict())
-    except ValidationFailed as exc:
-        db.session.rollback()
-        return _detail_page(svc.get_workflow(current_user, workflow_id),
-                            {f"step_{k}": v for k, v in exc.details.items()}, 400)
-    flash(f"Step '{step.name}' added.", "success")
+    saved = pages.add_step_from_form(current_user, workflow_id, request.form.to_dict())
+    if saved.page is not None:
+        return _detail_page(saved.page, 400)
+    flash(f"Step '{saved.row.name}' added.", "success")
     return redirect(url_for("workflows.detail", workflow_id=workflow_id))
 
 
 @bp.post("/<int:workflow_id>/steps/<int:step_id>/delete")
-@manage
+@login_required
 def delete_step(workflow_id: int, step_id: int):
     svc.delete_step(current_user, workflow_id, step_id)
     flash("Step deleted.", "success")
@@ -108,14 +93,14 @@ def delete_step(workflow_id: int, step_id: int):
 
 
 @bp.post("/<int:workflow_id>/steps/<int:step_id>/move")
-@manage
+@login_required
 def move_step(workflow_id: int, step_id: int):
     svc.move_step(current_user, workflow_id, step_id, request.form.get("direction", "down"))
     return redirect(url_for("workflows.detail", workflow_id=workflow_id))
 
 
 @bp.post("/<int:workflow_id>/publish")
-@manage
+@login_required
 def publish(workflow_id: int):
     workflow = svc.set_published(current_user, workflow_id, request.form.get("published") == "1")
     flash("Workflow published." if workflow.is_published else "Workflow unpublished.", "success")
@@ -123,11 +108,10 @@ def publish(workflow_id: int):
 
 
 @bp.post("/<int:workflow_id>/deploy")
-@manage
+@login_required
 def deploy(workflow_id: int):
-    try:
-        workflow = svc.set_deployed(current_user, workflow_id, request.form.get("deployed") == "1")
-    except ValidationFailed as exc:
-        return _detail_page(svc.get_workflow(current_user, workflow_id), exc.details, 400)
-    flash("Workflow deployed." if workflow.status == "deployed" else "Workflow back to draft.", "success")
+    saved = pages.deploy_from_form(current_user, workflow_id, request.form.get("deployed") == "1")
+    if saved.page is not None:
+        return _detail_page(saved.page, 400)
+    flash("Workflow deployed." if saved.row.status == "deployed" else "Workflow back to draft.", "success")
     return redirect(url_for("workflows.detail", workflow_id=workflow_id))

@@ -1,55 +1,49 @@
-"""Staff roles and their users (who round-robin picks from)."""
+"""Staff roles and their users (who round-robin picks from). Parse → one service call → render."""
 from flask import flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask_login import current_user, login_required
 
-from app.blueprints.workflows.blueprint import all_rows, bp, manage
-from app.extensions import db
-from app.services.helpdesk import staff_roles as catalog
-from app.services.platform.errors import ValidationFailed
+from app.blueprints.workflows.blueprint import bp
+from app.services.helpdesk import staff_role_pages as pages
 
 
-def _roles_page(form: dict | None = None, errors: dict | None = None, status: int = 200):
-    return render_template("workflows/roles.html", roles=all_rows(catalog.staff_roles_query(current_user)),
-                           form=form or {"max_assignments": "3"}, errors=errors or {},
-                           users=catalog.project_users(current_user), projects=current_user.projects), status
+def _roles_page(page: pages.RolesPage, status: int = 200):
+    return render_template("workflows/roles.html", **vars(page)), status
+
+
+def _role_page(page: pages.RolePage, status: int = 200):
+    return render_template("workflows/role.html", **vars(page)), status
 
 
 @bp.get("/roles")
-@manage
+@login_required
 def roles():
-    return _roles_page()
+    return _roles_page(pages.roles_page(current_user))
 
 
 @bp.post("/roles")
-@manage
+@login_required
 def create_role():
     form = {k: v for k, v in request.form.items() if k not in ("csrf_token", "user_ids")}
-    try:
-        role = catalog.create_staff_role(current_user, {**form, "user_ids": request.form.getlist("user_ids")})
-    except ValidationFailed as exc:
-        db.session.rollback()
-        return _roles_page(form, exc.details, 400)
-    flash(f"Role '{role.name}' created.", "success")
+    saved = pages.create_role_from_form(current_user, form, request.form.getlist("user_ids"))
+    if saved.page is not None:
+        return _roles_page(saved.page, 400)
+    flash(f"Role '{saved.role.name}' created.", "success")
     return redirect(url_for("workflows.roles"))
 
 
 @bp.get("/roles/<int:role_id>")
-@manage
+@login_required
 def role(role_id: int):
-    return render_template("workflows/role.html", role=catalog.get_staff_role(current_user, role_id), errors={},
-                           users=catalog.project_users(current_user))
+    return _role_page(pages.role_page(current_user, role_id))
 
 
 @bp.post("/roles/<int:role_id>")
-@manage
+@login_required
 def update_role(role_id: int):
     data = {"description": request.form.get("description", ""), "max_assignments": request.form.get("max_assignments"),
             "user_ids": request.form.getlist("user_ids")}
-    try:
-        role = catalog.update_staff_role(current_user, role_id, data)
-    except ValidationFailed as exc:
-        db.session.rollback()
-        return render_template("workflows/role.html", role=catalog.get_staff_role(current_user, role_id),
-                               errors=exc.details, users=catalog.project_users(current_user)), 400
-    flash(f"Role '{role.name}' saved.", "success")
+    saved = pages.save_role_form(current_user, role_id, data)
+    if saved.page is not None:
+        return _role_page(saved.page, 400)
+    flash(f"Role '{saved.role.name}' saved.", "success")
     return redirect(url_for("workflows.roles"))

@@ -161,14 +161,6 @@ def update_staff_role(user: User, role_id, data: dict) -> StaffRole:
     return role
 
 
-def project_users(user: User) -> list[User]:
-    """Active users of the caller's projects (candidates for roles)."""
-    return list(db.session.execute(
-        select(User).join(user_projects, user_projects.c.user_id == User.id)
-        .where(user_projects.c.project_id.in_(project_scope(user)), User.active.is_(True))
-        .order_by(User.username).distinct()).scalars())
-
-
 def round_robin_user_ids(user: User, role_name: str, project_id: int | None = None) -> list[int]:
     """The seed's `GET /api/v1/tts/round-robin/?role_name=`: ids of the active users holding a role
     of that name in the caller's projects (or in `project_id`), ascending; [] for an unknown role."""

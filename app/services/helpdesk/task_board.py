@@ -1,26 +1,80 @@
-"""The task board: tasks by status column, with what each card shows loaded up front."""
+"""The task board: tasks by status column, with what each card shows loaded up front (assignees, SLA
+clock, the actions the user may take), and the board's actions, each answered with the board."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import Task, TaskStatus, User, Workflow
-from app.services.helpdesk.ticket_tasks import tasks_query
+from app.models import AssignmentStatus, Task, TaskAssignment, TaskStatus, User, Workflow
+from app.services.helpdesk import ticket_tasks as svc
+from app.services.helpdesk.workflows import workflows_query
+from app.services.orchestration.sla_reports import task_sla_summary
 
 COLUMNS = [s.value for s in TaskStatus]
 OPEN_LIMIT, CLOSED_LIMIT = 100, 20  # closed columns show the most recent only
 
 
-def board_columns(user: User, mine: bool = False, workflow_id: int | None = None) -> dict:
-    """{status: [tasks]} (newest first) and {status: total} for the caller's projects; `mine` keeps
-    tasks whose current step the caller is assigned to."""
+@dataclass(frozen=True)
+class BoardView:
+    """Which tasks the board shows: only the caller's (`mine`), one workflow's, and one to highlight."""
+
+    mine: bool = False
+    workflow_id: int | None = None
+    highlight: int | None = None
+
+
+@dataclass
+class TaskBoard:
+    columns: dict[str, list[Task]]  # status → tasks, newest first
+    totals: dict[str, int]  # status → how many (columns show the first OPEN_LIMIT / CLOSED_LIMIT)
+    allowed: dict[int, list[str]]  # task id → the board actions the user may take now
+    assignees: dict[int, list[TaskAssignment]]  # task id → its current step's assignments
+    sla: dict[int, dict]  # task id → its SLA clock summary
+    workflows: list[Workflow]
+    mine: bool
+    workflow_id: int | None
+    highlight: int | None
+    actions: dict[str, tuple]  # action → (from state, to state, label): the buttons' labels
+    assignment_statuses: list[str]  # what an assignee may set as their own status
+
+
+def _columns(user: User, view: BoardView) -> tuple[dict, dict]:
     columns, totals = {}, {}
     for status in COLUMNS:
-        stmt = tasks_query(user, status=status, workflow_id=workflow_id, assigned_user_id=user.id if mine else None)
+        stmt = svc.tasks_query(user, status=status, workflow_id=view.workflow_id,
+                               assigned_user_id=user.id if view.mine else None)
         totals[status] = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
         limit = CLOSED_LIMIT if status in ("completed", "cancelled") else OPEN_LIMIT
         columns[status] = db.session.execute(stmt.options(
-            selectinload(Task.ticket), selectinload(Task.assignments), selectinload(Task.assignee), selectinload(Task.current_step),
+            selectinload(Task.ticket), selectinload(Task.assignments), selectinload(Task.assignee),
+            selectinload(Task.current_step),
             selectinload(Task.workflow).selectinload(Workflow.steps)).limit(limit)).scalars().all()
-    return {"columns": columns, "totals": totals}
+    return columns, totals
+
+
+def task_board(user: User, view: BoardView) -> TaskBoard:
+    """The caller's projects' tasks by status column (newest first); `view.mine` keeps tasks whose
+    current step the caller is assigned to."""
+    columns, totals = _columns(user, view)
+    tasks = [t for column in columns.values() for t in column]
+    return TaskBoard(
+        columns=columns, totals=totals, allowed={t.id: svc.allowed_actions(t, user) for t in tasks},
+        assignees={t.id: svc.current_assignments(t) for t in tasks}, sla=task_sla_summary([t.id for t in tasks]),
+        workflows=list(db.session.execute(workflows_query(user)).scalars()),
+        mine=view.mine, workflow_id=view.workflow_id, highlight=view.highlight, actions=svc.ACTIONS,
+        assignment_statuses=[s.value for s in AssignmentStatus])
+
+
+def act_on_task(user: User, task_id: int, action: str, reason: str, view: BoardView) -> TaskBoard:
+    """Take a board action (start, block, resume, next_step, complete, cancel); the board after it."""
+    svc.perform_action(user, task_id, action, reason)
+    return task_board(user, view)
+
+
+def set_my_status(user: User, task_id: int, status: str | None, view: BoardView) -> TaskBoard:
+    """Set the caller's own status on the task's current step; the board after it."""
+    svc.update_user_status(user, task_id, {"user_id": user.id, "status": status})
+    return task_board(user, view)

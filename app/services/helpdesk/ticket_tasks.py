@@ -70,6 +70,18 @@ def tasks_query(user: User, status: str | None = None, ticket_id: int | None = N
     return stmt.order_by(Task.created_at.desc(), Task.id.desc())
 
 
+def task_list_query(user: User, *, status: str | None = None, mine: bool = False,
+                    assigned_user_id: int | None = None, **filters) -> Select:
+    """The seed's task list: `status` in any spelling the seed used (a bad one is a 400 naming it),
+    `mine` = assigned to the caller's current step; `filters` as `tasks_query` takes them."""
+    if status:
+        errors = FieldErrors()
+        status = parse_status(status, errors)
+        errors.raise_if_any("Invalid query")
+    assigned_user_id = user.id if mine else assigned_user_id
+    return tasks_query(user, status=status or None, assigned_user_id=assigned_user_id, **filters)
+
+
 def get_task(user: User, task_id) -> Task:
     return get_scoped(Task, task_id, user, "task")
 
@@ -272,6 +284,10 @@ def create_task_for_ticket(user: User, ticket_id) -> Task:
     from app.services.helpdesk.intake import allocate_tickets
     from app.services.helpdesk.tickets import get_ticket
 
+    if ticket_id in (None, ""):
+        errors = FieldErrors()
+        errors.add("ticket_id", "is required")
+        errors.raise_if_any("Cannot create task")
     require_permission(user, Permission.CREATE_TASK)
     ticket = get_ticket(user, ticket_id)
     if ticket.is_task_allocated:

@@ -11,6 +11,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable, TypeVar
 
 from sqlalchemy import case, select, update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -33,6 +34,7 @@ from app.services.platform.outbox import event_values
 
 log = logging.getLogger(__name__)
 S, P = TaskStatus, ActionPlanStatus
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,16 @@ def transition(actor: User | None, entity_type: str, entity_id, to_state, *, rea
     if commit:
         finish(result)
     return result
+
+
+def transition_described(actor: User, entity_type: str, entity_id, to_state,
+                         describe: Callable[[Task | ActionPlan], T], **options) -> tuple[TransitionResult, T]:
+    """`transition()` with `describe(entity)` (an answer built from the changed row) taken just before
+    the commit, so that the answer needs no reload after it. `options` are transition()'s."""
+    result = transition(actor, entity_type, entity_id, to_state, commit=False, **options)
+    described = describe(result.entity)
+    finish(result)
+    return result, described
 
 
 def finish(result: TransitionResult) -> None:

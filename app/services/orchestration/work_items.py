@@ -7,6 +7,7 @@ a priority, an author and optionally an assignee and an action plan. Rules make 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
@@ -22,7 +23,8 @@ from app.services.platform.errors import FieldErrors
 from app.services.platform.field_values import parse_datetime
 from app.services.platform.outbox import emit_event
 from app.services.orchestration import sla
-from app.services.orchestration.state_machines import TASK
+from app.services.orchestration.sla_reports import task_sla_summary
+from app.services.orchestration.state_machines import ACTION_PLAN, TASK
 from app.services.orchestration.transitions import Cause
 
 TASK_TYPES = ("intake", "assessment", "review", "general")
@@ -137,8 +139,7 @@ def tasks_query(user: User, *, status: str | None = None, task_type: str | None 
     return stmt.order_by(Task.created_at.desc(), Task.id.desc())
 
 
-def parse_task_filters(args) -> dict:
-    """Query-string filters for task lists; a bad value is a 400 naming it."""
+def _task_filters(args) -> dict:
     errors = FieldErrors()
     out: dict = {}
     if args.get("status"):
@@ -160,8 +161,28 @@ def parse_task_filters(args) -> dict:
     return out
 
 
+def task_list_query(user: User, args) -> Select:
+    """Tasks of the user's projects filtered by query-string values (`args`: status with aliases,
+    task_type, service_area, priority, assignee_id, action_plan_id, mine, search); a bad value is a
+    400 naming it."""
+    return tasks_query(user, **_task_filters(args))
+
+
 def get_task(user: User, task_id) -> Task:
     return get_scoped(Task, task_id, user, "task")
+
+
+@dataclass
+class TaskDetail:
+    task: Task
+    history: list[StateTransition]  # oldest first
+    sla: dict | None  # its SLA clock summary (None: no clock)
+
+
+def task_detail(user: User, task_id) -> TaskDetail:
+    """A task of the user's projects with its state changes and its SLA clock."""
+    task = get_task(user, task_id)
+    return TaskDetail(task, state_history("task", task.id), task_sla_summary([task.id]).get(task.id))
 
 
 # Action plans ---------------------------------------------------------------------------------
@@ -190,7 +211,10 @@ def create_action_plan(user: User, data: dict) -> ActionPlan:
 
 
 def action_plans_query(user: User, status: str | None = None, service_area: str | None = None) -> Select:
+    """Action plans of the user's projects, newest first; `status` a state or an alias (an unknown one
+    filters nothing)."""
     stmt = select(ActionPlan).where(ActionPlan.project_id.in_(project_scope(user)))
+    status = ACTION_PLAN.normalise(status)
     if status:
         stmt = stmt.where(ActionPlan.status == status)
     if service_area:
@@ -225,3 +249,15 @@ def action_plan_history(plan: ActionPlan) -> list[StateTransition]:
         select(StateTransition).options(selectinload(StateTransition.actor))
         .where(StateTransition.entity_type == "action_plan", StateTransition.entity_id == plan.id)
         .order_by(StateTransition.id)).scalars())
+
+
+@dataclass
+class ActionPlanDetail:
+    plan: ActionPlan
+    history: list[StateTransition]  # oldest first
+
+
+def action_plan_detail(user: User, plan_id) -> ActionPlanDetail:
+    """An action plan of the user's projects with its state changes."""
+    plan = get_action_plan(user, plan_id)
+    return ActionPlanDetail(plan, state_history("action_plan", plan.id))

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db, get_redis
-from app.models import DEFAULT_ROLES, Project, Role, User, utcnow
+from app.models import DEFAULT_ROLES, Project, Role, User, user_projects, utcnow
+from app.services.platform.access import project_scope
 from app.services.platform.errors import FieldErrors, RateLimited
 
 log = logging.getLogger(__name__)
@@ -143,3 +144,11 @@ def authenticate(username: str, password: str, address: str) -> User | None:
     user.last_login_at = utcnow()
     db.session.commit()
     return user
+
+
+def project_users(user: User) -> list[User]:
+    """Active users of the caller's projects, by username (team members, managers, staff roles)."""
+    return list(db.session.execute(
+        select(User).join(user_projects, user_projects.c.user_id == User.id)
+        .where(user_projects.c.project_id.in_(project_scope(user)), User.active.is_(True))
+        .order_by(User.username).distinct()).scalars())

@@ -1,0 +1,117 @@
+"""What the ticket pages show: the queue (filters, counts, a page of tickets) with the new-ticket
+form, and one ticket with its task and events; and the page actions (submit the form, retry an
+allocation). Each function scopes to the acting user's projects and returns plain values."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import (
+    Category, Department, OutboxEvent, Permission, Project, Task, TaskAssignment, Ticket, User, WorkflowStep,
+)
+from app.services.helpdesk import staff_roles as catalog
+from app.services.helpdesk import tickets as svc
+from app.services.helpdesk.intake import Outcome
+from app.services.helpdesk.intake_parsing import PRIORITIES
+from app.services.helpdesk.ticket_tasks import create_task_for_ticket
+from app.services.platform.errors import DomainError, ValidationFailed
+
+PER_PAGE = 25
+
+
+@dataclass
+class TicketQueue:
+    """The queue page: a page of tickets under `filters` (status, priority, department, q), the
+    counts by status, and the new-ticket form (shown with CREATE_TASK)."""
+
+    page: Pagination
+    filters: dict[str, str]
+    statuses: tuple[str, ...]
+    priorities: tuple[str, ...]
+    counts: dict[str, int]
+    assignments: dict[int, list[TaskAssignment]]
+    form: dict
+    errors: dict
+    can_create: bool
+    departments: list[Department]
+    categories: list[Category]
+    projects: list[Project]
+    form_open: bool = False
+
+
+def ticket_queue(user: User, filters: dict[str, str], page: int, form: dict | None = None,
+                 errors: dict | None = None) -> TicketQueue:
+    """One page (25) of the user's projects' tickets, newest first, filtered; the form filled with
+    `form` and its `errors` (open when there are errors)."""
+    stmt = svc.tickets_query(user, status=filters.get("status") or None, priority=filters.get("priority") or None,
+                             department=filters.get("department") or None, search=filters.get("q") or None)
+    tickets = db.paginate(stmt, page=page, per_page=PER_PAGE, error_out=False)
+    return TicketQueue(
+        page=tickets, filters=filters, statuses=svc.QUEUE_STATUSES, priorities=PRIORITIES,
+        counts=svc.queue_counts(user),
+        assignments=svc.assignments_by_task([t.task.id for t in tickets.items if t.task]),
+        form=form if form is not None else {"priority": "medium"}, errors=errors or {},
+        can_create=user.has_permission(Permission.CREATE_TASK),
+        departments=list(db.session.execute(catalog.departments_query(user)).scalars()),
+        categories=list(db.session.execute(catalog.categories_query(user)).scalars()),
+        projects=list(user.projects), form_open=bool(errors))
+
+
+@dataclass
+class SubmittedTicket:
+    """A new-ticket submission: its intake outcome, or the queue again with the form's errors."""
+
+    outcome: Outcome | None = None
+    queue: TicketQueue | None = None
+
+
+def submit_ticket_form(user: User, form: dict, filters: dict[str, str], page: int) -> SubmittedTicket:
+    """Receive a ticket from the queue page's form (processed now: matched, allocated); on bad input,
+    nothing is stored and the queue comes back with every error named."""
+    try:
+        return SubmittedTicket(outcome=svc.submit_ticket(user, form))
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return SubmittedTicket(queue=ticket_queue(user, filters, page, form, exc.details))
+
+
+@dataclass
+class TicketPage:
+    ticket: Ticket
+    task: Task | None
+    events: list[OutboxEvent]  # the ticket's outbox events, oldest first
+    steps: dict[int, WorkflowStep]  # the task's workflow steps by id
+    can_allocate: bool
+    can_manage_workflows: bool
+
+
+def ticket_page(user: User, ticket_id: int) -> TicketPage:
+    """One ticket: its task and workflow steps, the events it caused, and what the user may do."""
+    ticket = svc.get_ticket(user, ticket_id)
+    events = db.session.execute(select(OutboxEvent).where(OutboxEvent.correlation_id == f"ticket:{ticket.id}")
+                                .order_by(OutboxEvent.created_at)).scalars().all()
+    steps = {s.id: s for s in ticket.task.workflow.steps} if ticket.task else {}
+    return TicketPage(ticket, ticket.task, list(events), steps, user.has_permission(Permission.CREATE_TASK),
+                      user.has_permission(Permission.MANAGE_WORKFLOWS))
+
+
+@dataclass
+class AllocationAttempt:
+    """A retried allocation: the task it created, or why not (`refusal`, stored on the ticket too)."""
+
+    task: Task | None = None
+    refusal: str | None = None
+
+
+def retry_allocation(user: User, ticket_id: int) -> AllocationAttempt:
+    """Try to allocate the ticket now. Not allowed (401/403) or not found (404) is raised; any other
+    refusal (already allocated, no workflow, nobody to staff it) is returned to be shown."""
+    try:
+        return AllocationAttempt(task=create_task_for_ticket(user, ticket_id))
+    except DomainError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return AllocationAttempt(refusal=exc.message)
