@@ -2,7 +2,8 @@
 `{"success": false, "message", "error_code", "details"}`, built in `app/errors.py`."""
 from flask import Blueprint, jsonify, request
 
-from app.blueprints.api.pagination import json_body, paginated
+from app.blueprints.api.pagination import json_body, page_args, paginated
+from app.services.platform.paging import paginate
 from app.blueprints.workflow_api.serializers import (
     action_plan_created_json, action_plan_detail_json, succeeded, task_created_json, task_detail_json,
     transition_result_json, transitions_batch_json, workflow_action_plan_json, workflow_task_json,
@@ -41,7 +42,7 @@ def tasks():
     mine=1 (created by or assigned to me), search (title)."""
     user = api_user()
     stmt = svc.tasks_query(user, **svc.parse_task_filters(request.args))
-    return jsonify(succeeded(paginated(stmt, lambda t: workflow_task_json(t, user))))
+    return jsonify(succeeded(paginated(paginate(stmt, *page_args()), lambda t: workflow_task_json(t, user))))
 
 
 @bp.post("/tasks")
@@ -85,7 +86,7 @@ def action_plans():
     user = api_user()
     status = ACTION_PLAN.normalise(request.args["status"]) if request.args.get("status") else None
     stmt = svc.action_plans_query(user, status=status, service_area=request.args.get("service_area") or None)
-    return jsonify(succeeded(paginated(stmt, lambda p: workflow_action_plan_json(p, user))))
+    return jsonify(succeeded(paginated(paginate(stmt, *page_args()), lambda p: workflow_action_plan_json(p, user))))
 
 
 @bp.post("/action-plans")
