@@ -2,27 +2,24 @@
 from flask import jsonify, request
 
 from app.blueprints.api.blueprint import bp
-from app.blueprints.api.actors import planning_actor
-from app.blueprints.api.pagination import int_arg, json_body, paginated
+from app.blueprints.api.pagination import int_arg, json_body, page_args, paginated
 from app.blueprints.api.serializers import (
     assignment_json, bulk_delete_json, planning_json, shorthand_bulk_create_json,
 )
 from app.blueprints.ogc.documents import job_status_info
-from app.security import api_login_required, api_user
-from app.services.planning import assignments as assign_svc
+from app.security import api_actor, api_login_required, api_user
+from app.services.planning import api_access as access
+from app.services.planning import api_listings as listings
 from app.services.planning import plannings as svc
-from app.services.platform.errors import FieldErrors, ValidationFailed
 from app.services.planning.sampling import launch_sampling
 
 
 @bp.get("/microplanning/plannings/")
 @api_login_required
 def plannings():
-    published = request.args.get("publishing_status")
-    stmt = svc.plannings_query(api_user(), search=request.args.get("search"),
-                               published={"published": True, "draft": False}.get(published),
-                               org_unit_id=int_arg("org_unit"), team_id=int_arg("team"), project_id=int_arg("project"))
-    return jsonify(paginated(stmt, planning_json))
+    return jsonify(paginated(listings.plannings_page(
+        api_user(), request.args.get("search"), request.args.get("publishing_status"), int_arg("org_unit"),
+        int_arg("team"), int_arg("project"), page_args()), planning_json))
 
 
 @bp.post("/microplanning/plannings/")
@@ -33,7 +30,7 @@ def create_planning():
 
 @bp.get("/microplanning/plannings/<int:planning_id>/")
 def planning(planning_id: int):
-    return jsonify(planning_json(planning_actor(planning_id)[1]))
+    return jsonify(planning_json(access.planning_access(api_actor(), planning_id).planning))
 
 
 @bp.route("/microplanning/plannings/<int:planning_id>/", methods=["PUT", "PATCH"])
@@ -61,57 +58,31 @@ def sample_planning(planning_id: int):
 
 @bp.get("/microplanning/assignments/")
 def assignments():
-    planning_id = int_arg("planning")
-    if planning_id is None:
-        raise ValidationFailed("planning is required", {"planning": ["is required"]})
-    planning = planning_actor(planning_id)[1]
-    stmt = assign_svc.assignments_query(planning.id, team_id=int_arg("team"), user_id=int_arg("user"),
-                                        sort=request.args.get("order", "org_unit"))
-    return jsonify(paginated(stmt, assignment_json, default_limit=100))
-
-
-def _planning_from(data: dict):
-    """(acting user, planning, audit source) for a bulk call; pipeline tokens only for their planning."""
-    errors = FieldErrors()
-    if data.get("planning") in (None, ""):
-        errors.add("planning", "is required")
-    errors.raise_if_any("Invalid request")
-    return planning_actor(data["planning"])
+    result = listings.assignments_page(api_actor(), int_arg("planning"), int_arg("team"), int_arg("user"),
+                                       request.args.get("order", "org_unit"), page_args(default_limit=100))
+    return jsonify(paginated(result, assignment_json))
 
 
 @bp.post("/microplanning/assignments/bulk_create_assignments/")
 def bulk_create_assignments():
     """Iaso: {planning, team | user, org_units: [ids]} → assign each org unit to that team or user."""
-    data = json_body()
-    user, planning, source = _planning_from(data)
-    org_units = data.get("org_units")
-    if not isinstance(org_units, list) or not org_units:
-        raise ValidationFailed("org_units must be a non-empty list of org unit ids", {"org_units": ["must be a non-empty list"]})
-    rows = [{"org_unit": unit, "team": data.get("team"), "user": data.get("user")} for unit in org_units]
-    created = assign_svc.bulk_create(user, planning, rows, label="org_units", source=source)
+    created = access.assign_org_units(api_actor(), json_body())
     return jsonify([assignment_json(a) for a in created]), 201
 
 
 @bp.post("/microplanning/assignments/bulk_delete_assignments/")
 def bulk_delete_assignments():
     """Iaso: {planning} → soft-delete the planning's assignments (only `org_units` when given)."""
-    data = json_body()
-    user, planning, source = _planning_from(data)
-    deleted = assign_svc.bulk_delete(user, planning, data.get("org_units"), source=source)
-    return jsonify(bulk_delete_json(planning, deleted))
+    return jsonify(bulk_delete_json(*access.unassign(api_actor(), json_body())))
 
 
 @bp.post("/assignments/bulk_create_assignments/")
 def shorthand_bulk_create():
     """Seed shorthand: {planning, assignments: [{org_unit, team, user}]}."""
-    data = json_body()
-    user, planning, source = _planning_from(data)
-    created = assign_svc.bulk_create(user, planning, data.get("assignments"), label="assignments", source=source)
-    return jsonify(shorthand_bulk_create_json(planning, created)), 201
+    return jsonify(shorthand_bulk_create_json(*access.assign_rows(api_actor(), json_body()))), 201
 
 
 @bp.delete("/assignments/")
 def shorthand_delete():
     """Seed shorthand: DELETE /api/assignments/?planning=ID."""
-    user, planning, source = _planning_from({"planning": request.args.get("planning")})
-    return jsonify(bulk_delete_json(planning, assign_svc.bulk_delete(user, planning, source=source)))
+    return jsonify(bulk_delete_json(*access.unassign(api_actor(), {"planning": request.args.get("planning")})))

@@ -25,16 +25,14 @@ def openhexa_pipelines():
 @bp.get("/openhexa/pipelines/<pipeline_id>/")
 @api_login_required
 def openhexa_pipeline(pipeline_id: str):
-    pipeline = svc.get_pipeline(api_user(), pipeline_id)
-    return jsonify(openhexa_pipeline_json(pipeline, svc.visible_parameters(pipeline)))
+    return jsonify(openhexa_pipeline_json(*svc.pipeline_with_parameters(api_user(), pipeline_id)))
 
 
 @bp.post("/openhexa/pipelines/<pipeline_id>/launch/")
 @api_login_required
 def openhexa_launch(pipeline_id: str):
     data = json_body()
-    job = svc.launch(api_user(), pipeline_id, data.get("version"), data.get("config") or {},
-                     svc.host_url_for(request.host_url))
+    job = svc.launch(api_user(), pipeline_id, data.get("version"), data.get("config") or {}, request.host_url)
     return jsonify(openhexa_launch_json(job)), 201
 
 

@@ -2,24 +2,20 @@
 from flask import jsonify, request
 
 from app.blueprints.api.blueprint import bp
-from app.blueprints.api.actors import reader
-from app.models import Team
-from app.blueprints.api.pagination import int_arg, json_body, paginated
+from app.blueprints.api.pagination import int_arg, json_body, page_args, paginated
 from app.blueprints.api.serializers import team_json
-from app.security import api_login_required, api_user
+from app.security import api_actor, api_login_required, api_user
+from app.services.planning import api_listings as listings
 from app.services.planning import teams as svc
 
 
 @bp.get("/teams/")
 def teams():
     """Also open to a pipeline token: limited to its planning's team tree."""
-    user, planning = reader()
-    stmt = svc.teams_query(user, parent_id=int_arg("parent_id"), roots=request.args.get("roots") in ("1", "true"),
-                           team_type=request.args.get("type"), search=request.args.get("search"),
-                           project_id=int_arg("project_id"))
-    if planning is not None:
-        stmt = stmt.where(Team.path.like(planning.team.path + "%"))
-    return jsonify(paginated(stmt, team_json))
+    result = listings.teams_page(api_actor(), int_arg("parent_id"), request.args.get("roots") in ("1", "true"),
+                                 request.args.get("type"), request.args.get("search"), int_arg("project_id"),
+                                 page_args())
+    return jsonify(paginated(result, team_json))
 
 
 @bp.get("/teams/<int:team_id>/")
@@ -45,3 +41,4 @@ def update_team(team_id: int):
 def delete_team(team_id: int):
     svc.delete_team(api_user(), team_id)
     return "", 204
+

@@ -6,18 +6,15 @@ from flask_login import current_user, login_required
 
 from app.blueprints.automation.blueprint import bp, partial
 from app.blueprints.rendering import is_partial_request, page_or_partial
-from app.extensions import db
 from app.services.orchestration import alerts as svc
 
 
 @bp.get("/alerts")
 @login_required
 def alerts():
-    level = request.args.get("level") if request.args.get("level") in svc.LEVELS else None
-    open_only = request.args.get("open") == "1"
-    page = db.paginate(svc.alerts_query(current_user, level, open_only), per_page=25, error_out=False)
-    return page_or_partial("automation/alerts.html", "automation/_alerts.html", page=page, level=level,
-                           open_only=open_only, levels=svc.LEVELS, open_count=svc.open_count(current_user))
+    listing = svc.alerts_page(current_user, request.args.get("level"), request.args.get("open") == "1",
+                              request.args.get("page", 1, type=int))
+    return page_or_partial("automation/alerts.html", "automation/_alerts.html", **vars(listing))
 
 
 @bp.post("/alerts/<int:alert_id>/ack")

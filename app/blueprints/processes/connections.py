@@ -5,40 +5,29 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.blueprints.processes.blueprint import bp
-from app.services.processing import dhis2
-from app.services.platform.errors import Forbidden, ValidationFailed
+from app.services.processing import process_pages as pages
 
 
-def _admin() -> None:
-    if not current_user.is_admin:
-        raise Forbidden("Only administrators manage DHIS2 connections.")
+def _page(page: pages.ConnectionsPage, status: int = 200):
+    return render_template("processes/connections.html", **vars(page)), status
 
 
-def _page(editing=None, errors=None, form=None, status=200):
-    if form is None and editing is not None:
-        form = {"name": editing.name, "url": editing.url, "username": editing.username}
-    return render_template("processes/connections.html", connections=dhis2.list_connections(), editing=editing,
-                           errors=errors or {}, form=form or {}), status
+def _id(raw: str | None) -> int | None:
+    return int(raw) if (raw or "").isdigit() else None
 
 
 @bp.get("/admin/dhis2-connections")
 @login_required
 def connections():
-    _admin()
-    editing = dhis2.get_connection(int(request.args["edit"])) if request.args.get("edit", "").isdigit() else None
-    return _page(editing)
+    return _page(pages.connections_page(current_user, _id(request.args.get("edit"))))
 
 
 @bp.post("/admin/dhis2-connections")
 @login_required
 def save_connection():
-    _admin()
-    connection_id = int(request.form["id"]) if request.form.get("id", "").isdigit() else None
     data = {k: request.form.get(k, "") for k in ("name", "url", "username", "password")}
-    try:
-        dhis2.save_connection(data, current_user, connection_id)
-    except ValidationFailed as exc:
-        form = {k: v for k, v in data.items() if k != "password"}
-        return _page(dhis2.get_connection(connection_id) if connection_id else None, exc.details, form, 400)
+    rejected = pages.save_connection_form(current_user, data, _id(request.form.get("id")))
+    if rejected is not None:
+        return _page(rejected, 400)
     flash("Connection saved.", "success")
     return redirect(url_for("processes.connections"))

@@ -3,7 +3,8 @@
 Parse → one service call → JSON."""
 from flask import Blueprint, jsonify, request
 
-from app.blueprints.api.pagination import int_arg, json_body, paginated
+from app.blueprints.api.pagination import int_arg, json_body, page_args, paginated
+from app.services.platform.paging import paginate
 from app.blueprints.tickets_api.serializers import ticket_task_action_json, ticket_task_json
 from app.security import api_login_required, api_user
 from app.services.helpdesk import ticket_tasks as svc
@@ -30,7 +31,7 @@ def tasks():
                                assigned_user_id=int_arg("user_id") or int_arg("assigned_to"),
                                ticket_id=int_arg("ticket_id"), workflow_id=int_arg("workflow_id"),
                                project_id=int_arg("project_id"))
-    return jsonify(paginated(stmt, lambda t: ticket_task_json(t, user)))
+    return jsonify(paginated(paginate(stmt, *page_args()), lambda t: ticket_task_json(t, user)))
 
 
 @bp.get("/<int:task_id>/")

@@ -2,7 +2,8 @@
 ticket list and detail, queued batches, and the round-robin role source we serve."""
 from flask import Blueprint, jsonify, request, url_for
 
-from app.blueprints.api.pagination import int_arg, json_body, paginated
+from app.blueprints.api.pagination import int_arg, json_body, page_args, paginated
+from app.services.platform.paging import paginate
 from app.blueprints.tickets_api.serializers import (
     intake_outcome_json, queued_batch_json, ticket_batch_json, ticket_json,
 )
@@ -52,7 +53,7 @@ def tickets():
     stmt = svc.tickets_query(api_user(), status=request.args.get("allocation_status") or request.args.get("status"),
                              priority=request.args.get("priority"), department=request.args.get("department"),
                              search=request.args.get("search"), project_id=int_arg("project_id"))
-    return jsonify(paginated(stmt, ticket_json))
+    return jsonify(paginated(paginate(stmt, *page_args()), ticket_json))
 
 
 @bp.get("/tickets/<int:ticket_id>/")

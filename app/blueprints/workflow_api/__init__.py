@@ -3,7 +3,8 @@
 service call → JSON."""
 from flask import Blueprint, jsonify, request
 
-from app.blueprints.api.pagination import json_body, paginated
+from app.blueprints.api.pagination import json_body, page_args, paginated
+from app.services.platform.paging import paginate
 from app.blueprints.workflow_api.serializers import (
     action_plan_created_json, action_plan_detail_json, succeeded, task_created_json, task_detail_json,
     transition_result_json, transitions_batch_json, workflow_action_plan_json, workflow_task_json,
@@ -37,7 +38,8 @@ def tasks():
     """Filters: status (aliases accepted), task_type, service_area, priority, assignee_id, action_plan_id,
     mine=1 (created by or assigned to me), search (title)."""
     user = api_user()
-    return jsonify(succeeded(paginated(svc.task_list_query(user, request.args), lambda t: workflow_task_json(t, user))))
+    return jsonify(succeeded(paginated(paginate(svc.task_list_query(user, request.args), *page_args()),
+                                       lambda t: workflow_task_json(t, user))))
 
 
 @bp.post("/tasks")
@@ -81,7 +83,7 @@ def action_plans():
     user = api_user()
     stmt = svc.action_plans_query(user, status=request.args.get("status"),
                                   service_area=request.args.get("service_area") or None)
-    return jsonify(succeeded(paginated(stmt, lambda p: workflow_action_plan_json(p, user))))
+    return jsonify(succeeded(paginated(paginate(stmt, *page_args()), lambda p: workflow_action_plan_json(p, user))))
 
 
 @bp.post("/action-plans")

@@ -6,6 +6,9 @@ and depth cap.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import func, insert, or_, select
 
 from app.extensions import db
@@ -69,6 +72,23 @@ def alerts_query(user: User, level: str | None = None, unacknowledged: bool = Fa
 def open_count(user: User) -> int:
     return db.session.execute(select(func.count()).select_from(Alert).where(
         _visible(user), Alert.acknowledged_at.is_(None))).scalar_one()
+
+
+@dataclass
+class AlertsPage:
+    page: Pagination
+    level: str | None
+    open_only: bool
+    levels: tuple[str, ...]
+    open_count: int
+
+
+def alerts_page(user: User, level: str | None, open_only: bool, page: int) -> AlertsPage:
+    """One page (25) of the alerts page: one level (an unknown one shows all) or only the open ones,
+    and how many are open."""
+    level = level if level in LEVELS else None
+    listing = db.paginate(alerts_query(user, level, open_only), page=page, per_page=25, error_out=False)
+    return AlertsPage(listing, level, open_only, LEVELS, open_count(user))
 
 
 def get_alert(user: User, alert_id) -> Alert:

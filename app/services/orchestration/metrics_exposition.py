@@ -4,6 +4,7 @@ SLA clocks, webhook deliveries, jobs, alerts) and from the RQ queues.
 """
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections.abc import Iterable
@@ -15,9 +16,11 @@ from rq import Queue, Worker
 from sqlalchemy import func, select
 
 from app.extensions import db, get_redis
-from app.models import Alert, Job, SlaRecord, Task, WebhookDelivery
+from app.models import Alert, Job, Permission, SlaRecord, Task, User, WebhookDelivery
 from app.services.orchestration.outbox_admin import outbox_counts
+from app.services.platform.errors import Forbidden
 from app.services.platform.metrics import COUNTERS, read_counters
+from app.services.platform.permissions import Unauthorized
 from app.services.processing import job_status
 
 log = logging.getLogger(__name__)
@@ -114,3 +117,30 @@ def render_metrics() -> bytes:
     log.debug("metrics rendered in %.1f ms", (time.monotonic() - started) * 1000)
     return body
 
+
+
+def _check_reader(user: User, authorization: str) -> None:
+    """The METRICS_TOKEN Bearer token, or a session user with VIEW_STATS; otherwise Unauthorized or
+    Forbidden (answered in plain text: Prometheus shows the body as the scrape error)."""
+    token = current_app.config.get("METRICS_TOKEN")
+    if token and authorization.startswith("Bearer "):
+        if hmac.compare_digest(authorization[len("Bearer "):].strip().encode(), token.encode()):
+            return
+        raise Unauthorized("Invalid metrics token.")
+    if user.is_authenticated:
+        if user.has_permission(Permission.VIEW_STATS):
+            return
+        raise Forbidden("You need the VIEW_STATS permission to read metrics.")
+    if not token:
+        raise Unauthorized("Metrics need authentication: set METRICS_TOKEN on the server and send it as "
+                           "'Authorization: Bearer <token>', or log in as a user with VIEW_STATS.")
+    raise Unauthorized("Send the metrics token as 'Authorization: Bearer <token>', "
+                       "or log in as a user with VIEW_STATS.")
+
+
+def scrape(user: User, authorization: str) -> bytes:
+    """`render_metrics` for a scraper: `authorization` is the request's Authorization header (the
+    METRICS_TOKEN as a Bearer token), `user` the session's user (anonymous without a session), who
+    needs VIEW_STATS."""
+    _check_reader(user, authorization)
+    return render_metrics()

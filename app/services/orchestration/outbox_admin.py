@@ -1,6 +1,9 @@
 """Operating the outbox: counts for health checks and stats, browsing events, replaying dead ones."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import func, select, update
 
 from app.extensions import db
@@ -49,6 +52,25 @@ def events_page(user: User, status: str | None = OutboxStatus.DEAD.value, event_
     if correlation_id:
         stmt = stmt.where(OutboxEvent.correlation_id == correlation_id)
     return db.paginate(stmt, page=max(page, 1), per_page=per_page, error_out=False)
+
+
+@dataclass
+class OutboxPage:
+    page: Pagination
+    counts: dict
+    event_types: list[str]
+    statuses: tuple[str, ...]
+    filters: dict
+
+
+def outbox_page(user: User, status: str, event_type: str | None, correlation_id: str | None,
+                page: int) -> OutboxPage:
+    """The admin page: a page of events (a status not in STATUSES shows all) with the counts by status
+    and the event types to filter by."""
+    filters = {"status": status if status in STATUSES else "all", "event_type": event_type or None,
+               "correlation_id": correlation_id or None}
+    events = events_page(user, filters["status"], filters["event_type"], filters["correlation_id"], page=page)
+    return OutboxPage(events, outbox_counts(), event_types(), STATUSES, filters)
 
 
 def get_event(user: User, event_id: str) -> tuple[OutboxEvent, OutboxEvent | None, list[OutboxEvent]]:

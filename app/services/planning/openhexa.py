@@ -126,6 +126,12 @@ def get_pipeline(user: User, pipeline_id: str) -> dict:
     return pipeline
 
 
+def pipeline_with_parameters(user: User, pipeline_id: str) -> tuple[dict, list[dict]]:
+    """A pipeline as OpenHEXA describes it, and the parameters of its current version a person fills in."""
+    pipeline = get_pipeline(user, pipeline_id)
+    return pipeline, visible_parameters(pipeline)
+
+
 def visible_parameters(pipeline: dict) -> list[dict]:
     """The version's parameters a person fills in (the injected connection ones are hidden)."""
     version = pipeline.get("currentVersion") or {}
@@ -141,8 +147,10 @@ def _uuid(value, field: str) -> str:
 
 # --- launch -------------------------------------------------------------------------------------
 
-def launch(user: User, pipeline_id: str, version_id: str | None, run_config: dict, host_url: str) -> Job:
-    """Queue a run: the worker adds the connection keys, calls `runPipeline`, then polls."""
+def launch(user: User, pipeline_id: str, version_id: str | None, run_config: dict,
+           request_host_url: str) -> Job:
+    """Queue a run: the worker adds the connection keys, calls `runPipeline`, then polls. The run calls
+    back PIPELINE_CALLBACK_HOST when set (behind proxies), else the host of the request (`request_host_url`)."""
     from app.services.planning.plannings import get_planning
 
     require_permission(user, Permission.MANAGE_PIPELINES)
@@ -157,7 +165,8 @@ def launch(user: User, pipeline_id: str, version_id: str | None, run_config: dic
         planning = get_planning(user, clean["planning_id"])
     job = Job(id=str(uuid.uuid4()), process_id=PROCESS_ID, status=st.ACCEPTED, progress=0, message="Queued",
               inputs={"pipeline_id": pipeline_id, "version_id": version_id, "config": clean,
-                      "connection_host": host_url.rstrip("/"), "planning_id": planning.id if planning else None},
+                      "connection_host": _callback_host(request_host_url).rstrip("/"),
+                      "planning_id": planning.id if planning else None},
               launcher_id=user.id, project_id=planning.project_id if planning else (user.project_ids or [None])[0])
     db.session.add(job)
     db.session.commit()
@@ -338,8 +347,8 @@ def apply_callback(actor: "User | PipelineActor", pipeline_id: str, data: dict) 
     return db.session.get(Job, job.id)
 
 
-def host_url_for(request_host_url: str) -> str:
-    """What pipelines call back: CONNECTION_HOST when set (behind proxies), else the request's host."""
+def _callback_host(request_host_url: str) -> str:
+    """What pipelines call back: PIPELINE_CALLBACK_HOST when set (behind proxies), else the request's host."""
     return current_app.config.get("PIPELINE_CALLBACK_HOST") or request_host_url
 
 

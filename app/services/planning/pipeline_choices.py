@@ -188,4 +188,4 @@ def launch_for_planning(user: User, planning: Planning, pipeline: str, levels: d
     else:
         config = typed_parameters(definition.parameters, values)
         config["planning_id"] = planning.id
-    return openhexa.launch(user, pipeline, None, config, openhexa.host_url_for(host_url))
+    return openhexa.launch(user, pipeline, None, config, host_url)

@@ -82,3 +82,10 @@ class FieldErrors:
         if self.errors:
             named = "; ".join(f"{field}: {msgs[0]}" for field, msgs in self.errors.items())
             raise ValidationFailed(f"{summary} — {named}", self.errors)
+
+
+def json_object(data) -> dict:
+    """A request body decoded from JSON, if it is an object; else ValidationFailed naming `body`."""
+    if not isinstance(data, dict):
+        raise ValidationFailed("The request body must be a JSON object.", {"body": ["must be a JSON object"]})
+    return data

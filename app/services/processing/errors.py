@@ -1,8 +1,8 @@
-"""The job engine's errors, one class per thing that can be missing (the OGC API names each one:
-`no-such-process`, `no-such-job`, `result-not-ready`)."""
+"""The job engine's errors: one class per thing that can be missing (the OGC API names each one:
+`no-such-process`, `no-such-job`, `result-not-ready`), and a synchronous run that failed."""
 from __future__ import annotations
 
-from app.services.platform.errors import NotFound
+from app.services.platform.errors import DomainError, NotFound
 
 
 class NoSuchProcess(NotFound):
@@ -15,3 +15,11 @@ class NoSuchJob(NotFound):
 
 class ResultNotReady(NotFound):
     """Results asked for a job that has not (or not successfully) finished."""
+
+
+class JobFailed(DomainError):
+    """A job run synchronously (OGC sync-execute) did not end successfully."""
+
+    status = 500
+    code = "job_failed"
+    title = "Process failed"

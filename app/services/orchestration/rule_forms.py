@@ -1,6 +1,6 @@
-"""The rule form in both directions: posted fields → the service's rule data, and a rule (or a
-rejected post) → what the form shows. The condition comes from builder rows (field / op / value,
-combined with all or any) or, in JSON mode, from a raw JSON text the service validates."""
+"""The rule form in both directions: posted fields → rule data for `automation_rules.save_rule`, and a
+rule (or a rejected post) → what the form shows. The condition comes from builder rows (field / op /
+value, combined with all or any) or, in JSON mode, from a raw JSON text `save_rule` validates."""
 from __future__ import annotations
 
 import json
@@ -40,6 +40,7 @@ def _show(value) -> str:
 
 
 def condition_from_rows(match: str, fields: list[str], ops: list[str], values: list[str]) -> dict:
+    """The condition the builder rows say, combined with all or any; empty rows are left out."""
     leaves = []
     for field, op, text in zip(fields, ops, values):
         field = field.strip()
@@ -90,6 +91,7 @@ def rule_data(form: MultiDict) -> dict:
 
 
 def actions_from_form(form: MultiDict) -> list[dict]:
+    """The posted actions, in the form's order, each with the fields of its type."""
     actions = []
     for key in form.getlist("action_key"):
         kind = form.get(f"a-{key}-type", "")

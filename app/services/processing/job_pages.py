@@ -1,0 +1,76 @@
+"""What the job pages and the OGC job endpoints ask of the engine, for one acting user: the jobs list
+page, the OGC job list, a job's artifact, dismissal, and the echo job the jobs page launches. Each
+function authorizes the user (jobs they may see; MANAGE_PIPELINES to launch) and returns plain values."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_sqlalchemy.pagination import Pagination
+
+from app.extensions import db
+from app.models import Job, Permission, User
+from app.services.platform.errors import FieldErrors
+from app.services.platform.paging import Page, paginate
+from app.services.platform.permissions import require_permission
+from app.services.processing import artifacts
+from app.services.processing import job_status as st
+from app.services.processing.jobs import enqueue_job, get_job_for, job_counts, jobs_query, request_kill
+from app.services.processing.registry import Process, all_processes
+
+PER_PAGE = 25
+
+
+@dataclass
+class JobsPage:
+    page: Pagination
+    status: str | None
+    process: str | None
+    statuses: tuple[str, ...]
+    processes: list[Process]
+    counts: dict[str, int]
+    can_launch: bool
+
+
+def jobs_page(user: User, status: str | None, process: str | None, page: int) -> JobsPage:
+    """The jobs the user may see, newest first, 25 a page, filtered by one status (an unknown one is
+    ignored) and one process; with the count per status and the processes to filter by."""
+    status = status if status in st.CANONICAL else None
+    process = process or None
+    listing = db.paginate(jobs_query(user, status=status, process_id=process), page=page, per_page=PER_PAGE,
+                          error_out=False)
+    return JobsPage(listing, status, process, st.CANONICAL, all_processes(), job_counts(user),
+                    user.has_permission(Permission.MANAGE_PIPELINES))
+
+
+def job_list(user: User, statuses: list[str], process_ids: list[str], types: list[str],
+             paging: tuple[int, int]) -> Page:
+    """The OGC job list, one page (`paging` is (page, limit)): jobs the user may see with any of these
+    statuses (each must be canonical) and process ids; `types` other than "process" match nothing
+    (every job here is a process job)."""
+    errors = FieldErrors()
+    for bad in sorted(set(statuses) - set(st.CANONICAL)):
+        errors.add("status", f"unknown status {bad!r}; one of {', '.join(st.CANONICAL)}")
+    errors.raise_if_any("Invalid query")
+    stmt = jobs_query(user, status=statuses or None, process_id=process_ids or None)
+    if types and "process" not in types:
+        stmt = stmt.where(False)
+    return paginate(stmt, *paging)
+
+
+def job_artifact(user: User, job_id: str, name: str) -> str:
+    """The path of a file the job produced (payload preview, result features), if the user may see the job."""
+    return artifacts.artifact_path(get_job_for(user, job_id, reap=False), name)
+
+
+def dismiss_job(user: User, job_id: str) -> Job:
+    """Dismiss a job the user may see: a queued one at once, a running one when it next checks."""
+    get_job_for(user, job_id, reap=False)
+    return request_kill(job_id)
+
+
+def launch_echo(user: User, message: str, delay) -> Job:
+    """Queue the echo job (five steps, `delay` seconds each) that checks the worker round trip; in the
+    user's first project. Needs MANAGE_PIPELINES; a bad delay is named by the process's validation."""
+    require_permission(user, Permission.MANAGE_PIPELINES)
+    project_id = user.project_ids[0] if user.project_ids else None
+    return enqueue_job("echo", {"message": message, "steps": 5, "delay": delay}, launcher=user, project_id=project_id)

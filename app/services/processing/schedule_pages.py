@@ -1,0 +1,100 @@
+"""What the schedule pages show and do for one user: the list, a schedule with its runs, the
+create/edit form, saving it, and pausing/enabling. Changing schedules needs MANAGE_PIPELINES; the
+form is refused (Forbidden) to whoever may not submit it."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from app.models import Job, Permission, Schedule, User
+from app.services.platform.errors import ValidationFailed
+from app.services.platform.permissions import require_permission
+from app.services.processing import schedules as svc
+from app.services.processing.registry import Process, all_processes
+
+NEW_SCHEDULE = {"timezone": "UTC", "frequency": "daily", "inputs": "{}"}
+
+
+@dataclass
+class SchedulesPage:
+    schedules: list[Schedule]
+    can_edit: bool
+
+
+@dataclass
+class SchedulePage:
+    schedule: Schedule
+    runs: list[Job]
+    can_edit: bool
+
+
+@dataclass
+class ScheduleForm:
+    schedule: Schedule | None
+    errors: dict
+    form: dict
+    processes: list[Process]
+    frequencies: tuple[str, ...]
+
+
+@dataclass
+class SavedSchedule:
+    """A form submission: the saved schedule, or the form again with its errors."""
+
+    schedule: Schedule | None = None
+    form: ScheduleForm | None = None
+
+
+def _can_edit(user: User) -> bool:
+    return user.has_permission(Permission.MANAGE_PIPELINES)
+
+
+def schedules_page(user: User) -> SchedulesPage:
+    """Every schedule by name, and whether the user may change them."""
+    return SchedulesPage(svc.list_schedules(), _can_edit(user))
+
+
+def schedule_page(user: User, schedule_id: int) -> SchedulePage:
+    """A schedule with its latest runs."""
+    schedule = svc.get_schedule(schedule_id)
+    return SchedulePage(schedule, svc.schedule_runs(schedule), _can_edit(user))
+
+
+def _form_values(schedule: Schedule) -> dict:
+    return {"name": schedule.name, "process_id": schedule.process_id, "frequency": schedule.frequency,
+            "cron": schedule.cron, "timezone": schedule.timezone, "enabled": schedule.enabled,
+            "description": schedule.description, "inputs": json.dumps(schedule.inputs, indent=2)}
+
+
+def _form(schedule: Schedule | None, form: dict, errors: dict | None = None) -> ScheduleForm:
+    return ScheduleForm(schedule, errors or {}, form, all_processes(), svc.FREQUENCIES)
+
+
+def schedule_form(user: User, schedule_id: int | None = None) -> ScheduleForm:
+    """The create form (schedule_id None) or the edit form filled from the schedule."""
+    require_permission(user, Permission.MANAGE_PIPELINES)
+    if schedule_id is None:
+        return _form(None, dict(NEW_SCHEDULE))
+    schedule = svc.get_schedule(schedule_id)
+    return _form(schedule, _form_values(schedule))
+
+
+def save_schedule_form(user: User, data: dict, schedule_id: int | None = None) -> SavedSchedule:
+    """Create (schedule_id None) or update a schedule from the posted form, whose `inputs` is JSON text;
+    on bad input, the form again as typed with every error named (nothing written)."""
+    require_permission(user, Permission.MANAGE_PIPELINES)
+    schedule = svc.get_schedule(schedule_id) if schedule_id is not None else None
+    try:
+        try:
+            inputs = json.loads(data.get("inputs") or "{}")
+        except ValueError:
+            raise ValidationFailed("Invalid schedule", {"inputs": ["must be a JSON object"]}) from None
+        return SavedSchedule(schedule=svc.save_schedule({**data, "inputs": inputs}, user, schedule_id))
+    except ValidationFailed as exc:
+        return SavedSchedule(form=_form(schedule, data, exc.details))
+
+
+def toggle_schedule(user: User, schedule_id: int, enabled: bool) -> Schedule:
+    """Pause or enable a schedule (enabling sets its next run from now: no catch-up burst)."""
+    require_permission(user, Permission.MANAGE_PIPELINES)
+    return svc.set_enabled(schedule_id, enabled)
