@@ -22,7 +22,7 @@ class Country:
 
 @pytest.fixture
 def country(app):
-    load_demo(org_units=600, seed=3)
+    load_demo(org_units=250, seed=3)
     coordinator = db.session.execute(select(User).where(User.username == "coordinator")).scalar_one()
     coordinator.password_hash = hash_password(PASSWORD)  # what the `login` fixture types
     db.session.commit()
