@@ -15,8 +15,8 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
-INT32_MAX = 2**31 - 1
-JSON_MAX_DEPTH = 64
+from app.schemas.types import INT32_MAX, JSON_MAX_DEPTH, check_json_value, unstorable_text
+
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -25,39 +25,6 @@ class BoundedIntConverter(IntegerConverter):
     def __init__(self, map, *args, **kwargs):  # noqa: A002 — werkzeug's name
         kwargs.setdefault("max", INT32_MAX)
         super().__init__(map, *args, **kwargs)
-
-
-def unstorable_text(value: str) -> str | None:
-    """Why PostgreSQL could not store this text, or None."""
-    if "\x00" in value:
-        return "contains a NUL character"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "contains a lone surrogate (not valid Unicode)"
-    return None
-
-
-def check_json_value(value, max_depth: int = JSON_MAX_DEPTH) -> None:
-    """Raise ValueError naming the first place nested too deeply or holding unstorable text
-    (iterative: a hostile document cannot exhaust the stack)."""
-    stack = [(value, "body", 1)]
-    while stack:
-        node, where, depth = stack.pop()
-        if depth > max_depth:
-            raise ValueError(f"{where} is nested more than {max_depth} levels deep")
-        if isinstance(node, dict):
-            for key, child in node.items():
-                problem = unstorable_text(key)
-                if problem:
-                    raise ValueError(f"a key in {where} {problem}")
-                stack.append((child, f"{where}.{key}", depth + 1))
-        elif isinstance(node, list):
-            stack.extend((child, f"{where}.{i}", depth + 1) for i, child in enumerate(node))
-        elif isinstance(node, str):
-            problem = unstorable_text(node)
-            if problem:
-                raise ValueError(f"{where} {problem}")
 
 
 class CheckedJSONProvider(DefaultJSONProvider):

@@ -3,6 +3,7 @@ import pytest
 
 from app.services.processing.jobs import enqueue_job
 from app.services.planning.orgunits import create_org_unit, create_org_unit_type
+from app.schemas.orgunits import OrgUnitIn, OrgUnitTypeIn
 from tests.conftest import ARTIFACTS, PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -10,11 +11,11 @@ pytestmark = pytest.mark.browser
 
 def test_login_expand_tree_and_open_jobs(page, live_server, make_user, run_worker):
     user = make_user(role="coordinator", projects=["Project A"], username="coord")
-    country_t = create_org_unit_type(user, {"name": "Country", "short_name": "CTRY"})
-    region_t = create_org_unit_type(user, {"name": "Region", "short_name": "REG"})
-    country = create_org_unit(user, {"name": "Testland", "org_unit_type_id": country_t.id})
+    country_t = create_org_unit_type(user, OrgUnitTypeIn(**{"name": "Country", "short_name": "CTRY"}))
+    region_t = create_org_unit_type(user, OrgUnitTypeIn(**{"name": "Region", "short_name": "REG"}))
+    country = create_org_unit(user, OrgUnitIn(**{"name": "Testland", "org_unit_type_id": country_t.id}))
     for name in ("North", "South"):
-        create_org_unit(user, {"name": name, "org_unit_type_id": region_t.id, "parent_id": country.id})
+        create_org_unit(user, OrgUnitIn(**{"name": name, "org_unit_type_id": region_t.id, "parent_id": country.id}))
     job = enqueue_job("echo", {"message": "hello"}, launcher=user, project_id=user.project_ids[0])
     run_worker()
 

@@ -34,18 +34,37 @@ def test_a_body_over_the_limit_is_413_in_the_family_shape(client, api_token, coo
     assert db.session.scalar(select(func.count()).select_from(Task)) == 0
 
 
-@pytest.mark.parametrize("raw,where", [
-    ('{"name": "a\\u0000b", "org_unit_type_id": 1}', "body.name contains a NUL character"),
-    ('{"name": "\\ud800", "org_unit_type_id": 1}', "body.name contains a lone surrogate"),
-    ('{"name": "x", "geometry": ' + "[" * 1000 + "]" * 1000 + "}", "nested more than 64 levels"),
-    ('{"name": "x", "geometry": ' + "[" * 70 + "]" * 70 + "}", "body.geometry" + ".0" * 63 + " is nested"),
+def _nested(depth: int, leaf: str = "1") -> str:
+    return '{"a": ' * depth + leaf + "}" * depth
+
+
+@pytest.mark.parametrize("raw,field,message", [
+    ('{"name": "a\\u0000b", "org_unit_type_id": 1}', "name", "must not contain a NUL character"),
+    ('{"name": "\\ud800", "org_unit_type_id": 1}', "body", "is not valid JSON"),
+    ('{"name": "x", "org_unit_type_id": 1, "geometry": ' + "[" * 1000 + "]" * 1000 + "}", "body", "recursion limit"),
+    ('{"name": "x", "org_unit_type_id": 1, "geometry": ' + _nested(70) + "}", "geometry", "nested more than 64 levels"),
+    ('{"name": "x", "org_unit_type_id": 1, "geometry": {"type": "a\\u0000"}}', "geometry",
+     "the value.type contains a NUL character"),
 ])
-def test_json_that_cannot_be_stored_is_a_400_naming_where(client, api_token, coordinator, db, raw, where):
+def test_json_that_cannot_be_stored_is_a_400_naming_where(client, api_token, coordinator, db, raw, field, message):
     response = client.post("/api/orgunits/", data=raw, content_type="application/json",
                            headers=api_token(coordinator))
     assert response.status_code == 400, response.get_data(as_text=True)[:300]
-    assert where in response.get_json()["error"]
+    assert message in response.get_json()["details"][field][0]
     assert db.session.scalar(select(func.count()).select_from(OrgUnit)) == 0
+
+
+def test_flask_json_refuses_the_same_for_routes_reading_json_themselves(web_app):
+    """`request.get_json()` (forms posting JSON, callbacks not yet on a schema) applies the same limits."""
+    with web_app.test_request_context("/", method="POST", data='{"a": "x\\u0000"}', content_type="application/json"):
+        from flask import request
+        from werkzeug.exceptions import BadRequest
+
+        with pytest.raises(BadRequest, match="body.a contains a NUL character"):
+            request.get_json()
+    with web_app.test_request_context("/", method="POST", data=_nested(70), content_type="application/json"):
+        with pytest.raises(BadRequest, match="nested more than 64 levels"):
+            request.get_json()
 
 
 def test_json_that_is_not_utf8_is_a_400(client, api_token, coordinator):

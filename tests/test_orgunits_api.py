@@ -3,6 +3,7 @@ import pytest
 
 from app.models import OrgUnit, OrgUnitType
 from app.services.planning.orgunits import create_org_unit, create_org_unit_type
+from app.schemas.orgunits import OrgUnitIn, OrgUnitTypeIn
 
 
 @pytest.fixture
@@ -12,11 +13,11 @@ def coordinator(make_user):
 
 @pytest.fixture
 def hierarchy(coordinator):
-    country_t = create_org_unit_type(coordinator, {"name": "Country", "depth": 0, "category": "COUNTRY"})
-    region_t = create_org_unit_type(coordinator, {"name": "Region", "depth": 1, "category": "REGION"})
-    country = create_org_unit(coordinator, {"name": "Testland", "org_unit_type_id": country_t.id})
-    regions = [create_org_unit(coordinator, {"name": f"Region {n}", "org_unit_type_id": region_t.id,
-                                             "parent_id": country.id}) for n in range(1, 4)]
+    country_t = create_org_unit_type(coordinator, OrgUnitTypeIn(**{"name": "Country", "depth": 0, "category": "COUNTRY"}))
+    region_t = create_org_unit_type(coordinator, OrgUnitTypeIn(**{"name": "Region", "depth": 1, "category": "REGION"}))
+    country = create_org_unit(coordinator, OrgUnitIn(**{"name": "Testland", "org_unit_type_id": country_t.id}))
+    regions = [create_org_unit(coordinator, OrgUnitIn(**{"name": f"Region {n}", "org_unit_type_id": region_t.id,
+                                             "parent_id": country.id})) for n in range(1, 4)]
     return country_t, region_t, country, regions
 
 
@@ -112,8 +113,12 @@ def test_org_unit_types_api(client, api_token, coordinator, hierarchy, db):
     before = db.session.query(OrgUnitType).count()
     bad = client.post("/api/orgunittypes/", headers=headers, json={
         "name": "Region", "depth": -1, "category": "PLANET", "sub_unit_type_ids": [999999]})
-    assert bad.status_code == 400
-    assert set(bad.get_json()["details"]) == {"name", "depth", "category", "sub_unit_type_ids"}
+    assert bad.status_code == 400  # the schema first: every field of the wrong shape
+    assert set(bad.get_json()["details"]) == {"depth", "category"}
+    taken = client.post("/api/orgunittypes/", headers=headers, json={  # then what only the database knows
+        "name": "Region", "depth": 1, "category": "REGION", "sub_unit_type_ids": [999999]})
+    assert taken.status_code == 400
+    assert set(taken.get_json()["details"]) == {"name", "sub_unit_type_ids"}
     assert db.session.query(OrgUnitType).count() == before
 
 

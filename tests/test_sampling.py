@@ -1,5 +1,7 @@
 """LQAS sampling: validation before queueing, semantics, reproducibility, atomic replacement."""
 import pytest
+
+from app.schemas.orgunits import OrgUnitTypeIn
 from sqlalchemy import select
 
 from app.extensions import get_queue
@@ -143,7 +145,7 @@ def test_hierarchy_mismatch_is_refused_before_queueing(db, country, planning):
     from app.models import OrgUnitType
     from app.services.planning.orgunits import create_org_unit_type
 
-    extra = create_org_unit_type(country.coordinator, {"name": "Village", "depth": 4})
+    extra = create_org_unit_type(country.coordinator, OrgUnitTypeIn(**{"name": "Village", "depth": 4}))
     hf_type = db.session.get(OrgUnitType, country.types["HF"].id)
     hf_type.sub_unit_types.append(extra)
     db.session.commit()

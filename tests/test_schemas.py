@@ -22,7 +22,7 @@ class Example(Input):
     (b'{"planning": 0, "name": "x"}', "planning", "greater than or equal to 1"),
     (b'{"planning": 3, "name": "a\\u0000b"}', "name", "NUL"),
     (b'{"planning": 3, "name": "\\ud800"}', "body", "not valid JSON"),
-    (b'{"planning": 3, "name": "   "}', "name", "at least 1 character"),
+    (b'{"planning": 3, "name": "   "}', "name", "is required"),
     (b'{"planning": 3, "name": "x", "extra": 1}', "extra", "is not a field of this request"),
     (b'{"name": "x"}', "planning", "is required"),
     (b"[" * 1000, "body", "recursion limit"),

@@ -2,16 +2,17 @@
 import pytest
 
 from app.services.planning.orgunits import create_org_unit, create_org_unit_type
+from app.schemas.orgunits import OrgUnitIn, OrgUnitTypeIn
 
 
 @pytest.fixture
 def two_projects(make_user):
     alice = make_user(projects=["Project A"], username="alice")
     bob = make_user(projects=["Project B"], username="bob")
-    type_a = create_org_unit_type(alice, {"name": "Country"})
-    type_b = create_org_unit_type(bob, {"name": "Country"})
-    unit_a = create_org_unit(alice, {"name": "Alphaland", "org_unit_type_id": type_a.id})
-    unit_b = create_org_unit(bob, {"name": "Betaland", "org_unit_type_id": type_b.id})
+    type_a = create_org_unit_type(alice, OrgUnitTypeIn(**{"name": "Country"}))
+    type_b = create_org_unit_type(bob, OrgUnitTypeIn(**{"name": "Country"}))
+    unit_a = create_org_unit(alice, OrgUnitIn(**{"name": "Alphaland", "org_unit_type_id": type_a.id}))
+    unit_b = create_org_unit(bob, OrgUnitIn(**{"name": "Betaland", "org_unit_type_id": type_b.id}))
     return alice, bob, unit_a, unit_b
 
 

@@ -24,18 +24,20 @@ class Input(BaseModel):
 def field_errors(exc: ValidationError) -> dict[str, list[str]]:
     """pydantic's errors as {dotted field: [messages]} (the body itself is `body`)."""
     details: dict[str, list[str]] = {}
-    for error in exc.errors(include_url=False, include_context=False, include_input=False):
+    for error in exc.errors(include_url=False, include_input=False):
         location = ".".join(str(part) for part in error["loc"]) or "body"
         details.setdefault(location, []).append(_message(error))
     return details
 
 
 def _message(error: dict) -> str:
-    kind, message = error["type"], error["msg"]
+    kind, message, context = error["type"], error["msg"], error.get("ctx") or {}
     if kind == "extra_forbidden":
         return "is not a field of this request"
-    if kind == "missing":
+    if kind == "missing" or (kind == "string_too_short" and context.get("min_length") == 1):
         return "is required"
+    if kind in ("model_type", "model_attributes_type", "dict_type") and not error["loc"]:
+        return "must be a JSON object"
     if kind == "json_invalid":
         return f"is not valid JSON ({message.removeprefix('Invalid JSON: ')})"
     if kind.startswith("value_error"):
@@ -58,7 +60,10 @@ def validate_json(model: type[M], raw: bytes | str, summary: str = "Invalid inpu
 
 
 def validate_data(model: type[M], data: Any, summary: str = "Invalid input", strict: bool = False) -> M:
-    """Already-decoded data (a form, a query string, a stored inputs dict) as `model`."""
+    """Already-decoded data (a form, a query string, a stored inputs dict) as `model`. Outside strict
+    mode a blank field counts as not given (an empty select or search box: the default applies)."""
+    if not strict and isinstance(data, dict):
+        data = {key: value for key, value in data.items() if value != ""}
     try:
         return model.model_validate(data, strict=strict)
     except ValidationError as exc:

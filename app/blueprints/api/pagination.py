@@ -9,6 +9,7 @@ from werkzeug.exceptions import BadRequest
 
 from app.services.platform.access import parse_int
 from app.services.platform.errors import FieldErrors, ValidationFailed, json_object
+from app.schemas.common import Paging
 from app.services.platform.paging import Page
 
 
@@ -19,6 +20,11 @@ def page_args(default_limit: int = 50) -> tuple[int, int]:
     limit = parse_int(request.args.get("limit", default_limit), errors, "limit", minimum=1)
     errors.raise_if_any("Invalid paging")
     return page, min(limit, current_app.config["API_MAX_PAGE_SIZE"])
+
+
+def paging(query: Paging, default_limit: int = 50) -> tuple[int, int]:
+    """(page, limit) of a parsed query: the limit defaults to `default_limit`, capped at API_MAX_PAGE_SIZE."""
+    return query.page, min(query.limit or default_limit, current_app.config["API_MAX_PAGE_SIZE"])
 
 
 def paginated(result: Page, serialize: Callable) -> dict:

@@ -6,7 +6,11 @@ import re
 
 from flask import current_app
 
+from app.blueprints.operations import Operation, operation_of
+from app.schemas.common import IasoError, WorkflowError
+
 from .documents import base
+from .openapi_schemas import REF, SchemaSet, to_oas30
 
 _JSON = "application/json"
 _PROBLEM = {"description": "Problem (RFC 7807)", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/exception"}}}}
@@ -120,35 +124,123 @@ def _ogc_paths() -> dict:
     }
 
 
-def _generated_paths(taken: set[str]) -> dict:
-    """Every JSON route under /api/ not written out above, with its path parameters."""
-    paths: dict = {}
+JSON_PREFIXES = ("/api/", "/tasks/api/")
+_STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 204: "No content", 400: "Invalid input",
+                401: "Missing or invalid token", 403: "Not allowed", 404: "Not found", 409: "Conflict",
+                413: "Body too large", 422: "Cannot be processed", 429: "Too many attempts"}
+
+
+def _error_model(path: str):
+    return WorkflowError if path.startswith(("/api/workflow/", "/tasks/api/")) else IasoError
+
+
+def _path_and_parameters(rule) -> tuple[str, list[dict]]:
+    path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+    params = []
+    for name, converter in rule._converters.items():
+        schema = ({"type": "integer", "minimum": 0, "maximum": converter.max} if hasattr(converter, "max")
+                  else {"type": "string"})
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return path, params
+
+
+def _query_parameters(model, schemas: SchemaSet) -> list[dict]:
+    document = model.model_json_schema(mode="validation", ref_template=REF)
+    required = set(document.get("required", []))
+    out = []
+    for name, schema in document.get("properties", {}).items():
+        param = {"name": name, "in": "query", "required": name in required, "schema": to_oas30(schema)}
+        if param["schema"].get("type") == "array":
+            param.update(style="form", explode=False)
+        if "description" in schema:
+            param["description"] = schema["description"]
+        out.append(param)
+    return out
+
+
+def declared_routes() -> list[tuple[object, str, Operation | None]]:
+    """(rule, method, its declared operation or None) for every JSON route of the API."""
+    out = []
     for rule in current_app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/"):
+        if not rule.rule.startswith(JSON_PREFIXES):
             continue
-        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        spec = operation_of(current_app.view_functions[rule.endpoint])
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            out.append((rule, method, spec))
+    return out
+
+
+def _declared_paths(taken: set[str]) -> tuple[dict, SchemaSet]:
+    """Every declared JSON route: parameters, body and responses from its schemas, its family's errors."""
+    routes = [(rule, method, spec) for rule, method, spec in declared_routes() if spec is not None]
+    schemas = SchemaSet()
+    for rule, _, spec in routes:
+        for model in (spec.body,):
+            if model is not None:
+                schemas.add(model, "validation")
+        for model in spec.responses.values():
+            if model is not None:
+                schemas.add(model, "serialization")
+        schemas.add(_error_model(rule.rule), "serialization")
+    schemas.resolve()
+    paths: dict = {}
+    for rule, method, spec in routes:
+        path, params = _path_and_parameters(rule)
         if path in taken:
             continue
-        params = [{"name": name, "in": "path", "required": True,
-                   "schema": {"type": "integer" if "int:" in rule.rule.split(name)[0][-5:] else "string"}}
-                  for name in re.findall(r"{([^}]+)}", path)]
-        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            op = {"summary": (current_app.view_functions[rule.endpoint].__doc__ or rule.endpoint).strip().splitlines()[0],
-                  "operationId": f"{rule.endpoint}.{method.lower()}",
-                  "tags": [rule.endpoint.split(".")[0]],
-                  "responses": {**_ok("JSON response", "anyJson"), "400": {"description": "Invalid input"},
-                                "401": {"description": "Missing or invalid token"}}}
-            if params:
-                op["parameters"] = params
-            if method in ("POST", "PUT", "PATCH"):
-                op["requestBody"] = {"required": False, "content": {_JSON: {"schema": {"$ref": "#/components/schemas/anyJson"}}}}
-            paths.setdefault(path, {})[method.lower()] = op
+        error = {"description": "Error", "content": {_JSON: {"schema": schemas.ref(_error_model(path), "serialization")}}}
+        responses = {}
+        for status, model in sorted(spec.responses.items()):
+            responses[str(status)] = {"description": _STATUS_TEXT.get(status, "Response")}
+            if model is not None:
+                responses[str(status)]["content"] = {_JSON: {"schema": schemas.ref(model, "serialization")}}
+            elif status >= 400:  # an error the operation declares beyond its family's usual ones
+                responses[str(status)] = {**error, "description": _STATUS_TEXT.get(status, "Error")}
+        codes = [400] + ([401, 403] if spec.auth != "public" else []) + ([404] if params else [])
+        codes += [413] if spec.body is not None else []
+        for status in codes:
+            responses.setdefault(str(status), {**error, "description": _STATUS_TEXT[status]})
+        op = {"summary": spec.summary, "operationId": f"{rule.endpoint}.{method.lower()}",
+              "tags": list(spec.tags) or [rule.endpoint.split(".")[0]], "responses": responses}
+        if spec.auth == "public":
+            op["security"] = []
+        parameters = params + (_query_parameters(spec.query, schemas) if spec.query is not None else [])
+        if parameters:
+            op["parameters"] = parameters
+        if spec.body is not None:
+            op["requestBody"] = {"required": True, "content": {_JSON: {"schema": schemas.ref(spec.body, "validation")}}}
+        paths.setdefault(path, {})[method.lower()] = op
+    return paths, schemas
+
+
+def _undeclared_paths(taken: set[str]) -> dict:
+    """JSON routes not yet declared with `operation(...)`: listed with generic schemas (the test
+    `test_every_json_route_is_declared` names them)."""
+    paths: dict = {}
+    for rule, method, spec in declared_routes():
+        if spec is not None:
+            continue
+        path, params = _path_and_parameters(rule)
+        if path in taken:
+            continue
+        op = {"summary": (current_app.view_functions[rule.endpoint].__doc__ or rule.endpoint).strip().splitlines()[0],
+              "operationId": f"{rule.endpoint}.{method.lower()}", "tags": [rule.endpoint.split(".")[0]],
+              "responses": {**_ok("JSON response", "anyJson"), "400": {"description": "Invalid input"},
+                            "401": {"description": "Missing or invalid token"}}}
+        if params:
+            op["parameters"] = params
+        if method in ("POST", "PUT", "PATCH"):
+            op["requestBody"] = {"required": False, "content": {_JSON: {"schema": {"$ref": "#/components/schemas/anyJson"}}}}
+        paths.setdefault(path, {})[method.lower()] = op
     return paths
 
 
 def openapi_document() -> dict:
     paths = _ogc_paths()
-    paths.update(_generated_paths(set(paths)))
+    declared, schemas = _declared_paths(set(paths))
+    paths.update(declared)
+    for path, operations in _undeclared_paths(set(paths)).items():
+        paths.setdefault(path, {}).update(operations)
     return {
         "openapi": "3.0.3",
         "info": {"title": "Fieldflow JSON API", "version": "1.0.0",
@@ -157,6 +249,6 @@ def openapi_document() -> dict:
         "servers": [{"url": base()}],
         "security": [{"bearerAuth": []}],
         "paths": dict(sorted(paths.items())),
-        "components": {"schemas": SCHEMAS,
+        "components": {"schemas": {**SCHEMAS, **schemas.components()},
                        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
     }

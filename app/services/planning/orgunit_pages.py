@@ -11,6 +11,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import OrgUnit, OrgUnitType, Permission, Project, User
 from app.services.planning import orgunits as svc
+from app.schemas.orgunits import OrgUnitTypeIn
+from app.schemas.parsing import validate_data
 from app.services.platform.errors import ValidationFailed
 
 SEARCH_LIMIT = 100
@@ -103,7 +105,9 @@ class SavedOrgUnitType:
 def create_org_unit_type_from_form(user: User, form: dict, sub_unit_type_ids: list[str]) -> SavedOrgUnitType:
     """Create an org unit type from the form (`form` as posted, `sub_unit_type_ids` its sub-types)."""
     try:
-        created = svc.create_org_unit_type(user, {**form, "sub_unit_type_ids": sub_unit_type_ids})
+        data = validate_data(OrgUnitTypeIn, {**{k: v for k, v in form.items() if k != "csrf_token"},
+                                              "sub_unit_type_ids": sub_unit_type_ids}, "Cannot create org unit type")
+        created = svc.create_org_unit_type(user, data)
         return SavedOrgUnitType(created=created)
     except ValidationFailed as exc:
         return SavedOrgUnitType(page=org_unit_types_page(user, form, exc.details))

@@ -1,0 +1,87 @@
+"""Declared API operations: what a JSON route accepts (body and query schemas), what it answers (one
+schema per status), and who may call it. `operation(...)` authenticates first, then parses the body
+and query string with their schemas and hands the view validated models (`body=`, `query=`); the
+OpenAPI document (`app/blueprints/ogc/openapi.py`) is generated from the same declarations.
+"""
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any, Callable
+
+from flask import request
+from pydantic import BaseModel
+
+from app.schemas.parsing import validate_data, validate_json
+
+AUTH = ("user", "actor", "public")  # a user's Bearer token; a user's or a pipeline run's; none
+
+
+@dataclass(frozen=True)
+class Operation:
+    summary: str
+    auth: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    # status → the model of the body answered with it (None: no body, or the family's error body for
+    # a status ≥ 400); 400, 401, 403, 404 (ids in the path) and 413 (a body) are added by family
+    responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+
+
+def _authenticate(auth: str) -> None:
+    from app.security import api_actor, api_user
+
+    if auth == "user":
+        api_user()
+    elif auth == "actor":
+        api_actor()
+
+
+def _is_list(annotation) -> bool:
+    if typing.get_origin(annotation) in (list, tuple, set):
+        return True
+    return any(_is_list(arg) for arg in typing.get_args(annotation) if arg is not type(None))
+
+
+def query_dict(model: type[BaseModel]) -> dict[str, Any]:
+    """The query string as the model reads it: repeated or comma-separated values for list fields."""
+    lists = {f.alias or name for name, f in model.model_fields.items() if _is_list(f.annotation)}
+    out: dict[str, Any] = {}
+    for key in request.args:
+        if key in lists:
+            out[key] = [part for raw in request.args.getlist(key) for part in raw.split(",") if part != ""]
+        else:
+            out[key] = request.args.get(key)
+    return out
+
+
+def operation(*, responses: dict[int, type[BaseModel] | None], body: type[BaseModel] | None = None,
+              query: type[BaseModel] | None = None, auth: str = "user", summary: str | None = None,
+              tags: tuple[str, ...] = ()) -> Callable:
+    """Declare a JSON route. The caller is authenticated before anything of the request is read."""
+    if auth not in AUTH:
+        raise ValueError(f"auth must be one of {AUTH}")
+
+    def decorate(view: Callable) -> Callable:
+        spec = Operation((summary or (view.__doc__ or view.__name__).strip().splitlines()[0]).strip(), auth,
+                         body, query, dict(responses), tuple(tags))
+
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            _authenticate(auth)
+            if body is not None:
+                kwargs["body"] = validate_json(body, request.get_data(cache=True), "Invalid request body")
+            if query is not None:
+                kwargs["query"] = validate_data(query, query_dict(query), "Invalid query")
+            return view(*args, **kwargs)
+
+        wrapper.__operation__ = spec
+        return wrapper
+
+    return decorate
+
+
+def operation_of(view: Callable) -> Operation | None:
+    return getattr(view, "__operation__", None)

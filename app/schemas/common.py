@@ -1,0 +1,65 @@
+"""Schemas shared by every API: paging, list envelopes, the error bodies of each family."""
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, Field
+
+from app.schemas.parsing import Input
+from app.schemas.types import Page
+
+T = TypeVar("T")
+
+Limit = Field(default=None, ge=1, le=1_000_000, description="Page size (capped at API_MAX_PAGE_SIZE)")
+
+
+class Paging(Input):
+    page: Page = 1
+    limit: int | None = Limit
+
+
+class ListMeta(BaseModel):
+    page: int
+    limit: int
+    total: int
+    pages: int
+
+
+class ListLinks(BaseModel):
+    self_: str = Field(alias="self")
+    next: str | None = None
+    prev: str | None = None
+
+
+class ListOf(BaseModel, Generic[T]):
+    """`{items, _meta, _links}` — every paginated list."""
+
+    items: list[T]
+    meta: ListMeta = Field(alias="_meta")
+    links: ListLinks = Field(alias="_links")
+
+
+class IasoError(BaseModel):
+    """Errors on /api/… (Iaso's shape): what went wrong, and per-field messages."""
+
+    error: str
+    details: dict[str, Any] = {}
+
+
+class WorkflowError(BaseModel):
+    """Errors on /api/workflow/… and /tasks/api/…."""
+
+    success: bool
+    message: str
+    error_code: str
+    details: dict[str, Any] = {}
+
+
+class Problem(BaseModel):
+    """RFC 7807 problem details (OGC paths)."""
+
+    type: str
+    title: str | None = None
+    status: int | None = None
+    detail: str | None = None
+    details: dict[str, Any] | None = None
