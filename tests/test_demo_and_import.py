@@ -303,3 +303,23 @@ def test_cli_import_reports_errors_and_exits_1(project, runner, tmp_path):
     result = runner.invoke(args=["orgunits", "import", str(path), "--project", "Import project"])
     assert result.exit_code == 0, result.output
     assert "2 created, 0 updated" in result.output
+
+
+@pytest.mark.parametrize("name,content,message", [
+    ("deep.geojson", '{"type": "FeatureCollection", "features": ' + "[" * 5000 + "]" * 5000 + "}",
+     "nested more than 64 levels deep"),
+    ("nul.geojson", json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"id": "C", "name": "Test\x00land", "type": "Country"}, "geometry": None}]}),
+     "the file.features.0.properties.name contains a NUL character"),
+    ("nul.csv", "id,name,type,parent\nC,Test\x00land,Country,\n", "row 1: name contains a NUL character"),
+    ("odd.geojson", json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"id": "C", "name": "Testland", "type": "Country"},
+         "geometry": {"type": "Polygon", "coordinates": [[["a", "b"]]]}}]}), "feature 1: invalid geometry"),
+])
+def test_cli_import_answers_malformed_files_with_one_clear_line(project, runner, tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content)
+    result = runner.invoke(args=["orgunits", "import", str(path), "--project", "Import project"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)  # click's exit, not a crash
+    assert message in result.output and "Traceback" not in result.output, result.output
+    assert count_units() == 0

@@ -18,6 +18,7 @@ from app.extensions import db
 from app.models import AreaType, OrgUnit, OrgUnitType, Project, utcnow
 from app.services.platform.errors import ValidationFailed
 from app.services.planning.geometry import GeometryError, centroid, shapes_to_geojson, simplify_shapes, to_shape
+from app.schemas.types import JSON_MAX_DEPTH, check_json_value, unstorable_text
 
 BATCH_SIZE = 5000
 MAX_REPORTED = 500  # beyond this many problems the file is clearly wrong; stop listing
@@ -73,6 +74,12 @@ def _read_geojson(path: str, filename: str) -> list[tuple[str, dict]]:
         raise _fail(filename, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except UnicodeDecodeError:
         raise _fail(filename, "the file is not UTF-8 text") from None
+    except RecursionError:
+        raise _fail(filename, f"the JSON is nested more than {JSON_MAX_DEPTH} levels deep") from None
+    try:
+        check_json_value(data, where="the file")
+    except ValueError as exc:
+        raise _fail(filename, str(exc)) from None
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection" \
             or not isinstance(data.get("features"), list):
         raise _fail(filename, "expected a GeoJSON FeatureCollection with a 'features' list")
@@ -111,6 +118,11 @@ def _read_csv(path: str, filename: str) -> list[tuple[str, dict]]:
                 fields = {(k or "").strip().lower(): v for k, v in row.items() if k is not None}
                 if row.get(None):
                     fields["_error"] = "has more values than the header has columns"
+                unstorable = next((f"{k or 'a column name'} {why}" for k, v in row.items() if k is not None
+                                   for why in [unstorable_text(k) or (unstorable_text(v) if isinstance(v, str) else None)]
+                                   if why), None)
+                if unstorable:
+                    fields["_error"] = unstorable
                 raw.append((f"row {i}", fields))
     except csv.Error as exc:
         raise _fail(filename, f"malformed CSV: {exc}") from None
@@ -170,8 +182,11 @@ def _geometry(value, label: str, problems: _Problems):
             return None
     try:
         shape = to_shape(value)
-    except GeometryError as exc:
+    except (GeometryError, ValueError, TypeError, KeyError, AttributeError) as exc:
         problems.add(label, f"invalid geometry: {exc}")
+        return None
+    except RecursionError:
+        problems.add(label, "invalid geometry: nested too deeply")
         return None
     minx, miny, maxx, maxy = shape.bounds
     if not shape.is_empty and not (-180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90):
