@@ -90,7 +90,7 @@ def test_the_worker_checks_the_stored_launcher_again(db, country, planning, run_
     db.session.commit()
     run_worker()
     job = db.session.get(Job, job.id)
-    assert job.status == st.FAILED and job.message.startswith("Not started: its launcher may no longer run it")
+    assert job.status == st.FAILED and job.message.startswith("Not started: coordinator may no longer run it")
     assert _assignments(db) == 0
 
 

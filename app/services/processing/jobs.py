@@ -291,7 +291,7 @@ def _authorization_lost(job: Job) -> str | None:
         authorize_launch(get_process(job.process_id), job.launcher or SystemActor(job.project_id),
                          dict(job.inputs or {}), job.project_id)
     except DomainError as exc:
-        return f"Not started: its launcher may no longer run it ({exc.message})"
+        return f"Not started: {job.launched_by} may no longer run it ({exc.message})"
     return None
 
 

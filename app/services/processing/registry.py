@@ -59,9 +59,9 @@ def all_processes() -> list[Process]:
 
 def authorize_launch(process: Process, principal, inputs: dict, project_id: int | None = None) -> int | None:
     """Check `principal` (a User, or a SystemActor confined to one project) may run `process` on the rows
-    its validated `inputs` name, and return the project the job belongs to: that of the rows, else
-    `project_id`, else the principal's first project. A `project_id` the principal is not in, or rows of
-    another project than `project_id`, are refused."""
+    its `inputs` name (as submitted, before validation; or as a job row stores them), and return the
+    project the job belongs to: that of the rows, else `project_id`, else the principal's first project.
+    A `project_id` the principal is not in, or rows of another project than `project_id`, are refused."""
     require_permission(principal, process.permission)
     if project_id is not None and project_id not in principal.project_ids:
         raise NotFound(f"No project {project_id}")
