@@ -10,7 +10,7 @@ from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_login import current_user
 from jwt import PyJWTError
 
-from app.extensions import db, jwt, login_manager
+from app.extensions import csrf, db, jwt, login_manager
 from app.models import User
 from app.services.platform.errors import Forbidden
 from app.services.platform.permissions import PipelineActor, Unauthorized
@@ -100,10 +100,25 @@ def api_user() -> User:
 
 
 def current_actor() -> User:
-    """The caller of an endpoint that serves both browsers and clients: session, else Bearer."""
+    """The caller of an endpoint that serves both browsers and clients. An Authorization header makes
+    it a token request: its token must be valid (else 401, whatever cookie comes with it). Without one,
+    the session's user; neither is a 401."""
+    if request.headers.get("Authorization"):
+        return api_user()
     if current_user.is_authenticated:
         return current_user._get_current_object()
-    return api_user()
+    raise Unauthorized("Log in, or send a Bearer token in the Authorization header.")
+
+
+def changing_actor() -> User:
+    """The caller of a state-changing endpoint that serves both browsers and clients (OGC execute and
+    dismiss). Authentication comes first: no credentials is a 401, not a CSRF refusal. A valid Bearer
+    token needs no CSRF token (a cross-site page cannot send one); a session needs its CSRF token — a
+    bad or foreign Authorization header never stands in for it."""
+    user = current_actor()
+    if not request.headers.get("Authorization"):
+        csrf.protect()
+    return user
 
 
 def api_login_required(view):

@@ -119,7 +119,7 @@ def test_htmx_form_pieces(client, login, coord):
 
 
 def test_list_toggle_fired_count_and_who_may_change_what(client, login, csrf, make_user, coord, db, web_app):
-    admin = make_user("admin", ["Project A"], username="boss")
+    admin = make_user("admin", ["Project A"], username="boss", platform_operator=True)
     agent = make_user("agent", ["Project A"], username="ag")
     rule = save(coord, name="Urgent task alert", event_type="TaskCreated",
                 condition={"field": "payload.priority", "op": "eq", "value": "urgent"},

@@ -16,12 +16,15 @@ def test_healthz_reports_unreachable_redis(app_config, _migrated):
     assert response.get_json()["checks"] == {"database": "ok", "redis": "unreachable"}
 
 
-def test_rq_dashboard_is_for_admins_only(client, make_user, login, web_app):
+def test_rq_dashboard_is_for_the_platform_operator_only(client, make_user, login, web_app):
+    """It shows every project's queue: an admin of a project is not enough, the operator flag is."""
     assert client.get("/admin/rq/").status_code == 302  # to the login page
     login(make_user(role="coordinator"))
     assert client.get("/admin/rq/").status_code == 403
+    project_admin = login(make_user(role="admin"), test_client=web_app.test_client())
+    assert project_admin.get("/admin/rq/").status_code == 403
     admin_client = web_app.test_client()
-    login(make_user(role="admin"), test_client=admin_client)
+    login(make_user(role="admin", platform_operator=True), test_client=admin_client)
     page = admin_client.get("/admin/rq/")
     assert page.status_code == 200 and b"RQ" in page.data
 

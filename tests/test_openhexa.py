@@ -34,7 +34,7 @@ def _launch(client, headers, config=None):
 def test_config_endpoint(client, app, api_token, make_user, double):
     user = make_user()
     assert client.get("/api/openhexa/pipelines/config/", headers=api_token(user)).get_json() == {"configured": False}
-    admin = make_user(role="admin")
+    admin = make_user(role="admin", platform_operator=True)
     svc.save_config(admin, {"openhexa_url": double.url, "openhexa_token": TOKEN, "workspace_slug": "w",
                             "lqas_pipeline_code": "lqas"})
     assert client.get("/api/openhexa/pipelines/config/", headers=api_token(user)).get_json() == {
@@ -51,7 +51,7 @@ def test_config_endpoint(client, app, api_token, make_user, double):
 def test_config_validation(app, make_user, data, field):
     from app.services.platform.errors import ValidationFailed
 
-    admin = make_user(role="admin")
+    admin = make_user(role="admin", platform_operator=True)
     good = {"openhexa_url": "https://openhexa.example/graphql/", "openhexa_token": "t", "workspace_slug": "w"}
     with pytest.raises(ValidationFailed) as caught:
         svc.save_config(admin, {**good, **data})

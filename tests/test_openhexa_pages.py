@@ -99,7 +99,7 @@ def test_form_errors_rerender_with_the_chosen_pipelines_then_save_them(client, l
 
 
 def test_admin_settings_page(client, login, csrf, configured, double, country):
-    """Admins only; the form shows the stored settings but never the token; a bad post names the field
+    """The platform operator only; the form shows the stored settings but never the token; a bad post names the field
     and changes nothing; `check` lists the workspace's pipelines."""
     login(country.coordinator)
     assert client.get("/admin/openhexa/").status_code == 403

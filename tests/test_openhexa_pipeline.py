@@ -23,7 +23,7 @@ def test_sdk_pipeline_samples_like_the_builtin_one(app, web_app, db, client, liv
                                                    run_worker, country, planning, monkeypatch):
     from pipelines.lqas.pipeline import fieldflow_lqas
 
-    admin = make_user(role="admin", projects=["Demo project"])
+    admin = make_user(role="admin", projects=["Demo project"], platform_operator=True)
     svc.save_config(admin, {"openhexa_url": double.url, "openhexa_token": TOKEN, "workspace_slug": "demo",
                             "poll_delay_seconds": 30})
     params = {"planning_id": planning.id,

@@ -33,7 +33,7 @@ def _events(db, *specs) -> list[str]:
 
 @pytest.fixture
 def admin(make_user):
-    return make_user(role="admin", username="root")
+    return make_user(role="admin", username="root", platform_operator=True)
 
 
 @pytest.fixture

@@ -180,7 +180,7 @@ def test_failures_back_off_then_go_dead_and_replay_delivers_once(client, db, app
     monkeypatch.setattr(automation, "dispatch", real_dispatch)
     from app.services.platform.users import create_user
 
-    boss = create_user("boss", "correct-horse-battery", "admin", ["Project A"])
+    boss = create_user("boss", "correct-horse-battery", "admin", ["Project A"], platform_operator=True)
     assert outbox_admin.replay_events(boss, [event_id]) == 1
     relay.drain(max_seconds=10)
     db.session.expire_all()

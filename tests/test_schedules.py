@@ -39,14 +39,19 @@ def test_daily_runs_across_spring_forward_and_fall_back_happen_once_a_day():
     assert svc.next_run("0 9 * * *", "Europe/Brussels", datetime(2025, 10, 25, 6, tzinfo=UTC)).hour == 7
 
 
-def _schedule(db, **extra):
+@pytest.fixture
+def editor(make_user):
+    return make_user(projects=["Project A"], username="planner")
+
+
+def _schedule(editor, **extra):
     data = {"name": "Echo daily", "process_id": "echo", "inputs": {"message": "for {period_start}"},
             "frequency": "daily", "timezone": "Africa/Bangui", "enabled": True, **extra}
-    return svc.save_schedule(data)
+    return svc.save_schedule(editor, data)
 
 
-def test_dispatcher_enqueues_due_runs_once_with_period_inputs(app, db):
-    schedule = _schedule(db)
+def test_dispatcher_enqueues_due_runs_once_with_period_inputs(app, db, editor):
+    schedule = _schedule(editor)
     due = schedule.next_run_at
     assert svc.dispatch_due_schedules(now=due - timedelta(seconds=1)) == []
     created = svc.dispatch_due_schedules(now=due + timedelta(seconds=5))
@@ -54,19 +59,22 @@ def test_dispatcher_enqueues_due_runs_once_with_period_inputs(app, db):
     job = db.session.get(Job, created[0])
     yesterday = (due.astimezone(ZoneInfo("Africa/Bangui")).date() - timedelta(days=1)).isoformat()
     assert job.inputs["message"] == f"for {yesterday}" and job.external_ref == f"schedule:{schedule.id}"
+    # started by the schedule itself (no launcher), in the schedule's project
+    assert job.launcher_id is None and job.project_id == schedule.project_id == editor.project_ids[0]
+    assert job.launched_by == f"schedule {schedule.id}"
     db.session.expire_all()
     assert schedule.next_run_at == due + timedelta(days=1) and schedule.last_job_id == job.id
     assert svc.dispatch_due_schedules(now=due + timedelta(seconds=30)) == []
 
 
-def test_two_dispatchers_never_double_run_a_period(app, db):
-    schedule = _schedule(db)
+def test_two_dispatchers_never_double_run_a_period(app, db, editor):
+    schedule = _schedule(editor)
     due = schedule.next_run_at
     # A second dispatcher that read the schedule before the first advanced it:
     assert svc.dispatch_schedule(schedule, due, due) is not None
     assert svc.dispatch_schedule(db.session.get(Schedule, schedule.id), due, due) is None
     # Two at the same time, each with its own app context and session:
-    second = _schedule(db, name="Echo daily 2")
+    second = _schedule(editor, name="Echo daily 2")
     due2 = second.next_run_at
     results, barrier = [], threading.Barrier(2)
 
@@ -96,20 +104,22 @@ def test_two_dispatchers_never_double_run_a_period(app, db):
     ({"inputs": {"message": 5}}, "inputs.message"),
     ({"name": ""}, "name"),
 ])
-def test_bad_schedules_are_refused(app, db, extra, field):
+def test_bad_schedules_are_refused(app, db, editor, extra, field):
     with pytest.raises(ValidationFailed) as caught:
-        _schedule(db, **extra)
+        _schedule(editor, **extra)
     assert field in caught.value.details
     assert db.session.query(Schedule).count() == 0
 
 
-def test_seeded_eo_schedules_are_disabled_dry_runs(app, db):
-    seeded = svc.seed_eo_schedules()
-    assert svc.seed_eo_schedules()[0].id == seeded[0].id  # idempotent
+def test_seeded_eo_schedules_are_disabled_dry_runs(app, db, editor):
+    project_id = editor.project_ids[0]
+    seeded = svc.seed_eo_schedules(project_id)
+    assert svc.seed_eo_schedules(project_id)[0].id == seeded[0].id  # idempotent
     assert [s.frequency for s in seeded] == ["daily", "daily", "yearly"]
     assert all(not s.enabled and s.inputs["dryRun"] is True and s.process_id == "eo-aggregate-import" for s in seeded)
     assert {s.inputs["datasetId"] for s in seeded} == {"era5-land-temperature", "chirps-daily", "worldpop-population"}
-    enabled = svc.set_enabled(seeded[2].id, True)
+    assert {s.project_id for s in seeded} == {project_id}
+    enabled = svc.set_enabled(editor, seeded[2].id, True)
     assert enabled.next_run_at.astimezone(ZoneInfo("Africa/Bangui")).strftime("%m-%d %H:%M") == "01-01 06:00"
     year = enabled.next_run_at.year - 1  # the run on 1 January covers the previous year
     job_id = svc.dispatch_schedule(enabled, enabled.next_run_at, enabled.next_run_at)

@@ -303,7 +303,7 @@ def test_config_validation_names_each_bad_field(db, coord, project_id, make_user
                                       "warning_percent", "pause_states", "calendar_id"}
     with pytest.raises(ValidationFailed) as bad:
         cfg.save_config(coord, {"name": "Everywhere", "project_id": None, "resolution_minutes": 60})
-    assert "only administrators" in bad.value.details["project_id"][0]
+    assert "only the platform operator" in bad.value.details["project_id"][0]
     saved = cfg.save_config(coord, {"name": "Nutrition assessments", "service_area": "nutrition",
                                     "task_type": "assessment", "resolution_minutes": "120", "pause_states": "blocked"})
     assert (saved.project_id, saved.resolution_minutes, saved.pause_states) == (project_id, 120, ["blocked"])

@@ -18,7 +18,7 @@ API = "/api/workflow/sla-configs"
 @pytest.fixture
 def people(make_user):
     return {"coord": make_user("coordinator", username="coord"), "agent": make_user("agent", username="agent1"),
-            "admin": make_user("admin", username="root"),
+            "admin": make_user("admin", username="root", platform_operator=True),
             "outsider": make_user("coordinator", projects=("Project B",), username="outsider")}
 
 

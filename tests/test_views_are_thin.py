@@ -25,9 +25,9 @@ THIN = (
     "plannings", "processes", "sla", "tasks_api", "tasks_board", "teams", "tickets", "tickets_api", "workflow_api",
     "workflows",
 )
-PERMISSION_CHECKS = {"require_permission", "permission_required", "has_permission", "is_admin"}
+PERMISSION_CHECKS = {"require_permission", "permission_required", "has_permission", "is_admin", "is_platform_operator"}
 # (module, name) pairs that are the design: the RQ dashboard is a third-party blueprint, guarded where it is mounted.
-ALLOWED = {("admin/__init__.py", "is_admin")}
+ALLOWED = {("admin/__init__.py", "is_platform_operator")}
 
 
 def _annotation_nodes(tree: ast.AST) -> set[int]:

@@ -18,17 +18,35 @@ jobs_cli = AppGroup("jobs", help="Inspect and maintain jobs.")
 @click.option("--project", "projects", multiple=True, help="Project name (created if missing); repeatable.")
 @click.option("--email", default="")
 @click.option("--full-name", default="")
-def create_user_command(username, password, role, projects, email, full_name):
+@click.option("--operator", is_flag=True, help="Platform operator: RQ dashboard, outbox, OpenHEXA, project-less rows.")
+def create_user_command(username, password, role, projects, email, full_name, operator):
     """Create a user."""
     from app.services.platform.users import create_user, ensure_default_roles
 
     ensure_default_roles()
     try:
-        user = create_user(username, password, role, list(projects), email=email, full_name=full_name)
+        user = create_user(username, password, role, list(projects), email=email, full_name=full_name,
+                           platform_operator=operator)
     except ValidationFailed as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"Created user {user.username} (id {user.id}, role {role}"
-               + (f", projects: {', '.join(projects)}" if projects else "") + ")")
+               + (f", projects: {', '.join(projects)}" if projects else "") + (", platform operator" if operator else "")
+               + ")")
+
+
+@users_cli.command("operator")
+@click.argument("username")
+@click.option("--revoke", is_flag=True, help="Take the flag away instead.")
+def operator_command(username, revoke):
+    """Make a user the platform operator (or, with --revoke, no longer)."""
+    from app.services.platform.errors import NotFound
+    from app.services.platform.users import set_platform_operator
+
+    try:
+        user = set_platform_operator(username, not revoke)
+    except NotFound as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{user.username} is {'no longer ' if revoke else ''}a platform operator")
 
 
 @users_cli.command("roles")

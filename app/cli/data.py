@@ -78,10 +78,11 @@ def load_demo_command(org_units, seed, regions):
     from app.services.platform.users import get_or_create_project
 
     seed_sla_defaults()  # the default business calendar and the seed SLA targets, before any task
-    tickets = load_ticket_demo(get_or_create_project(summary["project"]))
+    project = get_or_create_project(summary["project"])
+    tickets = load_ticket_demo(project)
     if not tickets.get("skipped"):
         click.echo(f"Help desk: {', '.join(f'{v} {k}' for k, v in tickets.items() if isinstance(v, int))}.")
-    seed_eo_schedules()
+    seed_eo_schedules(project.id)
     from app.services.orchestration.automation import ensure_builtin_rules
 
     ensure_builtin_rules()

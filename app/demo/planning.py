@@ -289,7 +289,7 @@ def _demo_users(structure: DemoStructure, project, password_hash: str):
         user = existing.get(username)
         if user is None:
             user = User(username=username, password_hash=password_hash, role_id=roles[role].id,
-                        full_name=full_name)
+                        full_name=full_name, platform_operator=username == "admin")
             user.projects = [project]
             db.session.add(user)
         elif project not in user.projects:

@@ -3,19 +3,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, JSONType, UTCDateTime, utcnow
 
 
 class Dhis2Connection(Base):
-    """Where to import: jobs get this id, and the worker resolves the credentials."""
+    """Where to import: jobs get this id, and the worker resolves the credentials. A connection belongs
+    to one project: only that project's jobs may import through it."""
 
     __tablename__ = "dhis2_connections"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(120), unique=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
     url: Mapped[str] = mapped_column(String(500))
     username: Mapped[str] = mapped_column(String(120))
     password_encrypted: Mapped[str] = mapped_column(Text)

@@ -39,6 +39,15 @@ class Job(Base):
         back_populates="job", order_by=lambda: JobLog.id, cascade="all, delete-orphan"
     )
 
+    @property
+    def launched_by(self) -> str:
+        """Who started it: its launcher's username, the schedule that did (a run has no launcher), or "system"."""
+        if self.launcher is not None:
+            return self.launcher.username
+        if (self.external_ref or "").startswith("schedule:"):
+            return f"schedule {self.external_ref.split(':', 1)[1]}"
+        return "system"
+
 
 class JobLog(Base):
     __tablename__ = "job_logs"

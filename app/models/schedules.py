@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, JSONType, UTCDateTime, utcnow
@@ -11,10 +11,14 @@ from app.models.users import User
 
 
 class Schedule(Base):
+    """A schedule belongs to one project: only its members see it, and its runs are jobs of that
+    project launched by the schedule itself (no user: `external_ref` is `schedule:<id>`)."""
+
     __tablename__ = "schedules"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(160), unique=True)
+    name: Mapped[str] = mapped_column(String(160))
     process_id: Mapped[str] = mapped_column(String(80), index=True)
     inputs: Mapped[dict] = mapped_column(JSONType, default=dict)
     # daily | monthly | yearly | cron; the presets are stored as their cron expression too
@@ -26,7 +30,7 @@ class Schedule(Base):
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_job_id: Mapped[str | None] = mapped_column(String(36))
     description: Mapped[str] = mapped_column(Text, default="")
-    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

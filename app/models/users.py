@@ -81,6 +81,10 @@ class User(UserMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role_id: Mapped[int] = mapped_column(ForeignKey("roles.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The platform operator runs the deployment (RQ dashboard, outbox, OpenHEXA connection, rows that
+    # belong to no project); it is a flag of its own, never implied by a role: an admin is an admin
+    # of their projects only.
+    platform_operator: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -90,6 +94,10 @@ class User(UserMixin, Base):
     @property
     def is_active(self) -> bool:  # flask-login refuses inactive users
         return bool(self.active)
+
+    @property
+    def is_platform_operator(self) -> bool:
+        return bool(self.platform_operator) and self.is_active
 
     @property
     def is_admin(self) -> bool:

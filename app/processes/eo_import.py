@@ -17,7 +17,7 @@ from app.services.processing.registry import register_process
 from app.services.processing.steps import PermanentError, SkipRemaining, Step, steps_process
 from app.services.processing import dhis2
 from app.services.processing import eo_data
-from app.services.platform.errors import FieldErrors
+from app.services.platform.errors import FieldErrors, NotFound
 
 UID = re.compile(r"^[A-Za-z][A-Za-z0-9]{10}$")
 PERIOD_TYPES = ("DAILY", "MONTHLY", "YEARLY")
@@ -80,6 +80,20 @@ def validate(inputs: dict) -> dict:
             "dryRun": dry_run, "force": force, "importStrategy": strategy}
 
 
+def authorize(principal, inputs: dict) -> int | None:
+    """A DHIS2 connection is used like through its own page: only one of the principal's projects'
+    (another project's reads as a missing one). The job runs in its project. Returns None without one."""
+    connection = inputs.get("connection")
+    if isinstance(connection, bool) or not isinstance(connection, int):
+        return None  # none, or not an id: validation names it
+    try:
+        return dhis2.get_connection(principal, connection).project_id
+    except NotFound:
+        errors = FieldErrors()
+        errors.add("connection", "must be the id of a stored DHIS2 connection")
+        errors.raise_if_any("Invalid inputs for eo-aggregate-import")
+
+
 def dhis2_org_unit_id(unit) -> str:
     """Org units imported from DHIS2 carry their UID in source_ref ("dhis2:<uid>" or the bare uid)."""
     ref = (unit.source_ref or "").rsplit(":", 1)[-1]
@@ -89,18 +103,17 @@ def dhis2_org_unit_id(unit) -> str:
 def _validate_inputs(sctx, state):
     inputs = state["inputs"]
     validate({k: v for k, v in inputs.items()})  # the connection may have been deleted since
-    job = db.session.get(Job, sctx.job_id)
-    project_id = job.project_id or (job.launcher.project_ids[0] if job.launcher and job.launcher.project_ids else None)
+    project_id = db.session.get(Job, sctx.job_id).project_id
     db.session.rollback()
     return {"project_id": project_id}
 
 
 def _load_org_units(sctx, state):
+    """The job's project's org units at the level (a job of no project has none)."""
     inputs = state["inputs"]
     stmt = select(OrgUnit).where(OrgUnit.depth == inputs["orgUnitLevel"] - 1, OrgUnit.deleted_at.is_(None),
-                                 OrgUnit.geometry.is_not(None)).order_by(OrgUnit.id)
-    if state["validate_inputs"]["project_id"]:
-        stmt = stmt.where(OrgUnit.project_id == state["validate_inputs"]["project_id"])
+                                 OrgUnit.geometry.is_not(None),
+                                 OrgUnit.project_id == state["validate_inputs"]["project_id"]).order_by(OrgUnit.id)
     units = [{"id": u.id, "uid": dhis2_org_unit_id(u), "name": u.name, "geometry": u.geometry}
              for u in db.session.execute(stmt).scalars()]
     db.session.rollback()
@@ -246,6 +259,7 @@ register_process(steps_process(
     version="1.0.0",
     steps=STEPS,
     validate=validate,
+    authorize=authorize,
     finish=_finish,
     inputs_schema=_schema,
     outputs_schema={

@@ -1,6 +1,7 @@
 """`lqas-sampling`: the built-in LQAS sampling pipeline, run in our workers."""
 from __future__ import annotations
 
+from app.models import Permission
 from app.services.processing.registry import Process, register_process
 from app.services.planning import sampling
 
@@ -15,6 +16,9 @@ register_process(
         version="1.0.0",
         run=sampling.run,
         validate=sampling.validate_inputs,
+        # the planning's own right: sampling from its page needs MANAGE_PLANNING, so does any launch
+        permission=Permission.MANAGE_PLANNING,
+        authorize=sampling.authorize_inputs,
         inputs_schema={
             "planning_id": {"title": "Planning", "schema": {"type": "integer"}, "minOccurs": 1},
             sampling.TYPES: {"title": "Org unit type per level", "schema": _ID_LIST, "minOccurs": 1},

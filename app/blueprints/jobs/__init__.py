@@ -9,14 +9,20 @@ from app.blueprints.ogc import documents as docs
 from app.blueprints.rendering import is_partial_request
 from app.errors import wants_json
 from app.extensions import csrf
-from app.security import current_actor
+from app.security import changing_actor, current_actor
 from app.services.processing import job_pages as pages
 from app.services.processing import job_status as st
-from app.services.processing import jobs as svc
+from app.services.processing import job_access as svc
 
 bp = Blueprint("jobs", __name__)
 
 POLL_DONE = 286  # htmx stops polling on this status
+
+
+@bp.app_template_global("can_dismiss")
+def can_dismiss(job) -> bool:
+    """Whether the page's user may stop this job (the Stop button shows only then)."""
+    return current_user.is_authenticated and svc.may_dismiss(current_user, job)
 
 
 @bp.get("/jobs")
@@ -109,9 +115,7 @@ def dismiss(job_id: str):
 @csrf.exempt
 def ogc_dismiss(job_id: str):
     """OGC dismiss: Bearer clients, or a browser session with its CSRF token."""
-    if not request.headers.get("Authorization", "").startswith("Bearer "):
-        csrf.protect()
-    return jsonify(docs.job_status_info(pages.dismiss_job(current_actor(), job_id), request.host_url))
+    return jsonify(docs.job_status_info(pages.dismiss_job(changing_actor(), job_id), request.host_url))
 
 
 @bp.post("/jobs/echo")

@@ -3,7 +3,8 @@
 
 Jobs (`/jobs`, `/jobs/{id}`, results, dismiss) live in the jobs blueprint. `/processes` and
 `/processes/{id}` serve JSON to API clients and the processes pages to browsers.
-Session or Bearer; CSRF is checked for session requests only (a Bearer request carries no cookie).
+Session or Bearer (`app.security.changing_actor`: authentication first, then CSRF for session requests
+only; only a valid Bearer token makes a request a token request).
 """
 from __future__ import annotations
 
@@ -11,18 +12,13 @@ from flask import Blueprint, jsonify, make_response, request
 
 from app.errors import wants_json
 from app.extensions import csrf
-from app.security import current_actor
+from app.security import changing_actor, current_actor
 from app.services.processing import ogc_execution
 from app.services.processing.registry import all_processes, get_process
 
 from . import documents as docs
 
 bp = Blueprint("ogc", __name__)
-
-
-def csrf_unless_bearer() -> None:
-    if not request.headers.get("Authorization", "").startswith("Bearer "):
-        csrf.protect()
 
 
 @bp.before_app_request
@@ -84,8 +80,7 @@ def process(process_id: str):
 def execute(process_id: str):
     """Async (201 + Location + statusInfo) unless the client prefers sync and the process allows it
     (or allows only sync): then the job runs in this request and the response is its results."""
-    csrf_unless_bearer()
-    run = ogc_execution.execute(current_actor(), process_id, request.get_json(silent=True),
+    run = ogc_execution.execute(changing_actor(), process_id, request.get_json(silent=True),
                                 "respond-sync" in request.headers.get("Prefer", ""))
     if not run.sync:
         response = make_response(jsonify(docs.job_status_info(run.job, request.host_url)), 201)

@@ -25,7 +25,7 @@ def connections():
 @bp.post("/admin/dhis2-connections")
 @login_required
 def save_connection():
-    data = {k: request.form.get(k, "") for k in ("name", "url", "username", "password")}
+    data = {k: request.form.get(k, "") for k in ("project_id", "name", "url", "username", "password")}
     rejected = pages.save_connection_form(current_user, data, _id(request.form.get("id")))
     if rejected is not None:
         return _page(rejected, 400)

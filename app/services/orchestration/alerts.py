@@ -54,9 +54,9 @@ def raise_alert(project_id: int | None, level: str, title: str, message: str, so
 
 
 def _visible(user: User):
-    # Alerts without a project come from events without one: only admins see those.
+    # Alerts without a project come from events without one: only the platform operator sees those.
     scope = Alert.project_id.in_(project_scope(user))
-    return or_(scope, Alert.project_id.is_(None)) if user.is_admin else scope
+    return or_(scope, Alert.project_id.is_(None)) if user.is_platform_operator else scope
 
 
 def alerts_query(user: User, level: str | None = None, unacknowledged: bool = False):

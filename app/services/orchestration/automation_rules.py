@@ -3,7 +3,7 @@ against a past event" — which says whether it would match and what each action
 doing any of it. The dispatcher that really runs rules is `app.services.orchestration.automation`.
 
 Tenancy: a rule with a project belongs to it; a rule without one (project_id NULL) is global —
-every user sees it, only admins change it. Built-in rules (`key` set) may be switched on and off but
+every user sees it, only the platform operator changes it. Built-in rules (`key` set) may be switched on and off but
 never deleted. Changing rules takes MANAGE_WORKFLOWS.
 """
 from __future__ import annotations
@@ -65,7 +65,7 @@ def rules_query(user: User):
 
 
 def can_edit(user: User, rule: AutomationRule) -> bool:
-    return user.has_permission(Permission.MANAGE_WORKFLOWS) and (rule.project_id is not None or user.is_admin)
+    return user.has_permission(Permission.MANAGE_WORKFLOWS) and (rule.project_id is not None or user.is_platform_operator)
 
 
 def list_rules(user: User, rule_id: int | None = None) -> list[RuleRow]:
@@ -125,7 +125,7 @@ def recent_events(user: User, event_type: str, project_id: int | None = None, li
 # --- validation and changes -------------------------------------------------------------------
 
 def _project(user: User, raw, errors: FieldErrors) -> int | None:
-    if raw == "" and user.is_admin:
+    if raw == "" and user.is_platform_operator:
         return None  # the form's "All projects" choice: a global rule
     return resolve_project(user, raw, errors)
 

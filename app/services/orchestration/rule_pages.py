@@ -81,7 +81,7 @@ class SavedRule:
 def _choices(user: User) -> dict:
     return {"event_types": EVENT_TYPES, "ops": OPS, "action_types": svc.ACTION_TYPES, "priorities": svc.PRIORITIES,
             "levels": svc.ALERT_LEVELS, "task_targets": svc.TASK_TARGETS, "plan_targets": svc.PLAN_TARGETS,
-            "endpoints": webhooks.list_endpoints(user), "projects": user.projects, "allow_global": user.is_admin}
+            "endpoints": webhooks.list_endpoints(user), "projects": user.projects, "allow_global": user.is_platform_operator}
 
 
 def rules_page(user: User) -> RulesPage:

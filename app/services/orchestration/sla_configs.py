@@ -1,6 +1,6 @@
 """Editing SLA configs and business calendars (pages and /api/workflow/sla-configs).
 
-Configs belong to a project, or to every project (`project_id` NULL: only administrators change those,
+Configs belong to a project, or to every project (`project_id` NULL: only the platform operator changes those,
 since they apply to other projects' tasks). Calendars are shared; anyone with MANAGE_SLA edits them.
 A change applies to clocks started afterwards: a running clock keeps the target and calendar it
 started with.
@@ -48,11 +48,11 @@ def get_config(user: User, config_id) -> SlaConfig:
 
 
 def editable_config(user: User, config_id) -> SlaConfig:
-    """A config this user may change (Forbidden for a global one unless administrator)."""
+    """A config this user may change (Forbidden for a global one unless the platform operator)."""
     require_permission(user, Permission.MANAGE_SLA)
     config = get_config(user, config_id)
     if not may_edit(user, config):
-        raise Forbidden("Only administrators can change the targets every project uses; "
+        raise Forbidden("Only the platform operator can change the targets every project uses; "
                         "create a config for your project to override them.")
     return config
 
@@ -60,7 +60,7 @@ def editable_config(user: User, config_id) -> SlaConfig:
 def may_edit(user: User, config: SlaConfig | None) -> bool:
     if not user.has_permission(Permission.MANAGE_SLA):
         return False
-    return config is None or config.project_id is not None or user.is_admin
+    return config is None or config.project_id is not None or user.is_platform_operator
 
 
 def config_form(config: SlaConfig) -> dict:
@@ -89,10 +89,10 @@ def _bool(raw) -> bool:
 
 
 def _config_project(user: User, data: dict, errors: FieldErrors) -> int | None:
-    """`project_id` empty or null means every project (administrators only); absent, the user's only one."""
+    """`project_id` empty or null means every project (the platform operator only); absent, the user's only one."""
     if "project_id" in data and data["project_id"] in (None, "", "*"):
-        if not user.is_admin:
-            errors.add("project_id", "only administrators can set targets for every project; choose your project")
+        if not user.is_platform_operator:
+            errors.add("project_id", "only the platform operator can set targets for every project; choose your project")
         return None
     return resolve_project(user, data.get("project_id"), errors)
 

@@ -73,7 +73,7 @@ def configs_page(user: User) -> ConfigsPage:
 
 def _config_form(user: User, config: SlaConfig | None, form: dict, errors: dict | None = None) -> ConfigForm:
     return ConfigForm(config, form, errors or {}, svc.list_calendars(), svc.PAUSABLE_STATES, user.projects,
-                      user.is_admin)
+                      user.is_platform_operator)
 
 
 def config_form(user: User, config_id: int | None = None, initial: dict | None = None) -> ConfigForm:

@@ -79,7 +79,7 @@ def _editable(user: User, endpoint_id: int | None) -> WebhookEndpoint | None:
 
 
 def _form(user: User, endpoint: WebhookEndpoint | None, form: dict, errors: dict | None = None) -> EndpointForm:
-    return EndpointForm(endpoint, form, errors or {}, EVENT_TYPES, user.projects, user.is_admin)
+    return EndpointForm(endpoint, form, errors or {}, EVENT_TYPES, user.projects, user.is_platform_operator)
 
 
 def endpoint_form(user: User, endpoint_id: int | None = None) -> EndpointForm:

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 import requests
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from app.extensions import db
 from app.models import (
@@ -79,7 +79,7 @@ def get_endpoint(user: User, endpoint_id) -> WebhookEndpoint:
 
 
 def can_edit_endpoint(user: User, endpoint: WebhookEndpoint) -> bool:
-    return user.has_permission(Permission.MANAGE_WORKFLOWS) and (endpoint.project_id is not None or user.is_admin)
+    return user.has_permission(Permission.MANAGE_WORKFLOWS) and (endpoint.project_id is not None or user.is_platform_operator)
 
 
 def _fields(user: User, data: dict) -> dict:
@@ -97,8 +97,8 @@ def _fields(user: User, data: dict) -> dict:
         errors.add("event_types", f"unknown event types {', '.join(map(str, unknown))}")
     out["event_types"] = [t for t in EVENT_TYPES if t in types]
     raw_project = data.get("project_id")
-    # "" is the form's "All projects" choice (admins only); a missing project resolves as usual.
-    out["project_id"] = None if raw_project == "" and user.is_admin else resolve_project(user, raw_project, errors)
+    # "" is the form's "All projects" choice (the platform operator only); a missing project resolves as usual.
+    out["project_id"] = None if raw_project == "" and user.is_platform_operator else resolve_project(user, raw_project, errors)
     out["enabled"] = bool(data.get("enabled", True))
     errors.raise_if_any("Invalid webhook endpoint")
     return out
@@ -118,7 +118,7 @@ def _editable(user: User, endpoint_id) -> WebhookEndpoint:
     require_permission(user, Permission.MANAGE_WORKFLOWS)
     endpoint = get_endpoint(user, endpoint_id)
     if not can_edit_endpoint(user, endpoint):
-        raise Forbidden(f"Webhook endpoint {endpoint.id} is global: only an admin can change it.")
+        raise Forbidden(f"Webhook endpoint {endpoint.id} is global: only the platform operator can change it.")
     return endpoint
 
 
@@ -310,9 +310,14 @@ def deliver_due(limit: int = 50, now: datetime | None = None) -> dict:
 # --- the delivery log -------------------------------------------------------------------------
 
 def deliveries_query(user: User, status: str | None = None, endpoint_id: int | None = None):
-    """Deliveries to endpoints this user sees, newest first."""
+    """Deliveries this user sees, newest first: those to their projects' endpoints, and those of their
+    projects' events to global endpoints (the platform operator sees every global delivery)."""
+    scope = project_scope(user)
+    global_endpoint = WebhookEndpoint.project_id.is_(None)
+    if not user.is_platform_operator:
+        global_endpoint = and_(global_endpoint, WebhookDelivery.payload["project_id"].as_integer().in_(scope))
     stmt = select(WebhookDelivery).join(WebhookEndpoint).where(
-        or_(WebhookEndpoint.project_id.is_(None), WebhookEndpoint.project_id.in_(project_scope(user))))
+        or_(WebhookEndpoint.project_id.in_(scope), global_endpoint))
     if status in STATUSES:
         stmt = stmt.where(WebhookDelivery.status == status)
     if endpoint_id is not None:

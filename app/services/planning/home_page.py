@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Job, OrgUnit, Team, User
 from app.services.platform.access import project_scope
-from app.services.processing.jobs import job_counts, jobs_query
+from app.services.processing.job_access import job_counts, jobs_query
 
 RECENT_JOBS = 5
 

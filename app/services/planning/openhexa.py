@@ -62,9 +62,10 @@ def config_status() -> dict:
 
 
 def save_config(user: User, data: dict) -> OpenHexaConfig:
-    """Create or update the configuration (admins). A blank token keeps the stored one."""
-    if not user.is_admin:
-        raise Forbidden("Only administrators can configure OpenHEXA.")
+    """Create or update the deployment's OpenHEXA connection (the platform operator). A blank token keeps
+    the stored one."""
+    if not user.is_platform_operator:
+        raise Forbidden("Only the platform operator can configure OpenHEXA.")
     config = get_config()
     errors = FieldErrors()
     url = str(data.get("openhexa_url") or "").strip()
@@ -109,17 +110,30 @@ def save_config(user: User, data: dict) -> OpenHexaConfig:
 def client(config: OpenHexaConfig | None = None) -> OpenHexaClient:
     config = config or get_config()
     if config is None or not config_status()["configured"]:
-        raise NotConfigured("OpenHEXA is not configured; an administrator can set it up under Admin › OpenHEXA.")
+        raise NotConfigured("OpenHEXA is not configured; the platform operator can set it up under Admin › OpenHEXA.")
     return OpenHexaClient(config.openhexa_url, unseal(config.token_encrypted),
                           timeout=current_app.config.get("OPENHEXA_HTTP_TIMEOUT", 10))
 
 
+def require_pipeline_reader(user: User) -> None:
+    """OpenHEXA's pipelines (the deployment's one workspace) are read by who launches runs
+    (MANAGE_PIPELINES) or offers pipelines on plannings (MANAGE_PLANNING), and by the platform operator
+    who configures the connection; Forbidden for anyone else."""
+    if not (user.has_permission(Permission.MANAGE_PIPELINES) or user.has_permission(Permission.MANAGE_PLANNING)
+            or user.is_platform_operator):
+        raise Forbidden("You need the MANAGE_PIPELINES or MANAGE_PLANNING permission to see OpenHEXA's pipelines.")
+
+
 def list_pipelines(user: User) -> list[dict]:
+    """The workspace's pipelines, if the user may read them."""
+    require_pipeline_reader(user)
     config = get_config()
     return client(config).pipelines(config.workspace_slug)
 
 
 def get_pipeline(user: User, pipeline_id: str) -> dict:
+    """One pipeline with its current version's parameters, if the user may read them."""
+    require_pipeline_reader(user)
     pipeline = client().pipeline(_uuid(pipeline_id, "pipeline_id"))
     if pipeline is None:
         raise NotFound(f"No OpenHEXA pipeline {pipeline_id}")
@@ -186,6 +200,10 @@ def start_run(job_id: str) -> None:
     config = get_config()
     inputs = job.inputs
     launcher = db.session.get(User, job.launcher_id)
+    refusal = _launch_refused(launcher, inputs.get("planning_id"))
+    if refusal:
+        _finish(job, st.FAILED, refusal)
+        return
     expires = timedelta(minutes=(config.timeout_minutes if config else 10) + 10)
     run_config = {**inputs["config"], "connection_host": inputs["connection_host"], "task_id": job.id,
                   "connection_token": issue_pipeline_token(job.id, inputs.get("planning_id"), launcher, expires)}
@@ -202,6 +220,21 @@ def start_run(job_id: str) -> None:
            heartbeat_at=now, message="Launched on OpenHEXA")
     append_log(job_id, f"Launched OpenHEXA run {run_id}")
     schedule_poll(job_id, config.poll_delay_seconds if config else 2)
+
+
+def _launch_refused(launcher: User | None, planning_id: int | None) -> str | None:
+    """Why the stored launcher may no longer start this run (checked again in the worker, as at
+    launch: MANAGE_PIPELINES and the planning in their projects), or None."""
+    from app.services.planning.plannings import get_planning
+
+    if launcher is None or not launcher.is_active or not launcher.has_permission(Permission.MANAGE_PIPELINES):
+        return "Not launched: its launcher may no longer run pipelines."
+    if planning_id is not None:
+        try:
+            get_planning(launcher, planning_id)
+        except NotFound:
+            return f"Not launched: its launcher may no longer see planning {planning_id}."
+    return None
 
 
 def schedule_poll(job_id: str, delay: int) -> None:
@@ -306,7 +339,7 @@ def apply_callback(actor: "User | PipelineActor", pipeline_id: str, data: dict) 
         job = db.session.get(Job, job_id)
     else:
         require_permission(actor, Permission.MANAGE_PIPELINES)
-        from app.services.processing.jobs import get_job_for
+        from app.services.processing.job_access import get_job_for
 
         job = get_job_for(actor, job_id, reap=False)
     if job is None or job.process_id != PROCESS_ID:

@@ -1,4 +1,4 @@
-"""What Admin › OpenHEXA shows (administrators only): the connection form filled from the stored
+"""What Admin › OpenHEXA shows (the platform operator only): the connection form filled from the stored
 configuration (the token is write-only: only whether one is stored), and on request the workspace's
 pipelines as a connection test; and saving the form."""
 from __future__ import annotations
@@ -33,8 +33,8 @@ def openhexa_settings(user: User, check: bool, form: dict | None = None,
                       errors: dict | None = None) -> OpenHexaSettings:
     """The settings page: `form` as posted (else the stored values) with its `errors`; with `check`,
     OpenHEXA's pipeline list, or why it could not be read."""
-    if not user.is_admin:
-        raise Forbidden("Only administrators can configure OpenHEXA.")
+    if not user.is_platform_operator:
+        raise Forbidden("Only the platform operator can configure OpenHEXA.")
     config = get_config()
     page = OpenHexaSettings(form if form is not None else _stored_form(config),
                             bool(config and config.token_encrypted), check, errors=errors or {})

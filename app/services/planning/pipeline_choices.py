@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 CACHE_SECONDS = 60
 LOADING, READY, NOT_CONFIGURED, UNREACHABLE = "loading", "ready", "not_configured", "unreachable"
 NOT_CONFIGURED_MESSAGE = ("OpenHEXA is not configured, so only the built-in LQAS sampling is offered; "
-                          "an administrator can set it up under Admin › OpenHEXA.")
+                          "the platform operator can set it up under Admin › OpenHEXA.")
 
 
 @dataclass
@@ -93,7 +93,9 @@ def known_pipelines() -> PipelineList:
 
 def fetch_pipelines(user: User) -> PipelineList:
     """The pipeline list from the cache, else from OpenHEXA (then cached for a minute). An unreachable
-    OpenHEXA is a state with a message, not an error: the partial shows it."""
+    OpenHEXA is a state with a message, not an error: the partial shows it. Only for users who may read
+    the pipelines (Forbidden otherwise, cached or not)."""
+    openhexa.require_pipeline_reader(user)
     config = _configured()
     if config is None:
         return PipelineList(NOT_CONFIGURED, message=NOT_CONFIGURED_MESSAGE)

@@ -19,7 +19,7 @@ from app.services.planning.pipeline_choices import (
 from app.services.planning.plannings import BUILTIN_PIPELINE, available_pipelines, get_planning
 from app.services.platform.errors import ValidationFailed
 from app.services.platform.permissions import require_permission
-from app.services.processing.jobs import visible_jobs_filter
+from app.services.processing.job_access import visible_jobs_filter
 
 MAX_UNITS = 20
 ERROR = "error"

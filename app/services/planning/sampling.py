@@ -19,7 +19,7 @@ from app.extensions import db
 from app.models import OrgUnit, OrgUnitType, Planning, Team, TeamType, User, utcnow
 from app.services.platform.access import parse_int
 from app.services.planning.assignments import Row, replace_assignments
-from app.services.platform.errors import FieldErrors, ValidationFailed
+from app.services.platform.errors import FieldErrors, NotFound, ValidationFailed
 from pipelines.lqas.lqas_core import Level, TooFewCandidates, sample_levels
 
 TYPES = "org_unit_type_sequence_identifiers"
@@ -77,6 +77,24 @@ class Plan:
     criteria: list[str | None]
     seed: int
     tree: "TeamTree"
+
+
+def authorize_inputs(principal, inputs: dict) -> int | None:
+    """The `lqas-sampling` process's authorization: the planning it names must be one the principal may
+    see (as `GET /plannings/<id>` checks it); another project's reads as a missing one. Returns its
+    project (None when no planning id can be read: validation names it)."""
+    from app.services.planning.plannings import get_planning
+
+    errors = FieldErrors()
+    raw = inputs.get("planning_id")
+    planning_id = parse_int(raw, errors, "planning_id") if raw not in (None, "") else None
+    if planning_id is None:
+        return None
+    try:
+        return get_planning(principal, planning_id).project_id
+    except NotFound:
+        errors.add("planning_id", f"planning {planning_id} does not exist")
+        errors.raise_if_any("Invalid sampling parameters")
 
 
 def validate_inputs(inputs: dict) -> dict:
@@ -192,7 +210,8 @@ def _check_exceptions(planning: Planning, types: list[OrgUnitType], exceptions: 
     for level, (org_type, ids) in enumerate(zip(types, exceptions), start=1):
         if not ids:
             continue
-        found = dict(db.session.execute(select(OrgUnit.id, OrgUnit.org_unit_type_id).where(OrgUnit.id.in_(ids))).all())
+        found = dict(db.session.execute(select(OrgUnit.id, OrgUnit.org_unit_type_id).where(
+            OrgUnit.id.in_(ids), OrgUnit.project_id == planning.project_id)).all())
         for unit_id in ids:
             if unit_id not in found:
                 errors.add(EXCEPTIONS, f"level {level}: org unit {unit_id} does not exist")
@@ -294,7 +313,7 @@ def run(ctx, inputs: dict) -> dict:
 def sampling_runs(user: User, planning: Planning, limit: int = 100) -> list:
     """Past `lqas-sampling` jobs of this planning the user may see, newest first."""
     from app.models import Job
-    from app.services.processing.jobs import visible_jobs_filter
+    from app.services.processing.job_access import visible_jobs_filter
 
     stmt = (select(Job).where(Job.process_id == "lqas-sampling", Job.project_id == planning.project_id,
                               Job.inputs["planning_id"].as_integer() == planning.id, visible_jobs_filter(user))
@@ -303,7 +322,8 @@ def sampling_runs(user: User, planning: Planning, limit: int = 100) -> list:
 
 
 def launch_sampling(user: User, planning_id: int, params: dict):
-    """Check the user may sample this planning, then queue the job (nothing queued on bad input)."""
+    """Check the user may sample this planning (MANAGE_PLANNING; 404 outside their projects), then queue
+    the job in its project (nothing queued on bad input)."""
     from app.models import Permission
     from app.services.platform.permissions import require_permission
     from app.services.processing.jobs import enqueue_job
@@ -311,5 +331,4 @@ def launch_sampling(user: User, planning_id: int, params: dict):
 
     require_permission(user, Permission.MANAGE_PLANNING)
     planning = get_planning(user, planning_id)
-    return enqueue_job("lqas-sampling", {**params, "planning_id": planning.id}, launcher=user,
-                       project_id=planning.project_id)
+    return enqueue_job("lqas-sampling", {**params, "planning_id": planning.id}, launcher=user)

@@ -63,8 +63,10 @@ def create_user(
     email: str = "",
     full_name: str = "",
     commit: bool = True,
+    platform_operator: bool = False,
 ) -> User:
-    """Create a user with a hashed password; validation errors name the field."""
+    """Create a user with a hashed password; validation errors name the field. `platform_operator`
+    grants the deployment's consoles and project-less settings (never another project's rows)."""
     errors = FieldErrors()
     username = (username or "").strip()
     if not username:
@@ -87,11 +89,24 @@ def create_user(
         role=roles[role],
         email=email,
         full_name=full_name,
+        platform_operator=platform_operator,
     )
     user.projects = [get_or_create_project(name) for name in (projects or [])]
     db.session.add(user)
     if commit:
         db.session.commit()
+    return user
+
+
+def set_platform_operator(username: str, operator: bool) -> User:
+    """Grant or revoke the platform operator flag (the command line only: no page changes it)."""
+    from app.services.platform.errors import NotFound
+
+    user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"No user '{username}'")
+    user.platform_operator = operator
+    db.session.commit()
     return user
 
 

@@ -15,27 +15,30 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Dhis2Connection, Dhis2Import, User
+from app.services.platform.access import get_scoped, project_scope, resolve_project
 from app.services.platform.errors import FieldErrors, NotFound
 from app.services.platform.secrets_box import seal, unseal
 
 IMPORT_STRATEGIES = ("CREATE_AND_UPDATE", "CREATE", "UPDATE", "DELETE")
 
 
-def list_connections() -> list[Dhis2Connection]:
-    return list(db.session.execute(select(Dhis2Connection).order_by(Dhis2Connection.name)).scalars())
+def list_connections(user: User) -> list[Dhis2Connection]:
+    """The connections of the user's projects, by name."""
+    return list(db.session.execute(select(Dhis2Connection).where(Dhis2Connection.project_id.in_(project_scope(user)))
+                                   .order_by(Dhis2Connection.name)).scalars())
 
 
-def get_connection(connection_id: int) -> Dhis2Connection:
-    connection = db.session.get(Dhis2Connection, connection_id)
-    if connection is None:
-        raise NotFound(f"No DHIS2 connection {connection_id}", {"connection": connection_id})
-    return connection
+def get_connection(user: User, connection_id) -> Dhis2Connection:
+    """A connection of one of the user's projects; another project's is NotFound, like a missing one."""
+    return get_scoped(Dhis2Connection, connection_id, user, "DHIS2 connection")
 
 
-def save_connection(data: dict, user: User | None = None, connection_id: int | None = None) -> Dhis2Connection:
-    """Create or update a connection. An empty password on update keeps the stored one."""
-    connection = get_connection(connection_id) if connection_id else Dhis2Connection()
+def save_connection(user: User, data: dict, connection_id: int | None = None) -> Dhis2Connection:
+    """Create (in `project_id`, or the user's only project) or update a connection of the user's
+    projects. An empty password on update keeps the stored one."""
+    connection = get_connection(user, connection_id) if connection_id else Dhis2Connection()
     errors = FieldErrors()
+    project_id = connection.project_id if connection_id else resolve_project(user, data.get("project_id"), errors)
     name = (data.get("name") or "").strip()
     url = (data.get("url") or "").strip().rstrip("/")
     username = (data.get("username") or "").strip()
@@ -43,7 +46,8 @@ def save_connection(data: dict, user: User | None = None, connection_id: int | N
     if not name:
         errors.add("name", "is required")
     elif db.session.execute(select(Dhis2Connection.id).where(
-            Dhis2Connection.name == name, Dhis2Connection.id != (connection_id or -1))).first():
+            Dhis2Connection.name == name, Dhis2Connection.project_id == project_id,
+            Dhis2Connection.id != (connection_id or -1))).first():
         errors.add("name", "is already used by another connection")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -55,25 +59,23 @@ def save_connection(data: dict, user: User | None = None, connection_id: int | N
     if not password and not connection_id:
         errors.add("password", "is required")
     errors.raise_if_any("Invalid DHIS2 connection")
-    connection.name, connection.url, connection.username = name, url, username
+    connection.project_id, connection.name, connection.url, connection.username = project_id, name, url, username
     if password:
         connection.password_encrypted = seal(password)
-    connection.updated_by_id = user.id if user else None
+    connection.updated_by_id = user.id
     db.session.add(connection)
     db.session.commit()
     return connection
 
 
-def delete_connection(connection_id: int) -> None:
-    db.session.delete(get_connection(connection_id))
-    db.session.commit()
-
-
 def client_for(connection_id: int):
-    """A dhis2-client DHIS2Client for this connection (credentials resolved here, in the worker)."""
+    """A dhis2-client DHIS2Client for this connection (credentials resolved here, in the worker, for a job
+    whose launch was authorized on this connection's project)."""
     from dhis2_client import DHIS2Client
 
-    connection = get_connection(connection_id)
+    connection = db.session.get(Dhis2Connection, connection_id)
+    if connection is None:
+        raise NotFound(f"No DHIS2 connection {connection_id}", {"connection": connection_id})
     return DHIS2Client(connection.url, username=connection.username,
                        password=unseal(connection.password_encrypted), retries=0, timeout=60, connect_timeout=10)
 

@@ -9,12 +9,13 @@ from flask_sqlalchemy.pagination import Pagination
 
 from app.extensions import db
 from app.models import Job, Permission, User
-from app.services.platform.errors import FieldErrors
+from app.services.platform.errors import FieldErrors, Forbidden
 from app.services.platform.paging import Page, paginate
 from app.services.platform.permissions import require_permission
 from app.services.processing import artifacts
 from app.services.processing import job_status as st
-from app.services.processing.jobs import enqueue_job, get_job_for, job_counts, jobs_query, request_kill
+from app.services.processing.job_access import get_job_for, job_counts, jobs_query, may_dismiss, run_permission
+from app.services.processing.jobs import enqueue_job, request_kill
 from app.services.processing.registry import Process, all_processes
 
 PER_PAGE = 25
@@ -63,8 +64,11 @@ def job_artifact(user: User, job_id: str, name: str) -> str:
 
 
 def dismiss_job(user: User, job_id: str) -> Job:
-    """Dismiss a job the user may see: a queued one at once, a running one when it next checks."""
-    get_job_for(user, job_id, reap=False)
+    """Dismiss a job the user may see (404 otherwise), if they launched it or may run its process:
+    a queued one at once, a running one when it next checks."""
+    job = get_job_for(user, job_id, reap=False)
+    if not may_dismiss(user, job):
+        raise Forbidden(f"Only its launcher, or someone with {run_permission(job.process_id)}, may stop this job.")
     return request_kill(job_id)
 
 
@@ -72,5 +76,4 @@ def launch_echo(user: User, message: str, delay) -> Job:
     """Queue the echo job (five steps, `delay` seconds each) that checks the worker round trip; in the
     user's first project. Needs MANAGE_PIPELINES; a bad delay is named by the process's validation."""
     require_permission(user, Permission.MANAGE_PIPELINES)
-    project_id = user.project_ids[0] if user.project_ids else None
-    return enqueue_job("echo", {"message": message, "steps": 5, "delay": delay}, launcher=user, project_id=project_id)
+    return enqueue_job("echo", {"message": message, "steps": 5, "delay": delay}, launcher=user)

@@ -17,14 +17,15 @@ import redis
 from flask import current_app
 from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import insert, select, update
 
 from app.extensions import db, get_queue, get_redis
 from app.models import Job, JobLog, User, utcnow
-from app.services.processing.registry import get_process
+from app.services.platform.permissions import SystemActor
+from app.services.processing.registry import authorize_launch, get_process
 from app.services.processing import job_status as st
 from app.services.platform.errors import Conflict, DomainError
-from app.services.processing.errors import NoSuchJob, ResultNotReady
+from app.services.processing.errors import NoSuchJob
 
 log = logging.getLogger(__name__)
 
@@ -107,12 +108,17 @@ def create_job(
     job_id: str | None = None,
     external_ref: str | None = None,
 ) -> Job:
-    """Validate inputs and write the job row (accepted), without queueing it.
+    """Validate inputs, authorize the launch and write the job row (accepted), without queueing it.
 
-    With a given `job_id` that already exists, the INSERT fails (IntegrityError): the schedule
-    dispatcher relies on this to never run one period twice.
+    The launcher must hold the process's permission and may name only rows it may act on; the job
+    belongs to their project (`project_id`, else the rows', else the launcher's first). Without a
+    launcher (a schedule's run) the server acts, confined to `project_id`. With a given `job_id` that
+    already exists, the INSERT fails (IntegrityError): the schedule dispatcher relies on this to never
+    run one period twice.
     """
     process = get_process(process_id)
+    # Authorized before validation, whose messages may describe the rows the inputs name.
+    project_id = authorize_launch(process, launcher or SystemActor(project_id), inputs or {}, project_id)
     clean = process.validate(inputs or {})
     job = Job(
         id=job_id or str(uuid.uuid4()),
@@ -242,7 +248,10 @@ def execute_job(job_id: str) -> str | None:
         log.warning("job %s has no row; nothing to run", job_id)
         return None
     inputs, process_id = dict(job.inputs or {}), job.process_id
+    refusal = _authorization_lost(job)
     db.session.rollback()
+    if refusal:
+        return finish_job(job_id, st.FAILED, refusal, from_statuses=(st.ACCEPTED,))
     now = utcnow()
     if not update_job(job_id, only_if_status=(st.ACCEPTED,), status=st.RUNNING, started_at=now,
                   heartbeat_at=now, message="Running"):
@@ -271,6 +280,19 @@ def execute_job(job_id: str) -> str | None:
     finally:
         heartbeat.stop()
     return finish_job(job_id, st.SUCCESSFUL, "Completed", results=results or {})
+
+
+def _authorization_lost(job: Job) -> str | None:
+    """Why the job may not run any more, checked in the worker on what the row stores (its launcher,
+    or the server confined to its project, and its inputs), as at enqueue time; None when it may."""
+    if job.launcher is not None and not job.launcher.is_active:
+        return f"Not started: its launcher {job.launcher.username} is no longer active."
+    try:
+        authorize_launch(get_process(job.process_id), job.launcher or SystemActor(job.project_id),
+                         dict(job.inputs or {}), job.project_id)
+    except DomainError as exc:
+        return f"Not started: {job.launched_by} may no longer run it ({exc.message})"
+    return None
 
 
 def finish_job(job_id: str, status: str, message: str, results: dict | None = None,
@@ -363,47 +385,3 @@ def reap_stale_jobs() -> int:
     """Fail every active job whose worker died or whose queue entry vanished. Returns the count."""
     jobs = db.session.execute(select(Job).where(Job.status.in_(st.ACTIVE))).scalars().all()
     return sum(1 for job in jobs if reap_job_if_stale(job))
-
-
-# --- reading --------------------------------------------------------------------------------
-
-def visible_jobs_filter(user: User):
-    """SQL condition: jobs this user may see (their own, their projects', or all for admins)."""
-    if user.is_admin:
-        return True
-    return or_(Job.launcher_id == user.id, Job.project_id.in_(user.project_ids or [-1]))
-
-
-def get_job_for(user: User, job_id: str, reap: bool = True) -> Job:
-    """The job if this user may see it (404 otherwise, so ids of others' jobs do not leak)."""
-    job = db.session.execute(select(Job).where(Job.id == job_id, visible_jobs_filter(user))).scalar_one_or_none()
-    if job is None:
-        raise NoSuchJob(f"No job '{job_id}'", {"jobID": job_id})
-    if reap:
-        reap_job_if_stale(job)
-    return job
-
-
-def get_job_results(user: User, job_id: str) -> dict:
-    """The results of a job this user may see; ResultNotReady unless it ended successfully."""
-    job = get_job_for(user, job_id)
-    if job.status != st.SUCCESSFUL:
-        raise ResultNotReady(f"Job {job_id} has no results: it is {job.status}.", {"jobID": job_id})
-    return job.results or {}
-
-
-def jobs_query(user: User, status: str | list[str] | None = None, process_id: str | list[str] | None = None):
-    """Jobs this user may see, newest first; status / process_id may be one value or a list."""
-    stmt = select(Job).where(visible_jobs_filter(user)).order_by(Job.created_at.desc(), Job.id)
-    if status:
-        stmt = stmt.where(Job.status.in_([status] if isinstance(status, str) else status))
-    if process_id:
-        stmt = stmt.where(Job.process_id.in_([process_id] if isinstance(process_id, str) else process_id))
-    return stmt
-
-
-def job_counts(user: User) -> dict[str, int]:
-    rows = db.session.execute(
-        select(Job.status, func.count()).where(visible_jobs_filter(user)).group_by(Job.status)
-    ).all()
-    return {status: n for status, n in rows}

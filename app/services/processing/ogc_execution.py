@@ -31,8 +31,9 @@ def _unwrap(value):
 
 def execute(user: User, process_id: str, body, prefer_sync: bool) -> Execution:
     """Run `process_id` with the execute request `body` (decoded JSON: `{"inputs": {…}, "mode"?}`).
-    Unknown process → NoSuchProcess; needs MANAGE_PIPELINES; bad inputs start nothing. A sync run
-    that does not succeed raises JobFailed."""
+    Unknown process → NoSuchProcess; needs MANAGE_PIPELINES, and the inputs may name only rows the
+    user may act on (the job engine checks them); bad inputs start nothing. A sync run that does not
+    succeed raises JobFailed."""
     process = get_process(process_id)
     require_permission(user, Permission.MANAGE_PIPELINES)
     body = json_object(body)
@@ -43,10 +44,9 @@ def execute(user: User, process_id: str, body, prefer_sync: bool) -> Execution:
     options = process.job_control_options
     wants_sync = prefer_sync or body.get("mode") == "sync"
     sync = "sync-execute" in options and (wants_sync or "async-execute" not in options)
-    project_id = user.project_ids[0] if user.project_ids else None
     if not sync:
-        return Execution(enqueue_job(process.id, inputs, launcher=user, project_id=project_id), sync=False)
-    job = run_job_now(process.id, inputs, launcher=user, project_id=project_id)
+        return Execution(enqueue_job(process.id, inputs, launcher=user), sync=False)
+    job = run_job_now(process.id, inputs, launcher=user)
     if job.status != st.SUCCESSFUL:
         raise JobFailed(f"The job ended {job.status}: {job.message}", {"jobID": job.id})
     return Execution(job, sync=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.models import Dhis2Connection, Job, Permission, User
+from app.models import Dhis2Connection, Job, Permission, Project, User
 from app.services.platform.errors import Forbidden, ValidationFailed
 from app.services.platform.permissions import require_permission
 from app.services.processing import dhis2
@@ -40,17 +40,17 @@ def process_page(user: User, process_id: str, form=None, errors: dict | None = N
     `errors` show a rejected submission as it was typed."""
     process = get_process(process_id)
     return ProcessPage(process, form_fields(process), user.has_permission(Permission.MANAGE_PIPELINES),
-                       errors or {}, form or {}, dhis2.list_connections())
+                       errors or {}, form or {}, dhis2.list_connections(user))
 
 
 def run_process_form(user: User, process_id: str, form) -> ProcessRun:
-    """Queue the process with the execute form's values (`form`: the posted fields) in the user's first
-    project. Needs MANAGE_PIPELINES; bad inputs queue nothing and give the page with each error named."""
+    """Queue the process with the execute form's values (`form`: the posted fields): in the project of the
+    rows they name, else the user's first. Needs MANAGE_PIPELINES and the right to act on those rows
+    (404 otherwise); bad inputs queue nothing and give the page with each error named."""
     require_permission(user, Permission.MANAGE_PIPELINES)
     process = get_process(process_id)
     try:
-        job = enqueue_job(process.id, inputs_from_form(process, form), launcher=user,
-                          project_id=user.project_ids[0] if user.project_ids else None)
+        job = enqueue_job(process.id, inputs_from_form(process, form), launcher=user)
     except ValidationFailed as exc:
         return ProcessRun(process.title, page=process_page(user, process_id, form, exc.details))
     return ProcessRun(process.title, job=job)
@@ -64,6 +64,7 @@ class ConnectionsPage:
     editing: Dhis2Connection | None
     errors: dict
     form: dict
+    projects: list[Project]
 
 
 def _admin(user: User) -> None:
@@ -71,17 +72,18 @@ def _admin(user: User) -> None:
         raise Forbidden("Only administrators manage DHIS2 connections.")
 
 
-def _connections_page(editing: Dhis2Connection | None, form: dict | None = None,
+def _connections_page(user: User, editing: Dhis2Connection | None, form: dict | None = None,
                       errors: dict | None = None) -> ConnectionsPage:
     if form is None and editing is not None:
         form = {"name": editing.name, "url": editing.url, "username": editing.username}
-    return ConnectionsPage(dhis2.list_connections(), editing, errors or {}, form or {})
+    return ConnectionsPage(dhis2.list_connections(user), editing, errors or {}, form or {}, user.projects)
 
 
 def connections_page(user: User, edit_id: int | None) -> ConnectionsPage:
-    """The connections, and the form: new, or filled from connection `edit_id` (never its password)."""
+    """The connections of the user's projects, and the form: new, or filled from connection `edit_id`
+    (never its password)."""
     _admin(user)
-    return _connections_page(dhis2.get_connection(edit_id) if edit_id is not None else None)
+    return _connections_page(user, dhis2.get_connection(user, edit_id) if edit_id is not None else None)
 
 
 def save_connection_form(user: User, data: dict, connection_id: int | None) -> ConnectionsPage | None:
@@ -89,8 +91,9 @@ def save_connection_form(user: User, data: dict, connection_id: int | None) -> C
     saved, else the page with each error named and the form as typed, without the password."""
     _admin(user)
     try:
-        dhis2.save_connection(data, user, connection_id)
+        dhis2.save_connection(user, data, connection_id)
     except ValidationFailed as exc:
         form = {k: v for k, v in data.items() if k != "password"}
-        return _connections_page(dhis2.get_connection(connection_id) if connection_id else None, form, exc.details)
+        editing = dhis2.get_connection(user, connection_id) if connection_id else None
+        return _connections_page(user, editing, form, exc.details)
     return None

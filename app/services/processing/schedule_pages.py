@@ -1,12 +1,13 @@
 """What the schedule pages show and do for one user: the list, a schedule with its runs, the
-create/edit form, saving it, and pausing/enabling. Changing schedules needs MANAGE_PIPELINES; the
-form is refused (Forbidden) to whoever may not submit it."""
+create/edit form, saving it, and pausing/enabling. Schedules are their project's: another project's is
+a 404. Changing schedules needs MANAGE_PIPELINES; the form is refused (Forbidden) to whoever may not
+submit it."""
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 
-from app.models import Job, Permission, Schedule, User
+from app.models import Job, Permission, Project, Schedule, User
 from app.services.platform.errors import ValidationFailed
 from app.services.platform.permissions import require_permission
 from app.services.processing import schedules as svc
@@ -35,6 +36,7 @@ class ScheduleForm:
     form: dict
     processes: list[Process]
     frequencies: tuple[str, ...]
+    projects: list[Project]
 
 
 @dataclass
@@ -50,14 +52,14 @@ def _can_edit(user: User) -> bool:
 
 
 def schedules_page(user: User) -> SchedulesPage:
-    """Every schedule by name, and whether the user may change them."""
-    return SchedulesPage(svc.list_schedules(), _can_edit(user))
+    """The schedules of the user's projects by name, and whether the user may change them."""
+    return SchedulesPage(svc.list_schedules(user), _can_edit(user))
 
 
 def schedule_page(user: User, schedule_id: int) -> SchedulePage:
     """A schedule with its latest runs."""
-    schedule = svc.get_schedule(schedule_id)
-    return SchedulePage(schedule, svc.schedule_runs(schedule), _can_edit(user))
+    schedule = svc.get_schedule(user, schedule_id)
+    return SchedulePage(schedule, svc.schedule_runs(user, schedule), _can_edit(user))
 
 
 def _form_values(schedule: Schedule) -> dict:
@@ -66,35 +68,34 @@ def _form_values(schedule: Schedule) -> dict:
             "description": schedule.description, "inputs": json.dumps(schedule.inputs, indent=2)}
 
 
-def _form(schedule: Schedule | None, form: dict, errors: dict | None = None) -> ScheduleForm:
-    return ScheduleForm(schedule, errors or {}, form, all_processes(), svc.FREQUENCIES)
+def _form(user: User, schedule: Schedule | None, form: dict, errors: dict | None = None) -> ScheduleForm:
+    return ScheduleForm(schedule, errors or {}, form, all_processes(), svc.FREQUENCIES, user.projects)
 
 
 def schedule_form(user: User, schedule_id: int | None = None) -> ScheduleForm:
     """The create form (schedule_id None) or the edit form filled from the schedule."""
     require_permission(user, Permission.MANAGE_PIPELINES)
     if schedule_id is None:
-        return _form(None, dict(NEW_SCHEDULE))
-    schedule = svc.get_schedule(schedule_id)
-    return _form(schedule, _form_values(schedule))
+        return _form(user, None, dict(NEW_SCHEDULE))
+    schedule = svc.get_schedule(user, schedule_id)
+    return _form(user, schedule, _form_values(schedule))
 
 
 def save_schedule_form(user: User, data: dict, schedule_id: int | None = None) -> SavedSchedule:
     """Create (schedule_id None) or update a schedule from the posted form, whose `inputs` is JSON text;
     on bad input, the form again as typed with every error named (nothing written)."""
     require_permission(user, Permission.MANAGE_PIPELINES)
-    schedule = svc.get_schedule(schedule_id) if schedule_id is not None else None
+    schedule = svc.get_schedule(user, schedule_id) if schedule_id is not None else None
     try:
         try:
             inputs = json.loads(data.get("inputs") or "{}")
         except ValueError:
             raise ValidationFailed("Invalid schedule", {"inputs": ["must be a JSON object"]}) from None
-        return SavedSchedule(schedule=svc.save_schedule({**data, "inputs": inputs}, user, schedule_id))
+        return SavedSchedule(schedule=svc.save_schedule(user, {**data, "inputs": inputs}, schedule_id))
     except ValidationFailed as exc:
-        return SavedSchedule(form=_form(schedule, data, exc.details))
+        return SavedSchedule(form=_form(user, schedule, data, exc.details))
 
 
 def toggle_schedule(user: User, schedule_id: int, enabled: bool) -> Schedule:
     """Pause or enable a schedule (enabling sets its next run from now: no catch-up burst)."""
-    require_permission(user, Permission.MANAGE_PIPELINES)
-    return svc.set_enabled(schedule_id, enabled)
+    return svc.set_enabled(user, schedule_id, enabled)

@@ -6,6 +6,9 @@ the gap, an ambiguous one (fall back) runs once, at its first occurrence.
 
 Dedupe: each run's job id is uuid5(schedule id, scheduled instant); the INSERT of the jobs row is
 the guard, so two dispatchers (two `rq cron` processes) never run one period twice.
+
+Tenancy: a schedule belongs to one project; its members with MANAGE_PIPELINES see and change it, and
+its runs are jobs of that project started by the schedule itself (no launcher; `external_ref` names it).
 """
 from __future__ import annotations
 
@@ -19,10 +22,13 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Job, Schedule, User, utcnow
-from app.services.processing.registry import get_process
+from app.models import Job, Permission, Schedule, User, utcnow
+from app.services.platform.access import get_scoped, project_scope, resolve_project
 from app.services.platform.errors import DomainError, FieldErrors, NotFound, ValidationFailed
+from app.services.platform.permissions import require_permission
+from app.services.processing.job_access import visible_jobs_filter
 from app.services.processing.jobs import enqueue_job
+from app.services.processing.registry import authorize_launch, get_process
 
 log = logging.getLogger(__name__)
 
@@ -67,25 +73,41 @@ def render_inputs(inputs: dict, frequency: str, at: datetime, tz: str) -> dict:
 
 # --- editing ----------------------------------------------------------------------------------
 
-def get_schedule(schedule_id: int) -> Schedule:
-    schedule = db.session.get(Schedule, schedule_id)
-    if schedule is None:
-        raise NotFound(f"No schedule {schedule_id}")
-    return schedule
+def get_schedule(user: User, schedule_id) -> Schedule:
+    """A schedule of one of the user's projects; another project's is NotFound, like a missing one."""
+    return get_scoped(Schedule, schedule_id, user, "schedule")
 
 
-def list_schedules() -> list[Schedule]:
-    return list(db.session.execute(select(Schedule).order_by(Schedule.name)).scalars())
+def list_schedules(user: User) -> list[Schedule]:
+    """The schedules of the user's projects, by name."""
+    return list(db.session.execute(select(Schedule).where(Schedule.project_id.in_(project_scope(user)))
+                                   .order_by(Schedule.name, Schedule.id)).scalars())
 
 
-def save_schedule(data: dict, user: User | None = None, schedule_id: int | None = None) -> Schedule:
-    """Create or update a schedule; inputs are checked by the process (placeholders rendered)."""
-    schedule = get_schedule(schedule_id) if schedule_id else Schedule()
+def _checked_inputs(user: User, process, inputs: dict, frequency: str, tz: str, project_id: int | None) -> None:
+    """The inputs as a run would get them must be ones the editor may launch in the schedule's project."""
+    rendered = render_inputs(inputs, frequency, utcnow(), tz)
+    try:
+        authorize_launch(process, user, rendered, project_id)
+        process.validate(rendered)
+    except ValidationFailed as exc:
+        raise ValidationFailed(f"Invalid inputs for {process.id}: {exc.message}",
+                               {f"inputs.{k}": v for k, v in exc.details.items()}) from None
+
+
+def save_schedule(user: User, data: dict, schedule_id: int | None = None) -> Schedule:
+    """Create (in `project_id`, or the user's only project) or update a schedule of the user's projects.
+    Needs MANAGE_PIPELINES; the inputs are checked as if the user launched the process in that project
+    (placeholders rendered): rows they name must be ones the user may act on there."""
+    require_permission(user, Permission.MANAGE_PIPELINES)
+    schedule = get_schedule(user, schedule_id) if schedule_id else Schedule()
     errors = FieldErrors()
+    project_id = schedule.project_id if schedule_id else resolve_project(user, data.get("project_id"), errors)
     name = (data.get("name") or "").strip()
     if not name:
         errors.add("name", "is required")
-    elif db.session.execute(select(Schedule.id).where(Schedule.name == name, Schedule.id != (schedule_id or -1))).first():
+    elif db.session.execute(select(Schedule.id).where(Schedule.name == name, Schedule.project_id == project_id,
+                                                      Schedule.id != (schedule_id or -1))).first():
         errors.add("name", "is already used")
     frequency = data.get("frequency") or "daily"
     cron = PRESETS.get(frequency) or (data.get("cron") or "").strip()
@@ -108,18 +130,12 @@ def save_schedule(data: dict, user: User | None = None, schedule_id: int | None 
         errors.add("process_id", "is not a known process")
         process = None
     errors.raise_if_any("Invalid schedule")
-    try:
-        process.validate(render_inputs(inputs, frequency, utcnow(), tz))
-    except ValidationFailed as exc:
-        raise ValidationFailed(f"Invalid inputs for {process.id}: {exc.message}",
-                               {f"inputs.{k}": v for k, v in exc.details.items()}) from None
+    _checked_inputs(user, process, inputs, frequency, tz, project_id)
     enabled = bool(data.get("enabled"))
-    schedule.name, schedule.process_id, schedule.inputs = name, process.id, inputs
+    schedule.project_id, schedule.name, schedule.process_id, schedule.inputs = project_id, name, process.id, inputs
     schedule.frequency, schedule.cron, schedule.timezone, schedule.enabled = frequency, cron, tz, enabled
     schedule.description = data.get("description") or ""
-    if schedule.created_by_id is None and user is not None:
-        schedule.created_by_id = user.id
-        schedule.project_id = user.project_ids[0] if user.project_ids else None
+    schedule.created_by_id = schedule.created_by_id or user.id
     if enabled:
         schedule.next_run_at = next_run(cron, tz, utcnow())  # no catch-up burst after a pause
     db.session.add(schedule)
@@ -127,16 +143,21 @@ def save_schedule(data: dict, user: User | None = None, schedule_id: int | None 
     return schedule
 
 
-def set_enabled(schedule_id: int, enabled: bool) -> Schedule:
-    schedule = get_schedule(schedule_id)
+def set_enabled(user: User, schedule_id, enabled: bool) -> Schedule:
+    """Pause or enable a schedule of the user's projects (MANAGE_PIPELINES); enabling sets its next run
+    from now: no catch-up burst."""
+    require_permission(user, Permission.MANAGE_PIPELINES)
+    schedule = get_schedule(user, schedule_id)
     schedule.enabled = enabled
     schedule.next_run_at = next_run(schedule.cron, schedule.timezone, utcnow()) if enabled else schedule.next_run_at
     db.session.commit()
     return schedule
 
 
-def schedule_runs(schedule: Schedule, limit: int = 50) -> list[Job]:
-    return list(db.session.execute(select(Job).where(Job.external_ref == f"schedule:{schedule.id}")
+def schedule_runs(user: User, schedule: Schedule, limit: int = 50) -> list[Job]:
+    """The schedule's latest runs (jobs of its project the user may see)."""
+    return list(db.session.execute(select(Job).where(Job.external_ref == f"schedule:{schedule.id}",
+                                                     Job.project_id == schedule.project_id, visible_jobs_filter(user))
                                    .order_by(Job.created_at.desc()).limit(limit)).scalars())
 
 
@@ -144,13 +165,15 @@ def schedule_runs(schedule: Schedule, limit: int = 50) -> list[Job]:
 
 def dispatch_schedule(schedule: Schedule, at: datetime, now: datetime) -> str | None:
     """Enqueue the run of `schedule` scheduled at `at`, unless another dispatcher already did;
-    then advance next_run_at (compare-and-set). Returns the new job id, or None."""
+    then advance next_run_at (compare-and-set). Returns the new job id, or None.
+
+    The run has no launcher: the schedule starts it, and the job engine authorizes it as the server
+    confined to the schedule's project (a planning or connection the inputs name must still be there)."""
     schedule_id, frequency, tz, cron = schedule.id, schedule.frequency, schedule.timezone, schedule.cron
     job_id, created = run_job_id(schedule_id, at), None
     try:
         enqueue_job(schedule.process_id, render_inputs(schedule.inputs or {}, frequency, at, tz),
-                    launcher=schedule.created_by, project_id=schedule.project_id, job_id=job_id,
-                    external_ref=f"schedule:{schedule_id}")
+                    project_id=schedule.project_id, job_id=job_id, external_ref=f"schedule:{schedule_id}")
         created = job_id
     except IntegrityError:
         db.session.rollback()  # the run of this period exists: another dispatcher made it
@@ -176,9 +199,9 @@ def dispatch_due_schedules(now: datetime | None = None) -> list[str]:
     return created
 
 
-def seed_eo_schedules() -> list[Schedule]:
-    """The seed's three EO schedules (daily ERA5-Land, daily CHIRPS, yearly WorldPop): dry runs,
-    disabled, ready to enable. Idempotent (matched by name)."""
+def seed_eo_schedules(project_id: int) -> list[Schedule]:
+    """The seed's three EO schedules (daily ERA5-Land, daily CHIRPS, yearly WorldPop) in this project:
+    dry runs, disabled, ready to enable. Idempotent (matched by project and name)."""
     seeds = [
         ("Daily ERA5-Land temperature", "daily", "era5-land-temperature", "eoEra5Temp1"),
         ("Daily CHIRPS precipitation", "daily", "chirps-daily", "eoChirpsPr1"),
@@ -186,9 +209,10 @@ def seed_eo_schedules() -> list[Schedule]:
     ]
     out = []
     for name, frequency, dataset, element in seeds:
-        schedule = db.session.execute(select(Schedule).where(Schedule.name == name)).scalar_one_or_none()
+        schedule = db.session.execute(select(Schedule).where(Schedule.project_id == project_id,
+                                                             Schedule.name == name)).scalar_one_or_none()
         if schedule is None:
-            schedule = Schedule(name=name, process_id="eo-aggregate-import", frequency=frequency,
+            schedule = Schedule(project_id=project_id, name=name, process_id="eo-aggregate-import", frequency=frequency,
                                 cron=PRESETS[frequency], timezone="Africa/Bangui", enabled=False,
                                 description="Seeded: a dry run over the previous period; set a connection and enable.",
                                 inputs={"datasetId": dataset, "start": "{period_start}", "end": "{period_end}",
