@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from app.extensions import get_queue
 from app.models import Assignment, Job, Schedule
+from app.schemas.orgunits import OrgUnitIn, OrgUnitTypeIn
 from app.services.planning.orgunits import create_org_unit, create_org_unit_type
 from app.services.planning.plannings import create_planning
 from app.services.planning.sampling import CRITERIA, QUANTITIES, TYPES
@@ -42,8 +43,8 @@ def outsider(make_user):
 
 def _planning_of(user):
     """A planning in `user`'s (only) project."""
-    kind = create_org_unit_type(user, {"name": "Country"})
-    root = create_org_unit(user, {"name": "Betaland", "org_unit_type_id": kind.id})
+    kind = create_org_unit_type(user, OrgUnitTypeIn(name="Country"))
+    root = create_org_unit(user, OrgUnitIn(name="Betaland", org_unit_type_id=kind.id))
     team = create_team(user, {"name": "Beta team", "type": "TEAM_OF_USERS"})
     return create_planning(user, {"name": "Beta round", "team_id": team.id, "org_unit_id": root.id})
 
