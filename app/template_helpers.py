@@ -7,6 +7,7 @@ from flask import Flask, request
 from flask_login import current_user
 
 from app.services.processing import job_status as st
+from app.services.processing.job_access import readable_log
 
 _BADGE = {
     st.ACCEPTED: "badge-queued",
@@ -59,6 +60,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["ago"] = time_ago
     app.jinja_env.globals["url_with"] = url_with
     app.jinja_env.globals["is_terminal"] = st.is_terminal
+    app.jinja_env.globals["job_log"] = lambda job: readable_log(job, current_user)
 
     @app.context_processor
     def _nav():

@@ -34,6 +34,7 @@ def _register(process_id, steps):
 
 _register("test-flaky", [Step("prepare", lambda s, st_: 1), Step("fetch", _flaky, retries=2, backoff_seconds=0.01),
                          Step("publish", lambda s, st_: 2)])
+_register("test-broken", [Step("prepare", lambda s, st_: 1), Step("fetch", lambda s, st_: 1 / 0)])
 _register("test-slow", [Step("prepare", lambda s, st_: 1), Step("spin", _spin, timeout_seconds=0.5),
                         Step("publish", lambda s, st_: 2)])
 
@@ -114,3 +115,24 @@ def test_demo_steps_rejects_bad_inputs(app, db, make_user, inputs):
     with pytest.raises(ValidationFailed):
         enqueue_job("demo-steps", inputs, launcher=make_user())
     assert db.session.query(Job).count() == 0
+
+
+def test_an_unexpected_error_is_said_plainly_and_the_traceback_kept_for_administrators(
+        app, db, client, web_app, make_user, login, run_worker):
+    coordinator, admin = make_user("coordinator"), make_user("admin")
+    job = enqueue_job("test-broken", {}, launcher=coordinator, project_id=coordinator.project_ids[0])
+    run_worker()
+    db.session.expire_all()
+    failed = db.session.get(Job, job.id)
+    assert failed.status == st.FAILED
+    assert failed.message == "Step fetch failed: an unexpected error (the details are in the job log for administrators)"
+    step = next(s for s in failed.steps if s["name"] == "fetch")
+    assert step["message"] == "an unexpected error (the details are in the job log for administrators)"
+    assert any(line.level == "trace" and "ZeroDivisionError" in line.message for line in failed.logs)
+    login(coordinator)
+    for url in (f"/jobs/{job.id}", f"/jobs/{job.id}/extra"):
+        html = client.get(url).get_data(as_text=True)
+        assert "unexpected error" in html and "Traceback" not in html and "ZeroDivisionError" not in html, url
+    administrator = login(admin, test_client=web_app.test_client())
+    assert "ZeroDivisionError" in administrator.get(f"/jobs/{job.id}/extra").get_data(as_text=True)
+

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from app.services.processing.registry import Process, register_process
 from app.services.platform.errors import FieldErrors
+from app.services.processing.steps import PermanentError
 
 MAX_DELAY_SECONDS = 600
 
@@ -39,7 +40,7 @@ def run(ctx, inputs: dict) -> dict:
         ctx.sleep(inputs["delay"] / steps)
         ctx.progress(round(100 * step / steps) if step < steps else 99, f"Step {step} of {steps}")
     if inputs["fail"]:
-        raise RuntimeError("echo was asked to fail")
+        raise PermanentError("echo was asked to fail")
     return {"echo": inputs["message"]}
 
 

@@ -68,3 +68,18 @@ def may_dismiss(user: User, job: Job) -> bool:
     """Whether the user may stop this job (one they can see): its launcher, or whoever may run its process."""
     return (job.launcher_id is not None and job.launcher_id == user.id) or user.has_permission(
         run_permission(job.process_id))
+
+
+TRACE = "trace"  # a log line holding a traceback: for those who run the platform, not for coordinators
+
+
+def may_read_traces(user) -> bool:
+    """Tracebacks (server paths, code) are for administrators and platform operators."""
+    return bool(user is not None and getattr(user, "is_authenticated", False)
+                and (user.is_platform_operator or user.role.name == "admin"))
+
+
+def readable_log(job: Job, user) -> list:
+    """The job's log lines this user may read: everyone the plain lines, tracebacks only `may_read_traces`."""
+    return list(job.logs) if may_read_traces(user) else [line for line in job.logs if line.level != TRACE]
+

@@ -273,10 +273,11 @@ def execute_job(job_id: str) -> str | None:
     except DomainError as exc:
         db.session.rollback()
         return finish_job(job_id, st.FAILED, exc.message)
-    except Exception as exc:  # any failure of the process ends the job failed, with the cause
+    except Exception:  # any failure of the process ends the job failed; the cause goes to the log
         db.session.rollback()
-        append_log(job_id, traceback.format_exc(limit=8), "error")
-        return finish_job(job_id, st.FAILED, f"{type(exc).__name__}: {exc}")
+        log.exception("job %s (%s) failed", job_id, process_id)
+        append_log(job_id, traceback.format_exc(limit=8), "trace")
+        return finish_job(job_id, st.FAILED, UNEXPECTED_FAILURE)
     finally:
         heartbeat.stop()
     return finish_job(job_id, st.SUCCESSFUL, "Completed", results=results or {})
@@ -293,6 +294,10 @@ def _authorization_lost(job: Job) -> str | None:
     except DomainError as exc:
         return f"Not started: {job.launched_by} may no longer run it ({exc.message})"
     return None
+
+
+UNEXPECTED_FAILURE = ("The job stopped on an unexpected error. Nothing more was done; an administrator can read "
+                      "the details in this job's log.")
 
 
 def finish_job(job_id: str, status: str, message: str, results: dict | None = None,

@@ -15,9 +15,12 @@ from __future__ import annotations
 import signal
 import threading
 import time
+import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable
+
+import requests
 
 from app.models import utcnow
 from app.services.platform.errors import DomainError
@@ -29,6 +32,14 @@ PENDING, RUNNING, SUCCESSFUL, FAILED, DISMISSED, SKIPPED = (
 
 class StepTimeout(Exception):
     """A step ran past its time limit."""
+
+
+class StepFailed(DomainError):
+    """A step failed for good; the message says which and why, in words fit for the job page."""
+
+    status = 500
+    code = "step_failed"
+    title = "A step failed"
 
 
 class PermanentError(DomainError):
@@ -157,11 +168,15 @@ def run_steps(steps: list[Step], ctx, inputs: dict, finish: Callable[[dict], dic
                 return {**skip.results, "skipped": True, "skipReason": skip.reason}
             except Exception as exc:
                 reason = _reason(exc)
+                if not isinstance(exc, (DomainError, StepTimeout)):
+                    ctx.log(f"[{step.name}] attempt {attempt}: {traceback.format_exc(limit=8)}", "trace")
                 if attempt > step.retries or isinstance(exc, PermanentError):
                     record.update(status=FAILED, finished=_iso(utcnow()), message=reason[:500])
                     write_steps(ctx.job_id, records)
                     ctx.log(f"[{step.name}] failed after {attempt} attempt(s): {reason}", "error")
-                    raise
+                    if isinstance(exc, DomainError):
+                        raise
+                    raise StepFailed(f"Step {step.name} failed: {reason}") from exc
                 wait = step.backoff_seconds * 2 ** (attempt - 1)
                 record["message"] = f"attempt {attempt} failed: {reason[:300]}; retrying in {wait:g} s"
                 write_steps(ctx.job_id, records)
@@ -174,13 +189,18 @@ def run_steps(steps: list[Step], ctx, inputs: dict, finish: Callable[[dict], dic
     return finish(state)
 
 
+NETWORK_ERRORS = (ConnectionError, TimeoutError, requests.RequestException)
+
+
 def _reason(exc: Exception) -> str:
     """What a step's record says of a failure: our own errors in their words, others by their type."""
     if isinstance(exc, DomainError):
         return exc.message
     if isinstance(exc, StepTimeout):
         return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, NETWORK_ERRORS):  # say it: a coordinator can act on "DHIS2 unreachable"
+        return f"network error: {exc}"
+    return "an unexpected error (the details are in the job log for administrators)"
 
 
 def steps_process(*, id: str, title: str, description: str, version: str, steps: list[Step],
