@@ -245,3 +245,15 @@ def test_connection_admin_keeps_the_password_write_only(app, db, client, web_app
     assert conn.username == "admin2" and conn.password_encrypted == sealed  # empty password: unchanged
     other = login(make_user("coordinator"), test_client=web_app.test_client())
     assert other.get("/admin/dhis2-connections").status_code == 403
+
+
+def test_the_form_with_an_empty_period_date_names_it_and_keeps_what_was_typed(app, db, client, login, csrf, districts):
+    login(districts)
+    response = client.post("/processes/eo-aggregate-import/run", data={
+        "csrf_token": csrf(), "datasetId": "chirps-daily", "start": "", "end": "2024-01-31", "periodType": "MONTHLY",
+        "orgUnitLevel": "3", "aggregation": "mean", "dataElement": ELEMENT, "dryRun": "on"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert '<p class="field-error" id="start-error">is required</p>' in html
+    assert 'name="end" value="2024-01-31"' in html and f'value="{ELEMENT}"' in html
+    assert db.session.query(Job).count() == 0

@@ -28,6 +28,9 @@ INPUTS = {"datasetId", "start", "end", "periodType", "orgUnitLevel", "aggregatio
 
 
 def _date(raw, field: str, errors: FieldErrors) -> date | None:
+    if raw in (None, ""):
+        errors.add(field, "is required")
+        return None
     try:
         return date.fromisoformat(raw) if isinstance(raw, str) else None
     except ValueError:
