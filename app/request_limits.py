@@ -12,8 +12,8 @@ import json
 
 from flask import Flask, Request, request
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.exceptions import BadRequest
-from werkzeug.routing import IntegerConverter
+from werkzeug.exceptions import BadRequest, NotFound
+from werkzeug.routing import IntegerConverter, ValidationError
 
 from app.schemas.types import INT32_MAX, JSON_MAX_DEPTH, check_json_value, unstorable_text
 
@@ -25,6 +25,14 @@ class BoundedIntConverter(IntegerConverter):
     def __init__(self, map, *args, **kwargs):  # noqa: A002 — werkzeug's name
         kwargs.setdefault("max", INT32_MAX)
         super().__init__(map, *args, **kwargs)
+
+    def to_python(self, value: str) -> int:
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            # werkzeug's own answer would be 405 when a rule for another method shares the path
+            # (PATCH /plannings/2147483648/ matches GET's pattern first); such an id is simply not found
+            raise NotFound() from None
 
 
 class CheckedJSONProvider(DefaultJSONProvider):

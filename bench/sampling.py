@@ -54,6 +54,7 @@ def _run(app, args, url) -> int:
 
     from app.extensions import db, get_redis
     from app.models import Job, OrgUnit, OrgUnitType, Team, TeamType, User
+    from app.schemas.planning import AssignmentRow, PlanningIn
     from app.services.planning.assignments import bulk_create
     from app.demo.planning import load_demo
     from app.services.planning.plannings import create_planning
@@ -67,8 +68,7 @@ def _run(app, args, url) -> int:
     country = db.session.execute(select(OrgUnit).where(OrgUnit.parent_id.is_(None))).scalar_one()
     root_team = db.session.execute(select(Team).where(Team.parent_id.is_(None))).scalar_one()
     types = {t.category: t.id for t in db.session.execute(select(OrgUnitType)).scalars()}
-    planning = create_planning(coordinator, {"name": "Bench national", "team_id": root_team.id,
-                                             "org_unit_id": country.id})
+    planning = create_planning(coordinator, PlanningIn(name="Bench national", team=root_team.id, org_unit=country.id))
     db.session.execute(db.text("ANALYZE"))
     db.session.commit()
 
@@ -103,14 +103,13 @@ def _run(app, args, url) -> int:
         worker.wait(10)
 
     region = db.session.execute(select(OrgUnit).where(OrgUnit.parent_id == country.id).order_by(OrgUnit.id)).scalars().first()
-    region_planning = create_planning(coordinator, {"name": "Bench region", "team_id": root_team.id,
-                                                    "org_unit_id": region.id})
+    region_planning = create_planning(coordinator, PlanningIn(name="Bench region", team=root_team.id, org_unit=region.id))
     facilities = db.session.execute(select(OrgUnit.id).where(OrgUnit.path.like(region.path + "%"),
                                                              OrgUnit.org_unit_type_id == types["HF"])).scalars().all()
     district_teams = db.session.execute(select(Team.id).where(Team.type == TeamType.TEAM_OF_USERS)).scalars().all()
     rng = random.Random(1)
     chosen = rng.sample(facilities, 2000)
-    bulk_create(coordinator, region_planning, [{"org_unit": unit, "team": rng.choice(district_teams)} for unit in chosen])
+    bulk_create(coordinator, region_planning, [AssignmentRow(org_unit=unit, team=rng.choice(district_teams)) for unit in chosen])
     planning_id = region_planning.id
     client = app.test_client()
     client.post("/login", data={"username": "coordinator", "password": "fieldflow"})

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import OrgUnit, OrgUnitType, Team, User
 from app.demo.planning import load_demo
+from app.schemas.planning import PlanningIn
 from app.services.planning.plannings import create_planning
 from app.services.platform.users import hash_password
 from tests.conftest import PASSWORD
@@ -34,8 +35,8 @@ def country(app):
 
 @pytest.fixture
 def planning(country):
-    return create_planning(country.coordinator, {"name": "Round 1", "team_id": country.root_team.id,
-                                                 "org_unit_id": country.country.id, "pipeline_uuids": ["lqas-sampling"]})
+    return create_planning(country.coordinator, PlanningIn(name="Round 1", team=country.root_team.id,
+                                                           org_unit=country.country.id, pipeline_uuids=["lqas-sampling"]))
 
 
 def units_of(category: str, country: Country, under: OrgUnit | None = None) -> list[OrgUnit]:

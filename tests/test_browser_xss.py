@@ -7,6 +7,7 @@ from app.extensions import db
 from app.models import OrgUnit, Team
 from app.services.helpdesk.intake import receive_ticket
 from app.services.orchestration import automation_rules
+from app.schemas.planning import AssignmentRow
 from app.services.planning.assignments import bulk_create
 from tests.conftest import PASSWORD
 from tests.planning_fixtures import units_of
@@ -27,7 +28,7 @@ def test_hostile_names_are_shown_as_text_everywhere(page, live_server, country, 
     district = units_of("DISTRICT", country)[0]
     team.name, district.name, planning.name = _evil("Team"), _evil("District"), _evil("Planning")
     db.session.commit()
-    bulk_create(coordinator, planning, [{"team": team.id, "org_unit": district.id}], source="test")
+    bulk_create(coordinator, planning, [AssignmentRow(team=team.id, org_unit=district.id)], source="test")
     receive_ticket(desk.project_id, payload("XSS-1", subject=_evil("Ticket")))
     automation_rules.save_rule(desk.boss, {"name": _evil("Rule"), "event_type": "TaskStatusChanged",
                                            "condition": {}, "actions": []})

@@ -51,7 +51,7 @@ def test_bad_planning_input_writes_nothing(client, api_token, country, db, chang
     before = db.session.query(Planning).count()
     response = client.post("/api/microplanning/plannings/", headers=api_token(country.coordinator), json=body)
     assert response.status_code == 400
-    assert set(response.get_json()["details"]) == fields
+    assert {name.split(".")[0] for name in response.get_json()["details"]} == fields  # `pipeline_uuids.0`: its first
     assert db.session.query(Planning).count() == before
 
 
@@ -97,10 +97,10 @@ def test_shorthand_bulk_create_and_delete(client, api_token, country, planning, 
     ({"org_unit": "D2", "team": "FOREIGN_TEAM"}, "not in the planning's team tree"),
     ({"org_unit": "D2", "user": "OUTSIDER"}, "not a member"),
     ({"org_unit": "D1", "team": "TEAM"}, "appears twice"),
-    ({"org_unit": "abc", "team": "TEAM"}, "whole number"),
 ])
 def test_one_bad_row_writes_nothing_and_is_named(client, api_token, country, planning, db, make_user, bad_row, text):
     from app.services.planning.orgunits import create_org_unit
+    from app.schemas.teams import TeamIn
     from app.services.planning.teams import create_team
 
     headers = api_token(country.coordinator)
@@ -110,7 +110,7 @@ def test_one_bad_row_writes_nothing_and_is_named(client, api_token, country, pla
     narrow = client.post("/api/microplanning/plannings/", headers=headers, json={
         "name": "Narrow", "team": country.root_team.id, "org_unit": d1.parent_id}).get_json()
     outside = [d for d in units_of("DISTRICT", country) if d.parent_id != d1.parent_id][0]
-    foreign = create_team(country.coordinator, {"name": "Other tree", "type": "TEAM_OF_USERS"})
+    foreign = create_team(country.coordinator, TeamIn(name="Other tree", type="TEAM_OF_USERS"))
     outsider = make_user(role="agent", projects=["Demo project"])
     swap = {"OUTSIDE": outside.id, "TEAM": team.id, "USER": team.users[0].id, "D1": d1.id, "D2": d2.id,
             "FOREIGN_TEAM": foreign.id, "OUTSIDER": outsider.id}
@@ -153,4 +153,115 @@ def test_sampling_through_the_api(client, api_token, country, planning, run_work
     assert client.get(f"/jobs/{status['jobID']}/results", headers=headers).get_json()["assignments_created"] == 2
     bad = client.post(f"/api/microplanning/plannings/{planning.id}/sample/", headers=headers, json={
         "org_unit_type_sequence_identifiers": [country.types["REGION"].id], "org_unit_type_quantities": [0]})
-    assert bad.status_code == 400 and "org_unit_type_quantities" in bad.get_json()["details"]
+    assert bad.status_code == 400 and list(bad.get_json()["details"]) == ["org_unit_type_quantities.0"]
+
+
+# --- strict bodies: no bool → int, no float truncation, ids within range (issue 13) ----------------
+
+def _assigned_everywhere(db, country, planning):
+    """Planning 1 (the demo's) and the fixture's planning 2 each with a live assignment."""
+    from app.schemas.planning import AssignmentRow
+    from app.services.planning.assignments import bulk_create
+
+    demo = db.session.get(Planning, 1)
+    assert demo is not None and planning.id == 2
+    team = _district_team(db, country)
+    unit = units_of("DISTRICT", country)[0]
+    for target in (demo, planning):
+        bulk_create(country.coordinator, target, [AssignmentRow(org_unit=unit.id, team=team.id)])
+    return team, unit
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/api/microplanning/assignments/bulk_create_assignments/", {"planning": True, "team": "TEAM", "org_units": ["UNIT"]}),
+    ("/api/microplanning/assignments/bulk_create_assignments/", {"planning": 2.7, "team": "TEAM", "org_units": ["UNIT"]}),
+    ("/api/microplanning/assignments/bulk_create_assignments/", {"planning": "1", "team": "TEAM", "org_units": ["UNIT"]}),
+    ("/api/microplanning/assignments/bulk_delete_assignments/", {"planning": True}),
+    ("/api/microplanning/assignments/bulk_delete_assignments/", {"planning": 2.7}),
+    ("/api/microplanning/assignments/bulk_delete_assignments/", {"planning": 1.0}),
+    ("/api/assignments/bulk_create_assignments/", {"planning": True, "assignments": [{"org_unit": "UNIT", "team": "TEAM"}]}),
+])
+def test_a_planning_that_is_not_a_whole_number_is_a_400_and_touches_nothing(client, api_token, country, planning, db,
+                                                                             path, body):
+    team, unit = _assigned_everywhere(db, country, planning)
+    body = {k: ([unit.id] if v == ["UNIT"] else team.id if v == "TEAM" else v) for k, v in body.items()}
+    if "assignments" in body:
+        body["assignments"] = [{"org_unit": unit.id, "team": team.id}]
+    before = db.session.query(AuditLog).count()
+    response = client.post(path, headers=api_token(country.coordinator), json=body)
+    assert response.status_code == 400, response.get_json()
+    assert list(response.get_json()["details"]) == ["planning"]
+    assert len(_live(db, 1)) == 1 and len(_live(db, planning.id)) == 1
+    assert db.session.query(AuditLog).count() == before
+
+
+def test_the_shorthand_delete_wants_a_planning_id(client, api_token, country, planning, db):
+    _assigned_everywhere(db, country, planning)
+    headers = api_token(country.coordinator)
+    for query in ("planning=true", "planning=2.7", "planning=", "", "planning=99999999999999999999"):
+        response = client.delete(f"/api/assignments/?{query}", headers=headers)
+        assert response.status_code == 400 and "planning" in response.get_json()["details"], query
+    assert len(_live(db, 1)) == 1 and len(_live(db, planning.id)) == 1
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"org_units": [99999999999999999999]}, "org_units.0"),
+    ({"org_units": [2**31]}, "org_units.0"),
+    ({"org_units": [0]}, "org_units.0"),
+    ({"org_units": [True]}, "org_units.0"),
+    ({"org_units": []}, "org_units"),
+    ({"org_units": "1,2"}, "org_units"),
+    ({"org_units": ["UNIT"], "team": 2**40}, "team"),
+    ({"org_units": ["UNIT"], "planning": 99999999999999999999}, "planning"),
+    ({"org_units": ["UNIT"], "teams": "TEAM"}, "teams"),  # a typo is an error, never dropped
+])
+def test_bad_ids_in_a_bulk_body_are_a_400_naming_them(client, api_token, country, planning, db, body, field):
+    team, unit = _district_team(db, country), units_of("DISTRICT", country)[0]
+    body = {"planning": planning.id, "team": team.id, **body}
+    body = {k: ([unit.id] if v == ["UNIT"] else team.id if v == "TEAM" else v) for k, v in body.items()}
+    if "teams" in body:
+        del body["team"]
+    response = client.post("/api/microplanning/assignments/bulk_create_assignments/",
+                           headers=api_token(country.coordinator), json=body)
+    assert response.status_code == 400, response.get_json()
+    assert field in response.get_json()["details"]
+    assert _live(db, planning.id) == []
+
+
+def test_ids_beyond_range_in_paths_are_404_for_every_method(client, api_token, country):
+    headers = api_token(country.coordinator)
+    for huge in (2**31, 99999999999999999999):
+        url = f"/api/microplanning/plannings/{huge}/"
+        assert client.get(url, headers=headers).status_code == 404
+        assert client.patch(url, headers=headers, json={"name": "x"}).status_code == 404
+        assert client.put(url, headers=headers, json={"name": "x"}).status_code == 404
+        assert client.delete(url, headers=headers).status_code == 404
+        assert client.post(url + "sample/", headers=headers, json={}).status_code == 404
+        assert client.patch(f"/api/teams/{huge}/", headers=headers, json={"name": "x"}).status_code == 404
+        assert client.delete(f"/api/teams/{huge}/", headers=headers).status_code == 404
+
+
+def test_the_caller_is_authenticated_before_the_body_is_read(client, country, planning):
+    response = client.post("/api/microplanning/assignments/bulk_create_assignments/", json={"planning": True})
+    assert response.status_code == 401
+
+
+def test_planning_aliases_and_what_a_put_may_not_change(client, api_token, country, planning, make_user, db):
+    headers = api_token(country.coordinator)
+    url = f"/api/microplanning/plannings/{planning.id}/"
+    same = client.put(url, headers=headers, json={"team_id": country.root_team.id, "org_unit_id": country.country.id,
+                                                  "project": planning.project_id, "started_at": "2027-01-10T00:00:00Z",
+                                                  "description": None})
+    assert same.status_code == 200, same.get_json()
+    assert same.get_json()["started_at"] == "2027-01-10" and same.get_json()["description"] == ""
+    both = client.put(url, headers=headers, json={"team": country.root_team.id, "team_id": country.root_team.id})
+    assert both.status_code == 400 and list(both.get_json()["details"]) == ["team_id"]
+    other = make_user(role="coordinator", projects=["Demo project", "Other"])
+    elsewhere = next(p.id for p in other.projects if p.name == "Other")
+    moved = client.patch(url, headers=api_token(other), json={"project_id": elsewhere})
+    assert moved.status_code == 400 and list(moved.get_json()["details"]) == ["project_id"]
+    cleared = client.patch(url, headers=headers, json={"name": None, "team": None})
+    assert cleared.status_code == 400 and cleared.get_json()["details"] == {"name": ["is required"], "team": ["is required"]}
+    assert client.get("/api/microplanning/plannings/?publishing_status=maybe", headers=headers).status_code == 400
+    assert client.get(f"/api/microplanning/assignments/?planning={planning.id}&order=sideways",
+                      headers=headers).status_code == 400

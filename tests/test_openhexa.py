@@ -179,10 +179,11 @@ def test_pipeline_callbacks_and_token_scope(client, db, api_token, configured, d
     assert client.get(f"/api/microplanning/plannings/{planning.id}/", headers=pipeline).status_code == 200
     assert client.get("/api/orgunits/", headers=pipeline).status_code == 200
     assert client.get("/api/me/", headers=pipeline).status_code == 403  # a user endpoint
+    from app.schemas.planning import PlanningIn
     from app.services.planning.plannings import create_planning
 
-    second = create_planning(country.coordinator, {"name": "Other", "team_id": country.root_team.id,
-                                                   "org_unit_id": country.country.id})
+    second = create_planning(country.coordinator, PlanningIn(name="Other", team=country.root_team.id,
+                                                             org_unit=country.country.id))
     refused = client.post("/api/microplanning/assignments/bulk_delete_assignments/", headers=pipeline,
                           json={"planning": second.id})
     assert refused.status_code == 403
@@ -236,9 +237,10 @@ def test_secrets_stay_out_of_logs_jobs_rq_and_pages(client, web_app, db, api_tok
 
 
 def test_sampling_dialog_launches_on_openhexa(client, db, login, csrf, configured, double, run_worker, country, planning):
+    from app.schemas.planning import PlanningChanges
     from app.services.planning.plannings import update_planning
 
-    update_planning(country.coordinator, planning.id, {"pipeline_uuids": ["lqas-sampling", PIPELINE_ID]})
+    update_planning(country.coordinator, planning.id, PlanningChanges(pipeline_uuids=["lqas-sampling", PIPELINE_ID]))
     login(country.coordinator)
     hx = {"HX-Request": "true"}
     dialog = client.get(f"/plannings/{planning.id}/sample?pipeline={PIPELINE_ID}", headers=hx).get_data(as_text=True)
@@ -264,11 +266,12 @@ def test_sampling_dialog_launches_on_openhexa(client, db, login, csrf, configure
 
 def test_generic_pipeline_form_from_version_parameters(client, db, login, csrf, configured, double, run_worker,
                                                        country, planning):
+    from app.schemas.planning import PlanningChanges
     from app.services.planning.plannings import update_planning
 
     svc.get_config().lqas_pipeline_code = "something-else"
     db.session.commit()
-    update_planning(country.coordinator, planning.id, {"pipeline_uuids": ["lqas-sampling", PIPELINE_ID]})
+    update_planning(country.coordinator, planning.id, PlanningChanges(pipeline_uuids=["lqas-sampling", PIPELINE_ID]))
     login(country.coordinator)
     section = client.get(f"/plannings/{planning.id}/sample/pipeline?pipeline={PIPELINE_ID}",
                          headers={"HX-Request": "true"}).get_data(as_text=True)
@@ -285,3 +288,35 @@ def test_generic_pipeline_form_from_version_parameters(client, db, login, csrf, 
     assert ok.status_code == 200
     run_worker()
     assert double.last_run()["config"]["org_unit_type_quantities"] == [3]
+
+
+def test_strict_launch_and_callback_bodies(client, db, api_token, configured, double, planning):
+    headers = api_token(configured)
+    url = f"/api/openhexa/pipelines/{PIPELINE_ID}/launch/"
+    for body, field in (({"config": {"planning_id": True}}, "config"), ({"config": {"planning_id": 2.7}}, "config"),
+                        ({"version": "v1"}, "version"), ({"config": [1]}, "config"), ({"confg": {}}, "confg")):
+        response = client.post(url, headers=headers, json=body)
+        assert response.status_code == 400 and field in response.get_json()["details"], body
+    assert db.session.query(Job).count() == 0
+    task = _launch(client, headers, {"planning_id": str(planning.id)})  # the digits of an id are fine
+    callback = f"/api/openhexa/pipelines/{PIPELINE_ID}/"
+    for body, field in (({"task_id": task["id"], "progress_value": True}, "progress_value"),
+                        ({"task_id": task["id"], "status": "EXPLODED"}, "status"),
+                        ({"task_id": task["id"], "result": {}, "result_data": {}}, "result_data"),
+                        ({"task_id": True}, "task_id"), ({"progress_value": 3}, "task_id")):
+        response = client.patch(callback, headers=headers, json=body)
+        assert response.status_code == 400 and field in response.get_json()["details"], body
+    assert client.patch(callback, headers=headers, json={"task_id": 456}).status_code == 404  # Iaso's numbers: none here
+    huge = client.patch(callback, headers=headers, json={"task_id": task["id"], "progress_value": 1e12, "end_value": 1e-300})
+    assert huge.status_code == 200 and huge.get_json()["progress_value"] == 100
+    listed = client.patch(callback, headers=headers, json={"task_id": task["id"], "result": [1, 2]})
+    assert listed.get_json()["result"] == {"result": [1, 2]}
+
+
+def test_openhexa_unreachable_is_a_502_not_a_500(client, db, api_token, configured):
+    svc.get_config().openhexa_url = "http://127.0.0.1:9/graphql/"  # the discard port: nothing listens
+    db.session.commit()
+    headers = api_token(configured)
+    for path in ("/api/openhexa/pipelines/", f"/api/openhexa/pipelines/{PIPELINE_ID}/"):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 502 and "OpenHEXA unreachable" in response.get_json()["error"], path

@@ -6,6 +6,7 @@ import socket
 from app.extensions import get_redis
 from app.models import Planning
 from app.services.planning import openhexa
+from app.schemas.planning import PlanningChanges
 from app.services.planning.plannings import update_planning
 from tests.openhexa_double import PIPELINE_ID, TOKEN, configured, double  # noqa: F401
 from tests.planning_fixtures import country, planning  # noqa: F401
@@ -41,7 +42,7 @@ def test_form_lists_pipelines_after_the_page_then_from_the_cache(client, login, 
 
 def test_slow_openhexa_never_delays_the_form_or_the_dialog(client, login, configured, double, country, planning):
     double.latency = 3.0  # longer than the 0.5 s HTTP timeout
-    update_planning(country.coordinator, planning.id, {"pipeline_uuids": ["lqas-sampling", PIPELINE_ID]})
+    update_planning(country.coordinator, planning.id, PlanningChanges(pipeline_uuids=["lqas-sampling", PIPELINE_ID]))
     login(country.coordinator)
     for url in ("/plannings/new", f"/plannings/{planning.id}/edit", f"/plannings/{planning.id}/sample",
                 f"/plannings/{planning.id}/sample?pipeline={PIPELINE_ID}"):
@@ -62,7 +63,7 @@ def test_slow_openhexa_never_delays_the_form_or_the_dialog(client, login, config
 def test_closed_port_and_missing_configuration_are_said(client, login, csrf, configured, double, country, planning):
     openhexa.save_config(configured, {"openhexa_url": f"http://127.0.0.1:{_closed_port()}/graphql/",
                                       "workspace_slug": "demo"})
-    update_planning(country.coordinator, planning.id, {"pipeline_uuids": ["lqas-sampling", PIPELINE_ID]})
+    update_planning(country.coordinator, planning.id, PlanningChanges(pipeline_uuids=["lqas-sampling", PIPELINE_ID]))
     login(country.coordinator)
     choices = client.get("/plannings/pipeline-choices", headers=HX).get_data(as_text=True)
     assert "OpenHEXA unreachable: ConnectionError" in choices

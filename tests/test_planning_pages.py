@@ -4,6 +4,7 @@ import json
 from sqlalchemy import select
 
 from app.models import Assignment, Planning, Team
+from app.schemas.planning import AssignmentRow
 from tests.planning_fixtures import country, planning, units_of  # noqa: F401
 
 
@@ -98,7 +99,7 @@ def test_delete_assignments_and_scoping(client, login, csrf, country, planning, 
     from app.services.planning.assignments import bulk_create
 
     team = db.session.execute(select(Team).where(Team.parent_id == country.root_team.id)).scalars().first()
-    bulk_create(country.coordinator, planning, [{"org_unit": units_of("REGION", country)[0].id, "team": team.id}])
+    bulk_create(country.coordinator, planning, [AssignmentRow(org_unit=units_of("REGION", country)[0].id, team=team.id)])
     login(country.coordinator)
     assert client.post(f"/plannings/{planning.id}/assignments/delete", data={"csrf_token": csrf()}).status_code == 302
     db.session.expire_all()
@@ -121,7 +122,7 @@ def test_assignment_table_runs_and_assignees_as_page_and_partial(client, login, 
 
     team = db.session.execute(select(Team).where(Team.parent_id == country.root_team.id)).scalars().first()
     regions = units_of("REGION", country)[:2]
-    bulk_create(country.coordinator, planning, [{"org_unit": r.id, "team": team.id} for r in regions])
+    bulk_create(country.coordinator, planning, [AssignmentRow(org_unit=r.id, team=team.id) for r in regions])
     login(country.coordinator)
     hx = {"HX-Request": "true"}
     table = client.get(f"/plannings/{planning.id}/assignments?sort=-org_unit")
@@ -148,3 +149,28 @@ def test_only_planners_open_the_form_and_the_sampling_dialog(client, login, coun
                 f"/plannings/{planning.id}/sample", f"/plannings/{planning.id}/sample/level",
                 f"/plannings/{planning.id}/sample/units?type=1&q=a"):
         assert client.get(url).status_code == 403, url
+
+
+def test_the_edit_form_uses_the_api_schema_and_a_blank_field_clears(client, login, csrf, country, planning, db):
+    """The form and `PUT /api/microplanning/plannings/<id>/` accept the same things (PlanningChanges)."""
+    from app.schemas.planning import PlanningChanges
+    from app.services.planning.plannings import update_planning
+    from datetime import date
+
+    update_planning(country.coordinator, planning.id, PlanningChanges(description="door to door",
+                                                                      started_at=date(2027, 1, 1)))
+    login(country.coordinator)
+    form = {"name": "Round 1", "description": "", "team_id": str(country.root_team.id),
+            "org_unit_id": str(country.country.id), "started_at": "", "ended_at": "", "forms": [],
+            "pipeline_uuids": ["lqas-sampling"], "csrf_token": csrf()}
+    assert client.post(f"/plannings/{planning.id}/edit", data=form).status_code == 302
+    db.session.expire_all()
+    saved = db.session.get(Planning, planning.id)
+    assert saved.description == "" and saved.started_at is None
+    bad = client.post(f"/plannings/{planning.id}/edit", data={**form, "team_id": "", "name": "",
+                                                               "ended_at": "2027-13-40"})
+    assert bad.status_code == 400
+    html = bad.get_data(as_text=True)
+    assert html.count("is required") == 2 and "valid date" in html  # team and name, beside their fields
+    db.session.expire_all()
+    assert db.session.get(Planning, planning.id).name == "Round 1"

@@ -174,11 +174,12 @@ def test_another_projects_coordinator_cannot_sample(db, country, planning, make_
 
 
 def test_sampling_runs_lists_only_this_plannings_runs(db, country, planning, run_worker):
+    from app.schemas.planning import PlanningIn
     from app.services.planning.plannings import create_planning
     from app.services.planning.sampling import sampling_runs
 
-    other = create_planning(country.coordinator, {"name": "Other round", "team_id": country.root_team.id,
-                                                  "org_unit_id": country.country.id})
+    other = create_planning(country.coordinator, PlanningIn(name="Other round", team=country.root_team.id,
+                                                            org_unit=country.country.id))
     mine = launch_sampling(country.coordinator, planning.id, _params(country, ["REGION"], [1], seed=1))
     launch_sampling(country.coordinator, other.id, _params(country, ["REGION"], [1], seed=2))
     assert [j.id for j in sampling_runs(country.coordinator, planning)] == [mine.id]

@@ -2,6 +2,7 @@
 import pytest
 
 from app.models import Team
+from app.schemas.teams import TeamIn
 from app.services.planning.teams import create_team
 
 
@@ -14,9 +15,9 @@ def coordinator(make_user):
 def tree(coordinator, make_user):
     field1 = make_user(role="agent", projects=["Project A"], username="field1")
     field2 = make_user(role="agent", projects=["Project A"], username="field2")
-    root = create_team(coordinator, {"name": "National", "type": "TEAM_OF_TEAMS", "colour": "#112233"})
-    district = create_team(coordinator, {"name": "District A", "type": "TEAM_OF_USERS", "parent_id": root.id,
-                                         "user_ids": [field1.id, field2.id], "manager_id": field1.id})
+    root = create_team(coordinator, TeamIn(name="National", type="TEAM_OF_TEAMS", colour="#112233"))
+    district = create_team(coordinator, TeamIn(name="District A", type="TEAM_OF_USERS", parent_id=root.id,
+                                               user_ids=[field1.id, field2.id], manager_id=field1.id))
     return root, district, field1, field2
 
 
@@ -116,5 +117,43 @@ def test_team_pages_for_someone_without_manage_teams(client, login, csrf, tree, 
     assert client.post("/teams/new", data={"name": "Mine", "type": "TEAM_OF_USERS", "csrf_token": csrf()}
                        ).status_code == 403
     assert client.post(f"/teams/{district.id}", data={"name": "Renamed", "csrf_token": csrf()}).status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Team, district.id).name == "District A"
+
+
+def test_strict_team_input(client, api_token, coordinator, tree, db):
+    root, district, field1, _ = tree
+    headers = api_token(coordinator)
+    created = client.post("/api/teams/", headers=headers, json={"name": "C", "type": "TEAM_OF_USERS", "color": "#010203",
+                                                                "parent_id": root.id})
+    assert created.status_code == 201 and created.get_json()["colour"] == "#010203"  # `color` is read as `colour`
+    for body, field in (({"name": "D", "type": "TEAM_OF_USERS", "parent_id": True}, "parent_id"),
+                        ({"name": "D", "type": "TEAM_OF_USERS", "manager_id": 2.5}, "manager_id"),
+                        ({"name": "D", "type": "TEAM_OF_USERS", "user_ids": [99999999999999999999]}, "user_ids.0"),
+                        ({"name": "D", "type": "TEAM_OF_USERS", "colour": "#010203", "color": "#010203"}, "color"),
+                        ({"name": "D", "type": "TEAM_OF_USERS", "members": [field1.id]}, "members"),
+                        ({"name": "D" * 161, "type": "TEAM_OF_USERS"}, "name")):
+        response = client.post("/api/teams/", headers=headers, json=body)
+        assert response.status_code == 400 and field in response.get_json()["details"], body
+    assert db.session.query(Team).count() == 3
+    cleared = client.patch(f"/api/teams/{district.id}/", headers=headers, json={"manager_id": None, "description": None})
+    assert cleared.status_code == 200 and cleared.get_json()["manager"] is None
+    unchanged = client.patch(f"/api/teams/{district.id}/", headers=headers, json={"type": "TEAM_OF_USERS",
+                                                                                  "parent_id": root.id})
+    assert unchanged.status_code == 200  # the fixed fields may be sent as they are
+    assert client.get("/api/teams/?type=TEAM_OF_CATS", headers=headers).status_code == 400
+    assert client.get("/api/teams/?roots=maybe", headers=headers).status_code == 400
+
+
+def test_the_team_form_uses_the_api_schema_and_a_blank_manager_clears(client, login, csrf, coordinator, tree, db):
+    root, district, field1, _ = tree
+    login(coordinator)
+    saved = client.post(f"/teams/{district.id}", data={"name": "District A", "description": "", "colour": "#abcdef",
+                                                        "manager_id": "", "csrf_token": csrf()})
+    assert saved.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Team, district.id).manager_id is None
+    bad = client.post(f"/teams/{district.id}", data={"name": "", "colour": "#abcdef", "csrf_token": csrf()})
+    assert bad.status_code == 400 and "is required" in bad.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Team, district.id).name == "District A"

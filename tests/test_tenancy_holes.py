@@ -9,8 +9,10 @@ from app.extensions import get_queue
 from app.models import Assignment, Job, Schedule
 from app.schemas.orgunits import OrgUnitIn, OrgUnitTypeIn
 from app.services.planning.orgunits import create_org_unit, create_org_unit_type
+from app.schemas.planning import PlanningIn
 from app.services.planning.plannings import create_planning
 from app.services.planning.sampling import CRITERIA, QUANTITIES, TYPES
+from app.schemas.teams import TeamIn
 from app.services.planning.teams import create_team
 from app.services.processing import dhis2
 from app.services.processing import job_status as st
@@ -45,8 +47,8 @@ def _planning_of(user):
     """A planning in `user`'s (only) project."""
     kind = create_org_unit_type(user, OrgUnitTypeIn(name="Country"))
     root = create_org_unit(user, OrgUnitIn(name="Betaland", org_unit_type_id=kind.id))
-    team = create_team(user, {"name": "Beta team", "type": "TEAM_OF_USERS"})
-    return create_planning(user, {"name": "Beta round", "team_id": team.id, "org_unit_id": root.id})
+    team = create_team(user, TeamIn(name="Beta team", type="TEAM_OF_USERS"))
+    return create_planning(user, PlanningIn(name="Beta round", team=team.id, org_unit=root.id))
 
 
 # --- 1. process inputs are checked like the same action through its own endpoint ------------------

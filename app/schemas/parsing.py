@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.services.platform.errors import ValidationFailed
 
@@ -19,6 +19,30 @@ class Input(BaseModel):
     """Base of every input schema: unknown fields are errors (a client's typo is never dropped)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+
+
+def _no_default(schema: dict) -> None:
+    schema.pop("default", None)
+
+
+def Unchanged(**kwargs):  # noqa: N802 — reads as a default value
+    """The default of a field a change may leave out but never clear (a name, a required link):
+    absent means "unchanged", null is refused (by the model's validator), and the document shows no
+    null default."""
+    return Field(default=None, json_schema_extra=_no_default, **kwargs)
+
+
+def fold_aliases(data: Any, aliases: dict[str, str]) -> Any:
+    """`data` with each alias renamed to its field (`{"team_id": 3}` → `{"team": 3}`) — for a
+    `model_validator(mode="before")`, so clients' other names are accepted and every error names the
+    field itself. Given both ways, the alias is left in place and refused as an unknown field."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    for alias, name in aliases.items():
+        if alias in data and name not in data:
+            data[name] = data.pop(alias)
+    return data
 
 
 def field_errors(exc: ValidationError) -> dict[str, list[str]]:

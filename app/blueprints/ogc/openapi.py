@@ -175,7 +175,7 @@ def _declared_paths(taken: set[str]) -> tuple[dict, SchemaSet]:
     routes = [(rule, method, spec) for rule, method, spec in declared_routes() if spec is not None]
     schemas = SchemaSet()
     for rule, _, spec in routes:
-        for model in (spec.body,):
+        for model in (spec.body, spec.query):  # a query model's enums are components too
             if model is not None:
                 schemas.add(model, "validation")
         for model in spec.responses.values():

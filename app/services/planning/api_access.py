@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from app.extensions import db
 from app.models import Assignment, Job, Planning, User
+from app.schemas.planning import AssignmentRow, AssignmentRowsIn, BulkAssignIn
 from app.services.planning import assignments as assign_svc
 from app.services.planning.plannings import get_planning
-from app.services.platform.errors import FieldErrors, Forbidden, ValidationFailed
+from app.services.platform.errors import Forbidden
 from app.services.platform.permissions import PipelineActor
 from app.services.processing import job_status as st
 
@@ -52,36 +53,22 @@ def reader(actor: Actor) -> tuple[User, Planning | None]:
     return actor, None
 
 
-def _planning_from(actor: Actor, data: dict) -> PlanningAccess:
-    """The planning a bulk call names (`planning`, required)."""
-    errors = FieldErrors()
-    if data.get("planning") in (None, ""):
-        errors.add("planning", "is required")
-    errors.raise_if_any("Invalid request")
-    return planning_access(actor, data["planning"])
-
-
-def assign_org_units(actor: Actor, data: dict) -> list[Assignment]:
+def assign_org_units(actor: Actor, data: BulkAssignIn) -> list[Assignment]:
     """Iaso: {planning, team | user, org_units: [ids]} → assign each org unit to that team or user."""
-    access = _planning_from(actor, data)
-    org_units = data.get("org_units")
-    if not isinstance(org_units, list) or not org_units:
-        raise ValidationFailed("org_units must be a non-empty list of org unit ids",
-                               {"org_units": ["must be a non-empty list"]})
-    rows = [{"org_unit": unit, "team": data.get("team"), "user": data.get("user")} for unit in org_units]
+    access = planning_access(actor, data.planning)
+    rows = [AssignmentRow(org_unit=unit, team=data.team, user=data.user) for unit in data.org_units]
     return assign_svc.bulk_create(access.user, access.planning, rows, label="org_units", source=access.source)
 
 
-def assign_rows(actor: Actor, data: dict) -> tuple[Planning, list[Assignment]]:
+def assign_rows(actor: Actor, data: AssignmentRowsIn) -> tuple[Planning, list[Assignment]]:
     """Seed shorthand: {planning, assignments: [{org_unit, team, user}]} → the planning and the assignments made."""
-    access = _planning_from(actor, data)
-    return access.planning, assign_svc.bulk_create(access.user, access.planning, data.get("assignments"),
+    access = planning_access(actor, data.planning)
+    return access.planning, assign_svc.bulk_create(access.user, access.planning, data.assignments,
                                                    label="assignments", source=access.source)
 
 
-def unassign(actor: Actor, data: dict) -> tuple[Planning, int]:
-    """Iaso: {planning, org_units?} → soft-delete the planning's assignments (only those units when
-    given); the planning and how many were deleted."""
-    access = _planning_from(actor, data)
-    return access.planning, assign_svc.bulk_delete(access.user, access.planning, data.get("org_units"),
-                                                   source=access.source)
+def unassign(actor: Actor, planning_id: int, org_unit_ids: list[int] | None = None) -> tuple[Planning, int]:
+    """Iaso: soft-delete the planning's assignments (only those of `org_unit_ids` when given); the
+    planning and how many were deleted."""
+    access = planning_access(actor, planning_id)
+    return access.planning, assign_svc.bulk_delete(access.user, access.planning, org_unit_ids, source=access.source)

@@ -3,35 +3,33 @@ assignments, org unit types, org units and teams — scoped to the caller's proj
 pipeline token to its planning (its root's subtree, its team tree)."""
 from __future__ import annotations
 
-from app.models import OrgUnit, Team, User
+from app.models import OrgUnit, Team, TeamType, User
+from app.schemas.planning import AssignmentOrder, PublishingStatus
 from app.services.planning import assignments as assign_svc
 from app.services.planning import orgunits
 from app.services.planning import plannings
 from app.services.planning import teams
 from app.services.planning.api_access import Actor, planning_access, reader
-from app.services.platform.errors import Forbidden, ValidationFailed
+from app.services.platform.errors import Forbidden
 from app.services.platform.paging import Page, paginate
 
-PUBLISHING_STATUSES = {"published": True, "draft": False}
-
-
-def plannings_page(user: User, search: str | None, publishing_status: str | None, org_unit_id: int | None,
-                   team_id: int | None, project_id: int | None, paging: tuple[int, int]) -> Page:
-    """The user's projects' live plannings, newest first; `publishing_status` published or draft
-    (anything else: both)."""
-    stmt = plannings.plannings_query(user, search=search, published=PUBLISHING_STATUSES.get(publishing_status),
+def plannings_page(user: User, search: str | None, publishing_status: PublishingStatus | None,
+                   org_unit_id: int | None, team_id: int | None, project_id: int | None, paging: tuple[int, int]) -> Page:
+    """The user's projects' live plannings, newest first; only published or draft ones when
+    `publishing_status` is given."""
+    published = None if publishing_status is None else publishing_status == PublishingStatus.PUBLISHED
+    stmt = plannings.plannings_query(user, search=search, published=published,
                                      org_unit_id=org_unit_id, team_id=team_id, project_id=project_id)
     return paginate(stmt, *paging)
 
 
-def assignments_page(actor: Actor, planning_id: int | None, team_id: int | None, user_id: int | None,
-                     order: str, paging: tuple[int, int]) -> Page:
-    """A planning's live assignments (the planning is required; a pipeline token reads only its own),
-    of one team or user, sorted by `order` (org_unit, -org_unit, created, -created, assignee, -assignee)."""
-    if planning_id is None:
-        raise ValidationFailed("planning is required", {"planning": ["is required"]})
+def assignments_page(actor: Actor, planning_id: int, team_id: int | None, user_id: int | None,
+                     order: AssignmentOrder, paging: tuple[int, int]) -> Page:
+    """A planning's live assignments (a pipeline token reads only its own), of one team or user, sorted
+    by `order`."""
     planning = planning_access(actor, planning_id).planning
-    return paginate(assign_svc.assignments_query(planning.id, team_id=team_id, user_id=user_id, sort=order), *paging)
+    return paginate(assign_svc.assignments_query(planning.id, team_id=team_id, user_id=user_id, sort=order.value),
+                    *paging)
 
 
 def org_unit_types_page(user: User, project_id: int | None, paging: tuple[int, int]) -> Page:
@@ -57,7 +55,7 @@ def org_units_page(actor: Actor, type_id: int | None, parent_id: int | None, roo
     return paginate(stmt, *paging)
 
 
-def teams_page(actor: Actor, parent_id: int | None, roots: bool, team_type: str | None, search: str | None,
+def teams_page(actor: Actor, parent_id: int | None, roots: bool, team_type: TeamType | None, search: str | None,
                project_id: int | None, paging: tuple[int, int]) -> Page:
     """Live teams the caller may see, filtered; a pipeline token reads only its planning's team tree."""
     user, planning = reader(actor)

@@ -14,8 +14,8 @@ from app.extensions import db
 from app.models import Assignment, OrgUnit, Permission, Planning, Team, User, team_users, utcnow
 from app.services.platform.permissions import require_permission
 from app.services.platform import audit
-from app.services.platform.access import parse_int
-from app.services.platform.errors import FieldErrors, ValidationFailed
+from app.schemas.planning import AssignmentRow, MapClick
+from app.services.platform.errors import FieldErrors
 
 USER_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
                 "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d"]
@@ -64,26 +64,15 @@ def _units_in_root(planning: Planning, ids: set[int]) -> set[int]:
 
 # --- validation -------------------------------------------------------------------------------
 
-def validate_rows(planning: Planning, raw_rows: list[dict], label: str) -> list[Row]:
-    """Check every row; raise one ValidationFailed naming each bad row (e.g. `assignments[3]`)."""
+def validate_rows(planning: Planning, rows: list[AssignmentRow], label: str) -> list[Row]:
+    """Check every row against the planning (one of team/user, the org unit under its root, the team
+    in its tree, the user a member of it, each org unit once); raise one ValidationFailed naming each
+    bad row (e.g. `assignments[3]`)."""
     errors = FieldErrors()
-    parsed: list[tuple[str, int | None, int | None, int | None]] = []
-    for index, raw in enumerate(raw_rows):
-        name = f"{label}[{index}]"
-        if not isinstance(raw, dict):
-            errors.add(name, "must be an object with org_unit and team or user")
-            continue
-        row_errors = FieldErrors()
-        unit = parse_int(raw.get("org_unit"), row_errors, "org_unit") if raw.get("org_unit") not in (None, "") else None
-        if unit is None and not row_errors:
-            row_errors.add("org_unit", "is required")
-        team = parse_int(raw["team"], row_errors, "team") if raw.get("team") not in (None, "") else None
-        user = parse_int(raw["user"], row_errors, "user") if raw.get("user") not in (None, "") else None
-        if (team is None) == (user is None) and "team" not in row_errors.errors and "user" not in row_errors.errors:
-            row_errors.add("team", "give exactly one of team or user")
-        for field, msgs in row_errors.errors.items():
-            errors.add(name, f"{field} {msgs[0]}")
-        parsed.append((name, unit, team, user))
+    parsed = [(f"{label}[{index}]", row.org_unit, row.team, row.user) for index, row in enumerate(rows)]
+    for name, _, team, user in parsed:
+        if (team is None) == (user is None):
+            errors.add(name, "give exactly one of team or user")
     errors.raise_if_any("Invalid assignments")
 
     tree = team_tree(planning)
@@ -91,7 +80,7 @@ def validate_rows(planning: Planning, raw_rows: list[dict], label: str) -> list[
     members = team_tree_members(list(tree_ids))
     inside = _units_in_root(planning, {unit for _, unit, _, _ in parsed})
     seen: dict[int, str] = {}
-    rows: list[Row] = []
+    valid: list[Row] = []
     for name, unit, team, user in parsed:
         if unit not in inside:
             errors.add(name, f"org unit {unit} does not exist or is outside the planning's root '{planning.org_unit.name}'")
@@ -103,9 +92,9 @@ def validate_rows(planning: Planning, raw_rows: list[dict], label: str) -> list[
             errors.add(name, f"team {team} is not in the planning's team tree ('{planning.team.name}')")
         if user is not None and user not in members:
             errors.add(name, f"user {user} is not a member of a team in the planning's team tree")
-        rows.append(Row(unit, team, user))
+        valid.append(Row(unit, team, user))
     errors.raise_if_any("Invalid assignments")
-    return rows
+    return valid
 
 
 # --- writes -----------------------------------------------------------------------------------
@@ -117,15 +106,13 @@ def _live_by_unit(planning_id: int, unit_ids: list[int] | None = None) -> dict[i
     return {a.org_unit_id: a for a in db.session.execute(stmt).scalars()}
 
 
-def bulk_create(actor: User | None, planning: Planning, raw_rows: list[dict], label: str = "assignments",
+def bulk_create(actor: User | None, planning: Planning, assignments: list[AssignmentRow], label: str = "assignments",
                 source: str = "api") -> list[Assignment]:
     """Create or re-assign many org units in one transaction (an existing live assignment of an
     org unit is moved to the new team/user)."""
     if actor is not None:
         require_permission(actor, Permission.MANAGE_PLANNING)
-    if not isinstance(raw_rows, list) or not raw_rows:
-        raise ValidationFailed(f"{label} must be a non-empty list", {label: ["must be a non-empty list"]})
-    rows = validate_rows(planning, raw_rows, label)
+    rows = validate_rows(planning, assignments, label)
     existing = _live_by_unit(planning.id, [r.org_unit_id for r in rows])
     out, created, moved = [], 0, 0
     for row in rows:
@@ -147,18 +134,12 @@ def bulk_create(actor: User | None, planning: Planning, raw_rows: list[dict], la
     return out
 
 
-def bulk_delete(actor: User | None, planning: Planning, org_unit_ids: list | None = None, source: str = "api") -> int:
+def bulk_delete(actor: User | None, planning: Planning, org_unit_ids: list[int] | None = None,
+                source: str = "api") -> int:
     """Soft-delete the planning's live assignments (only those org units when given)."""
     if actor is not None:
         require_permission(actor, Permission.MANAGE_PLANNING)
-    ids = None
-    if org_unit_ids is not None:
-        errors = FieldErrors()
-        if not isinstance(org_unit_ids, list):
-            errors.add("org_units", "must be a list of org unit ids")
-        else:
-            ids = [v for v in (parse_int(raw, errors, "org_units") for raw in org_unit_ids) if v is not None]
-        errors.raise_if_any("Invalid request")
+    ids = list(dict.fromkeys(org_unit_ids)) if org_unit_ids is not None else None
     stmt = update(Assignment).where(Assignment.planning_id == planning.id, Assignment.deleted_at.is_(None))
     if ids is not None:
         stmt = stmt.where(Assignment.org_unit_id.in_(ids))
@@ -185,14 +166,12 @@ def replace_assignments(planning_id: int, rows: list[Row], actor_id: int | None,
     return len(rows)
 
 
-def toggle_assignment(actor: User, planning: Planning, org_unit_id, assignee: str) -> Assignment | None:
-    """The map's click: assign the org unit to `assignee` ("team:ID" / "user:ID"), or remove the
-    assignment when it already belongs to that assignee. Returns the live assignment or None."""
+def toggle_assignment(actor: User, planning: Planning, click: MapClick) -> Assignment | None:
+    """The map's click: assign the org unit to the chosen team or user, or remove the assignment
+    when it already belongs to them. Returns the live assignment or None."""
     require_permission(actor, Permission.MANAGE_PLANNING)
-    kind, _, raw_id = (assignee or "").partition(":")
-    if kind not in ("team", "user") or not raw_id.isdigit():
-        raise ValidationFailed("Choose a team or user first.", {"assignee": ["choose a team or user"]})
-    row = validate_rows(planning, [{"org_unit": org_unit_id, kind: int(raw_id)}], "org_unit")[0]
+    kind, assignee_id = click.assignee
+    row = validate_rows(planning, [AssignmentRow(org_unit=click.org_unit_id, **{kind: assignee_id})], "org_unit")[0]
     current = _live_by_unit(planning.id, [row.org_unit_id]).get(row.org_unit_id)
     if current is not None and (current.team_id, current.user_id) == (row.team_id, row.user_id):
         current.deleted_at = utcnow()
@@ -206,7 +185,7 @@ def toggle_assignment(actor: User, planning: Planning, org_unit_id, assignee: st
         result = Assignment(planning_id=planning.id, org_unit_id=row.org_unit_id, team_id=row.team_id,
                             user_id=row.user_id, created_by_id=actor.id)
         db.session.add(result)
-    audit.record(actor, "assign", "planning", planning.id, {"org_unit": row.org_unit_id, kind: int(raw_id)}, "web")
+    audit.record(actor, "assign", "planning", planning.id, {"org_unit": row.org_unit_id, kind: assignee_id}, "web")
     db.session.commit()
     return result
 

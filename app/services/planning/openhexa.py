@@ -23,6 +23,7 @@ from app.services.processing import job_status as st
 from app.services.platform.errors import DomainError, FieldErrors, Forbidden, NotFound, ValidationFailed
 from app.services.processing.jobs import RESUMERS, append_log, finish_job, update_job
 from app.services.planning.openhexa_client import OpenHexaClient, OpenHexaError, OpenHexaUnreachable
+from app.schemas.openhexa import TaskUpdateIn
 from app.services.platform.secrets_box import seal, unseal
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,14 @@ class NotConfigured(DomainError):
     status = 409
     code = "not_configured"
     title = "OpenHEXA is not configured"
+
+
+class OpenHexaFailed(DomainError):
+    """OpenHEXA could not answer a question asked while serving a request (down, refused, errors)."""
+
+    status = 502
+    code = "openhexa_failed"
+    title = "OpenHEXA failed"
 
 
 # --- configuration --------------------------------------------------------------------------------
@@ -128,13 +137,21 @@ def list_pipelines(user: User) -> list[dict]:
     """The workspace's pipelines, if the user may read them."""
     require_pipeline_reader(user)
     config = get_config()
-    return client(config).pipelines(config.workspace_slug)
+    api = client(config)
+    try:
+        return api.pipelines(config.workspace_slug)
+    except OpenHexaError as exc:
+        raise OpenHexaFailed(str(exc)) from None
 
 
 def get_pipeline(user: User, pipeline_id: str) -> dict:
     """One pipeline with its current version's parameters, if the user may read them."""
     require_pipeline_reader(user)
-    pipeline = client().pipeline(_uuid(pipeline_id, "pipeline_id"))
+    api = client()
+    try:
+        pipeline = api.pipeline(_uuid(pipeline_id, "pipeline_id"))
+    except OpenHexaError as exc:
+        raise OpenHexaFailed(str(exc)) from None
     if pipeline is None:
         raise NotFound(f"No OpenHEXA pipeline {pipeline_id}")
     return pipeline
@@ -161,7 +178,7 @@ def _uuid(value, field: str) -> str:
 
 # --- launch -------------------------------------------------------------------------------------
 
-def launch(user: User, pipeline_id: str, version_id: str | None, run_config: dict,
+def launch(user: User, pipeline_id: str, version_id: "str | uuid.UUID | None", run_config: dict | None,
            request_host_url: str) -> Job:
     """Queue a run: the worker adds the connection keys, calls `runPipeline`, then polls. The run calls
     back PIPELINE_CALLBACK_HOST when set (behind proxies), else the host of the request (`request_host_url`)."""
@@ -170,10 +187,8 @@ def launch(user: User, pipeline_id: str, version_id: str | None, run_config: dic
     require_permission(user, Permission.MANAGE_PIPELINES)
     pipeline_id = _uuid(pipeline_id, "pipeline_id")
     version_id = _uuid(version_id, "version") if version_id else None
-    if not isinstance(run_config, dict):
-        raise ValidationFailed("config must be an object", {"config": ["must be an object"]})
     client()  # configured?
-    clean = {k: v for k, v in run_config.items() if k not in INJECTED}
+    clean = {k: v for k, v in (run_config or {}).items() if k not in INJECTED}
     planning = None
     if clean.get("planning_id") not in (None, ""):
         planning = get_planning(user, clean["planning_id"])
@@ -328,11 +343,9 @@ def _resume_polling(job: Job) -> None:
 
 # --- callbacks from the pipeline (Iaso PATCH contract) -------------------------------------------
 
-def apply_callback(actor: "User | PipelineActor", pipeline_id: str, data: dict) -> Job:
+def apply_callback(actor: "User | PipelineActor", pipeline_id: str, data: TaskUpdateIn) -> Job:
     """PATCH /api/openhexa/pipelines/<id>/: progress, messages, results and status from the run."""
-    job_id = str(data.get("task_id") or "")
-    if not job_id:
-        raise ValidationFailed("task_id is required", {"task_id": ["is required"]})
+    job_id = data.task_id
     if isinstance(actor, PipelineActor):
         if actor.job_id != job_id:
             raise Forbidden("This token belongs to another job.")
@@ -344,30 +357,19 @@ def apply_callback(actor: "User | PipelineActor", pipeline_id: str, data: dict) 
         job = get_job_for(actor, job_id, reap=False)
     if job is None or job.process_id != PROCESS_ID:
         raise NotFound(f"No OpenHEXA task {job_id}")
-    errors = FieldErrors()
-    values: dict = {"updated_at": utcnow()}
-    progress_value, end_value = data.get("progress_value"), data.get("end_value")
-    for field, value in (("progress_value", progress_value), ("end_value", end_value)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
-            errors.add(field, "must be a number ≥ 0")
-    status = None
-    if data.get("status") not in (None, ""):
-        try:
-            status, skipped = st.from_external(str(data["status"]))
-        except ValueError:
-            errors.add("status", f"unknown status {data['status']!r}")
-    errors.raise_if_any("Invalid task update")
     if job.status in st.TERMINAL:
         raise DomainError(f"Task {job_id} is already {job.status}.")
-    if progress_value is not None:
-        values["progress"] = int(round(100 * progress_value / end_value)) if end_value else int(progress_value)
-        values["progress"] = max(0, min(100, values["progress"]))
-    if data.get("progress_message"):
-        values["message"] = str(data["progress_message"])[:2000]
-        append_log(job.id, str(data["progress_message"]))
-    result = data.get("result", data.get("result_data"))
-    if result is not None:
-        values["results"] = result if isinstance(result, dict) else {"result": result}
+    values: dict = {"updated_at": utcnow()}
+    if data.progress_value is not None:
+        # a fraction of end_value when given (capped before rounding: any ratio stays a small number)
+        percent = 100 * data.progress_value / data.end_value if data.end_value else data.progress_value
+        values["progress"] = max(0, min(100, int(round(min(percent, 100.0)))))
+    if data.progress_message:
+        values["message"] = data.progress_message[:2000]
+        append_log(job.id, data.progress_message)
+    if data.result is not None:
+        values["results"] = data.result if isinstance(data.result, dict) else {"result": data.result}
+    status = st.from_external(data.status)[0] if data.status else None
     if status is not None and status != job.status:
         values["status"] = status
         if status in st.TERMINAL:

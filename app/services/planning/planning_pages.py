@@ -15,6 +15,8 @@ from app.services.planning.assignment_map import RenderedMap, build_map, display
 from app.services.planning.orgunits import org_units_query
 from app.services.planning.pipeline_choices import PipelineList, fetch_pipelines, known_pipelines
 from app.services.planning.teams import teams_query
+from app.schemas.parsing import validate_data
+from app.schemas.planning import MapClick, PlanningChanges, PlanningIn
 from app.services.platform.errors import ValidationFailed
 from app.services.platform.permissions import require_permission
 
@@ -110,12 +112,15 @@ def planning_form(user: User, planning_id: int | None = None) -> PlanningForm:
 
 
 def save_planning_form(user: User, data: dict, planning_id: int | None = None) -> SavedPlanning:
-    """Create (planning_id None) or update a planning from the form; on bad input, the form again
-    with every error named (nothing written)."""
+    """Create (planning_id None) or update a planning from the form (`data` as posted, `forms` and
+    `pipeline_uuids` as lists) with the API's schemas; on bad input, the form again with every error
+    named (nothing written). On the edit form every field is given: a blank one is cleared."""
     try:
         if planning_id is None:
-            return SavedPlanning(planning=svc.create_planning(user, data))
-        return SavedPlanning(planning=svc.update_planning(user, planning_id, data))
+            return SavedPlanning(planning=svc.create_planning(user, validate_data(PlanningIn, data, "Cannot save planning")))
+        edited = {key: None if value == "" else value for key, value in data.items()}
+        changes = validate_data(PlanningChanges, edited, "Cannot save planning")
+        return SavedPlanning(planning=svc.update_planning(user, planning_id, changes))
     except ValidationFailed as exc:  # raised before anything changed: nothing to roll back
         planning = svc.get_planning(user, planning_id) if planning_id is not None else None
         return SavedPlanning(form=_form_page(user, data, exc.details, planning))
@@ -190,20 +195,21 @@ def assignees_panel(user: User, planning_id: int) -> AssigneesPanel:
 
 
 @dataclass
-class MapClick:
+class MapChange:
     """After a click on the map: the refreshed panel and the `assignment-changed` event for the page."""
 
     panel: AssigneesPanel
     event: dict = field(default_factory=dict)
 
 
-def click_on_map(user: User, planning_id: int, org_unit_id: str, assignee: str) -> MapClick:
-    """Assign the clicked unit to the selected team/user, or remove it if already theirs."""
+def click_on_map(user: User, planning_id: int, org_unit_id: str | None, assignee: str | None) -> MapChange:
+    """Assign the clicked unit to the selected team/user ("team:ID" / "user:ID"), or remove it if
+    already theirs."""
     planning = svc.get_planning(user, planning_id)
-    result = assign_svc.toggle_assignment(user, planning, org_unit_id, assignee)
+    click = validate_data(MapClick, {"org_unit_id": org_unit_id, "assignee": assignee}, "Choose a team or user first.")
+    result = assign_svc.toggle_assignment(user, planning, click)
     key = None if result is None else (f"team:{result.team_id}" if result.team_id else f"user:{result.user_id}")
-    # toggle_assignment has validated the id, so it is a whole number here
-    return MapClick(_panel(user, planning), {"org_unit": int(org_unit_id), "assignee": key})
+    return MapChange(_panel(user, planning), {"org_unit": click.org_unit_id, "assignee": key})
 
 
 def clear_assignments(user: User, planning_id: int) -> int:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from app.extensions import db
 from app.models import Permission, Project, Team, TeamType, User
 from app.services.planning import teams as svc
+from app.schemas.parsing import validate_data
+from app.schemas.teams import TeamChanges, TeamIn
 from app.services.platform.errors import ValidationFailed
 from app.services.platform.permissions import require_permission
 from app.services.platform.users import project_users
@@ -68,9 +70,12 @@ class SavedTeam:
 
 
 def save_team(user: User, team_id: int, data: dict) -> SavedTeam:
-    """Update a team from its page's form; on bad input, the page again with every error named."""
+    """Update a team from its page's form (`data`: the fields on it, `user_ids` a list) with the API's
+    schema; every field on the form is given, a blank one is cleared. On bad input, the page again
+    with every error named."""
     try:
-        return SavedTeam(team=svc.update_team(user, team_id, data))
+        edited = {key: None if value == "" else value for key, value in data.items()}
+        return SavedTeam(team=svc.update_team(user, team_id, validate_data(TeamChanges, edited, "Cannot save team")))
     except ValidationFailed as exc:
         db.session.rollback()
         return SavedTeam(page=_team_page(user, svc.get_team(user, team_id), exc.details))
@@ -106,7 +111,9 @@ class CreatedTeam:
 
 def create_team_from_form(user: User, form: dict, user_ids: list[str]) -> CreatedTeam:
     """Create a team from the new-team form (`form` as posted, `user_ids` its members)."""
+    fields = {key: value for key, value in form.items() if key not in ("csrf_token", "user_ids")}
     try:
-        return CreatedTeam(team=svc.create_team(user, {**form, "user_ids": user_ids}))
+        data = validate_data(TeamIn, {**fields, "user_ids": user_ids}, "Cannot save team")
+        return CreatedTeam(team=svc.create_team(user, data))
     except ValidationFailed as exc:
         return CreatedTeam(form=_new_team_form(user, form, exc.details))

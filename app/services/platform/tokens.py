@@ -8,7 +8,6 @@ from flask import current_app
 from flask_jwt_extended import create_access_token
 
 from app.models import User
-from app.services.platform.errors import FieldErrors
 from app.services.platform.permissions import Unauthorized
 from app.services.platform.users import authenticate
 
@@ -20,15 +19,10 @@ def issue_user_token(user: User) -> tuple[str, int]:
     return token, int(expires.total_seconds())
 
 
-def exchange_credentials(data: dict, address: str) -> tuple[str, int]:
-    """A user token for a username and password (`data`, both required strings): (token, expires_in
-    seconds); Unauthorized for wrong credentials. Failures are throttled per username and `address`."""
-    errors = FieldErrors()
-    for field in ("username", "password"):
-        if not isinstance(data.get(field), str) or not data.get(field):
-            errors.add(field, "is required")
-    errors.raise_if_any("Cannot issue a token")
-    user = authenticate(data["username"], data["password"], address)
+def exchange_credentials(username: str, password: str, address: str) -> tuple[str, int]:
+    """A user token for a username and password: (token, expires_in seconds); Unauthorized for wrong
+    credentials. Failures are throttled per username and `address`."""
+    user = authenticate(username, password, address)
     if user is None:
         raise Unauthorized("Invalid username or password")
     return issue_user_token(user)

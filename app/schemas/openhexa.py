@@ -1,0 +1,117 @@
+"""OpenHEXA pipelines (Iaso contract): the launch request, the pipelines' PATCH callback, and what the
+API answers (the configuration status, pipelines as OpenHEXA describes them, Iaso tasks)."""
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, WithJsonSchema
+from pydantic import field_validator, model_validator
+
+from app.schemas.parsing import Input, fold_aliases
+from app.schemas.types import INT32_MAX, INT64_MAX, JsonObject, LongText, Text, check_json_value
+from app.services.processing import job_status as st
+
+
+class PipelineLaunchIn(Input):
+    version: UUID | None = Field(default=None, description="The pipeline version (its current one when absent)")
+    config: JsonObject | None = Field(default=None, description="The run's parameters; `connection_host`, "
+                                      "`connection_token` and `task_id` are set by Fieldflow")
+
+    @field_validator("config")
+    @classmethod
+    def _planning_id(cls, config):
+        """`planning_id`, when given, names a planning: a whole number (or its digits), never `true`."""
+        value = (config or {}).get("planning_id")
+        if value in (None, ""):
+            return config
+        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= INT32_MAX:
+            raise ValueError(f"planning_id must be a planning id (a whole number from 1 to {INT32_MAX})")
+        return config
+
+
+def _task_ref(value):
+    """Iaso's pipelines send the task id as a number; ours are strings."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT64_MAX else value
+
+
+def _known_status(value: str | None) -> str | None:
+    if value is not None:
+        st.from_external(value)  # ValueError names the unknown status
+    return value
+
+
+def _blank_is_none(value):
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _storable(value):
+    check_json_value(value, where="result")
+    return value
+
+
+TaskRef = Annotated[Text(64, min_length=1), BeforeValidator(_task_ref), WithJsonSchema(
+    {"anyOf": [{"type": "string", "minLength": 1, "maxLength": 64}, {"type": "integer", "minimum": 0}]})]
+Progress = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
+Status = Annotated[Text(40) | None, BeforeValidator(_blank_is_none), AfterValidator(_known_status), Field(
+    description="A job status in any vocabulary (Iaso QUEUED…SUCCESS, OpenHEXA queued…success, OGC)")]
+
+
+class TaskUpdateIn(Input):
+    """A pipeline's progress report (PATCH /api/openhexa/pipelines/<id>/)."""
+
+    task_id: TaskRef
+    progress_message: LongText | None = None
+    progress_value: Progress | None = None
+    end_value: Progress | None = Field(default=None, description="progress_value / end_value is the fraction done")
+    result: Annotated[JsonValue, AfterValidator(_storable)] = Field(
+        default=None, description="The run's results (also `result_data`); not an object: kept as {\"result\": …}")
+    status: Status = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _other_names(cls, data):
+        return fold_aliases(data, {"result_data": "result"})
+
+
+class OpenHexaConfigStatus(BaseModel):
+    configured: bool
+    lqas_pipeline_code: str | None = Field(default=None, description="Only when configured")
+
+
+class OpenHexaPipeline(BaseModel):
+    """A pipeline as OpenHEXA describes it (id, code, name, description, currentVersion, …)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+
+
+class OpenHexaPipelineList(BaseModel):
+    results: list[OpenHexaPipeline]
+
+
+class OpenHexaPipelineDetail(OpenHexaPipeline):
+    parameters: list[dict[str, Any]] = Field(description="The parameters a person fills in")
+
+
+class IasoTask(BaseModel):
+    """An OpenHEXA run's job as an Iaso task."""
+
+    id: str
+    name: str
+    status: str = Field(description="QUEUED, RUNNING, SUCCESS, ERRORED, KILLED or SKIPPED")
+    progress_value: int
+    end_value: int
+    progress_message: str | None
+    result: dict[str, Any]
+    external_id: str | None
+    created_at: str | None
+    started_at: str | None
+    ended_at: str | None
+
+
+class LaunchedTask(BaseModel):
+    task: IasoTask
