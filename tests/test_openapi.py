@@ -9,15 +9,7 @@ PENDING = {
     'api.create_team', 'api.delete_planning', 'api.delete_team', 'api.me', 'api.openhexa_callback',
     'api.openhexa_config', 'api.openhexa_launch', 'api.openhexa_pipeline', 'api.openhexa_pipelines', 'api.planning',
     'api.plannings', 'api.sample_planning', 'api.shorthand_bulk_create', 'api.shorthand_delete', 'api.team',
-    'api.teams', 'api.token', 'api.update_planning', 'api.update_team', 'sla_api.create_sla_config',
-    'sla_api.sla_configs', 'sla_api.update_sla_config', 'tasks_api.action', 'tasks_api.assign_user',
-    'tasks_api.complete_task', 'tasks_api.create_task_for_ticket', 'tasks_api.move_to_next_step', 'tasks_api.task',
-    'tasks_api.tasks', 'tasks_api.update_user_status', 'tasks_api.workflow_statistics', 'tickets_api.batch',
-    'tickets_api.receive', 'tickets_api.receive_bulk', 'tickets_api.round_robin_source', 'tickets_api.ticket',
-    'tickets_api.tickets', 'workflow_api.action_plan', 'workflow_api.action_plans',
-    'workflow_api.activate_action_plan', 'workflow_api.archive_action_plan', 'workflow_api.create_action_plan',
-    'workflow_api.create_task', 'workflow_api.metadata', 'workflow_api.stats', 'workflow_api.task',
-    'workflow_api.tasks', 'workflow_api.transition_task', 'workflow_api.transition_tasks',
+    'api.teams', 'api.token', 'api.update_planning', 'api.update_team',
 }
 
 
