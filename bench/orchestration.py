@@ -49,13 +49,14 @@ def setup(app, tasks: int) -> tuple[str, list[int]]:
     from app.services.platform.tokens import issue_user_token
     from app.services.orchestration.sla import seed_sla_defaults
     from app.services.platform.users import create_user, ensure_default_roles
+    from app.schemas.workflow import TaskIn
     from app.services.orchestration.work_items import create_task
 
     with app.app_context():
         ensure_default_roles()
         seed_sla_defaults()
         boss = create_user("bench", "bench-password", "coordinator", ["Bench"])
-        ids = [create_task(boss, {"title": f"Bench task {n}", "task_type": "general", "service_area": "bench"}).id
+        ids = [create_task(boss, TaskIn(title=f"Bench task {n}", task_type="general", service_area="bench")).id
                for n in range(tasks)]
         return issue_user_token(boss)[0], ids
 

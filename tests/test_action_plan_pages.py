@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from app.models import ActionPlan, OutboxEvent, Role, StateTransition
 from app.services.orchestration import work_items
 from app.services.orchestration.transitions import transition
+from app.schemas.workflow import ActionPlanIn, TaskIn
 
 HX = {"HX-Request": "true"}
 
@@ -27,10 +28,10 @@ def people(db, make_user):
 @pytest.fixture
 def plans(people):
     coord, outsider = people["coord"], people["outsider"]
-    wash = work_items.create_action_plan(coord, {"title": "Fix the wells", "service_area": "wash"})
-    food = work_items.create_action_plan(coord, {"title": "Feed the children", "service_area": "nutrition"})
+    wash = work_items.create_action_plan(coord, ActionPlanIn(title="Fix the wells", service_area="wash"))
+    food = work_items.create_action_plan(coord, ActionPlanIn(title="Feed the children", service_area="nutrition"))
     transition(coord, "action_plan", food.id, "active")
-    hidden = work_items.create_action_plan(outsider, {"title": "Secret plan", "service_area": "wash"})
+    hidden = work_items.create_action_plan(outsider, ActionPlanIn(title="Secret plan", service_area="wash"))
     return {"wash": wash, "food": food, "hidden": hidden}
 
 
@@ -49,7 +50,7 @@ def _row(html: str, plan_id: int) -> str:
 
 
 def test_list_shows_my_projects_plans_and_filters_as_a_partial(client, login, people, plans, db):
-    work_items.create_task(people["coord"], {"title": "Chlorinate", "action_plan_id": plans["wash"].id})
+    work_items.create_task(people["coord"], TaskIn(title="Chlorinate", action_plan_id=plans["wash"].id))
     login(people["coord"])
     page = client.get("/action-plans/")
     html = page.get_data(as_text=True)
@@ -79,7 +80,7 @@ def test_list_pages_like_the_sla_records(client, login, people, monkeypatch):
 
     monkeypatch.setattr(action_plan_pages, "PER_PAGE", 2)
     for n in range(3):
-        work_items.create_action_plan(people["coord"], {"title": f"Plan {n}"})
+        work_items.create_action_plan(people["coord"], ActionPlanIn(title=f"Plan {n}"))
     login(people["coord"])
     first = client.get("/action-plans/").get_data(as_text=True)
     assert "Page 1 of 2 · 3 in all" in first and "Plan 0" not in first  # newest first
@@ -127,7 +128,7 @@ def test_create_with_several_projects_asks_which(client, login, csrf, people, db
 
 def test_activate_by_htmx_returns_the_state_panel_and_a_toast(client, login, csrf, people, plans, db):
     plan = plans["wash"]
-    work_items.create_task(people["coord"], {"title": "Chlorinate", "action_plan_id": plan.id})
+    work_items.create_task(people["coord"], TaskIn(title="Chlorinate", action_plan_id=plan.id))
     login(people["coord"])
     detail = client.get(f"/action-plans/{plan.id}").get_data(as_text=True)
     assert 'value="active"' in detail and 'value="archived"' in detail and "Chlorinate" in detail

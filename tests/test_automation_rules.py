@@ -15,6 +15,7 @@ from app.services.orchestration import work_items
 from app.services.platform.errors import NotFound, ValidationFailed
 from app.services.platform.outbox import emit_event
 from app.services.orchestration.transitions import transition
+from app.schemas.workflow import TaskIn
 
 HX = {"HX-Request": "true"}
 
@@ -27,7 +28,7 @@ def coord(make_user):
 def make_task(user, **extra):
     data = {"title": "Check the cold chain", "task_type": "general", "service_area": "immunisation",
             "priority": "high", **extra}
-    return work_items.create_task(user, data)
+    return work_items.create_task(user, TaskIn(**data))
 
 
 def status_event(user, task, to):

@@ -13,6 +13,9 @@ from app.services.orchestration import sla
 from app.services.orchestration import sla_reports
 from app.services.orchestration import sla_configs as cfg
 from app.services.platform.errors import ValidationFailed
+from app.schemas.parsing import validate_data
+from app.schemas.sla import SlaConfigChanges, SlaConfigIn
+from app.schemas.workflow import TaskIn
 
 UTC = timezone.utc
 
@@ -169,7 +172,7 @@ def test_clocks_follow_the_real_transition_service(db, coord):
     from app.services.orchestration.work_items import create_task
 
     sla.seed_sla_defaults()
-    task = create_task(coord, {"title": "Screen the children", "task_type": "intake", "service_area": "nutrition"})
+    task = create_task(coord, TaskIn(title="Screen the children", task_type="intake", service_area="nutrition"))
     record = clock(db, task)
     assert (record.status, record.target_minutes) == ("running", 60)
     transition(coord, "task", task.id, "blocked", reason="No scales", now=record.started_at)
@@ -295,23 +298,27 @@ def test_most_specific_config_wins(db, project_id, make_user):
 
 
 def test_config_validation_names_each_bad_field(db, coord, project_id, make_user):
-    with pytest.raises(ValidationFailed) as bad:
-        cfg.save_config(coord, {"name": "", "service_area": "Nutrition!", "task_type": "", "resolution_minutes": "x",
-                                "response_minutes": 0, "warning_percent": 150, "pause_states": ["completed"],
-                                "calendar_id": 999})
+    with pytest.raises(ValidationFailed) as bad:  # the schema: each field on its own
+        validate_data(SlaConfigIn, {"name": "", "service_area": "Nutrition!", "task_type": "", "resolution_minutes": "x",
+                                    "response_minutes": 0, "warning_percent": 150, "pause_states": ["completed"],
+                                    "calendar_id": 2**31})
     assert set(bad.value.details) == {"name", "service_area", "resolution_minutes", "response_minutes",
                                       "warning_percent", "pause_states", "calendar_id"}
+    with pytest.raises(ValidationFailed) as bad:  # the service: what needs the database or the user
+        cfg.save_config(coord, SlaConfigIn(name="x", resolution_minutes=60, response_minutes=90, calendar_id=999))
+    assert set(bad.value.details) == {"response_minutes", "calendar_id"}
     with pytest.raises(ValidationFailed) as bad:
-        cfg.save_config(coord, {"name": "Everywhere", "project_id": None, "resolution_minutes": 60})
+        cfg.save_config(coord, SlaConfigIn(name="Everywhere", project_id=None, resolution_minutes=60))
     assert "only the platform operator" in bad.value.details["project_id"][0]
-    saved = cfg.save_config(coord, {"name": "Nutrition assessments", "service_area": "nutrition",
-                                    "task_type": "assessment", "resolution_minutes": "120", "pause_states": "blocked"})
+    saved = cfg.save_config(coord, validate_data(SlaConfigIn, {
+        "name": "Nutrition assessments", "service_area": "nutrition", "task_type": "assessment",
+        "resolution_minutes": "120", "pause_states": "blocked"}))
     assert (saved.project_id, saved.resolution_minutes, saved.pause_states) == (project_id, 120, ["blocked"])
     with pytest.raises(ValidationFailed) as bad:
-        cfg.save_config(coord, {"name": "Again", "service_area": "nutrition", "task_type": "assessment",
-                                "resolution_minutes": 60})
+        cfg.save_config(coord, SlaConfigIn(name="Again", service_area="nutrition", task_type="assessment",
+                                           resolution_minutes=60))
     assert "already sets targets" in bad.value.details["task_type"][0]
-    patched = cfg.save_config(coord, {"warning_percent": 90}, saved.id)
+    patched = cfg.save_config(coord, SlaConfigChanges(warning_percent=90), saved.id)
     assert (patched.warning_percent, patched.resolution_minutes) == (90, 120)
 
 

@@ -86,8 +86,12 @@ def test_config_form_names_bad_fields_then_saves_and_edits(client, login, csrf, 
                                                  "resolution_minutes": "soon", "warning_percent": "80"})
     html = bad.get_data(as_text=True)
     assert bad.status_code == 400
-    for field in ("name", "project_id", "service_area", "resolution_minutes"):
+    for field in ("name", "service_area", "resolution_minutes"):  # the form's schema first
         assert f'id="{field}-error"' in html
+    assert 'value="Bad Area"' in html  # the form keeps what was typed
+    everywhere = client.post("/sla/configs/new", data={"csrf_token": token, "name": "Everywhere", "project_id": "",
+                                                        "task_type": "assessment", "resolution_minutes": "60"})
+    assert everywhere.status_code == 400 and 'id="project_id-error"' in everywhere.get_data(as_text=True)
     calendar_id = sla.default_calendar().id
     done = client.post("/sla/configs/new", data={
         "csrf_token": token, "name": "Nutrition assessments", "project_id": str(people["coord"].project_ids[0]),
@@ -182,3 +186,17 @@ def test_api_lists_creates_and_patches_configs(client, api_token, people, db):
                                    "resolution_minutes": 300}, headers=api_token(people["admin"]))
     assert admin.status_code == 201 and admin.json["sla_config"]["scope"] == "global"
     assert client.get(API).status_code == 401
+    client.patch(f"{API}/{item['id']}", json={"enabled": False}, headers=coord)
+    every = client.get(API, headers=coord).json["items"]
+    active = client.get(f"{API}?active_only=true", headers=coord).json["items"]
+    assert {i["id"] for i in active} == {i["id"] for i in every if i["enabled"]} and item["id"] not in {
+        i["id"] for i in active}
+    seed = client.post(API, json={"name": "x", "service_area": "intake", "target_minutes": 60, "active": True},
+                       headers=coord)  # the seed's own body: not ours (yet)
+    assert seed.status_code == 400 and set(seed.json["details"]) == {"target_minutes", "active", "resolution_minutes"}
+    for body, field in (({"warning_percent": True}, "warning_percent"), ({"warning_percent": 2.5}, "warning_percent"),
+                        ({"resolution_minutes": "90"}, "resolution_minutes"), ({"name": None}, "name"),
+                        ({"calendar_id": 2**31}, "calendar_id"), ({"project_id": True}, "project_id"),
+                        ({"task_type": "t" * 41}, "task_type")):
+        refused = client.patch(f"{API}/{item['id']}", json=body, headers=coord)
+        assert refused.status_code == 400 and field in refused.json["details"], body

@@ -149,8 +149,14 @@ def test_bulk_sync_and_its_bad_inputs(client, db, desk, api_token, make_user):
     done = client.post("/api/tickets/bulk/?sync=1", json=[payload("S-1"), payload("S-2")], headers=headers)
     assert done.status_code == 200 and done.json["actions"] == {"created": 2}
     assert client.post("/api/tickets/bulk/", json={"tickets": "x"}, headers=headers).json["details"] == {
-        "tickets": ["must be a list"]}
+        "tickets": ["input should be a valid array"]}
     assert client.post("/api/tickets/bulk/", json=[], headers=headers).status_code == 400
+    for body, field in (([payload("S-9")] * 5001, "tickets"), (["nonsense"], "tickets.0"),
+                        ({"tickets": [payload("S-9")], "priority": "high"}, "priority"),
+                        ({"tickets": [payload("S-9")], "project_id": True}, "project_id")):
+        refused = client.post("/api/tickets/bulk/?sync=1", json=body, headers=headers)
+        assert refused.status_code == 400 and field in refused.json["details"], (field, refused.json)
+    assert client.post("/api/tickets/bulk/?sync=maybe", json=[payload("S-9")], headers=headers).status_code == 400
     stranger = make_user("coordinator", projects=["Project B"])
     batch = client.post("/api/tickets/bulk/", json=[payload("S-3")], headers=headers).headers["Location"]
     assert client.get(batch, headers=api_token(stranger)).status_code == 404
@@ -192,6 +198,32 @@ def test_ticket_list_filters(client, db, desk, api_token):
     assert [t["external_id"] for t in listing["items"]] == ["F-3"]
     assert client.get("/api/tickets/?search=flicker", headers=headers).json["_meta"]["total"] == 1
     assert client.get("/api/tickets/?priority=low", headers=headers).json["items"][0]["external_id"] == "F-2"
+    assert client.get("/api/tickets/?status=no_workflow", headers=headers).json["_meta"]["total"] == 1  # an alias
+    for query, field in (("page=9223372036854775807", "page"), ("search=a%00b", "search"), ("priority=asap", "priority"),
+                         ("project_id=2147483648", "project_id"), ("colour=red", "colour")):
+        refused = client.get(f"/api/tickets/?{query}", headers=headers)
+        assert refused.status_code == 400 and (field in refused.json["details"] or field in refused.json["error"]), query
+
+
+def test_a_ticket_is_read_strictly_and_in_the_seed_spellings(client, db, desk, api_token):
+    headers = api_token(desk.boss)
+    seed = client.post("/api/tickets/", headers=headers, json={
+        "ticket_id": 4711, "id": "", "title": "Printer jam", "body": "Paper stuck", "department": "IT",
+        "category": "Hardware", "subcategory": "Printer", "priority": "Urgent", "submit_date": "2025-11-10",
+        "employee": {"first_name": "Ama", "last_name": "Owusu"}, "attachments": [{"name": "jam.jpg"}]})
+    assert seed.status_code == 201, seed.json
+    ticket = _ticket(db, "4711")
+    assert (ticket.subject, ticket.sub_category, ticket.priority, ticket.requester) == (
+        "Printer jam", "Printer", "critical", "Ama Owusu")
+    assert ticket.received_at.isoformat().startswith("2025-11-10T00:00") and ticket.data["attachments"]
+    for body, field in (({"ticket_number": True}, "external_id"), ({"ticket_number": 2.7}, "external_id"),
+                        ({"subject": 5}, "subject"), ({"priority": "whenever"}, "priority"),
+                        ({"submit_date": "99999-01-01"}, "received_at"), ({"due_date": "0001-01-01"}, "due_date"),
+                        ({"subject": "a\u0000b"}, "subject"), ({"note": "a\u0000b"}, "body"),
+                        ({"project_id": True}, "project_id")):
+        refused = client.post("/api/tickets/", json=payload("TK-STRICT", **body), headers=headers)
+        assert refused.status_code == 400 and field in refused.json["details"], (body, refused.json)
+    assert db.session.scalar(select(func.count()).select_from(Ticket).where(Ticket.external_id == "TK-STRICT")) == 0
 
 
 def test_steps_are_taken_in_order(app, db, desk):

@@ -85,7 +85,8 @@ def test_assign_user_and_its_bad_inputs(client, db, desk, api_token, make_user, 
     again = client.post(f"{BASE}/{task_id}/assign_user/", json={"userID": desk.tech.id}, headers=headers)
     assert again.status_code == 400 and "already assigned" in again.json["details"]["userID"][0]
     stranger = make_user("agent", projects=["Project B"])
-    for body, message in (({}, "is required"), ({"userID": "seven"}, "must be a whole number"),
+    for body, message in (({}, "is required"), ({"userID": "seven"}, "valid integer"), ({"userID": True}, "valid integer"),
+                          ({"userID": 3.5}, "valid integer"), ({"userID": 2**31}, "less than or equal to 2147483647"),
                           ({"userID": stranger.id}, "does not exist in this project")):
         response = client.post(f"{BASE}/{task_id}/assign_user/", json=body, headers=headers)
         assert response.status_code == 400 and message in response.json["details"]["userID"][0]
@@ -103,9 +104,12 @@ def test_update_user_status(client, db, desk, api_token, task_id):
     others = client.post(f"{BASE}/{task_id}/update_user_status/", json={"user_id": a2.id, "status": "completed"},
                          headers=api_token(a1))
     assert others.status_code == 403 and others.json["error_code"] == "PERMISSION_DENIED"
-    bad = client.post(f"{BASE}/{task_id}/update_user_status/", json={"user_id": desk.tech.id, "status": "napping"},
+    bad = client.post(f"{BASE}/{task_id}/update_user_status/", json={"user_id": True, "status": "napping"},
                       headers=api_token(desk.boss))
     assert bad.status_code == 400 and set(bad.json["details"]) == {"user_id", "status"}
+    absent = client.post(f"{BASE}/{task_id}/update_user_status/", json={"user_id": desk.tech.id, "status": "done"},
+                         headers=api_token(desk.boss))
+    assert absent.status_code == 400 and "is not assigned to the current step" in absent.json["details"]["user_id"][0]
     by_boss = client.post(f"{BASE}/{task_id}/update_user_status/", json={"userID": a2.id, "status": "declined"},
                           headers=api_token(desk.boss))
     assert by_boss.json["task"]["users"][1]["status"] == "declined"
@@ -175,6 +179,41 @@ def test_completion_without_end_logic_sends_no_notification(client, db, desk, ap
     db.session.commit()
     client.post(f"{BASE}/{task_id}/complete_task/", headers=api_token(desk.boss))
     assert _events(db, "NotificationRequested") == []
+
+
+def test_the_seed_assign_user_body_and_bad_queries(client, desk, api_token, task_id):
+    headers = api_token(desk.boss)
+    seed = client.post(f"{BASE}/{task_id}/assign_user/", headers=headers, json={
+        "userID": desk.tech.id, "username": "john_doe", "email": "john@example.com", "role": "IT Support Technician"})
+    assert seed.status_code == 200, seed.json
+    added = [u for u in seed.json["task"]["users"] if u["userID"] == desk.tech.id][0]
+    assert (added["username"], added["role"]) == ("t1", "IT Support Technician")  # our user's name
+    unknown = client.post(f"{BASE}/{task_id}/assign_user/", json={"userID": desk.tech.id, "shoe_size": 42},
+                          headers=headers)
+    assert unknown.status_code == 400 and unknown.json["details"] == {"shoe_size": ["is not a field of this request"]}
+    for query in ("page=9223372036854775807", "ticket_id=true", "user_id=2.7", "status=sleeping", "colour=red"):
+        response = client.get(f"{BASE}/?{query}", headers=headers)
+        assert response.status_code == 400 and response.json["error_code"] == "VALIDATION_FAILED", query
+    assert client.get(f"{BASE}/?assigned_to={desk.tech.id}", headers=headers).json["_meta"]["total"] == 1
+    for body in ({"ticket_id": True}, {"ticket_id": 1.5}, {"ticket_id": 2**31}, {"ticket_id": "1"}):
+        refused = client.post(f"{BASE}/create_task_for_ticket/", json=body, headers=headers)
+        assert refused.status_code == 400 and "ticket_id" in refused.json["details"], body
+    assert client.post(f"{BASE}/{task_id}/block/", json={"reason": 5}, headers=headers).status_code == 400
+
+
+def test_tasks_made_on_the_workflow_api_are_served_too(client, desk, api_token):
+    """A task without a ticket (made on /api/workflow/) has no workflow or step: it is listed and can be
+    worked, and it has no step to staff."""
+    headers = api_token(desk.boss)
+    made = client.post("/api/workflow/tasks", json={"title": "Count the chairs"}, headers=headers).json["task"]
+    listed = client.get(f"{BASE}/", headers=headers).json["items"]
+    assert [(t["id"], t["workflow_id"], t["current_step_name"]) for t in listed] == [(made["id"], None, None)]
+    assert client.get(f"{BASE}/{made['id']}/", headers=headers).json["allowed_actions"] == [
+        "start", "block", "complete", "cancel"]
+    assert client.post(f"{BASE}/{made['id']}/move_to_next_step/", headers=headers).status_code == 400
+    assert client.post(f"{BASE}/{made['id']}/assign_user/", json={"userID": desk.tech.id},
+                       headers=headers).status_code == 409
+    assert client.post(f"{BASE}/{made['id']}/start/", headers=headers).json["task"]["status"] == "in_progress"
 
 
 def test_workflow_statistics(client, desk, api_token, task_id):

@@ -10,6 +10,7 @@ import requests
 from sqlalchemy import func, select
 
 from app.models import ActionPlan, OutboxEvent, Role, StateTransition, Task
+from app.schemas.workflow import ActionPlanIn, TaskIn
 
 BASE = "/api/workflow"
 TASK_STATES = ("new", "in_progress", "blocked", "completed", "cancelled")
@@ -62,8 +63,8 @@ def test_every_task_edge(db, coordinator, source, target):
     from app.services.orchestration.transitions import transition
     from app.services.orchestration.work_items import create_task
 
-    task = create_task(coordinator, {"title": "Check the cold chain", "task_type": "intake",
-                                     "service_area": "immunisation"})
+    task = create_task(coordinator, TaskIn(title="Check the cold chain", task_type="intake",
+                                     service_area="immunisation"))
     _force(db, Task, task.id, source)
     if (source, target) in TASK_EDGES:
         result = transition(coordinator, "task", task.id, target, reason="because")
@@ -87,7 +88,7 @@ def test_every_action_plan_edge(db, coordinator, source, target):
     from app.services.orchestration.transitions import transition
     from app.services.orchestration.work_items import create_action_plan
 
-    plan = create_action_plan(coordinator, {"title": "Measles follow-up", "service_area": "immunisation"})
+    plan = create_action_plan(coordinator, ActionPlanIn(title="Measles follow-up", service_area="immunisation"))
     _force(db, ActionPlan, plan.id, source)
     if (source, target) in PLAN_EDGES:
         assert transition(coordinator, "action_plan", plan.id, target).to_state == target
@@ -191,7 +192,11 @@ def test_create_task_validation_names_fields_and_changes_nothing(client, db, peo
                                              "assignee_id": people["outsider"].id, "due_at": "tomorrow"},
                       headers=headers)
     assert bad.status_code == 400 and bad.json["error_code"] == "VALIDATION_FAILED"
-    assert set(bad.json["details"]) == {"title", "priority", "task_type", "assignee_id", "due_at"}
+    assert set(bad.json["details"]) == {"title", "priority", "task_type", "due_at"}  # the body's schema
+    stranger = client.post(f"{BASE}/tasks", json={"title": "Fine", "assignee_id": people["outsider"].id},
+                           headers=headers)  # then what needs the database
+    assert stranger.status_code == 400 and stranger.json["details"] == {
+        "assignee_id": [f"user {people['outsider'].id} does not exist in this project"]}
     assert db.session.execute(select(func.count()).select_from(Task)).scalar_one() == 0
     assert db.session.execute(select(func.count()).select_from(OutboxEvent)).scalar_one() == 0
 
@@ -275,19 +280,17 @@ def test_batch_applies_items_in_order_each_on_its_own(client, db, people, api_to
         {"task_id": b["id"], "to_state": "blocked", "reason": "No fuel", "expected_state": "new"},
         {"task_id": b["id"], "to_state": "in_progress", "expected_state": "new"},  # stale: b is blocked now
         {"task_id": hidden["id"], "to_state": "in_progress"},            # another project's task
-        {"task_id": "abc", "to_state": "in_progress"},
-        "not an object",
+        {"task_id": 2**31 - 1, "to_state": "in_progress"},               # no such task
     ])
     assert response.status_code == 200, response.json
     body = response.json
-    assert (body["success"], body["applied"], body["refused"]) == (False, 3, 6)
+    assert (body["success"], body["applied"], body["refused"]) == (False, 3, 5)
     results = body["results"]
-    assert [r["index"] for r in results] == list(range(9))
+    assert [r["index"] for r in results] == list(range(8))
     assert [(r["from"], r["to"]) for r in results if r["ok"]] == [
         ("new", "in_progress"), ("in_progress", "completed"), ("new", "blocked")]
     assert [r.get("error_code") for r in results] == [
-        None, None, "INVALID_TRANSITION", "VALIDATION_FAILED", None, "CONFLICT", "NOT_FOUND", "NOT_FOUND",
-        "VALIDATION_FAILED"]
+        None, None, "INVALID_TRANSITION", "VALIDATION_FAILED", None, "CONFLICT", "NOT_FOUND", "NOT_FOUND"]
     assert results[2]["details"]["allowed"] == ["in_progress", "blocked", "cancelled"]
     assert "reason" in results[3]["details"]
     db.session.expire_all()
@@ -323,6 +326,81 @@ def test_batch_body_is_validated_and_changes_nothing(client, db, people, api_tok
     db.session.expire_all()
     assert db.session.get(Task, task["id"]).status == "new"
     assert db.session.execute(select(func.count()).select_from(StateTransition)).scalar_one() == 0
+
+
+@pytest.mark.parametrize("item,field,message", [
+    ({"task_id": True}, "transitions.1.task_id", "valid integer"),      # never task 1
+    ({"task_id": 2.7}, "transitions.1.task_id", "valid integer"),       # never task 2
+    ({"task_id": "7"}, "transitions.1.task_id", "valid integer"),
+    ({"task_id": 2**31}, "transitions.1.task_id", "less than or equal to 2147483647"),
+    ({"task_id": 1, "to_state": "sleeping"}, "transitions.1.to_state", "must be one of new, in_progress"),
+    ({"task_id": 1, "to_state": "blocked", "reason": "x" * 501}, "transitions.1.reason", "at most 500"),
+    ({"task_id": 1, "context": "not an object"}, "transitions.1.context", "an object"),
+    ({"task_id": 1, "colour": "red"}, "transitions.1.colour", "is not a field of this request"),
+    ("not an object", "transitions.1", "an object"),
+])
+def test_a_malformed_batch_item_is_a_400_naming_it_and_nothing_is_applied(client, db, people, api_token, item,
+                                                                          field, message):
+    coord = api_token(people["coord"])
+    task = _task(client, coord)
+    if isinstance(item, dict):
+        item = {"to_state": "in_progress", **item}
+    response = _batch(client, coord, [{"task_id": task["id"], "to_state": "in_progress"}, item])
+    assert response.status_code == 400 and response.json["error_code"] == "VALIDATION_FAILED", response.json
+    assert message in response.json["details"][field][0]
+    db.session.expire_all()
+    assert db.session.get(Task, task["id"]).status == "new"
+
+
+def test_the_seed_transition_body_and_its_aliases(client, db, people, api_token):
+    """`to_state`, `state`, `to` and the seed's `target_state`; the seed's `notes` are kept on the audit row."""
+    headers = api_token(people["coord"])
+    task = _task(client, headers)
+    seed = client.post(f"{BASE}/tasks/{task['id']}/transition", headers=headers, json={
+        "target_state": "in_progress", "context": {"reason": "Starting work"}, "notes": "Beginning task execution"})
+    assert seed.status_code == 200, seed.json
+    record = db.session.execute(select(StateTransition)).scalar_one()
+    assert record.context == {"reason": "Starting work", "notes": "Beginning task execution"}
+    held = client.post(f"{BASE}/tasks/{task['id']}/transition", json={"state": "ON_HOLD", "reason": "rain"},
+                       headers=headers)
+    assert held.json["task"]["status"] == "blocked"
+    unknown = client.post(f"{BASE}/tasks/{task['id']}/transition", json={"to": "in_progress", "mood": "good"},
+                          headers=headers)
+    assert unknown.status_code == 400 and unknown.json["details"] == {"mood": ["is not a field of this request"]}
+    too_long = client.post(f"{BASE}/tasks/{task['id']}/transition", json={"to": "in_progress"},
+                           headers={**headers, "X-Correlation-ID": "x" * 65})
+    assert too_long.status_code == 400 and "X-Correlation-ID" in too_long.json["details"]
+
+
+def test_the_seed_create_task_body(client, db, people, api_token):
+    """The seed's example: `due_date` is the due time; `assigned_to` (another system's user) is accepted."""
+    response = client.post(f"{BASE}/tasks", headers=api_token(people["coord"]), json={
+        "title": "Process Application", "description": "Review and process new application", "task_type": "intake",
+        "priority": "high", "assigned_to": "user123", "due_date": "2024-01-15T10:00:00Z"})
+    assert response.status_code == 201, response.json
+    assert response.json["task"]["due_at"] == "2024-01-15T10:00:00Z"
+
+
+def test_coercion_and_bounds_on_the_workflow_api(client, db, people, api_token):
+    headers = api_token(people["coord"])
+    for query in ("page=9223372036854775807", "limit=0", "assignee_id=2147483648", "status=sleeping", "mine=maybe",
+                  "colour=red"):
+        response = client.get(f"{BASE}/tasks?{query}", headers=headers)
+        assert response.status_code == 400 and response.json["success"] is False, query
+    nul = client.get(f"{BASE}/tasks?search=a%00b", headers=headers)
+    assert nul.status_code == 400 and "'search' contains a NUL character" in nul.json["message"]
+    for body in ({"title": "x", "assignee_id": True}, {"title": "x", "action_plan_id": 2.7},
+                 {"title": "x", "project_id": 2**40}, {"title": "x", "data": {"a": "\u0000"}}):
+        refused = client.post(f"{BASE}/tasks", json=body, headers=headers)
+        assert refused.status_code == 400 and set(refused.json["details"]) <= {
+            "assignee_id", "action_plan_id", "project_id", "data"}, body
+    plan = client.post(f"{BASE}/action-plans", headers=headers, json={
+        "title": "Q1 Compliance Plan", "description": "Quarterly compliance action plan",
+        "goals": ["Complete all pending assessments", "Schedule quarterly review"]})  # the seed's example
+    assert plan.status_code == 201, plan.json
+    assert client.get(f"{BASE}/action-plans?status=bogus", headers=headers).status_code == 400
+    assert client.post(f"{BASE}/action-plans/{plan.json['action_plan']['id']}/activate", data="[1]",
+                       content_type="application/json", headers=headers).status_code == 400
 
 
 def test_batch_compare_and_set_refuses_a_task_changed_meanwhile(client, db, people, api_token, monkeypatch):

@@ -24,6 +24,7 @@ from app.services.orchestration import webhooks
 from app.services.orchestration import work_items
 from app.services.platform.errors import Forbidden, ValidationFailed
 from app.services.platform.outbox import emit_event
+from app.schemas.workflow import TaskIn
 
 HX = {"HX-Request": "true"}
 
@@ -127,7 +128,7 @@ def test_failing_target_that_recovers_gets_the_message_once(receiver, admin, db,
     caplog.set_level(logging.DEBUG)
     endpoint_for(admin, receiver)
     receiver.fail_first = 2
-    task = work_items.create_task(admin, {"title": "Cold room check", "task_type": "general", "priority": "high"})
+    task = work_items.create_task(admin, TaskIn(title="Cold room check", task_type="general", priority="high"))
     relay.relay_outbox()
     relay.relay_outbox()  # a second pass queues nothing new
     (delivery,) = delivery_rows(db)
@@ -168,7 +169,7 @@ def test_private_targets_are_refused_on_save_and_on_send(app, receiver, admin, d
     app.config["WEBHOOK_ALLOWED_HOSTS"] = ["127.0.0.1"]
     endpoint_for(admin, receiver)
     app.config["WEBHOOK_ALLOWED_HOSTS"] = []  # the allowlist changed after the endpoint was saved
-    work_items.create_task(admin, {"title": "T", "task_type": "general"})
+    work_items.create_task(admin, TaskIn(title="T", task_type="general"))
     relay.relay_outbox()
     assert webhooks.deliver_due() == {"delivered": 0, "retrying": 0, "dead": 1}
     (delivery,) = delivery_rows(db)
@@ -188,7 +189,7 @@ def test_dns_rebinding_cannot_move_the_connection_to_a_private_address(app, dns,
     dns[:] = [PUBLIC]
     endpoint_for(admin, receiver, url=url)
     dns[:] = [PUBLIC, "127.0.0.1"]  # public to the send's check, loopback to every later lookup
-    work_items.create_task(admin, {"title": "T", "task_type": "general"})
+    work_items.create_task(admin, TaskIn(title="T", task_type="general"))
     relay.relay_outbox()
     assert webhooks.deliver_due() == {"delivered": 0, "retrying": 1, "dead": 0}
     assert receiver.requests == []
@@ -204,7 +205,7 @@ def test_the_pinned_connection_keeps_the_host_name(monkeypatch, dns, receiver, a
     dns[:] = ["127.0.0.1"]
     endpoint_for(admin, receiver, url=f"http://hooks.example.test:{port}/hooks/fieldflow")
     dns[:] = ["127.0.0.1", PUBLIC]  # a second lookup would miss the receiver
-    work_items.create_task(admin, {"title": "T", "task_type": "general"})
+    work_items.create_task(admin, TaskIn(title="T", task_type="general"))
     relay.relay_outbox()
     assert webhooks.deliver_due() == {"delivered": 1, "retrying": 0, "dead": 0}
     (request,) = receiver.requests
@@ -226,7 +227,7 @@ def test_a_timeout_is_an_attempt_error_and_retried(app, receiver, admin, db):
     app.config["WEBHOOK_TIMEOUT_SECONDS"] = 0.3
     endpoint_for(admin, receiver)
     receiver.hang.clear()
-    work_items.create_task(admin, {"title": "T", "task_type": "general"})
+    work_items.create_task(admin, TaskIn(title="T", task_type="general"))
     relay.relay_outbox()
     assert webhooks.deliver_due() == {"delivered": 0, "retrying": 1, "dead": 0}
     (delivery,) = delivery_rows(db)
@@ -239,7 +240,7 @@ def test_redirects_are_not_followed_and_attempts_run_out(app, receiver, admin, d
     app.config["WEBHOOK_MAX_ATTEMPTS"] = 2
     endpoint_for(admin, receiver)
     receiver.status = 302
-    work_items.create_task(admin, {"title": "T", "task_type": "general"})
+    work_items.create_task(admin, TaskIn(title="T", task_type="general"))
     relay.relay_outbox()
     t0 = utcnow()
     assert webhooks.deliver_due(now=t0)["retrying"] == 1
@@ -297,7 +298,7 @@ def test_pages_show_the_secret_once_and_the_delivery_log(app, web_app, client, l
 
     receiver.fail_first = 10
     app.config["WEBHOOK_MAX_ATTEMPTS"] = 1
-    work_items.create_task(admin, {"title": "T", "task_type": "general"})
+    work_items.create_task(admin, TaskIn(title="T", task_type="general"))
     relay.relay_outbox()
     webhooks.deliver_due()
     (delivery,) = delivery_rows(db)

@@ -28,6 +28,7 @@ class Operation:
     # a status ≥ 400); 400, 401, 403, 404 (ids in the path) and 413 (a body) are added by family
     responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    body_required: bool = True  # False: no body at all reads as `body()` (every field's default)
 
 
 def _authenticate(auth: str) -> None:
@@ -59,20 +60,23 @@ def query_dict(model: type[BaseModel]) -> dict[str, Any]:
 
 def operation(*, responses: dict[int, type[BaseModel] | None], body: type[BaseModel] | None = None,
               query: type[BaseModel] | None = None, auth: str = "user", summary: str | None = None,
-              tags: tuple[str, ...] = ()) -> Callable:
-    """Declare a JSON route. The caller is authenticated before anything of the request is read."""
+              tags: tuple[str, ...] = (), body_required: bool = True) -> Callable:
+    """Declare a JSON route. The caller is authenticated before anything of the request is read.
+    `body_required=False`: the body may be left out (an action whose only field is optional)."""
     if auth not in AUTH:
         raise ValueError(f"auth must be one of {AUTH}")
 
     def decorate(view: Callable) -> Callable:
         spec = Operation((summary or (view.__doc__ or view.__name__).strip().splitlines()[0]).strip(), auth,
-                         body, query, dict(responses), tuple(tags))
+                         body, query, dict(responses), tuple(tags), body_required)
 
         @wraps(view)
         def wrapper(*args, **kwargs):
             _authenticate(auth)
             if body is not None:
-                kwargs["body"] = validate_json(body, request.get_data(cache=True), "Invalid request body")
+                raw = request.get_data(cache=True)
+                kwargs["body"] = (body() if not body_required and not raw.strip()
+                                  else validate_json(body, raw, "Invalid request body"))
             if query is not None:
                 kwargs["query"] = validate_data(query, query_dict(query), "Invalid query")
             return view(*args, **kwargs)

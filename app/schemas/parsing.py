@@ -6,9 +6,9 @@ are text, validated in lax mode (text → numbers, dates, booleans), within the 
 """
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app.services.platform.errors import ValidationFailed
 
@@ -92,3 +92,54 @@ def validate_data(model: type[M], data: Any, summary: str = "Invalid input", str
         return model.model_validate(data, strict=strict)
     except ValidationError as exc:
         _raise(exc, summary)
+
+
+class AliasedInput(Input):
+    """An input whose fields clients also send under other names (the seeds' spellings): `aliases` maps
+    a field to its other names. The first name given a value (not null, not "") wins, so a sender
+    filling `ticket_number` and leaving `id` empty is read as meant; the others are dropped. The
+    document lists each alias beside its field. A null for a field with a default is that default
+    (senders write `"description": null` for "none")."""
+
+    aliases: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_aliases(cls, data):
+        return cls.folded(data)
+
+    @classmethod
+    def folded(cls, data):
+        """`data` with every alias under its field's name (a copy; anything but a dict as is)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for field, others in cls.aliases.items():
+            names = [name for name in (field, *others) if name in data]
+            if not names:
+                continue
+            given = [data.pop(name) for name in names]
+            data[field] = next((value for value in given if value not in (None, "")), given[0])
+        for name, info in cls.model_fields.items():
+            if data.get(name, "") is None and not info.is_required() and info.default is not None:
+                del data[name]
+        return data
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema, handler):
+        schema = handler(core_schema)
+        target = handler.resolve_ref_schema(schema)
+        properties = target.get("properties", {})
+        for field, others in cls.aliases.items():
+            if field not in properties:
+                continue
+            if field in target.get("required", []):
+                target["required"] = [name for name in target["required"] if name != field]
+                described = properties[field].get("description", "").rstrip(".")
+                properties[field] = {**properties[field], "description": (
+                    f"{described}. " if described else "") + f"Required, as {field} or one of its aliases."}
+            for name in others:
+                properties[name] = {**properties[field], "description": f"Alias of {field}."}
+        if "required" in target and not target["required"]:
+            del target["required"]
+        return schema

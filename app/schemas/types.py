@@ -1,9 +1,11 @@
 """Constrained types every input schema is built from."""
 from __future__ import annotations
 
+import re
+from datetime import date, datetime, time, timezone
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
 
 INT32_MAX = 2**31 - 1  # PostgreSQL `integer` columns (every id here)
 INT64_MAX = 2**63 - 1
@@ -77,3 +79,71 @@ Search = Annotated[str | None, BeforeValidator(_blank_is_none), Text(200)]
 Page = Annotated[int, Field(ge=1, le=1_000_000)]
 # A free-form JSON object (task data, GeoJSON): bounded depth, and text PostgreSQL can store.
 JsonObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
+
+
+def Choice(values, aliases: dict[str, str] | None = None, what: str | None = None):  # noqa: N802 — a type factory
+    """One of `values` (case-insensitive, stripped), or one of `aliases` standing for one of them (read
+    as the value it stands for). A bad one is refused with the list of values; the document lists the
+    values and the aliases."""
+    values, aliases = tuple(values), dict(aliases or {})
+
+    def pick(raw):
+        text = raw.strip().lower() if isinstance(raw, str) else None
+        value = aliases.get(text, text)
+        if value not in values:
+            raise ValueError(f"must be one of {', '.join(values)}, got {raw!r}")
+        return value
+
+    schema = {"type": "string", "enum": [*values, *(a for a in aliases if a not in values)]}
+    if aliases:
+        schema["description"] = (what + ". " if what else "") + "Aliases: " + ", ".join(
+            f"{alias} = {value}" for alias, value in aliases.items())
+    elif what:
+        schema["description"] = what
+    return Annotated[str, BeforeValidator(pick), WithJsonSchema(schema)]
+
+
+YEARS = (1900, 2999)  # dates outside are typos, and date arithmetic (due = received + 14 days) stays in range
+
+
+def read_datetime(raw) -> datetime:
+    """An ISO 8601 date or date-time (as text or a datetime) in UTC; ValueError saying why not."""
+    try:
+        if isinstance(raw, datetime):
+            parsed = raw
+        elif isinstance(raw, str):
+            text = raw.strip()
+            parsed = (datetime.combine(date.fromisoformat(text), time()) if len(text) == 10
+                      else datetime.fromisoformat(text.replace("Z", "+00:00")))
+        else:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"must be an ISO 8601 date or time like 2026-03-01T09:30:00Z, got {raw!r}") from None
+    if not YEARS[0] <= parsed.year <= YEARS[1]:
+        raise ValueError(f"must be a date between the years {YEARS[0]} and {YEARS[1]}, got {raw!r}")
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+# An ISO 8601 date or date-time (a date is its midnight UTC; a time without offset is UTC).
+When = Annotated[datetime, BeforeValidator(read_datetime),
+                 WithJsonSchema({"type": "string", "format": "date-time",
+                                 "description": "ISO 8601 date-time (a date alone is its midnight UTC)"})]
+
+
+def Slug(max_length: int = 40, spaces: bool = False, star: bool = False):  # noqa: N802 — a type factory
+    """A short lowercase name (a task type, a service area): letters, digits, `_` and `-` (and spaces
+    if `spaces`; "*" for "any" if `star`), read lowercased."""
+    inner = "a-z0-9_ -" if spaces else "a-z0-9_-"
+    pattern = rf"^[a-z0-9][{inner}]{{0,{max_length - 1}}}$"
+    rule = re.compile(pattern)
+    message = ('must be "*" (any) or a short lowercase name' if star else "must be a short lowercase name") + \
+        f" (letters, digits, _ and -; at most {max_length} characters)"
+
+    def read(raw):
+        text = raw.strip().lower() if isinstance(raw, str) else None
+        if text is None or not (rule.match(text) or (star and text == "*")):
+            raise ValueError(f"{message}, got {raw!r}")
+        return text
+
+    schema = {"type": "string", "pattern": f"^(\\*|{pattern[1:-1]})$" if star else pattern, "maxLength": max_length}
+    return Annotated[str, BeforeValidator(read), WithJsonSchema(schema)]

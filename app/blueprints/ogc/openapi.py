@@ -139,6 +139,7 @@ def _path_and_parameters(rule) -> tuple[str, list[dict]]:
     params = []
     for name, converter in rule._converters.items():
         schema = ({"type": "integer", "minimum": 0, "maximum": converter.max} if hasattr(converter, "max")
+                  else {"type": "string", "enum": sorted(converter.items)} if hasattr(converter, "items")
                   else {"type": "string"})
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     return path, params
@@ -208,7 +209,8 @@ def _declared_paths(taken: set[str]) -> tuple[dict, SchemaSet]:
         if parameters:
             op["parameters"] = parameters
         if spec.body is not None:
-            op["requestBody"] = {"required": True, "content": {_JSON: {"schema": schemas.ref(spec.body, "validation")}}}
+            op["requestBody"] = {"required": spec.body_required,
+                                 "content": {_JSON: {"schema": schemas.ref(spec.body, "validation")}}}
         paths.setdefault(path, {})[method.lower()] = op
     return paths, schemas
 

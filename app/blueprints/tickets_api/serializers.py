@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from app.blueprints.api.serializers import iso
 from app.models import Task, Ticket, User
-from app.services.helpdesk.intake import Outcome
+from app.services.helpdesk.intake import Outcome, summarize_outcomes
 from app.services.helpdesk.ticket_tasks import allowed_actions, current_assignments
 from app.services.helpdesk.tickets import TicketBatch
 
@@ -18,14 +18,17 @@ def task_assignees_json(task: Task) -> list[dict]:
 
 
 def ticket_task_json(task: Task, user: User | None = None) -> dict:
-    step = task.current_step
-    steps = task.workflow.steps
+    """A task as the seed's API serves it; a task without a ticket (made on /api/workflow/) has no
+    ticket, workflow or step."""
+    step, ticket, workflow = task.current_step, task.ticket, task.workflow
+    steps = workflow.steps if workflow is not None else []
     out = {
-        "id": task.id, "task_id": task.id, "project_id": task.project_id,
-        "ticket_id": task.ticket_id, "ticket_external_id": task.ticket.external_id, "ticket_subject": task.ticket.subject,
-        "workflow_id": task.workflow_id, "workflow_name": task.workflow.name,
-        "current_step": step.id, "current_step_name": step.name, "current_step_role": step.role.name,
-        "current_step_order": next((i for i, s in enumerate(steps, start=1) if s.id == step.id), None),
+        "id": task.id, "task_id": task.id, "project_id": task.project_id, "ticket_id": task.ticket_id,
+        "ticket_external_id": ticket.external_id if ticket else None, "ticket_subject": ticket.subject if ticket else None,
+        "workflow_id": task.workflow_id, "workflow_name": workflow.name if workflow else None,
+        "current_step": step.id if step else None, "current_step_name": step.name if step else None,
+        "current_step_role": step.role.name if step else None,
+        "current_step_order": next((i for i, s in enumerate(steps, start=1) if step and s.id == step.id), None),
         "steps_count": len(steps), "status": task.status, "priority": task.priority, "due_date": iso(task.due_at),
         "users": task_assignees_json(task), "created_at": iso(task.created_at), "updated_at": iso(task.updated_at),
         "completed_at": iso(task.completed_at),
@@ -64,6 +67,12 @@ def ticket_json(ticket: Ticket, with_task: bool = True) -> dict:
 def intake_outcome_json(outcome: Outcome, ticket_url: str) -> dict:
     """One ticket's intake outcome, linked to the ticket."""
     return {**outcome.as_dict(), "_links": {"ticket": ticket_url}}
+
+
+def batch_summary_json(outcomes: list[Outcome]) -> dict:
+    """A batch processed in the request: counts by action and allocation status, and every outcome
+    (the same summary a queued batch's job returns)."""
+    return summarize_outcomes(outcomes)
 
 
 def queued_batch_json(job_id: str, batch_url: str) -> dict:

@@ -30,7 +30,11 @@ from app.models import OutboxEvent, SlaRecord, Task, TaskAssignment, TaskStatus,
 from app.services.orchestration import sla
 from app.services.platform.bulk_insert import insert_rows, pipelined
 from app.services.platform.errors import ValidationFailed
-from app.services.helpdesk.intake_parsing import best_effort, parse_ticket
+from app.schemas.parsing import validate_data
+from app.schemas.tickets import (
+    EXTERNAL_ID_KEYS, MAX_BATCH, PRIORITIES, PRIORITY_ALIASES, TEXT_LIMITS, TicketIn, read_external_id, requester_name,
+)
+from app.schemas.types import read_datetime
 from app.services.helpdesk.matching import Route, match, matching_index
 from app.services.platform.outbox import event_values
 from app.services.helpdesk.round_robin import (
@@ -38,7 +42,9 @@ from app.services.helpdesk.round_robin import (
 )
 
 MAX_ALLOCATION_ATTEMPTS = 8
-MAX_BATCH = 5000
+# Due date when the sender gives none: received time plus this, by priority.
+DUE_AFTER = {"critical": timedelta(days=1), "high": timedelta(days=3), "medium": timedelta(days=7),
+             "low": timedelta(days=14)}
 # Ticket tasks are help-desk work: their service area is the ticket's department (so SLA configs and
 # compliance can be per department), their type the general one (not "intake": the built-in rule
 # "intake completed → assessment task" is for field intake, not for help-desk tickets).
@@ -127,21 +133,71 @@ def _resolve_routes(project_id: int, tickets: dict[str, dict]) -> tuple[dict, di
     return routes, role_staffing(roles)
 
 
-def receive_tickets(project_id: int, payloads: list, strict: bool = False) -> list[Outcome]:
+def _read(payload: TicketIn | dict) -> tuple[str | None, dict, dict]:
+    """(external id, column values, errors by field) of one ticket as sent (a dict, read with
+    TicketIn) or already read; the values are complete when there are no errors."""
+    if isinstance(payload, TicketIn):
+        ticket, errors = payload, {}
+    elif not isinstance(payload, dict):
+        return None, {}, {"ticket": ["must be a JSON object"]}
+    else:
+        try:
+            ticket, errors = validate_data(TicketIn, payload, "Invalid ticket"), {}
+        except ValidationFailed as exc:
+            ticket, errors = None, exc.details
+    external_id = ticket.external_id if ticket is not None else (
+        None if "external_id" in errors else _readable(payload)["external_id"])
+    if external_id is None and "external_id" not in errors:
+        errors = {"external_id": [f"is required (one of {', '.join(EXTERNAL_ID_KEYS)})"], **errors}
+    if errors:
+        return external_id, {}, errors
+    received = ticket.received_at or utcnow()
+    values = {"subject": ticket.subject, "description": ticket.description, "department": ticket.department,
+              "category": ticket.category, "sub_category": ticket.sub_category or None,
+              "priority": ticket.priority, "requester": ticket.requester or "", "received_at": received,
+              "due_at": ticket.due_date or received + DUE_AFTER[ticket.priority]}
+    return ticket.external_id, values, {}
+
+
+def _readable(payload: dict) -> dict:
+    """Column values for storing an invalid ticket so people can see it: whatever is readable."""
+    fields = TicketIn.folded(payload)
+
+    def text(name: str) -> str:
+        raw = fields.get(name)
+        return str(raw).replace("\x00", "").strip()[:TEXT_LIMITS[name]] if isinstance(raw, (str, int)) else ""
+
+    def readable(read, raw):
+        try:
+            return read(raw)
+        except ValueError:
+            return None
+
+    priority = str(fields.get("priority") or "medium").strip().lower()
+    return {"external_id": readable(read_external_id, fields.get("external_id")),
+            **{name: text(name) for name in ("subject", "description", "department", "category")},
+            "sub_category": text("sub_category") or None,
+            "priority": PRIORITY_ALIASES.get(priority, priority if priority in PRIORITIES else "medium"),
+            "requester": requester_name(fields.get("requester")) or "",
+            "received_at": readable(read_datetime, fields.get("received_at")) or utcnow(), "due_at": None}
+
+
+def receive_tickets(project_id: int, payloads: list[TicketIn | dict], strict: bool = False) -> list[Outcome]:
     """Create or update tickets by external id and allocate the new ones; returns one outcome per
-    payload. `strict`: raise ValidationFailed (naming every bad field, nothing stored) instead of
-    storing invalid tickets as `invalid_data`. Commits once."""
-    if not isinstance(payloads, list) or not payloads:
-        raise ValidationFailed("Send a non-empty list of tickets.", {"tickets": ["must be a non-empty list"]})
-    if len(payloads) > MAX_BATCH:
-        raise ValidationFailed(f"At most {MAX_BATCH} tickets per batch.", {"tickets": [f"at most {MAX_BATCH} items"]})
+    payload (a dict as sent, read here with TicketIn, or a TicketIn). `strict`: raise ValidationFailed
+    (naming every bad field, nothing stored) instead of storing invalid tickets as `invalid_data`.
+    Commits once."""
+    if not payloads or len(payloads) > MAX_BATCH:
+        raise ValidationFailed(f"Send 1 to {MAX_BATCH} tickets.", {"tickets": [f"must hold 1 to {MAX_BATCH} items"]})
     outcomes: dict[int, Outcome] = {}
     latest: dict[str, tuple[int, dict, dict, dict]] = {}  # external id → (index, values, errors, payload)
     for i, payload in enumerate(payloads):
-        external_id, values, errors = parse_ticket(payload)
+        external_id, values, errors = _read(payload)
         if strict and errors:
             named = "; ".join(f"{k}: {v[0]}" for k, v in errors.items())
             raise ValidationFailed(f"Invalid ticket — {named}", errors)
+        if isinstance(payload, TicketIn):
+            payload = payload.model_dump(mode="json", exclude_none=True)
         if external_id is None:
             outcomes[i] = Outcome(i, None, "rejected", allocation_status=AS.INVALID_DATA.value,
                                   message="Rejected: the ticket has no usable external id.", errors=errors)
@@ -176,7 +232,7 @@ def _write_batch(project_id: int, latest: dict, routes: dict, members: dict) -> 
         if errors:
             status, message, route = AS.INVALID_DATA, "Invalid data — " + "; ".join(
                 f"{k}: {v[0]}" for k, v in errors.items()), None
-            row = best_effort(payload)
+            row = {k: v for k, v in _readable(payload).items() if k != "external_id"}
         else:
             route = routes[ext]
             status, message = _plan(values, route, members)

@@ -165,8 +165,6 @@ def round_robin_user_ids(user: User, role_name: str, project_id: int | None = No
     """The seed's `GET /api/v1/tts/round-robin/?role_name=`: ids of the active users holding a role
     of that name in the caller's projects (or in `project_id`), ascending; [] for an unknown role."""
     errors = FieldErrors()
-    if not (role_name or "").strip():
-        errors.add("role_name", "is required")
     if project_id is not None and project_id not in user.project_ids:
         errors.add("project_id", f"project {project_id} does not exist or is not one of yours")
     errors.raise_if_any("Invalid query")
@@ -174,5 +172,5 @@ def round_robin_user_ids(user: User, role_name: str, project_id: int | None = No
     return list(db.session.execute(
         select(User.id).join(user_staff_roles, user_staff_roles.c.user_id == User.id)
         .join(StaffRole, StaffRole.id == user_staff_roles.c.staff_role_id)
-        .where(StaffRole.project_id.in_(scope), StaffRole.name == role_name.strip(), User.active.is_(True))
+        .where(StaffRole.project_id.in_(scope), StaffRole.name == role_name, User.active.is_(True))
         .order_by(User.id).distinct()).scalars())

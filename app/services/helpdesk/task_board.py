@@ -9,6 +9,8 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import AssignmentStatus, Task, TaskAssignment, TaskStatus, User, Workflow
+from app.schemas.parsing import validate_data
+from app.schemas.ticket_tasks import UserStatusIn
 from app.services.helpdesk import ticket_tasks as svc
 from app.services.helpdesk.workflows import workflows_query
 from app.services.orchestration.sla_reports import task_sla_summary
@@ -75,6 +77,9 @@ def act_on_task(user: User, task_id: int, action: str, reason: str, view: BoardV
 
 
 def set_my_status(user: User, task_id: int, status: str | None, view: BoardView) -> TaskBoard:
-    """Set the caller's own status on the task's current step; the board after it."""
-    svc.update_user_status(user, task_id, {"user_id": user.id, "status": status})
+    """Set the caller's own status on the task's current step; the board after it. The task is looked up
+    before the form is read: another project's task is a 404 whatever was posted."""
+    svc.get_task(user, task_id)
+    svc.update_user_status(user, task_id, validate_data(UserStatusIn, {"user_id": user.id, "status": status},
+                                                        "Cannot update your status"))
     return task_board(user, view)

@@ -15,7 +15,8 @@ from app.models import (
 from app.services.helpdesk import staff_roles as catalog
 from app.services.helpdesk import tickets as svc
 from app.services.helpdesk.intake import Outcome
-from app.services.helpdesk.intake_parsing import PRIORITIES
+from app.schemas.parsing import validate_data
+from app.schemas.tickets import PRIORITIES, QUEUE_STATUSES, TicketIn
 from app.services.helpdesk.ticket_tasks import create_task_for_ticket
 from app.services.platform.errors import DomainError, ValidationFailed
 
@@ -50,7 +51,7 @@ def ticket_queue(user: User, filters: dict[str, str], page: int, form: dict | No
                              department=filters.get("department") or None, search=filters.get("q") or None)
     tickets = db.paginate(stmt, page=page, per_page=PER_PAGE, error_out=False)
     return TicketQueue(
-        page=tickets, filters=filters, statuses=svc.QUEUE_STATUSES, priorities=PRIORITIES,
+        page=tickets, filters=filters, statuses=QUEUE_STATUSES, priorities=PRIORITIES,
         counts=svc.queue_counts(user),
         assignments=svc.assignments_by_task([t.task.id for t in tickets.items if t.task]),
         form=form if form is not None else {"priority": "medium"}, errors=errors or {},
@@ -72,7 +73,7 @@ def submit_ticket_form(user: User, form: dict, filters: dict[str, str], page: in
     """Receive a ticket from the queue page's form (processed now: matched, allocated); on bad input,
     nothing is stored and the queue comes back with every error named."""
     try:
-        return SubmittedTicket(outcome=svc.submit_ticket(user, form))
+        return SubmittedTicket(outcome=svc.submit_ticket(user, validate_data(TicketIn, form, "Invalid ticket")))
     except ValidationFailed as exc:
         db.session.rollback()
         return SubmittedTicket(queue=ticket_queue(user, filters, page, form, exc.details))

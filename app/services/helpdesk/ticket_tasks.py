@@ -11,20 +11,19 @@ from sqlalchemy import Select, func, or_, select, update
 
 from app.extensions import db
 from app.models import (
-    AssignmentStatus, EndLogic, Permission, Task, TaskAssignment, TaskStatus, Ticket, User, Workflow, utcnow,
+    EndLogic, Permission, Task, TaskAssignment, TaskStatus, Ticket, User, Workflow, utcnow,
 )
 from app.services.platform.permissions import require_permission
 from app.services.platform import audit
-from app.services.platform.access import get_scoped, parse_int, project_scope
+from app.services.platform.access import get_scoped, project_scope
 from app.services.platform.errors import Conflict, FieldErrors, Forbidden, InvalidTransition, NotFound
 from app.services.platform.outbox import emit_event
 from app.services.helpdesk.round_robin import RoleSourceUnreachable, lock_states, next_assignees, role_staffing, save_states
 from app.services.orchestration.state_machines import TASK
+from app.schemas.ticket_tasks import AssignUserIn, TicketTaskFilters, UserStatusIn
 from app.services.orchestration.transitions import allowed_transitions, finish, is_supervisor, transition
 
 S = TaskStatus
-TASK_STATUS_ALIASES = TASK.aliases
-ASSIGNMENT_STATUS_ALIASES = {"pending": "assigned", "done": "completed"}
 OPEN_ASSIGNMENT = ("assigned", "in_progress", "on_hold")
 TERMINAL = (S.COMPLETED.value, S.CANCELLED.value)
 # Board action → (the state it applies to, or None for any; the state it leads to; label). Which ones a
@@ -37,18 +36,6 @@ ACTIONS: dict[str, tuple[str | None, str, str]] = {
     "complete": (None, S.COMPLETED.value, "Complete"),
     "cancel": (None, S.CANCELLED.value, "Cancel"),
 }
-
-
-def parse_status(raw, errors: FieldErrors, field: str = "status", assignment: bool = False) -> str | None:
-    """A task (or per-user assignment) status, accepting the seed's aliases, case-insensitively."""
-    values = [s.value for s in (AssignmentStatus if assignment else TaskStatus)]
-    aliases = ASSIGNMENT_STATUS_ALIASES if assignment else TASK_STATUS_ALIASES
-    text = str(raw or "").strip().lower()
-    value = aliases.get(text, text)
-    if value not in values:
-        errors.add(field, f"must be one of {', '.join(values)}, got {raw!r}")
-        return None
-    return value
 
 
 def tasks_query(user: User, status: str | None = None, ticket_id: int | None = None, workflow_id: int | None = None,
@@ -70,16 +57,10 @@ def tasks_query(user: User, status: str | None = None, ticket_id: int | None = N
     return stmt.order_by(Task.created_at.desc(), Task.id.desc())
 
 
-def task_list_query(user: User, *, status: str | None = None, mine: bool = False,
-                    assigned_user_id: int | None = None, **filters) -> Select:
-    """The seed's task list: `status` in any spelling the seed used (a bad one is a 400 naming it),
-    `mine` = assigned to the caller's current step; `filters` as `tasks_query` takes them."""
-    if status:
-        errors = FieldErrors()
-        status = parse_status(status, errors)
-        errors.raise_if_any("Invalid query")
-    assigned_user_id = user.id if mine else assigned_user_id
-    return tasks_query(user, status=status or None, assigned_user_id=assigned_user_id, **filters)
+def task_list_query(user: User, filters: TicketTaskFilters) -> Select:
+    """The seed's task list under its filters; `mine` = assigned to the caller's current step."""
+    return tasks_query(user, status=filters.status, ticket_id=filters.ticket_id, workflow_id=filters.workflow_id,
+                       assigned_user_id=user.id if filters.mine else filters.user_id, project_id=filters.project_id)
 
 
 def get_task(user: User, task_id) -> Task:
@@ -115,7 +96,7 @@ def _check_action(user: User, task: Task, action: str) -> None:
         return
     require_permission(user, Permission.UPDATE_TASK)
     source, to, _label = ACTIONS[action]
-    possible = {"next_step": task.status in (S.NEW.value, S.IN_PROGRESS.value),
+    possible = {"next_step": bool(task.workflow_id) and task.status in (S.NEW.value, S.IN_PROGRESS.value),
                 "complete": task.status in (S.NEW.value, S.IN_PROGRESS.value)}.get(
         action, (source is None or task.status == source) and to in TASK.edges.get(task.status, ()))
     if not possible:
@@ -217,13 +198,6 @@ def move_to_next_step(user: User, task_id) -> Task:
     return task
 
 
-def _required_int(raw, errors: FieldErrors, field: str) -> int | None:
-    if raw in (None, ""):
-        errors.add(field, "is required")
-        return None
-    return parse_int(raw, errors, field)
-
-
 def _open_task(user: User, task_id) -> Task:
     task = get_task(user, task_id)
     if task.status in TERMINAL:
@@ -231,22 +205,24 @@ def _open_task(user: User, task_id) -> Task:
     return task
 
 
-def assign_user(user: User, task_id, data: dict) -> TaskAssignment:
-    """Put a user of the task's project on its current step (supervisors). Body: {userID, role?}."""
+def assign_user(user: User, task_id, data: AssignUserIn) -> TaskAssignment:
+    """Put a user of the task's project on its current step (supervisors)."""
     require_permission(user, Permission.MANAGE_WORKFLOWS)
     task = _open_task(user, task_id)
+    if task.current_step_id is None:
+        raise Conflict(f"Task {task.id} has no workflow step to assign users to.")
     errors = FieldErrors()
-    user_id = _required_int(data.get("userID", data.get("user_id")), errors, "userID")
-    target = db.session.get(User, user_id) if user_id is not None else None
-    if user_id is not None and (target is None or task.project_id not in target.project_ids):
+    user_id = data.userID
+    target = db.session.get(User, user_id)
+    if target is None or task.project_id not in target.project_ids:
         errors.add("userID", f"user {user_id} does not exist in this project")
-    elif target is not None and not target.active:
+    elif not target.active:
         errors.add("userID", f"user {target.username} is inactive")
-    elif target is not None and any(a.user_id == target.id and a.status != "declined"
+    elif any(a.user_id == target.id and a.status != "declined"
                                     for a in current_assignments(task)):
         errors.add("userID", f"{target.username} is already assigned to this step")
     errors.raise_if_any("Cannot assign user")
-    role = str(data.get("role") or task.current_step.role.name)[:120]
+    role = data.role or task.current_step.role.name
     assignment = TaskAssignment(task_id=task.id, step_id=task.current_step_id, user_id=target.id,
                                 username=target.username, role_name=role, status="assigned",
                                 reason=f"assigned manually by {user.username}")
@@ -257,15 +233,14 @@ def assign_user(user: User, task_id, data: dict) -> TaskAssignment:
     return assignment
 
 
-def update_user_status(user: User, task_id, data: dict) -> TaskAssignment:
-    """Set one assignee's status on the current step: the assignee, or a supervisor. Body: {user_id, status}."""
+def update_user_status(user: User, task_id, data: UserStatusIn) -> TaskAssignment:
+    """Set one assignee's status on the current step: the assignee, or a supervisor."""
     require_permission(user, Permission.UPDATE_TASK)
     task = _open_task(user, task_id)
     errors = FieldErrors()
-    user_id = _required_int(data.get("user_id", data.get("userID")), errors, "user_id")
-    status = parse_status(data.get("status"), errors, assignment=True)
+    user_id, status = data.user_id, data.status
     assignment = next((a for a in current_assignments(task) if a.user_id == user_id), None)
-    if user_id is not None and assignment is None:
+    if assignment is None:
         errors.add("user_id", f"user {user_id} is not assigned to the current step of task {task.id}")
     errors.raise_if_any("Cannot update the user's status")
     if assignment.user_id != user.id and not is_supervisor(user):
@@ -278,16 +253,12 @@ def update_user_status(user: User, task_id, data: dict) -> TaskAssignment:
     return assignment
 
 
-def create_task_for_ticket(user: User, ticket_id) -> Task:
+def create_task_for_ticket(user: User, ticket_id: int) -> Task:
     """Allocate a ticket that has no task yet (manual trigger or retry). The outcome is stored on the
     ticket either way; a failure is then raised (409, or 503 when the role source is unreachable)."""
     from app.services.helpdesk.intake import allocate_tickets
     from app.services.helpdesk.tickets import get_ticket
 
-    if ticket_id in (None, ""):
-        errors = FieldErrors()
-        errors.add("ticket_id", "is required")
-        errors.raise_if_any("Cannot create task")
     require_permission(user, Permission.CREATE_TASK)
     ticket = get_ticket(user, ticket_id)
     if ticket.is_task_allocated:

@@ -9,14 +9,13 @@ import redis
 from sqlalchemy import Select, func, or_, select
 
 from app.extensions import db, get_queue
-from app.models import AllocationStatus, Permission, Task, TaskAssignment, Ticket, User
+from app.models import Permission, Task, TaskAssignment, Ticket, User
 from app.services.platform.permissions import require_permission
 from app.services.platform.access import get_scoped, project_scope, resolve_project
-from app.services.platform.errors import DomainError, FieldErrors, NotFound, ValidationFailed
-from app.services.helpdesk.intake import MAX_BATCH, Outcome, receive_ticket, receive_tickets
-from app.services.helpdesk.intake_parsing import ID_KEYS, REQUESTER_KEYS
+from app.services.platform.errors import DomainError, FieldErrors, NotFound
+from app.services.helpdesk.intake import Outcome, receive_ticket, receive_tickets
+from app.schemas.tickets import TicketBatchIn, TicketIn
 
-QUEUE_STATUSES = tuple(s.value for s in AllocationStatus if s != AllocationStatus.NOT_FOUND)
 BATCH_RESULT_TTL = 24 * 3600
 
 
@@ -61,47 +60,36 @@ def assignments_by_task(task_ids: list[int]) -> dict[int, list[TaskAssignment]]:
     return out
 
 
-def _project(user: User, raw) -> int:
+def _project(user: User, project_id: int | None) -> int:
     require_permission(user, Permission.CREATE_TASK)
     errors = FieldErrors()
-    project_id = resolve_project(user, raw, errors)
+    project_id = resolve_project(user, project_id, errors)
     errors.raise_if_any("Cannot receive tickets")
     return project_id
 
 
-def submit_ticket(user: User, data: dict) -> Outcome:
+def submit_ticket(user: User, ticket: TicketIn) -> Outcome:
     """One ticket from the form or the API, processed now. Invalid data is a 400 naming every bad
-    field and stores nothing. Without an external id (the form), one is generated."""
-    project_id = _project(user, data.get("project_id"))
-    payload = {k: v for k, v in data.items() if k not in ("project_id", "csrf_token")}
-    if not any(payload.get(k) not in (None, "") for k in ID_KEYS):
-        payload["external_id"] = f"WEB-{uuid.uuid4().hex[:10].upper()}"
-    if not any(payload.get(k) for k in REQUESTER_KEYS):
-        payload["requester"] = user.display_name
-    return receive_ticket(project_id, payload, strict=True)
+    field and stores nothing. Without an external id (the form), one is made; without a requester,
+    it is the user."""
+    project_id = _project(user, ticket.project_id)
+    made = {}
+    if ticket.external_id is None:
+        made["external_id"] = f"WEB-{uuid.uuid4().hex[:10].upper()}"
+    if not ticket.requester:
+        made["requester"] = user.display_name[:255]
+    return receive_ticket(project_id, ticket.model_copy(update=made), strict=True)
 
 
-def _batch_body(data) -> tuple[object, list]:
-    """A bulk body is a list of tickets, or {"tickets": [...], "project_id"?}."""
-    if isinstance(data, list):
-        return None, data
-    if isinstance(data, dict) and isinstance(data.get("tickets"), list):
-        return data.get("project_id"), data["tickets"]
-    raise ValidationFailed("Send a list of tickets, or {\"tickets\": [...]}.", {"tickets": ["must be a list"]})
-
-
-def submit_batch(user: User, data) -> list[Outcome]:
+def submit_batch(user: User, batch: TicketBatchIn) -> list[Outcome]:
     """Many tickets processed now (bulk with ?sync=1); each gets its own outcome."""
-    project, tickets = _batch_body(data)
-    return receive_tickets(_project(user, project), tickets)
+    return receive_tickets(_project(user, batch.project_id), batch.tickets)
 
 
-def enqueue_batch(user: User, data) -> str:
+def enqueue_batch(user: User, batch: TicketBatchIn) -> str:
     """Queue one RQ job for the whole batch; returns its id (GET /api/tickets/batches/<id>/)."""
-    project, tickets = _batch_body(data)
-    project_id = _project(user, project)
-    if not tickets or len(tickets) > MAX_BATCH:
-        raise ValidationFailed(f"Send 1 to {MAX_BATCH} tickets.", {"tickets": [f"must hold 1 to {MAX_BATCH} items"]})
+    project_id = _project(user, batch.project_id)
+    tickets = batch.tickets
     job_id = f"tickets-{uuid.uuid4()}"
     try:
         get_queue().enqueue_call("app.rq_jobs.intake.receive_tickets_job", args=(project_id, tickets), job_id=job_id,

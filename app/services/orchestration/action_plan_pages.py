@@ -9,6 +9,8 @@ from flask_sqlalchemy.pagination import Pagination
 
 from app.extensions import db
 from app.models import ActionPlan, Permission, Project, StateTransition, User
+from app.schemas.parsing import validate_data
+from app.schemas.workflow import ActionPlanIn
 from app.services.orchestration import work_items as svc
 from app.services.orchestration.state_machines import ACTION_PLAN
 from app.services.orchestration.transitions import allowed_transitions, transition
@@ -61,9 +63,12 @@ class SavedActionPlan:
 
 
 def create_action_plan_from_form(user: User, form: dict) -> SavedActionPlan:
-    """Create a draft action plan from the form; on bad input, the form again with every error named."""
+    """Create a draft action plan from the form (as posted); on bad input, the form again with every
+    error named."""
     try:
-        return SavedActionPlan(plan=svc.create_action_plan(user, form))
+        data = validate_data(ActionPlanIn, {k: v for k, v in form.items() if k != "csrf_token"},
+                             "Cannot create the action plan")
+        return SavedActionPlan(plan=svc.create_action_plan(user, data))
     except ValidationFailed as exc:
         return SavedActionPlan(form=action_plan_form(user, form, exc.details))
 

@@ -28,6 +28,8 @@ from app.services.orchestration.alerts import raise_alert
 from app.services.orchestration.conditions import evaluate, lookup
 from app.services.orchestration.transitions import Cause, transition
 from app.services.orchestration.work_items import create_task
+from app.schemas.parsing import validate_data
+from app.schemas.workflow import TaskIn
 from app.services.platform.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -214,7 +216,8 @@ def _create_task(action: dict, doc: dict, payload: dict, cause) -> dict:
             "priority": action.get("priority") or "medium",
             "description": render_text(action.get("description") or "", doc),
             "action_plan_id": payload.get("action_plan_id")}
-    task = create_task(None, data, project_id=payload.get("project_id"), cause=cause, commit=False)
+    task = create_task(None, validate_data(TaskIn, data, "Invalid task"), project_id=payload.get("project_id"),
+                       cause=cause, commit=False)
     return {"type": "create_task", "ok": True, "task_id": task.id}
 
 

@@ -18,36 +18,35 @@ from app.extensions import db
 from app.models import BusinessCalendarConfig, Permission, SlaConfig, User
 from app.services.platform.permissions import require_permission
 from app.services.platform import audit
+from app.schemas.sla import SlaConfigChanges, SlaConfigIn
 from app.services.platform.access import parse_int, project_scope, resolve_project
 from app.services.platform.errors import FieldErrors, Forbidden, NotFound
 
-PAUSABLE_STATES = ("new", "in_progress", "blocked")  # the task states that are not terminal
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_SLUG = re.compile(r"^(\*|[a-z0-9][a-z0-9_-]{0,79})$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-MAX_TARGET = 525_600  # a year of minutes: more is a typo
 
 
 # --- configs ----------------------------------------------------------------------------------------
 
-def list_configs(user: User) -> list[SlaConfig]:
-    """Global configs and those of the user's projects, global first."""
-    return list(db.session.execute(select(SlaConfig).where(
-        (SlaConfig.project_id.is_(None)) | SlaConfig.project_id.in_(project_scope(user)))
-        .order_by(SlaConfig.project_id.is_not(None), SlaConfig.project_id, SlaConfig.service_area,
-                  SlaConfig.task_type)).scalars())
+def list_configs(user: User, active_only: bool = False) -> list[SlaConfig]:
+    """Global configs and those of the user's projects, global first (only enabled ones if `active_only`)."""
+    stmt = select(SlaConfig).where((SlaConfig.project_id.is_(None)) | SlaConfig.project_id.in_(project_scope(user)))
+    if active_only:
+        stmt = stmt.where(SlaConfig.enabled.is_(True))
+    return list(db.session.execute(
+        stmt.order_by(SlaConfig.project_id.is_not(None), SlaConfig.project_id, SlaConfig.service_area,
+                      SlaConfig.task_type)).scalars())
 
 
-def get_config(user: User, config_id) -> SlaConfig:
+def get_config(user: User, config_id: int) -> SlaConfig:
     """A config the user can see (global, or of one of the user's projects), else NotFound."""
-    row_id = parse_int(config_id, FieldErrors(), "id")
-    config = db.session.get(SlaConfig, row_id) if row_id is not None else None
+    config = db.session.get(SlaConfig, config_id)
     if config is None or (config.project_id is not None and config.project_id not in user.project_ids):
         raise NotFound(f"No SLA config {config_id}")
     return config
 
 
-def editable_config(user: User, config_id) -> SlaConfig:
+def editable_config(user: User, config_id: int) -> SlaConfig:
     """A config this user may change (Forbidden for a global one unless the platform operator)."""
     require_permission(user, Permission.MANAGE_SLA)
     config = get_config(user, config_id)
@@ -64,7 +63,7 @@ def may_edit(user: User, config: SlaConfig | None) -> bool:
 
 
 def config_form(config: SlaConfig) -> dict:
-    """A config's values as the form and PATCH merge take them."""
+    """A config's values as the form and a change take them."""
     return {"name": config.name, "project_id": config.project_id, "service_area": config.service_area,
             "task_type": config.task_type, "response_minutes": config.response_minutes,
             "resolution_minutes": config.resolution_minutes, "warning_percent": config.warning_percent,
@@ -72,66 +71,35 @@ def config_form(config: SlaConfig) -> dict:
             "enabled": config.enabled}
 
 
-def _minutes(raw, errors: FieldErrors, field: str, required: bool) -> int | None:
-    if raw in (None, ""):
-        if required:
-            errors.add(field, "is required")
-        return None
-    value = parse_int(raw, errors, field, minimum=1)
-    if value is not None and value > MAX_TARGET:
-        errors.add(field, f"must be at most {MAX_TARGET} minutes")
-        return None
-    return value
-
-
-def _bool(raw) -> bool:
-    return raw is True or str(raw).strip().lower() in ("1", "true", "on", "yes")
-
-
-def _config_project(user: User, data: dict, errors: FieldErrors) -> int | None:
-    """`project_id` empty or null means every project (the platform operator only); absent, the user's only one."""
-    if "project_id" in data and data["project_id"] in (None, "", "*"):
+def _config_project(user: User, values: dict, errors: FieldErrors) -> int | None:
+    """`project_id` null or "*" means every project (the platform operator only); absent, the user's only one."""
+    if "project_id" in values and values["project_id"] in (None, "*"):
         if not user.is_platform_operator:
             errors.add("project_id", "only the platform operator can set targets for every project; choose your project")
         return None
-    return resolve_project(user, data.get("project_id"), errors)
+    return resolve_project(user, values.get("project_id"), errors)
 
 
-def save_config(user: User, data: dict, config_id=None) -> SlaConfig:
-    """Create a config, or update one (`data` over its current values, so a PATCH sends only changes).
-    Commits. Validation errors name each bad field."""
+def save_config(user: User, data: SlaConfigIn | SlaConfigChanges, config_id: int | None = None) -> SlaConfig:
+    """Create a config (`data` a SlaConfigIn), or change one: the fields `data` gives over its current
+    values (a PATCH sends only changes; the edit form sends them all). Commits. Errors name each field."""
     require_permission(user, Permission.MANAGE_SLA)
     config = editable_config(user, config_id) if config_id is not None else None
-    if config is not None:
-        data = {**config_form(config), **data}
+    if config is None:
+        values = data.model_dump()
+        if "project_id" not in data.model_fields_set:
+            del values["project_id"]  # absent: the user's project
+    else:
+        values = {**config_form(config), **data.model_dump(exclude_unset=True)}
     errors = FieldErrors()
-    name = errors.text(data, "name", 160)
-    project_id = _config_project(user, data, errors)
-    area = str(data.get("service_area") or "*").strip().lower()
-    task_type = str(data.get("task_type") or "*").strip().lower()
-    for field, value in (("service_area", area), ("task_type", task_type)):
-        if not _SLUG.match(value):
-            errors.add(field, 'must be "*" (any) or a short lowercase name (letters, digits, _ and -)')
-    response = _minutes(data.get("response_minutes"), errors, "response_minutes", required=False)
-    resolution = _minutes(data.get("resolution_minutes"), errors, "resolution_minutes", required=True)
+    project_id = _config_project(user, values, errors)
+    area, task_type = values["service_area"], values["task_type"]
+    response, resolution = values["response_minutes"], values["resolution_minutes"]
     if response and resolution and response > resolution:
         errors.add("response_minutes", "must not be longer than the resolution target")
-    warning = parse_int(data.get("warning_percent", 80), errors, "warning_percent", minimum=1)
-    if warning is not None and warning > 100:
-        errors.add("warning_percent", "must be between 1 and 100")
-    pause_states = data.get("pause_states")
-    if isinstance(pause_states, str):
-        pause_states = [s for s in re.split(r"[,\s]+", pause_states) if s]
-    pause_states = list(dict.fromkeys(pause_states or []))
-    bad = [s for s in pause_states if s not in PAUSABLE_STATES]
-    if bad:
-        errors.add("pause_states", f"must be among {', '.join(PAUSABLE_STATES)}; got {', '.join(map(str, bad))}")
-    calendar_id = None
-    if data.get("calendar_id") not in (None, ""):
-        calendar_id = parse_int(data.get("calendar_id"), errors, "calendar_id")
-        if calendar_id is not None and db.session.get(BusinessCalendarConfig, calendar_id) is None:
-            errors.add("calendar_id", f"calendar {calendar_id} does not exist")
-    if not errors.errors.get("project_id") and _SLUG.match(area) and _SLUG.match(task_type):
+    if values["calendar_id"] is not None and db.session.get(BusinessCalendarConfig, values["calendar_id"]) is None:
+        errors.add("calendar_id", f"calendar {values['calendar_id']} does not exist")
+    if not errors.errors.get("project_id"):
         clash = db.session.execute(select(SlaConfig).where(
             SlaConfig.project_id.is_(None) if project_id is None else SlaConfig.project_id == project_id,
             SlaConfig.service_area == area, SlaConfig.task_type == task_type,
@@ -143,9 +111,10 @@ def save_config(user: User, data: dict, config_id=None) -> SlaConfig:
     if config is None:
         config = SlaConfig()
         db.session.add(config)
-    config.name, config.project_id, config.service_area, config.task_type = name, project_id, area, task_type
-    config.response_minutes, config.resolution_minutes, config.warning_percent = response, resolution, warning
-    config.pause_states, config.calendar_id, config.enabled = pause_states, calendar_id, _bool(data.get("enabled", True))
+    config.name, config.project_id, config.service_area, config.task_type = values["name"], project_id, area, task_type
+    config.response_minutes, config.resolution_minutes = response, resolution
+    config.warning_percent, config.pause_states = values["warning_percent"], list(values["pause_states"])
+    config.calendar_id, config.enabled = values["calendar_id"], values["enabled"]
     db.session.flush()
     audit.record(user, "update" if config_id is not None else "create", "sla_config", config.id, config_form(config))
     db.session.commit()

@@ -10,6 +10,8 @@ from flask_sqlalchemy.pagination import Pagination
 
 from app.extensions import db
 from app.models import BusinessCalendarConfig, Permission, Project, SlaConfig, User
+from app.schemas.parsing import validate_data
+from app.schemas.sla import PAUSABLE_STATES, SlaConfigIn
 from app.services.orchestration import sla_configs as svc
 from app.services.orchestration import sla_reports
 from app.services.orchestration.sla import DEFAULT_CALENDAR_NAME
@@ -72,7 +74,7 @@ def configs_page(user: User) -> ConfigsPage:
 
 
 def _config_form(user: User, config: SlaConfig | None, form: dict, errors: dict | None = None) -> ConfigForm:
-    return ConfigForm(config, form, errors or {}, svc.list_calendars(), svc.PAUSABLE_STATES, user.projects,
+    return ConfigForm(config, form, errors or {}, svc.list_calendars(), PAUSABLE_STATES, user.projects,
                       user.is_platform_operator)
 
 
@@ -88,15 +90,19 @@ def config_form(user: User, config_id: int | None = None, initial: dict | None =
     return _config_form(user, None, {**defaults, **(initial or {})})
 
 
-def save_config_form(user: User, data: dict, config_id: int | None = None) -> SavedConfig:
-    """Create (config_id None) or update a config from the form; on bad input, the form again as typed
-    with every error named (nothing written)."""
+def save_config_form(user: User, form: dict, config_id: int | None = None) -> SavedConfig:
+    """Create (config_id None) or update a config from the form (as posted; its "All projects" option
+    is an empty project); on bad input, the form again as typed with every error named (nothing written)."""
     require_permission(user, Permission.MANAGE_SLA)
     config = svc.editable_config(user, config_id) if config_id is not None else None
+    values = {k: v for k, v in form.items() if k != "csrf_token"}
+    if values.get("project_id") == "":
+        values["project_id"] = "*"
     try:
+        data = validate_data(SlaConfigIn, values, "Invalid SLA config")
         return SavedConfig(config=svc.save_config(user, data, config_id))
     except ValidationFailed as exc:
-        return SavedConfig(form=_config_form(user, config, data, exc.details))
+        return SavedConfig(form=_config_form(user, config, form, exc.details))
 
 
 # --- calendars --------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from app.services.platform.permissions import require_permission
 from app.services.platform.access import project_scope
 from app.services.orchestration.outbox_admin import outbox_counts
 from app.services.orchestration.state_machines import metadata as machine_metadata
-from app.services.orchestration.work_items import PRIORITIES, TASK_TYPES
+from app.schemas.workflow import PRIORITIES, TASK_TYPES
 
 
 def metadata(user: User) -> dict:

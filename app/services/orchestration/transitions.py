@@ -26,11 +26,12 @@ from app.services.orchestration.state_machines import (
 )
 from app.services.platform.access import get_scoped, project_scope
 from app.services.platform.errors import (
-    Conflict, DomainError, FieldErrors, Forbidden, InvalidTransition, NotFound, ValidationFailed,
+    Conflict, DomainError, FieldErrors, Forbidden, InvalidTransition, NotFound,
 )
 from app.services.platform.bulk_insert import insert_rows
 from app.services.platform.metrics import count, count_many
 from app.services.platform.outbox import event_values
+from app.schemas.workflow import TransitionItem
 
 log = logging.getLogger(__name__)
 S, P = TaskStatus, ActionPlanStatus
@@ -265,37 +266,29 @@ def _compare_and_set(machine: Machine, obj, before: str, values: dict) -> None:
 
 # --- many task transitions at once -----------------------------------------------------------------
 
-MAX_BATCH = 500
 _OUTCOMES = {"invalid_transition": "invalid", "permission_denied": "forbidden", "conflict": "conflict"}
 
 
-def transition_tasks(actor: User, items, now: datetime | None = None) -> list[dict]:
-    """Apply a list of task transitions (`{"task_id", "to_state", "reason", "context", "expected_state"}`)
-    in one transaction, in order. Each item is checked exactly as `transition()` checks one and is
-    applied or refused on its own; a refused item changes nothing, and later items of the same task
-    see the state it is really in. Returns one result per item. Commits.
+def transition_tasks(actor: User, items: list[TransitionItem], now: datetime | None = None) -> list[dict]:
+    """Apply a list of task transitions in one transaction, in order. Each item is checked exactly as
+    `transition()` checks one and is applied or refused on its own; a refused item changes nothing, and
+    later items of the same task see the state it is really in. Returns one result per item. Commits.
 
     Set-based: one SELECT for the tasks, one compare-and-set UPDATE for all of them (a task changed
     meanwhile refuses its items with a conflict), multi-row INSERTs for the events and audit rows."""
-    if not isinstance(items, list) or not items or len(items) > MAX_BATCH:
-        raise ValidationFailed("Cannot apply the transitions", {
-            "transitions": [f"must be a list of 1 to {MAX_BATCH} items"]})
     now = now or utcnow()
-    tasks = _load_tasks(actor, items)
+    tasks = _load_tasks(actor, {item.task_id for item in items})
     first_state: dict[int, str] = {}
     pending: dict[int, dict] = {}
     accepted, results = [], []
     for index, item in enumerate(items):
-        task = tasks.get(_task_id(item))
+        task = tasks.get(item.task_id)
         try:
-            if not isinstance(item, dict):
-                raise ValidationFailed(f"Item {index} is not an object", {"transitions": ["items must be objects"]})
             if task is None:
-                raise NotFound(f"No task {item.get('task_id')!r}")
-            to_state, reason = _check(TASK, actor, task, item.get("to_state"), item.get("reason"),
-                                      item.get("expected_state"))
+                raise NotFound(f"No task {item.task_id}")
+            to_state, reason = _check(TASK, actor, task, item.to_state, item.reason, item.expected_state)
         except DomainError as exc:
-            results.append(_refusal(index, item, exc))
+            results.append(_refusal(index, item.task_id, exc))
             continue
         before = task.status
         first_state.setdefault(task.id, before)
@@ -303,14 +296,13 @@ def transition_tasks(actor: User, items, now: datetime | None = None) -> list[di
         pending.setdefault(task.id, {}).update(values)
         for name, value in values.items():  # later items of this task are checked against this state
             set_committed_value(task, name, value)
-        context = item.get("context") if isinstance(item.get("context"), dict) else None
-        accepted.append((index, task, before, to_state, reason, context))
+        accepted.append((index, task, before, to_state, reason, item.audit_context()))
         results.append(None)
     changed = _compare_and_set_many(first_state, pending)
     events, audits, sla_changes = [], [], []
     for index, task, before, to_state, reason, context in accepted:
         if task.id not in changed:
-            results[index] = _refusal(index, {"task_id": task.id}, Conflict(
+            results[index] = _refusal(index, task.id, Conflict(
                 f"Task {task.id} changed meanwhile; reload it and try again.", {"status": [first_state[task.id]]}))
             continue
         event, audit = _rows(TASK, task, before, to_state, actor, reason, context, None, None, now)
@@ -330,15 +322,7 @@ def transition_tasks(actor: User, items, now: datetime | None = None) -> list[di
     return results
 
 
-def _task_id(item) -> int | None:
-    raw = item.get("task_id") if isinstance(item, dict) else None
-    return raw if isinstance(raw, int) and not isinstance(raw, bool) else int(raw) if isinstance(raw, str) and raw.isdigit() else None
-
-
-def _load_tasks(actor: User, items: list) -> dict[int, Task]:
-    ids = {i for i in map(_task_id, items) if i is not None}
-    if not ids:
-        return {}
+def _load_tasks(actor: User, ids: set[int]) -> dict[int, Task]:
     rows = db.session.execute(select(Task).where(Task.id.in_(ids), Task.project_id.in_(project_scope(actor)))
                               .order_by(Task.id)).scalars()
     return {task.id: task for task in rows}
@@ -364,8 +348,8 @@ def _outcome(code: str) -> str:
     return _OUTCOMES.get(code, "rejected")
 
 
-def _refusal(index: int, item, exc: DomainError) -> dict:
-    return {"index": index, "ok": False, "task_id": _task_id(item), "error_code": exc.code.upper(),
+def _refusal(index: int, task_id: int, exc: DomainError) -> dict:
+    return {"index": index, "ok": False, "task_id": task_id, "error_code": exc.code.upper(),
             "message": exc.message, "details": exc.details}
 
 

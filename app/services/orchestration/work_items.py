@@ -6,7 +6,6 @@ a priority, an author and optionally an assignee and an action plan. Rules make 
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, or_, select
@@ -18,42 +17,15 @@ from app.models import (
 )
 from app.services.platform.permissions import require_permission
 from app.services.platform import audit
-from app.services.platform.access import get_scoped, parse_int, project_scope, resolve_project
+from app.services.platform.access import get_scoped, project_scope, resolve_project
 from app.services.platform.errors import FieldErrors
-from app.services.platform.field_values import parse_datetime
 from app.services.platform.outbox import emit_event
 from app.services.orchestration import sla
 from app.services.orchestration.sla_reports import task_sla_summary
-from app.services.orchestration.state_machines import ACTION_PLAN, TASK
 from app.services.orchestration.transitions import Cause
+from app.schemas.workflow import ActionPlanIn, TaskFilters, TaskIn
 
-TASK_TYPES = ("intake", "assessment", "review", "general")
-PRIORITIES = ("low", "medium", "high", "urgent")
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-
-
-def _task_fields(data: dict, errors: FieldErrors) -> dict:
-    title = errors.text(data, "title", 255)
-    task_type = str(data.get("task_type") or "general").strip().lower()
-    if not _SLUG.match(task_type):
-        errors.add("task_type", f"must be a short lowercase name like {', '.join(TASK_TYPES)}")
-    area = str(data.get("service_area") or "general").strip().lower()
-    if not _SLUG.match(area.replace(" ", "_")) or len(area) > 80:
-        errors.add("service_area", "must be a short lowercase name (letters, digits, _ and -)")
-    priority = str(data.get("priority") or "medium").strip().lower()
-    if priority not in PRIORITIES:
-        errors.add("priority", f"must be one of {', '.join(PRIORITIES)}, got {data.get('priority')!r}")
-    description = str(data.get("description") or "")
-    if len(description) > 10_000:
-        errors.add("description", "must be at most 10000 characters")
-    return {"title": title, "task_type": task_type, "service_area": area, "priority": priority,
-            "description": description, "due_at": parse_datetime(data.get("due_at"), "due_at", errors)}
-
-
-def _member(project_id: int, raw, errors: FieldErrors, field: str) -> int | None:
-    if raw in (None, ""):
-        return None
-    user_id = parse_int(raw, errors, field)
+def _member(project_id: int, user_id: int | None, errors: FieldErrors, field: str) -> int | None:
     if user_id is None:
         return None
     target = db.session.get(User, user_id)
@@ -66,37 +38,36 @@ def _member(project_id: int, raw, errors: FieldErrors, field: str) -> int | None
     return None
 
 
-def _plan_for(project_id: int, raw, errors: FieldErrors) -> int | None:
-    if raw in (None, ""):
+def _plan_for(project_id: int, plan_id: int | None, errors: FieldErrors) -> int | None:
+    if plan_id is None:
         return None
-    plan_id = parse_int(raw, errors, "action_plan_id")
-    plan = db.session.get(ActionPlan, plan_id) if plan_id is not None else None
-    if plan_id is not None and (plan is None or plan.project_id != project_id):
+    plan = db.session.get(ActionPlan, plan_id)
+    if plan is None or plan.project_id != project_id:
         errors.add("action_plan_id", f"action plan {plan_id} does not exist in this project")
-    elif plan is not None and plan.status == ActionPlanStatus.ARCHIVED:
+    elif plan.status == ActionPlanStatus.ARCHIVED:
         errors.add("action_plan_id", f"action plan {plan_id} is archived")
     else:
         return plan_id
     return None
 
 
-def create_task(actor: User | None, data: dict, *, project_id: int | None = None, cause: Cause | None = None,
+def create_task(actor: User | None, data: TaskIn, *, project_id: int | None = None, cause: Cause | None = None,
                 commit: bool = True) -> Task:
     """Create a task (state `new`), start its SLA clocks and emit TaskCreated. `actor` None is
     automation: then `project_id` says where, and `cause` links it to the event behind it."""
     errors = FieldErrors()
     if actor is not None:
         require_permission(actor, Permission.CREATE_TASK)
-        project_id = resolve_project(actor, data.get("project_id"), errors)
-    fields = _task_fields(data, errors)
+        project_id = resolve_project(actor, data.project_id, errors)
+    fields = {"title": data.title, "description": data.description, "task_type": data.task_type,
+              "service_area": data.service_area, "priority": data.priority, "due_at": data.due_at}
     if project_id is not None:
-        fields["assignee_id"] = _member(project_id, data.get("assignee_id"), errors, "assignee_id")
-        fields["action_plan_id"] = _plan_for(project_id, data.get("action_plan_id"), errors)
+        fields["assignee_id"] = _member(project_id, data.assignee_id, errors, "assignee_id")
+        fields["action_plan_id"] = _plan_for(project_id, data.action_plan_id, errors)
     errors.raise_if_any("Cannot create the task")
     now = utcnow()
     task = Task(project_id=project_id, status=TaskStatus.NEW.value, created_by_id=actor.id if actor else None,
-                created_at=now, updated_at=now, data=dict(data.get("data") or {}) if isinstance(data.get("data"), dict)
-                else {}, **fields)
+                created_at=now, updated_at=now, data=dict(data.data or {}), **fields)
     db.session.add(task)
     db.session.flush()
     sla.start_clocks(task, now)
@@ -139,33 +110,11 @@ def tasks_query(user: User, *, status: str | None = None, task_type: str | None 
     return stmt.order_by(Task.created_at.desc(), Task.id.desc())
 
 
-def _task_filters(args) -> dict:
-    errors = FieldErrors()
-    out: dict = {}
-    if args.get("status"):
-        out["status"] = TASK.normalise(args["status"])
-        if out["status"] is None:
-            errors.add("status", f"must be one of {', '.join(TASK.states)}, got {args['status']!r}")
-    if args.get("priority"):
-        out["priority"] = str(args["priority"]).lower()
-        if out["priority"] not in PRIORITIES:
-            errors.add("priority", f"must be one of {', '.join(PRIORITIES)}")
-    for name in ("task_type", "service_area", "search"):
-        if args.get(name):
-            out[name] = str(args[name]).strip().lower() if name != "search" else str(args[name])
-    for name in ("assignee_id", "action_plan_id"):
-        if args.get(name) not in (None, ""):
-            out[name] = parse_int(args[name], errors, name)
-    out["mine"] = str(args.get("mine", "")).lower() in ("1", "true", "yes")
-    errors.raise_if_any("Invalid query")
-    return out
-
-
-def task_list_query(user: User, args) -> Select:
-    """Tasks of the user's projects filtered by query-string values (`args`: status with aliases,
-    task_type, service_area, priority, assignee_id, action_plan_id, mine, search); a bad value is a
-    400 naming it."""
-    return tasks_query(user, **_task_filters(args))
+def task_list_query(user: User, filters: TaskFilters) -> Select:
+    """Tasks of the user's projects under the list's filters."""
+    return tasks_query(user, status=filters.status, task_type=filters.task_type, service_area=filters.service_area,
+                       priority=filters.priority, assignee_id=filters.assignee_id,
+                       action_plan_id=filters.action_plan_id, mine=filters.mine, search=filters.search)
 
 
 def get_task(user: User, task_id) -> Task:
@@ -187,16 +136,13 @@ def task_detail(user: User, task_id) -> TaskDetail:
 
 # Action plans ---------------------------------------------------------------------------------
 
-def create_action_plan(user: User, data: dict) -> ActionPlan:
+def create_action_plan(user: User, data: ActionPlanIn) -> ActionPlan:
+    """Create a draft action plan in the user's project (or `data.project_id`). Commits."""
     require_permission(user, Permission.CREATE_ACTION_PLAN)
     errors = FieldErrors()
-    project_id = resolve_project(user, data.get("project_id"), errors)
-    title = errors.text(data, "title", 255)
-    area = str(data.get("service_area") or "general").strip().lower()
-    if not _SLUG.match(area) or len(area) > 80:
-        errors.add("service_area", "must be a short lowercase name (letters, digits, _ and -)")
-    description = str(data.get("description") or "")
+    project_id = resolve_project(user, data.project_id, errors)
     errors.raise_if_any("Cannot create the action plan")
+    title, description, area = data.title, data.description, data.service_area
     now = utcnow()
     plan = ActionPlan(project_id=project_id, title=title, description=description, service_area=area,
                       status=ActionPlanStatus.DRAFT.value, created_by_id=user.id, created_at=now, updated_at=now)
@@ -211,10 +157,8 @@ def create_action_plan(user: User, data: dict) -> ActionPlan:
 
 
 def action_plans_query(user: User, status: str | None = None, service_area: str | None = None) -> Select:
-    """Action plans of the user's projects, newest first; `status` a state or an alias (an unknown one
-    filters nothing)."""
+    """Action plans of the user's projects, newest first, in a state and a service area."""
     stmt = select(ActionPlan).where(ActionPlan.project_id.in_(project_scope(user)))
-    status = ACTION_PLAN.normalise(status)
     if status:
         stmt = stmt.where(ActionPlan.status == status)
     if service_area:

@@ -1,0 +1,121 @@
+"""The seed's task API (/tasks/api/tasks/…): list filters, the action bodies, and what it answers."""
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from app.models import AssignmentStatus, TaskStatus
+from app.schemas.common import Paging
+from app.schemas.parsing import AliasedInput, Input
+from app.schemas.tickets import AssigneeOut
+from app.schemas.types import Choice, Id, OptionalId, Text
+from app.services.orchestration.state_machines import TASK
+
+ASSIGNMENT_STATUS_ALIASES = {"pending": "assigned", "done": "completed"}
+TaskStatusChoice = Choice([s.value for s in TaskStatus], TASK.aliases)
+AssignmentStatusChoice = Choice([s.value for s in AssignmentStatus], ASSIGNMENT_STATUS_ALIASES)
+BOARD_ACTIONS = ("start", "block", "resume", "cancel")  # the actions with a route of their own
+
+
+class TicketTaskFilters(Paging, AliasedInput):
+    aliases = {"user_id": ("assigned_to",)}
+
+    status: TaskStatusChoice | None = None
+    ticket_id: OptionalId = None
+    workflow_id: OptionalId = None
+    user_id: OptionalId = Field(None, description="Assigned to the current step")
+    project_id: OptionalId = None
+    mine: bool = Field(False, description="Assigned to me on the current step")
+
+
+class TicketRef(Input):
+    ticket_id: Id
+
+
+class AssignUserIn(AliasedInput):
+    """The seed's UserAssignmentSerializer: the user (ours, by id) and the role shown with the
+    assignment; `username`, `email` and `status` are accepted and not used (the user's own are)."""
+
+    aliases = {"userID": ("user_id",)}
+
+    userID: Id  # noqa: N815 — the seed's name
+    role: Text(120) | None = Field(None, description="Default: the current step's role")
+    username: Text(150) | None = None
+    email: Text(254) | None = None
+    status: AssignmentStatusChoice | None = None
+
+
+class UserStatusIn(AliasedInput):
+    aliases = {"user_id": ("userID",)}
+
+    user_id: Id
+    status: AssignmentStatusChoice
+
+
+class ActionIn(Input):
+    """The optional body of a task action."""
+
+    reason: Text(500) = Field("", description="Required to block or cancel")
+
+
+class StatisticsQuery(Input):
+    project_id: OptionalId = None
+
+
+# --- answers -----------------------------------------------------------------------------------------
+
+class TicketTaskOut(BaseModel):
+    """The seed's TaskSerializer fields, plus ours."""
+
+    id: int
+    task_id: int
+    project_id: int
+    ticket_id: int | None
+    ticket_external_id: str | None
+    ticket_subject: str | None
+    workflow_id: int | None
+    workflow_name: str | None
+    current_step: int | None
+    current_step_name: str | None
+    current_step_role: str | None
+    current_step_order: int | None
+    steps_count: int
+    status: str
+    priority: str
+    due_date: str | None
+    users: list[AssigneeOut]
+    created_at: str | None
+    updated_at: str | None
+    completed_at: str | None
+    assigned_users_count: int
+    allowed_actions: list[str] | None = Field(None, description="The board actions you may take now")
+
+
+class TicketTaskAction(BaseModel):
+    success: bool
+    message: str
+    task: TicketTaskOut
+
+
+class WorkflowCounts(BaseModel):
+    workflow_id: int
+    name: str
+    status: str
+    is_published: bool
+    total_tasks: int
+    by_status: dict[str, int]
+
+
+class TaskTotals(BaseModel):
+    tasks: int
+    by_status: dict[str, int]
+
+
+class TicketTotals(BaseModel):
+    total: int
+    by_allocation_status: dict[str, int]
+
+
+class WorkflowStatistics(BaseModel):
+    workflows: list[WorkflowCounts]
+    totals: TaskTotals
+    tickets: TicketTotals
