@@ -116,3 +116,16 @@ def test_errors_in_json_bodies_keep_working_for_valid_documents(client, api_toke
     response = client.post("/api/workflow/tasks", data=body, content_type="application/json",
                            headers=api_token(coordinator))
     assert response.status_code == 201 and response.get_json()["task"]["title"] == "Fine ünïcødé ✓"
+
+
+def test_absurd_page_numbers_on_pages_are_a_400_not_a_500(client, login, make_user, db):
+    """Every paged HTML list (and the JSON lists, through the same `page_of`)."""
+    operator = make_user("admin", platform_operator=True)
+    login(operator)
+    for path in ("/plannings/", "/action-plans/", "/sla/at-risk", "/sla/breached", "/automation/alerts", "/automation/webhooks", "/jobs",
+                 "/tickets/", "/admin/outbox"):
+        for page in ("9223372036854775807", "1000001"):
+            response = client.get(f"{path}?page={page}")
+            assert response.status_code == 400, (path, page, response.status_code)
+            assert "page" in response.get_data(as_text=True)
+        assert client.get(f"{path}?page=2").status_code == 200, path  # a page past the end is just empty

@@ -19,6 +19,7 @@ from app.schemas.parsing import validate_data
 from app.schemas.tickets import PRIORITIES, QUEUE_STATUSES, TicketIn
 from app.services.helpdesk.ticket_tasks import create_task_for_ticket
 from app.services.platform.errors import DomainError, ValidationFailed
+from app.services.platform.paging import page_of
 
 PER_PAGE = 25
 
@@ -49,7 +50,7 @@ def ticket_queue(user: User, filters: dict[str, str], page: int, form: dict | No
     `form` and its `errors` (open when there are errors)."""
     stmt = svc.tickets_query(user, status=filters.get("status") or None, priority=filters.get("priority") or None,
                              department=filters.get("department") or None, search=filters.get("q") or None)
-    tickets = db.paginate(stmt, page=page, per_page=PER_PAGE, error_out=False)
+    tickets = page_of(stmt, page, PER_PAGE)
     return TicketQueue(
         page=tickets, filters=filters, statuses=QUEUE_STATUSES, priorities=PRIORITIES,
         counts=svc.queue_counts(user),

@@ -16,6 +16,7 @@ from app.services.orchestration.state_machines import ACTION_PLAN
 from app.services.orchestration.transitions import allowed_transitions, transition
 from app.services.platform.errors import ValidationFailed
 from app.services.platform.permissions import require_permission
+from app.services.platform.paging import page_of
 
 PER_PAGE = 50
 
@@ -35,7 +36,7 @@ def action_plan_list(user: User, status: str | None, service_area: str | None, p
     an unknown one is no filter) and service area."""
     status = ACTION_PLAN.normalise(status)
     area = (service_area or "").strip().lower() or None
-    plans = db.paginate(svc.action_plans_query(user, status, area), page=page, per_page=PER_PAGE, error_out=False)
+    plans = page_of(svc.action_plans_query(user, status, area), page, PER_PAGE)
     return ActionPlanList(plans, status, area or "", ACTION_PLAN.states,
                           svc.action_plan_task_counts([p.id for p in plans.items]),
                           user.has_permission(Permission.CREATE_ACTION_PLAN))
@@ -94,7 +95,7 @@ class ActionPlanPage(PlanState):
 def action_plan_page(user: User, plan_id: int, page: int) -> ActionPlanPage:
     """One plan: its state panel and one page (50) of its tasks."""
     plan = svc.get_action_plan(user, plan_id)
-    tasks = db.paginate(svc.tasks_query(user, action_plan_id=plan.id), page=page, per_page=PER_PAGE, error_out=False)
+    tasks = page_of(svc.tasks_query(user, action_plan_id=plan.id), page, PER_PAGE)
     return ActionPlanPage(**vars(_state(user, plan)), tasks=tasks)
 
 

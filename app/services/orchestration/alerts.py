@@ -17,6 +17,7 @@ from app.services.platform.access import project_scope
 from app.services.platform.bulk_insert import RowBuffer, next_id
 from app.services.platform.errors import NotFound, ValidationFailed
 from app.services.platform.outbox import event_values
+from app.services.platform.paging import page_of
 
 LEVELS = ("info", "warning", "critical")
 
@@ -87,7 +88,7 @@ def alerts_page(user: User, level: str | None, open_only: bool, page: int) -> Al
     """One page (25) of the alerts page: one level (an unknown one shows all) or only the open ones,
     and how many are open."""
     level = level if level in LEVELS else None
-    listing = db.paginate(alerts_query(user, level, open_only), page=page, per_page=25, error_out=False)
+    listing = page_of(alerts_query(user, level, open_only), page, 25)
     return AlertsPage(listing, level, open_only, LEVELS, open_count(user))
 
 

@@ -10,6 +10,7 @@ from app.extensions import db
 from app.models import OutboxEvent, OutboxStatus, User, utcnow
 from app.services.platform.audit import record
 from app.services.platform.errors import Conflict, Forbidden, NotFound
+from app.services.platform.paging import page_of
 
 STATUSES = tuple(s.value for s in OutboxStatus)
 PER_PAGE = 50
@@ -52,7 +53,7 @@ def events_page(user: User, status: str | None = OutboxStatus.DEAD.value, event_
         stmt = stmt.where(OutboxEvent.event_type == event_type)
     if correlation_id:
         stmt = stmt.where(OutboxEvent.correlation_id == correlation_id)
-    return db.paginate(stmt, page=max(page, 1), per_page=per_page, error_out=False)
+    return page_of(stmt, max(page, 1), per_page)
 
 
 @dataclass

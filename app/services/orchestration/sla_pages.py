@@ -17,6 +17,7 @@ from app.services.orchestration import sla_reports
 from app.services.orchestration.sla import DEFAULT_CALENDAR_NAME
 from app.services.platform.errors import ValidationFailed
 from app.services.platform.permissions import require_permission
+from app.services.platform.paging import page_of
 
 PER_PAGE = 50
 NEW_CALENDAR = {"timezone": "UTC", "work_start": "08:00", "work_end": "17:00", "workdays": [0, 1, 2, 3, 4]}
@@ -33,7 +34,7 @@ class RecordsPage:
 def records_page(user: User, which: str, page: int) -> RecordsPage:
     """One page (50) of the open clocks of the user's projects that are at risk or breached, due first,
     with their tasks."""
-    listing = db.paginate(sla_reports.records_query(user, which), page=page, per_page=PER_PAGE, error_out=False)
+    listing = page_of(sla_reports.records_query(user, which), page, PER_PAGE)
     return RecordsPage(listing, sla_reports.record_rows(listing.items))
 
 

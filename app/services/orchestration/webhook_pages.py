@@ -14,6 +14,7 @@ from app.services.orchestration import webhooks as svc
 from app.services.orchestration.event_catalogue import EVENT_TYPES
 from app.services.platform.errors import Forbidden, ValidationFailed
 from app.services.platform.permissions import require_permission
+from app.services.platform.paging import page_of
 
 PER_PAGE = 25
 NEW_ENDPOINT = {"name": "", "url": "", "event_types": [], "project_id": "", "enabled": True}
@@ -59,8 +60,7 @@ def webhooks_page(user: User, status: str | None, endpoint_id: int | None, page:
     """The endpoints the user sees (which ones they may edit), and one page (25) of deliveries to them,
     newest first, of one status (an unknown one shows all) and one endpoint."""
     status = status if status in svc.STATUSES else None
-    listing = db.paginate(svc.deliveries_query(user, status, endpoint_id), page=page, per_page=PER_PAGE,
-                          error_out=False)
+    listing = page_of(svc.deliveries_query(user, status, endpoint_id), page, PER_PAGE)
     endpoints = svc.list_endpoints(user)
     return WebhooksPage(listing, status, endpoint_id, svc.STATUSES, endpoints,
                         {e.id for e in endpoints if svc.can_edit_endpoint(user, e)},

@@ -14,6 +14,7 @@ from app.services.planning import orgunits as svc
 from app.schemas.orgunits import OrgUnitTypeIn
 from app.schemas.parsing import validate_data
 from app.services.platform.errors import ValidationFailed
+from app.services.platform.paging import page_of
 
 SEARCH_LIMIT = 100
 CHILDREN_PER_PAGE = 50
@@ -74,8 +75,7 @@ class OrgUnitPage:
 def org_unit_page(user: User, org_unit_id: int, page: int) -> OrgUnitPage:
     """One unit, its ancestors and one page of its children (50 a page)."""
     unit = svc.get_org_unit(user, org_unit_id)
-    children = db.paginate(svc.org_units_query(user, parent_id=unit.id), page=page, per_page=CHILDREN_PER_PAGE,
-                           error_out=False)
+    children = page_of(svc.org_units_query(user, parent_id=unit.id), page, CHILDREN_PER_PAGE)
     return OrgUnitPage(unit, svc.ancestors(unit), children, svc.child_counts([u.id for u in children.items]))
 
 

@@ -19,6 +19,7 @@ from app.schemas.parsing import validate_data
 from app.schemas.planning import MapClick, PlanningChanges, PlanningIn
 from app.services.platform.errors import ValidationFailed
 from app.services.platform.permissions import require_permission
+from app.services.platform.paging import page_of
 
 PER_PAGE = 25
 STATUSES = {"published": True, "draft": False}
@@ -41,7 +42,7 @@ class PlanningList:
 def planning_list(user: User, search: str, status: str | None, page: int) -> PlanningList:
     """The user's projects' plannings, searched by name and filtered by status, 25 a page."""
     stmt = svc.plannings_query(user, search=search, published=STATUSES.get(status))
-    return PlanningList(db.paginate(stmt, page=page, per_page=PER_PAGE, error_out=False), search, status,
+    return PlanningList(page_of(stmt, page, PER_PAGE), search, status,
                         _can_manage(user))
 
 
@@ -166,7 +167,7 @@ class PlanningPage:
 
 def _table(planning: Planning, sort: str, page: int) -> Pagination:
     stmt = assign_svc.assignments_query(planning.id, sort=sort)
-    return db.paginate(stmt, page=page, per_page=PER_PAGE, error_out=False)
+    return page_of(stmt, page, PER_PAGE)
 
 
 def planning_page(user: User, planning_id: int, type_id: int | None, sort: str, page: int) -> PlanningPage:

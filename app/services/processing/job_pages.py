@@ -10,7 +10,7 @@ from flask_sqlalchemy.pagination import Pagination
 from app.extensions import db
 from app.models import Job, Permission, User
 from app.services.platform.errors import FieldErrors, Forbidden
-from app.services.platform.paging import Page, paginate
+from app.services.platform.paging import Page, page_of, paginate
 from app.services.platform.permissions import require_permission
 from app.services.processing import artifacts
 from app.services.processing import job_status as st
@@ -37,8 +37,7 @@ def jobs_page(user: User, status: str | None, process: str | None, page: int) ->
     ignored) and one process; with the count per status and the processes to filter by."""
     status = status if status in st.CANONICAL else None
     process = process or None
-    listing = db.paginate(jobs_query(user, status=status, process_id=process), page=page, per_page=PER_PAGE,
-                          error_out=False)
+    listing = page_of(jobs_query(user, status=status, process_id=process), page, PER_PAGE)
     return JobsPage(listing, status, process, st.CANONICAL, all_processes(), job_counts(user),
                     user.has_permission(Permission.MANAGE_PIPELINES))
 
