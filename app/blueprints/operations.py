@@ -4,7 +4,8 @@ and query string with their schemas and hands the view validated models (`body=`
 OpenAPI document (`app/blueprints/ogc/openapi.py`) is generated from the same declarations.
 
 A route that serves browsers too (OGC `/processes`, `/jobs`) names its page view (`html=`): a request
-that does not ask for JSON gets the page, and only JSON requests are authenticated and parsed here.
+that neither asks for JSON nor carries a Bearer token gets the page; only JSON clients' requests are
+authenticated and parsed here.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any, Callable
 from flask import request
 from pydantic import BaseModel
 
-from app.errors import wants_json
+from app.errors import ogc_json_client
 from app.schemas.parsing import validate_data, validate_json
 
 # A user's Bearer token; a user's or a pipeline run's; none; a Bearer token or a browser session (OGC);
@@ -89,7 +90,7 @@ def operation(*, responses: dict[int, type[BaseModel] | None], body: type[BaseMo
 
         @wraps(view)
         def wrapper(*args, **kwargs):
-            if html is not None and not wants_json():
+            if html is not None and not ogc_json_client():
                 return html(*args, **kwargs)
             _authenticate(auth)
             if body is not None:

@@ -11,7 +11,7 @@ from pydantic import AfterValidator, BaseModel, Field, RootModel, create_model
 from app.schemas.common import ListMeta, Paging
 from app.schemas.jobs import JobStatus, Link, StatusInfo
 from app.schemas.parsing import Input
-from app.schemas.types import JsonObject, Page, Text
+from app.schemas.types import JsonObject, Page, Text, check_json_value
 
 ProcessId = Text(100, min_length=1)
 JsonFormat = Literal["json"] | None
@@ -19,7 +19,9 @@ QUALIFIED = {"value", "mediaType", "encoding", "schema"}
 
 
 def _plain_values(inputs: dict) -> dict:
-    """OGC qualified input values (`{"value": v, "mediaType"?: …}`) become plain values."""
+    """Inputs storable as JSON (bounded depth, text PostgreSQL can store; the place is named), with OGC
+    qualified values (`{"value": v, "mediaType"?: …}`) as plain values."""
+    check_json_value(inputs, where="inputs")
     return {name: value["value"] if isinstance(value, dict) and "value" in value and set(value) <= QUALIFIED else value
             for name, value in inputs.items()}
 
@@ -29,12 +31,13 @@ class ExecuteRequest(Input):
     `/processes/{processId}`), optionally the outputs wanted, the response form and the mode. Values
     may be plain or qualified (`{"value": …}`)."""
 
-    inputs: Annotated[JsonObject, AfterValidator(_plain_values)] = Field(
+    inputs: Annotated[dict[str, Any], AfterValidator(_plain_values)] = Field(
         default_factory=dict, description="The process's inputs by name (see /processes/{processId})")
     outputs: JsonObject | None = Field(default=None, description="Accepted; every output is returned")
     response: Literal["raw", "document"] | None = None
     mode: Literal["sync", "async", "auto"] | None = Field(
-        default=None, description="sync runs the job in the request when the process allows it (also `Prefer: respond-sync`)")
+        default=None, description="sync runs the job in the request when the process allows it (as "
+                                  "`Prefer: respond-sync` asks)")
     subscriber: JsonObject | None = Field(default=None, description="Accepted; no callbacks are sent")
 
 

@@ -138,7 +138,8 @@ def _undeclared_paths() -> dict:
         op = {"summary": (current_app.view_functions[rule.endpoint].__doc__ or rule.endpoint).strip().splitlines()[0],
               "operationId": f"{rule.endpoint}.{method.lower()}", "tags": [rule.endpoint.split(".")[0]],
               "responses": {"200": {"description": "JSON response", "content": any_json},
-                            "400": {"description": "Invalid input"}, "401": {"description": "Missing or invalid token"}}}
+                            "400": {"description": "Invalid input"},
+                            "401": {"description": "Missing or invalid token"}}}
         if params:
             op["parameters"] = params
         if method in ("POST", "PUT", "PATCH"):
