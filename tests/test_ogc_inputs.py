@@ -50,7 +50,7 @@ def test_the_document_gives_each_process_its_execute_schema(client):
     execute = doc["paths"]["/processes/{processId}/execution"]["post"]
     variants = execute["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
     names = [variant["$ref"].rsplit("/", 1)[1] for variant in variants]
-    assert names == ["DemoStepsExecute", "EchoExecute", "EoAggregateImportExecute", "LqasSamplingExecute"]
+    assert {"DemoStepsExecute", "EchoExecute", "EoAggregateImportExecute", "LqasSamplingExecute"} <= set(names)
     echo = doc["components"]["schemas"]["EchoExecute"]
     assert echo["properties"]["inputs"] == {"$ref": "#/components/schemas/EchoInputs"}
     assert doc["components"]["schemas"]["EchoInputs"]["additionalProperties"] is False

@@ -41,6 +41,7 @@ def _execute_openapi() -> dict:
             "responses": {"201": {"headers": {"Location": {"schema": {"type": "string"},
                                                            "description": "The job's URL"}}}}}
 
+
 bp = Blueprint("ogc", __name__)
 
 
