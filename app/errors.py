@@ -56,10 +56,11 @@ class Failure:
 
 
 def wants_json() -> bool:
-    """True when the client asked for JSON (f=json or an Accept header preferring it)."""
+    """True when the client asked for JSON (f=json or an Accept header preferring it). Any `f` but
+    html is a JSON client's (an unknown format is refused in JSON, not answered with a page)."""
     fmt = request.args.get("f")
     if fmt:
-        return fmt in ("json", "eo")
+        return fmt != "html"
     if request.headers.get("HX-Request") == "true":
         return False
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])

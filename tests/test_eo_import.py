@@ -9,6 +9,7 @@ import pytest
 from flask import Flask, jsonify, request
 
 from app.models import Dhis2Import, Job, JobLog, OrgUnit, OrgUnitType
+from app.schemas.processing import Dhis2ConnectionIn
 from app.services.processing import dhis2
 from app.services.processing import job_status as st
 from app.services.processing.jobs import enqueue_job
@@ -102,6 +103,11 @@ def districts(app, db, make_user):
     return user
 
 
+def _connection(user, double: Dhis2Double, password: str = PASSWORD):
+    return dhis2.save_connection(user, Dhis2ConnectionIn(name="Double", url=double.url, username="admin",
+                                                         password=password))
+
+
 def _inputs(**extra):
     return {"datasetId": "chirps-daily", "start": "2024-01-01", "end": "2024-02-29", "periodType": "MONTHLY",
             "orgUnitLevel": 3, "aggregation": "mean", "dataElement": ELEMENT, **extra}
@@ -139,7 +145,7 @@ def test_offline_dry_run_by_default_builds_payload_and_artifacts(app, db, client
 
 
 def test_import_into_dhis2_double_is_idempotent(app, db, districts, run_worker, dhis2_double):
-    connection = dhis2.save_connection(districts, {"name": "Double", "url": dhis2_double.url, "username": "admin", "password": PASSWORD})
+    connection = _connection(districts, dhis2_double)
     dry = _run(db, run_worker, districts, connection=connection.id)
     assert dry.status == st.SUCCESSFUL, dry.message
     assert dhis2_double.requests[-1]["dryRun"] == "true" and dhis2_double.requests[-1]["importStrategy"] == "CREATE_AND_UPDATE"
@@ -181,7 +187,7 @@ def test_a_period_without_data_fails_in_plain_words(app, db, client, login, dist
 
 
 def test_dhis2_refusal_fails_the_import_step(app, db, districts, run_worker, dhis2_double):
-    connection = dhis2.save_connection(districts, {"name": "Double", "url": dhis2_double.url, "username": "admin", "password": "wrong"})
+    connection = _connection(districts, dhis2_double, password="wrong")
     job = _run(db, run_worker, districts, connection=connection.id)
     assert job.status == st.FAILED and "DHIS2 answered 401" in job.message
     step = next(s for s in job.steps if s["name"] == "import_to_dhis2")
@@ -189,7 +195,7 @@ def test_dhis2_refusal_fails_the_import_step(app, db, districts, run_worker, dhi
 
 
 def test_dhis2_5xx_is_retried_with_backoff(app, db, districts, run_worker, dhis2_double):
-    connection = dhis2.save_connection(districts, {"name": "Double", "url": dhis2_double.url, "username": "admin", "password": PASSWORD})
+    connection = _connection(districts, dhis2_double)
     dhis2_double.unavailable = 2
     job = _run(db, run_worker, districts, connection=connection.id)
     assert job.status == st.SUCCESSFUL, job.message
@@ -205,7 +211,7 @@ def test_secrets_never_reach_logs_job_rows_rq_or_pages(app, db, client, make_use
     from app.extensions import get_redis
 
     caplog.set_level(logging.DEBUG)
-    connection = dhis2.save_connection(districts, {"name": "Double", "url": dhis2_double.url, "username": "admin", "password": PASSWORD})
+    connection = _connection(districts, dhis2_double)
     job = enqueue_job("eo-aggregate-import", _inputs(connection=connection.id, dryRun=False), launcher=districts,
                       project_id=districts.project_ids[0])
     rq_job = RQJob.fetch(job.id, connection=get_redis())

@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Assignment, Job
+from app.schemas.planning import LqasInputs
 from app.services.processing import job_status as st
 from app.services.planning import openhexa as svc
 from app.services.planning.sampling import _plan, sample
@@ -45,5 +46,5 @@ def test_sdk_pipeline_samples_like_the_builtin_one(app, web_app, db, client, liv
     assert job.results["assignments_created"] == 6 and job.results["seed"] == 77
     written = sorted((a.org_unit_id, a.team_id, a.user_id) for a in db.session.execute(
         select(Assignment).where(Assignment.planning_id == planning.id, Assignment.deleted_at.is_(None))).scalars())
-    rows, _ = sample(_plan({**params, "org_unit_type_exceptions": None}))
+    rows, _ = sample(_plan(LqasInputs(**{**params, "org_unit_type_exceptions": None})))
     assert written == sorted((r.org_unit_id, r.team_id, r.user_id) for r in rows)

@@ -116,7 +116,7 @@ def test_too_few_candidates_names_the_parent_and_keeps_old_assignments(db, count
     ({E: ["REGION0", []]}, E, "is not a 'District'"),
     ({E: [[], [], []]}, E, "3 entries for 2 levels"),
     ({C: ["SUBURBAN", "-"]}, C, "must be URBAN, RURAL"),
-    ({"seed": -3}, "seed", "at least 0"),
+    ({"seed": -3}, "seed", "greater than or equal to 0"),
 ])
 def test_validation_errors_queue_nothing(db, country, planning, change, field, text):
     params = _params(country, ["REGION", "DISTRICT"], [1, 1], seed=1, planning_id=planning.id)
@@ -132,7 +132,7 @@ def test_validation_errors_queue_nothing(db, country, planning, change, field, t
         params[T] = [country.types["DISTRICT"].id, country.types["HF"].id]
     with pytest.raises(ValidationFailed) as caught:
         enqueue_job("lqas-sampling", params, launcher=country.coordinator)
-    assert field in caught.value.details, caught.value.details
+    assert field in {place.split(".")[0] for place in caught.value.details}, caught.value.details  # or `field.<i>`
     assert text in caught.value.message
     assert db.session.query(Job).count() == 0 and get_queue().count == 0
 

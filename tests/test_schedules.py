@@ -8,6 +8,8 @@ import pytest
 
 from app.extensions import get_queue
 from app.models import Job, Schedule
+from app.schemas.parsing import validate_data
+from app.schemas.processing import ScheduleIn
 from app.services.processing import schedules as svc
 from app.services.platform.errors import ValidationFailed
 
@@ -47,7 +49,7 @@ def editor(make_user):
 def _schedule(editor, **extra):
     data = {"name": "Echo daily", "process_id": "echo", "inputs": {"message": "for {period_start}"},
             "frequency": "daily", "timezone": "Africa/Bangui", "enabled": True, **extra}
-    return svc.save_schedule(editor, data)
+    return svc.save_schedule(editor, validate_data(ScheduleIn, data))
 
 
 def test_dispatcher_enqueues_due_runs_once_with_period_inputs(app, db, editor):

@@ -4,6 +4,7 @@ import time
 import pytest
 
 from app.models import Job
+from app.schemas.parsing import Input
 from app.processes import Process, register_process
 from app.services.processing.steps import Step, steps_process
 from app.services.processing import job_status as st
@@ -26,9 +27,13 @@ def _spin(sctx, state):
         pass
 
 
+class NoInputs(Input):
+    """A test process's inputs: none."""
+
+
 def _register(process_id, steps):
     register_process(steps_process(id=process_id, title=process_id, description="test", version="0",
-                                   steps=steps, validate=lambda inputs: inputs,
+                                   steps=steps, inputs=NoInputs,
                                    finish=lambda state: {name: state.get(name) for name in ("fetch",)}))
 
 

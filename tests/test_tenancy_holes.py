@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from app.extensions import get_queue
 from app.models import Assignment, Job, Schedule
+from app.schemas.processing import Dhis2ConnectionIn, ScheduleIn
 from app.schemas.orgunits import OrgUnitIn, OrgUnitTypeIn
 from app.services.planning.orgunits import create_org_unit, create_org_unit_type
 from app.schemas.planning import PlanningIn
@@ -73,8 +74,8 @@ def test_process_inputs_naming_another_projects_planning_queue_nothing(db, clien
 
 
 def test_a_dhis2_connection_of_another_project_cannot_be_used(db, client, api_token, country, outsider):
-    connection = dhis2.save_connection(country.coordinator, {"name": "HMIS", "url": "https://dhis2.example.org",
-                                                             "username": "u", "password": "secret-1"})
+    connection = dhis2.save_connection(country.coordinator, Dhis2ConnectionIn(
+        name="HMIS", url="https://dhis2.example.org", username="u", password="secret-1"))
     inputs = {"datasetId": "chirps-daily", "start": "2024-01-01", "end": "2024-01-31", "orgUnitLevel": 2,
               "dataElement": "eoChirpsPr1", "connection": connection.id, "dryRun": False}
     response = client.post("/processes/eo-aggregate-import/execution", headers=api_token(outsider),
@@ -101,9 +102,9 @@ def test_the_worker_checks_the_stored_launcher_again(db, country, planning, run_
 
 def test_schedules_are_their_projects_and_run_there(db, client, web_app, login, country, planning, outsider,
                                                     run_worker):
-    schedule = schedules.save_schedule(country.coordinator, {
-        "name": "Monthly sample", "process_id": "lqas-sampling", "frequency": "monthly", "enabled": True,
-        "inputs": _sampling_inputs(country, planning.id)})
+    schedule = schedules.save_schedule(country.coordinator, ScheduleIn(
+        name="Monthly sample", process_id="lqas-sampling", frequency="monthly", enabled=True,
+        inputs=_sampling_inputs(country, planning.id)))
     assert schedule.project_id == planning.project_id
     b = login(outsider, test_client=web_app.test_client())
     assert "Monthly sample" not in b.get("/schedules").get_data(as_text=True)

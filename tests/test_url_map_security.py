@@ -12,6 +12,7 @@ from app.schemas.parsing import validate_data
 from app.schemas.sla import SlaConfigIn
 from app.schemas.tickets import TicketBatchIn, TicketIn
 from app.schemas.workflow import ActionPlanIn
+from app.schemas.processing import Dhis2ConnectionIn, ScheduleIn
 from app.services.helpdesk import tickets
 from app.services.orchestration import automation_rules, sla_configs, webhooks, work_items
 from app.services.processing import schedules
@@ -113,12 +114,12 @@ def rows(app, db, country, planning, desk, run_worker):
     db.session.add_all([delivery, alert])
     db.session.commit()
     job = enqueue_job("echo", {"message": "mine"}, launcher=coordinator)
-    schedule = schedules.save_schedule(coordinator, {"name": "Nightly", "process_id": "echo",
-                                                     "inputs": {"message": "x"}, "frequency": "daily"})
+    schedule = schedules.save_schedule(coordinator, ScheduleIn(name="Nightly", process_id="echo",
+                                                               inputs={"message": "x"}, frequency="daily"))
     batch = tickets.enqueue_batch(boss, TicketBatchIn(tickets=[payload()]))
     run_worker()  # the job succeeds: its results are there for its owner
-    dhis2.save_connection(coordinator, {"name": "HMIS", "url": "https://dhis2.example.org", "username": "u",
-                                        "password": "secret-1"})
+    dhis2.save_connection(coordinator, Dhis2ConnectionIn(name="HMIS", url="https://dhis2.example.org", username="u",
+                                                         password="secret-1"))
     by_name = {
         "planning_id": (planning.id, coordinator), "org_unit_id": (country.country.id, coordinator),
         "type_id": (country.types["REGION"].id, coordinator), "team_id": (country.root_team.id, coordinator),

@@ -2,6 +2,10 @@
 schema per status), and who may call it. `operation(...)` authenticates first, then parses the body
 and query string with their schemas and hands the view validated models (`body=`, `query=`); the
 OpenAPI document (`app/blueprints/ogc/openapi.py`) is generated from the same declarations.
+
+A route that serves browsers too (OGC `/processes`, `/jobs`) names its page view (`html=`): a request
+that neither asks for JSON nor carries a Bearer token gets the page; only JSON clients' requests are
+authenticated and parsed here.
 """
 from __future__ import annotations
 
@@ -13,9 +17,12 @@ from typing import Any, Callable
 from flask import request
 from pydantic import BaseModel
 
+from app.errors import ogc_json_client
 from app.schemas.parsing import validate_data, validate_json
 
-AUTH = ("user", "actor", "public")  # a user's Bearer token; a user's or a pipeline run's; none
+# A user's Bearer token; a user's or a pipeline run's; none; a Bearer token or a browser session (OGC);
+# the same for a change (a session request needs its CSRF token).
+AUTH = ("user", "actor", "public", "session-or-token", "session-or-token-csrf")
 
 
 @dataclass(frozen=True)
@@ -29,15 +36,25 @@ class Operation:
     responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
     body_required: bool = True  # False: no body at all reads as `body()` (every field's default)
+    # The body's variants for the document (the execute request of each process), when the body model
+    # reads them all; called when the document is made.
+    body_variants: Callable[[], list[type[BaseModel]]] | None = None
+    # OpenAPI the models cannot say (a header parameter, response headers, the values a path parameter
+    # takes), merged into the operation; a callable is called when the document is made.
+    extra: dict | Callable[[], dict] = field(default_factory=dict)
 
 
 def _authenticate(auth: str) -> None:
-    from app.security import api_actor, api_user
+    from app.security import api_actor, api_user, changing_actor, current_actor
 
     if auth == "user":
         api_user()
     elif auth == "actor":
         api_actor()
+    elif auth == "session-or-token":
+        current_actor()
+    elif auth == "session-or-token-csrf":
+        changing_actor()
 
 
 def _is_list(annotation) -> bool:
@@ -60,18 +77,23 @@ def query_dict(model: type[BaseModel]) -> dict[str, Any]:
 
 def operation(*, responses: dict[int, type[BaseModel] | None], body: type[BaseModel] | None = None,
               query: type[BaseModel] | None = None, auth: str = "user", summary: str | None = None,
-              tags: tuple[str, ...] = (), body_required: bool = True) -> Callable:
-    """Declare a JSON route. The caller is authenticated before anything of the request is read.
-    `body_required=False`: the body may be left out (an action whose only field is optional)."""
+              tags: tuple[str, ...] = (), body_required: bool = True, html: Callable | None = None,
+              body_variants: Callable[[], list[type[BaseModel]]] | None = None,
+              extra: dict | Callable[[], dict] | None = None) -> Callable:
+    """Declare a JSON route (its page view `html` serves browsers). The caller is authenticated before
+    anything of the request is read. `body_required=False`: the body may be left out (an action whose
+    only field is optional)."""
     if auth not in AUTH:
         raise ValueError(f"auth must be one of {AUTH}")
 
     def decorate(view: Callable) -> Callable:
         spec = Operation((summary or (view.__doc__ or view.__name__).strip().splitlines()[0]).strip(), auth,
-                         body, query, dict(responses), tuple(tags), body_required)
+                         body, query, dict(responses), tuple(tags), body_required, body_variants, extra or {})
 
         @wraps(view)
         def wrapper(*args, **kwargs):
+            if html is not None and not ogc_json_client():
+                return html(*args, **kwargs)
             _authenticate(auth)
             if body is not None:
                 raw = request.get_data(cache=True)

@@ -7,94 +7,96 @@ import os
 import re
 from collections import defaultdict
 from datetime import date
+from typing import Annotated, Literal
 
 import numpy as np
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Dhis2Connection, Job, OrgUnit
+from app.models import Job, OrgUnit
+from app.schemas.parsing import Derived, Input
+from app.schemas.types import Id, Text
 from app.services.processing.registry import register_process
 from app.services.processing.steps import PermanentError, SkipRemaining, Step, steps_process
 from app.services.processing import dhis2
 from app.services.processing import eo_data
-from app.services.platform.errors import FieldErrors, NotFound
+from app.services.platform.errors import NotFound, ValidationFailed
 
 UID = re.compile(r"^[A-Za-z][A-Za-z0-9]{10}$")
 PERIOD_TYPES = ("DAILY", "MONTHLY", "YEARLY")
-AGGREGATIONS = tuple(eo_data.REDUCERS)
 MAX_DAYS = 366 * 5
-INPUTS = {"datasetId", "start", "end", "periodType", "orgUnitLevel", "aggregation", "dataElement",
-          "connection", "dryRun", "force", "importStrategy"}
+CONNECTION_MISSING = "must be the id of a stored DHIS2 connection"
 
 
-def _date(raw, field: str, errors: FieldErrors) -> date | None:
-    if raw in (None, ""):
-        errors.add(field, "is required")
-        return None
-    try:
-        return date.fromisoformat(raw) if isinstance(raw, str) else None
-    except ValueError:
-        pass
-    errors.add(field, "must be a date YYYY-MM-DD")
-    return None
+def _uid(value: str) -> str:
+    if not UID.match(value):
+        raise ValueError("must be a DHIS2 UID (11 letters or digits, starting with a letter)")
+    return value
 
 
-def validate(inputs: dict) -> dict:
-    errors = FieldErrors()
-    for name in sorted(set(inputs) - INPUTS):
-        errors.add(name, "is not an input of this process")
-    dataset = inputs.get("datasetId")
-    if dataset not in eo_data.DATASETS:
-        errors.add("datasetId", f"must be one of {', '.join(eo_data.DATASETS)}")
-    start, end = _date(inputs.get("start"), "start", errors), _date(inputs.get("end"), "end", errors)
-    if start and end and end < start:
-        errors.add("end", "must not be before start")
-    elif start and end and (end - start).days > MAX_DAYS:
-        errors.add("end", f"the period may cover at most {MAX_DAYS} days")
-    native = eo_data.DATASETS[dataset].native.upper() if dataset in eo_data.DATASETS else "DAILY"
-    period_type = inputs.get("periodType", native)
-    if period_type not in PERIOD_TYPES or (native == "YEARLY" and period_type != "YEARLY"):
-        errors.add("periodType", f"must be one of {', '.join(PERIOD_TYPES)} (YEARLY for yearly data)")
-    level = inputs.get("orgUnitLevel")
-    if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 10:
-        errors.add("orgUnitLevel", "must be a whole number from 1 (country) to 10")
-    aggregation = inputs.get("aggregation", "mean")
-    if aggregation not in AGGREGATIONS:
-        errors.add("aggregation", f"must be one of {', '.join(AGGREGATIONS)}")
-    element = inputs.get("dataElement")
-    if not isinstance(element, str) or not UID.match(element):
-        errors.add("dataElement", "must be a DHIS2 UID (11 letters or digits, starting with a letter)")
-    dry_run, force = inputs.get("dryRun", True), inputs.get("force", False)
-    for name, value in (("dryRun", dry_run), ("force", force)):
-        if not isinstance(value, bool):
-            errors.add(name, "must be true or false")
-    strategy = inputs.get("importStrategy", "CREATE_AND_UPDATE")
-    if strategy not in dhis2.IMPORT_STRATEGIES:
-        errors.add("importStrategy", f"must be one of {', '.join(dhis2.IMPORT_STRATEGIES)}")
-    connection = inputs.get("connection")
-    if connection is not None and (isinstance(connection, bool) or not isinstance(connection, int)
-                                   or db.session.get(Dhis2Connection, connection) is None):
-        errors.add("connection", "must be the id of a stored DHIS2 connection")
-    elif connection is None and dry_run is False:
-        errors.add("connection", "is required for a real (not dry-run) import")
-    errors.raise_if_any("Invalid inputs for eo-aggregate-import")
-    return {"datasetId": dataset, "start": start.isoformat(), "end": end.isoformat(), "periodType": period_type,
-            "orgUnitLevel": level, "aggregation": aggregation, "dataElement": element, "connection": connection,
-            "dryRun": dry_run, "force": force, "importStrategy": strategy}
+class EoImportInputs(Input):
+    """eo-api's eo_aggregate_import_v1 inputs, under its names."""
+
+    datasetId: Literal[tuple(eo_data.DATASETS)] = Field(title="Dataset")  # noqa: N815 — eo-api's names
+    start: date = Field(title="Period start")
+    end: date = Field(title="Period end", description=f"At most {MAX_DAYS} days after start")
+    periodType: Literal[PERIOD_TYPES] | SkipJsonSchema[None] = Derived(  # noqa: N815
+        title="DHIS2 period type", description="Default: the dataset's own (YEARLY for yearly data)")
+    orgUnitLevel: int = Field(ge=1, le=10, title="Org unit level (1 = country)")  # noqa: N815
+    aggregation: Literal[tuple(eo_data.REDUCERS)] = Field(default="mean", title="Spatial aggregation")
+    dataElement: Annotated[Text(11), AfterValidator(_uid)] = Field(  # noqa: N815
+        title="DHIS2 data element UID", json_schema_extra={"pattern": UID.pattern})
+    dryRun: bool = Field(default=True, title="Dry run")  # noqa: N815
+    connection: Id | None = Field(
+        default=None, validate_default=True, title="DHIS2 connection id",
+        description="A stored DHIS2 connection of the job's project; without one a dry run only builds the payload",
+        json_schema_extra={"x-options": "dhis2-connections"})
+    force: bool = Field(default=False, title="Import again even if already imported")
+    importStrategy: Literal[dhis2.IMPORT_STRATEGIES] = Field(  # noqa: N815
+        default="CREATE_AND_UPDATE", title="Import strategy")
+
+    @field_validator("end")
+    @classmethod
+    def _period(cls, end: date, info: ValidationInfo) -> date:
+        start = info.data.get("start")
+        if start and end < start:
+            raise ValueError("must not be before start")
+        if start and (end - start).days > MAX_DAYS:
+            raise ValueError(f"the period may cover at most {MAX_DAYS} days")
+        return end
+
+    @field_validator("periodType")
+    @classmethod
+    def _period_type(cls, value, info: ValidationInfo):
+        dataset = eo_data.DATASETS.get(info.data.get("datasetId"))
+        if dataset is None:
+            return value
+        if value is None:
+            return dataset.native.upper()
+        if dataset.native == "yearly" and value != "YEARLY":
+            raise ValueError("must be YEARLY for yearly data")
+        return value
+
+    @field_validator("connection")
+    @classmethod
+    def _connection(cls, value, info: ValidationInfo):
+        if value is None and info.data.get("dryRun") is False:
+            raise ValueError("is required for a real (not dry-run) import")
+        return value
 
 
-def authorize(principal, inputs: dict) -> int | None:
+def authorize(principal, inputs: EoImportInputs) -> int | None:
     """A DHIS2 connection is used like through its own page: only one of the principal's projects'
     (another project's reads as a missing one). The job runs in its project. Returns None without one."""
-    connection = inputs.get("connection")
-    if isinstance(connection, bool) or not isinstance(connection, int):
-        return None  # none, or not an id: validation names it
+    if inputs.connection is None:
+        return None
     try:
-        return dhis2.get_connection(principal, connection).project_id
+        return dhis2.get_connection(principal, inputs.connection).project_id
     except NotFound:
-        errors = FieldErrors()
-        errors.add("connection", "must be the id of a stored DHIS2 connection")
-        errors.raise_if_any("Invalid inputs for eo-aggregate-import")
+        raise ValidationFailed(f"Invalid inputs for eo-aggregate-import — connection: {CONNECTION_MISSING}",
+                               {"connection": [CONNECTION_MISSING]}) from None
 
 
 def dhis2_org_unit_id(unit) -> str:
@@ -104,8 +106,8 @@ def dhis2_org_unit_id(unit) -> str:
 
 
 def _validate_inputs(sctx, state):
-    inputs = state["inputs"]
-    validate({k: v for k, v in inputs.items()})  # the connection may have been deleted since
+    """The inputs were read with their model and their connection authorized when the job started;
+    what remains is the project whose org units the job reads."""
     project_id = db.session.get(Job, sctx.job_id).project_id
     db.session.rollback()
     return {"project_id": project_id}
@@ -114,19 +116,19 @@ def _validate_inputs(sctx, state):
 def _load_org_units(sctx, state):
     """The job's project's org units at the level (a job of no project has none)."""
     inputs = state["inputs"]
-    stmt = select(OrgUnit).where(OrgUnit.depth == inputs["orgUnitLevel"] - 1, OrgUnit.deleted_at.is_(None),
+    stmt = select(OrgUnit).where(OrgUnit.depth == inputs.orgUnitLevel - 1, OrgUnit.deleted_at.is_(None),
                                  OrgUnit.geometry.is_not(None),
                                  OrgUnit.project_id == state["validate_inputs"]["project_id"]).order_by(OrgUnit.id)
     units = [{"id": u.id, "uid": dhis2_org_unit_id(u), "name": u.name, "geometry": u.geometry}
              for u in db.session.execute(stmt).scalars()]
     db.session.rollback()
     if not units:
-        raise ValueError(f"no org units with a geometry at level {inputs['orgUnitLevel']}")
-    sctx.log(f"{len(units)} org units at level {inputs['orgUnitLevel']}")
-    key = dhis2.import_key(connection=inputs["connection"], dataset=inputs["datasetId"], start=inputs["start"],
-                           end=inputs["end"], periodType=inputs["periodType"], aggregation=inputs["aggregation"],
-                           dataElement=inputs["dataElement"], orgUnits=sorted(u["uid"] for u in units))
-    if not inputs["dryRun"] and not inputs["force"]:
+        raise ValueError(f"no org units with a geometry at level {inputs.orgUnitLevel}")
+    sctx.log(f"{len(units)} org units at level {inputs.orgUnitLevel}")
+    key = dhis2.import_key(connection=inputs.connection, dataset=inputs.datasetId, start=inputs.start,
+                           end=inputs.end, periodType=inputs.periodType, aggregation=inputs.aggregation,
+                           dataElement=inputs.dataElement, orgUnits=sorted(u["uid"] for u in units))
+    if not inputs.dryRun and not inputs.force:
         previous = dhis2.previous_import(key)
         if previous is not None:
             raise SkipRemaining(f"already imported by job {previous.job_id} (use force to import again)",
@@ -137,8 +139,7 @@ def _load_org_units(sctx, state):
 
 def _extract(sctx, state):
     inputs = state["inputs"]
-    stack, dates, transform = eo_data.read_period(inputs["datasetId"], date.fromisoformat(inputs["start"]),
-                                                  date.fromisoformat(inputs["end"]))
+    stack, dates, transform = eo_data.read_period(inputs.datasetId, inputs.start, inputs.end)
     sctx.log(f"{len(dates)} rasters of {stack.shape[1]}×{stack.shape[2]} pixels")
     return {"stack": stack, "dates": dates, "transform": transform}
 
@@ -149,10 +150,10 @@ def _period_id(day: date, period_type: str) -> str:
 
 def _aggregate(sctx, state):
     inputs, source = state["inputs"], state["extract_source_data"]
-    temporal = np.nansum if eo_data.DATASETS[inputs["datasetId"]].temporal == "sum" else np.nanmean
+    temporal = np.nansum if eo_data.DATASETS[inputs.datasetId].temporal == "sum" else np.nanmean
     groups = defaultdict(list)
     for i, day in enumerate(source["dates"]):
-        groups[_period_id(day, inputs["periodType"])].append(i)
+        groups[_period_id(day, inputs.periodType)].append(i)
     units = state["load_org_units"]["units"]
     shape = source["stack"].shape[1:]
     masks = eo_data.unit_masks({u["id"]: u["geometry"] for u in units}, shape, source["transform"])
@@ -160,7 +161,7 @@ def _aggregate(sctx, state):
     for n, (period, indices) in enumerate(sorted(groups.items()), start=1):
         raster = temporal(source["stack"][indices], axis=0)
         for unit in units:
-            value = eo_data.zonal_stat(raster, masks[unit["id"]], inputs["aggregation"])
+            value = eo_data.zonal_stat(raster, masks[unit["id"]], inputs.aggregation)
             if value is not None:
                 rows.append({"orgUnit": unit["uid"], "unitId": unit["id"], "period": period, "value": round(value, 4)})
         sctx.progress(n / len(groups))
@@ -170,7 +171,7 @@ def _aggregate(sctx, state):
 
 def _build_payload(sctx, state):
     inputs, rows = state["inputs"], state["aggregate_to_org_units"]
-    payload = {"dataValues": [{"dataElement": inputs["dataElement"], "period": r["period"], "orgUnit": r["orgUnit"],
+    payload = {"dataValues": [{"dataElement": inputs.dataElement, "period": r["period"], "orgUnit": r["orgUnit"],
                                "value": f"{r['value']:g}"} for r in rows]}
     _write_json(sctx.job_id, "payload-preview.json",
                 {"rowCount": len(rows), "dataValues": payload["dataValues"][:1000], "truncated": len(rows) > 1000})
@@ -179,23 +180,23 @@ def _build_payload(sctx, state):
 
 def _import(sctx, state):
     inputs, payload = state["inputs"], state["build_dhis2_payload"]
-    if inputs["connection"] is None:
+    if inputs.connection is None:
         sctx.log("no DHIS2 connection: the payload was built, nothing was sent")
         return {"status": "SKIPPED", "importCount": {}, "description": "dry run without a connection"}
     from dhis2_client.errors import DHIS2HTTPError
 
     try:
-        summary = dhis2.import_data_values(inputs["connection"], payload, inputs["dryRun"], inputs["importStrategy"])
+        summary = dhis2.import_data_values(inputs.connection, payload, inputs.dryRun, inputs.importStrategy)
     except DHIS2HTTPError as exc:
         if exc.status_code < 500:  # refused: retrying the same request cannot help
             raise PermanentError(f"DHIS2 answered {exc.status_code}: {exc}") from None
         raise
-    sctx.log(f"DHIS2 {'dry run' if inputs['dryRun'] else 'import'}: {summary['status']} {summary['importCount']}")
+    sctx.log(f"DHIS2 {'dry run' if inputs.dryRun else 'import'}: {summary['status']} {summary['importCount']}")
     if summary["status"] not in ("SUCCESS", "WARNING", "OK"):
         raise PermanentError(f"DHIS2 refused the import: {summary['status']} {summary.get('description') or ''}".strip())
-    if not inputs["dryRun"]:
-        dhis2.record_import(state["load_org_units"]["key"], inputs["connection"], sctx.job_id,
-                            {**inputs, "rowCount": len(payload["dataValues"])}, summary)
+    if not inputs.dryRun:
+        dhis2.record_import(state["load_org_units"]["key"], inputs.connection, sctx.job_id,
+                            {**inputs.model_dump(mode="json"), "rowCount": len(payload["dataValues"])}, summary)
     return summary
 
 
@@ -227,7 +228,7 @@ def _finish(state) -> dict:
     return {"orgUnitCount": len(state["load_org_units"]["units"]), "rowCount": len(state["aggregate_to_org_units"]),
             "payloadPreviewPath": artifact_url(job_id, "payload-preview.json"),
             "importSummary": state["import_to_dhis2"], "resultFeaturesPath": artifact_url(job_id, "result-features.geojson"),
-            "dryRun": state["inputs"]["dryRun"]}
+            "dryRun": state["inputs"].dryRun}
 
 
 STEPS = [
@@ -240,20 +241,6 @@ STEPS = [
     Step("publish_results", _publish),
 ]
 
-_schema = {
-    "datasetId": {"title": "Dataset", "schema": {"type": "string", "enum": list(eo_data.DATASETS)}, "minOccurs": 1},
-    "start": {"title": "Period start", "schema": {"type": "string", "format": "date"}, "minOccurs": 1},
-    "end": {"title": "Period end", "schema": {"type": "string", "format": "date"}, "minOccurs": 1},
-    "periodType": {"title": "DHIS2 period type", "schema": {"type": "string", "enum": list(PERIOD_TYPES)}, "minOccurs": 0},
-    "orgUnitLevel": {"title": "Org unit level (1 = country)", "schema": {"type": "integer", "minimum": 1, "maximum": 10}, "minOccurs": 1},
-    "aggregation": {"title": "Spatial aggregation", "schema": {"type": "string", "enum": list(AGGREGATIONS), "default": "mean"}, "minOccurs": 0},
-    "dataElement": {"title": "DHIS2 data element UID", "schema": {"type": "string", "pattern": UID.pattern}, "minOccurs": 1},
-    "connection": {"title": "DHIS2 connection id", "schema": {"type": "integer"}, "minOccurs": 0},
-    "dryRun": {"title": "Dry run", "schema": {"type": "boolean", "default": True}, "minOccurs": 0},
-    "force": {"title": "Import again even if already imported", "schema": {"type": "boolean", "default": False}, "minOccurs": 0},
-    "importStrategy": {"title": "Import strategy", "schema": {"type": "string", "enum": list(dhis2.IMPORT_STRATEGIES), "default": "CREATE_AND_UPDATE"}, "minOccurs": 0},
-}
-
 register_process(steps_process(
     id="eo-aggregate-import",
     title="EO aggregate import into DHIS2",
@@ -261,10 +248,9 @@ register_process(steps_process(
                 "population) over org unit polygons and imports the values into DHIS2 as a data value set.",
     version="1.0.0",
     steps=STEPS,
-    validate=validate,
+    inputs=EoImportInputs,
     authorize=authorize,
     finish=_finish,
-    inputs_schema=_schema,
     outputs_schema={
         "orgUnitCount": {"schema": {"type": "integer"}}, "rowCount": {"schema": {"type": "integer"}},
         "payloadPreviewPath": {"schema": {"type": "string"}}, "resultFeaturesPath": {"schema": {"type": "string"}},

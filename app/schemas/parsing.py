@@ -32,6 +32,12 @@ def Unchanged(**kwargs):  # noqa: N802 — reads as a default value
     return Field(default=None, json_schema_extra=_no_default, **kwargs)
 
 
+def Derived(**kwargs):  # noqa: N802 — reads as a default value
+    """The default of a field that, when not given, a validator derives from the others (the field's
+    validator runs on the default too); the document shows no default."""
+    return Field(default=None, validate_default=True, json_schema_extra=_no_default, **kwargs)
+
+
 def fold_aliases(data: Any, aliases: dict[str, str]) -> Any:
     """`data` with each alias renamed to its field (`{"team_id": 3}` → `{"team": 3}`) — for a
     `model_validator(mode="before")`, so clients' other names are accepted and every error names the
@@ -54,11 +60,21 @@ def field_errors(exc: ValidationError) -> dict[str, list[str]]:
     return details
 
 
+def by_form_field(details: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Errors keyed by the form field they belong to (a page shows them under it): a place inside a
+    field (`quantities.1`) is named in the message instead."""
+    out: dict[str, list[str]] = {}
+    for place, messages in details.items():
+        field, _, inside = place.partition(".")
+        out.setdefault(field, []).extend(f"{inside}: {m}" if inside else m for m in messages)
+    return out
+
+
 def _message(error: dict) -> str:
     kind, message, context = error["type"], error["msg"], error.get("ctx") or {}
     if kind == "extra_forbidden":
         return "is not a field of this request"
-    if kind == "missing" or (kind == "string_too_short" and context.get("min_length") == 1):
+    if kind == "missing" or (kind in ("string_too_short", "too_short") and context.get("min_length") == 1):
         return "is required"
     if kind in ("model_type", "model_attributes_type", "dict_type") and not error["loc"]:
         return "must be a JSON object"

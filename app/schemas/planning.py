@@ -11,7 +11,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, RootModel, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, Field, RootModel, ValidationInfo, field_validator,
+                      model_validator)
 from pydantic.json_schema import SkipJsonSchema
 
 from app.schemas.common import Paging
@@ -214,8 +215,18 @@ def _level_criterion(value):
     """URBAN / RURAL (any case), or "-" / "" / null for none."""
     if isinstance(value, str):
         value = value.strip().upper()
-        return None if value in ("", "-") else value
+        if value in ("", "-"):
+            return None
+        if value not in AreaCriterion.__members__:
+            raise ValueError(f"must be URBAN, RURAL or '-', got {value!r}")
     return value
+
+
+def _also_text(schema: dict) -> None:
+    """The document says that a per-level list may also come as one string (JSON or comma-separated)."""
+    listed = {key: schema.pop(key) for key in list(schema) if key not in ("title", "description", "default")}
+    text = {"type": "string", "maxLength": 10_000, "description": "the list as JSON, or comma-separated"}
+    schema["anyOf"] = (listed["anyOf"] if set(listed) == {"anyOf"} else [listed]) + [text]
 
 
 class AreaCriterion(StrEnum):
@@ -223,29 +234,60 @@ class AreaCriterion(StrEnum):
     RURAL = "RURAL"
 
 
-Quantity = Annotated[int, Field(ge=1, le=1_000_000)]
+def _positive(value: int) -> int:
+    if value < 1:
+        raise ValueError(f"must be positive, got {value}")
+    return value
+
+
+Quantity = Annotated[int, Field(le=1_000_000, json_schema_extra={"minimum": 1}), AfterValidator(_positive)]
 LevelExceptions = Annotated[list[Id], BeforeValidator(_level_exceptions)]
 LevelCriterion = Annotated[AreaCriterion | None, BeforeValidator(_level_criterion)]
+TYPES = "org_unit_type_sequence_identifiers"
 
 
 class SamplingIn(Input):
     """The LQAS sampling parameters (the planning is the one in the URL). Per-level lists keep their
-    positions; each may also be given as one JSON or comma-separated string."""
+    positions, one entry per level; each may also be given as one JSON or comma-separated string."""
 
     org_unit_type_sequence_identifiers: Annotated[list[Id], BeforeValidator(_level_list)] = Field(
-        min_length=1, max_length=MAX_LEVELS, description="The org unit type picked at each level, top down")
+        min_length=1, max_length=MAX_LEVELS, title="Org unit type per level",
+        description="The org unit type picked at each level, top down", json_schema_extra=_also_text)
     org_unit_type_quantities: Annotated[list[Quantity], BeforeValidator(_level_list)] = Field(
-        min_length=1, max_length=MAX_LEVELS, description="How many units to pick at each level")
+        min_length=1, max_length=MAX_LEVELS, title="Quantity per level",
+        description="How many units to pick at each level", json_schema_extra=_also_text)
     org_unit_type_exceptions: Annotated[list[LevelExceptions], BeforeValidator(_level_list)] | None = Field(
-        default=None, max_length=MAX_LEVELS, description="Org units never picked, per level ('-' for none)")
+        default=None, max_length=MAX_LEVELS, title="Excluded org units per level ('-' for none)",
+        description="Org units never picked, per level ('-' for none)", json_schema_extra=_also_text)
     org_unit_type_criteria: Annotated[list[LevelCriterion], BeforeValidator(_level_list)] | None = Field(
-        default=None, max_length=MAX_LEVELS, description="URBAN or RURAL only, per level ('-' for any)")
-    seed: int | None = Field(default=None, ge=0, le=INT64_MAX, description="Random seed (one is drawn when absent)")
+        default=None, max_length=MAX_LEVELS, title="URBAN/RURAL per level ('-' for none)",
+        description="URBAN or RURAL only, per level ('-' for any)", json_schema_extra=_also_text)
+    seed: int | None = Field(default=None, ge=0, le=INT64_MAX, title="Random seed",
+                             description="Random seed (one is drawn when absent)")
 
     @field_validator("org_unit_type_exceptions", "org_unit_type_criteria", mode="before")
     @classmethod
     def _none_marker(cls, value):
         return None if isinstance(value, str) and value.strip() in ("", "-") else value
+
+    @field_validator("org_unit_type_quantities", "org_unit_type_exceptions", "org_unit_type_criteria")
+    @classmethod
+    def _one_per_level(cls, value, info: ValidationInfo):
+        levels = len(info.data[TYPES]) if TYPES in info.data else None
+        if value is None or levels is None or len(value) == levels:
+            return value
+        if info.field_name == "org_unit_type_quantities":
+            raise ValueError(f"has {len(value)} values for {levels} levels")
+        raise ValueError(f"has {len(value)} entries for {levels} levels (use '-' for none)")
+
+
+class SamplingPlanning(Input):
+    planning_id: Id = Field(title="Planning", description="The planning whose assignments the sampling replaces")
+
+
+class LqasInputs(SamplingIn, SamplingPlanning):
+    """The `lqas-sampling` process's inputs: the planning and its sampling parameters, under the names
+    Iaso's and OpenHEXA's LQAS pipelines use."""
 
 
 # --- what the API answers ------------------------------------------------------------------------

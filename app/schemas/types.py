@@ -58,9 +58,10 @@ def _storable_json(value):
     return value
 
 
-def Text(max_length: int, min_length: int = 0):  # noqa: N802 — a type factory reads like a type
-    """A stripped string of at most `max_length` characters (at least `min_length`)."""
-    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+def Text(max_length: int, min_length: int = 0, strip: bool = True):  # noqa: N802 — a type factory reads like a type
+    """A string of at most `max_length` characters (at least `min_length`), stripped unless `strip` is
+    False (a message kept as typed)."""
+    return Annotated[str, StringConstraints(strip_whitespace=strip, min_length=min_length, max_length=max_length),
                      AfterValidator(_printable)]
 
 

@@ -4,11 +4,15 @@ import json
 from flask import Blueprint, flash, jsonify, make_response, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 
-from app.blueprints.api.pagination import page_args, paginated
+from app.blueprints.api.pagination import paginated, paging
+from app.blueprints.ogc import OGC
 from app.blueprints.ogc import documents as docs
+from app.blueprints.operations import operation
 from app.blueprints.rendering import is_partial_request
-from app.errors import wants_json
 from app.extensions import csrf
+from app.schemas.jobs import StatusInfo
+from app.schemas.ogc import ArtifactQuery, JobFilters, JobList, JobQuery, JobsPageQuery, JobView, Results
+from app.schemas.parsing import validate_data
 from app.security import changing_actor, current_actor
 from app.services.processing import job_pages as pages
 from app.services.processing import job_status as st
@@ -25,40 +29,20 @@ def can_dismiss(job) -> bool:
     return current_user.is_authenticated and svc.may_dismiss(current_user, job)
 
 
-@bp.get("/jobs")
-def index():
-    user = current_actor() if wants_json() else None
-    if user is not None:
-        return _json_list(user)
-    return _page_list()
-
-
 @login_required
 def _page_list():
-    listing = pages.jobs_page(current_user, request.args.get("status"), request.args.get("process"),
-                              request.args.get("page", 1, type=int))
-    return render_template("jobs/index.html", **vars(listing))
+    query = validate_data(JobsPageQuery, request.args.to_dict(), "Invalid query")
+    return render_template("jobs/index.html", **vars(pages.jobs_page(current_user, query)))
 
 
-def _json_list(user):
-    """OGC job list: filters processID, status, type (repeated or comma-separated); paging with
-    `limit` and `page`, and `links` next/prev."""
-    def many(name):
-        return [v for raw in request.args.getlist(name) for v in raw.split(",") if v]
-
-    result = pages.job_list(user, many("status"), many("processID") or many("process"), many("type"), page_args())
+@bp.get("/jobs")
+@operation(auth="session-or-token", query=JobFilters, responses={200: JobList}, html=_page_list, tags=OGC)
+def index(query: JobFilters):
+    """The jobs you may see: filters processID, status, type (repeated or comma-separated); paging with
+    `limit` and `page`, and `links` next/prev"""
+    result = pages.job_list(current_actor(), query, paging(query))
     base = request.host_url
     return jsonify(docs.job_list(paginated(result, lambda job: docs.job_status_info(job, base)), base))
-
-
-@bp.get("/jobs/<job_id>")
-def detail(job_id: str):
-    if wants_json():
-        job = svc.get_job_for(current_actor(), job_id)
-        if request.args.get("f") == "eo":
-            return jsonify(docs.eo_job_status(job, request.host_url))
-        return jsonify(docs.job_status_info(job, request.host_url))
-    return _detail_page(job_id)
 
 
 @login_required
@@ -69,6 +53,16 @@ def _detail_page(job_id: str):
     response = make_response(render_template("jobs/detail.html", job=job))
     response.vary.add("HX-Request")
     return response
+
+
+@bp.get("/jobs/<job_id>")
+@operation(auth="session-or-token", query=JobQuery, responses={200: JobView}, html=_detail_page, tags=OGC)
+def detail(job_id: str, query: JobQuery):
+    """A job's status: statusInfo, or the eo-api view (f=eo); browsers get the job page"""
+    job = svc.get_job_for(current_actor(), job_id)
+    if query.f == "eo":
+        return jsonify(docs.eo_job_status(job, request.host_url))
+    return jsonify(docs.job_status_info(job, request.host_url))
 
 
 def panel_response(job):
@@ -89,16 +83,19 @@ def extra(job_id: str):
 
 
 @bp.get("/jobs/<job_id>/results")
+@operation(auth="session-or-token", responses={200: Results}, tags=OGC)
 def results(job_id: str):
+    """A successful job's results"""
     return jsonify(svc.get_job_results(current_actor(), job_id))
 
 
 @bp.get("/jobs/<job_id>/artifacts/<name>")
-def artifact(job_id: str, name: str):
-    """A file the job produced (payload preview, result features), for whoever may see the job."""
+@operation(auth="session-or-token", query=ArtifactQuery, responses={200: None}, tags=OGC)
+def artifact(job_id: str, name: str, query: ArtifactQuery):
+    """A file the job produced (payload preview JSON, result features GeoJSON), for whoever may see the job"""
     path = pages.job_artifact(current_actor(), job_id, name)
     mimetype = "application/geo+json" if name.endswith(".geojson") else None
-    return send_file(path, mimetype=mimetype, as_attachment=request.args.get("download") == "1")
+    return send_file(path, mimetype=mimetype, as_attachment=query.download)
 
 
 @bp.post("/jobs/<job_id>/dismiss")
@@ -113,8 +110,9 @@ def dismiss(job_id: str):
 
 @bp.delete("/jobs/<job_id>")
 @csrf.exempt
+@operation(auth="session-or-token-csrf", responses={200: StatusInfo, 409: None}, tags=OGC)
 def ogc_dismiss(job_id: str):
-    """OGC dismiss: Bearer clients, or a browser session with its CSRF token."""
+    """Dismiss a job (OGC): Bearer clients, or a browser session with its CSRF token"""
     return jsonify(docs.job_status_info(pages.dismiss_job(changing_actor(), job_id), request.host_url))
 
 
@@ -122,10 +120,6 @@ def ogc_dismiss(job_id: str):
 @login_required
 def launch_echo():
     """Start an echo job from the jobs page (checks the worker round trip)."""
-    try:
-        delay = float(request.form.get("delay") or 0)
-    except ValueError:
-        delay = request.form.get("delay")  # the process's validation names it
-    job = pages.launch_echo(current_user, request.form.get("message", ""), delay)
+    job = pages.launch_echo(current_user, request.form)
     flash("Echo job queued.", "success")
     return redirect(url_for("jobs.detail", job_id=job.id))

@@ -5,8 +5,10 @@ from __future__ import annotations
 from flask import request
 
 from app.models import Job
-from app.processes import Process
 from app.services.processing import job_status as st
+from app.services.processing.registry import Process, input_specs
+
+from .openapi_schemas import to_oas30
 
 REL = "http://www.opengis.net/def/rel/ogc/1.0/"
 OPENAPI_TYPE = "application/vnd.oai.openapi+json;version=3.0"
@@ -61,10 +63,11 @@ def process_summary(process: Process) -> dict:
 
 
 def process_description(process: Process) -> dict:
-    inputs = {}
-    for name, spec in process.inputs_schema.items():
-        inputs[name] = {"title": spec.get("title", name), "description": spec.get("description", ""),
-                        "schema": spec.get("schema", {}), "minOccurs": spec.get("minOccurs", 0), "maxOccurs": 1}
+    """The process and its inputs, generated from its input model (each value's schema in OpenAPI 3.0's
+    dialect, as OGC API – Processes 1.0 describes them)."""
+    inputs = {spec.name: {"title": spec.title, "description": spec.description, "schema": to_oas30(spec.schema),
+                          "minOccurs": 1 if spec.required else 0, "maxOccurs": 1}
+              for spec in input_specs(process)}
     outputs = {name: {"title": spec.get("title", name), "schema": spec.get("schema", {})}
                for name, spec in process.outputs_schema.items()}
     out = {**process_summary(process), "inputs": inputs, "outputs": outputs}

@@ -17,6 +17,7 @@ import redis
 
 from app.extensions import get_redis
 from app.models import OpenHexaConfig, Planning, User
+from app.schemas.planning import LqasInputs, SamplingIn
 from app.services.planning import openhexa
 from app.services.planning.openhexa_client import OpenHexaError
 from app.services.planning.plannings import BUILTIN_PIPELINE, available_pipelines
@@ -172,21 +173,22 @@ def check_offered(planning: Planning, pipeline: str) -> None:
         raise ValidationFailed("This pipeline is not offered for this planning.", {"pipeline": ["not available"]})
 
 
-def launch_for_planning(user: User, planning: Planning, pipeline: str, levels: dict, values: dict, host_url: str,
-                        definition: PipelineDefinition | None = None):
+def launch_for_planning(user: User, planning: Planning, pipeline: str, levels: SamplingIn | None, values: dict,
+                        host_url: str, definition: PipelineDefinition | None = None):
     """Launch the sampling dialog's choice: the built-in LQAS job, the OpenHEXA LQAS pipeline (same
-    parameters, checked the same way first), or another OpenHEXA pipeline with its own parameters.
-    `definition` is the OpenHEXA pipeline's, read by the caller (required for those)."""
+    parameters `levels`, checked the same way first), or another OpenHEXA pipeline with its own
+    parameters `values`. `definition` is the OpenHEXA pipeline's, read by the caller (required for those)."""
     from app.services.planning import sampling
 
     check_offered(planning, pipeline)
     if pipeline == BUILTIN_PIPELINE:
-        return sampling.launch_sampling(user, planning.id, levels)
+        return sampling.launch_sampling(user, planning.id, levels.model_dump(mode="json"))
     if definition.kind == "lqas":
-        clean = sampling.validate_inputs({**levels, "planning_id": planning.id})
+        clean = sampling.prepare_inputs(LqasInputs(**levels.model_dump(), planning_id=planning.id))
         # per-level lists keep their positions: OpenHEXA drops empty strings, so "-" marks "none"
-        config = {**clean, sampling.EXCEPTIONS: [",".join(map(str, e)) or "-" for e in clean[sampling.EXCEPTIONS]],
-                  sampling.CRITERIA: [c or "-" for c in clean[sampling.CRITERIA]]}
+        config = {**clean.model_dump(mode="json"),
+                  sampling.EXCEPTIONS: [",".join(map(str, e)) or "-" for e in clean.org_unit_type_exceptions],
+                  sampling.CRITERIA: [c.value if c else "-" for c in clean.org_unit_type_criteria]}
     else:
         config = typed_parameters(definition.parameters, values)
         config["planning_id"] = planning.id

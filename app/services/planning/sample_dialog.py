@@ -12,6 +12,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Job, OrgUnit, OrgUnitType, Permission, Planning, User
+from app.schemas.parsing import by_form_field, validate_data
+from app.schemas.planning import SamplingIn
 from app.services.planning import sampling
 from app.services.planning.pipeline_choices import (
     LOADING, READY, PipelineChoice, PipelineDefinition, check_offered, describe, fetch_pipelines,
@@ -239,7 +241,9 @@ def launch_from_dialog(user: User, planning_id: int, form: DialogForm, host_url:
         check_offered(planning, pipeline)
         if pipeline != BUILTIN_PIPELINE:
             definition = load_definition(user, pipeline)
-        job = launch_for_planning(user, planning, pipeline, params, form.values, host_url, definition)
+        sampled = definition is None or definition.kind == "lqas"  # an LQAS pipeline: the levels are its inputs
+        levels = validate_data(SamplingIn, params, "Invalid sampling parameters") if sampled else None
+        job = launch_for_planning(user, planning, pipeline, levels, form.values, host_url, definition)
     except ValidationFailed as exc:
         picker = _picker(planning, pipeline)
         section = _section(picker.chosen, definition)
@@ -247,8 +251,8 @@ def launch_from_dialog(user: User, planning_id: int, form: DialogForm, host_url:
             section = PipelineSection(picker.chosen.id, ERROR)
         levels = _levels(params[sampling.TYPES], params[sampling.QUANTITIES], params[sampling.EXCEPTIONS],
                          params[sampling.CRITERIA])
-        return Launched(dialog=SampleDialog(planning, picker, section, _rows(planning, levels), exc.details, exc.message,
-                                            form.seed, form.values))
+        return Launched(dialog=SampleDialog(planning, picker, section, _rows(planning, levels),
+                                            by_form_field(exc.details), exc.message, form.seed, form.values))
     return Launched(job=job)
 
 

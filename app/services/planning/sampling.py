@@ -9,7 +9,6 @@ stable order; the deepest picks are the assignments.
 """
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import dataclass
 
@@ -17,7 +16,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import OrgUnit, OrgUnitType, Planning, Team, TeamType, User, utcnow
-from app.services.platform.access import parse_int
+from app.schemas.planning import AreaCriterion, LqasInputs
 from app.services.planning.assignments import Row, replace_assignments
 from app.services.platform.errors import FieldErrors, NotFound, ValidationFailed
 from pipelines.lqas.lqas_core import Level, TooFewCandidates, sample_levels
@@ -26,46 +25,6 @@ TYPES = "org_unit_type_sequence_identifiers"
 QUANTITIES = "org_unit_type_quantities"
 EXCEPTIONS = "org_unit_type_exceptions"
 CRITERIA = "org_unit_type_criteria"
-EMPTY_MARKERS = ("", "-", None)
-MAX_LEVELS = 6
-
-
-# --- parsing the per-level lists (they arrive from forms, JSON clients and the OpenHEXA SDK) ---
-
-def _as_list(raw, field: str, errors: FieldErrors) -> list | None:
-    """A list from a list, a JSON string, or a comma-separated string."""
-    if raw is None:
-        return None
-    if isinstance(raw, list):
-        return raw
-    if isinstance(raw, str):
-        text = raw.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except ValueError:
-                errors.add(field, "is not valid JSON")
-                return None
-            if isinstance(value, list):
-                return value
-        return [part.strip() for part in text.split(",")] if text else []
-    errors.add(field, "must be a list")
-    return None
-
-
-def _id_list(raw, field: str, errors: FieldErrors) -> list[int]:
-    """Exception ids of one level: a list, "1,2,3", a JSON list string, or a "-"/"" placeholder."""
-    if raw in EMPTY_MARKERS or raw == []:
-        return []
-    values = _as_list(raw, field, errors) if not isinstance(raw, (int, float)) else [raw]
-    out = []
-    for value in values or []:
-        if value in EMPTY_MARKERS:
-            continue
-        number = parse_int(value, errors, field)
-        if number is not None:
-            out.append(number)
-    return out
 
 
 @dataclass
@@ -74,105 +33,48 @@ class Plan:
     types: list[OrgUnitType]
     quantities: list[int]
     exceptions: list[list[int]]
-    criteria: list[str | None]
+    criteria: list[AreaCriterion | None]
     seed: int
     tree: "TeamTree"
 
 
-def authorize_inputs(principal, inputs: dict) -> int | None:
+def authorize_inputs(principal, inputs: LqasInputs) -> int:
     """The `lqas-sampling` process's authorization: the planning it names must be one the principal may
     see (as `GET /plannings/<id>` checks it); another project's reads as a missing one. Returns its
-    project (None when no planning id can be read: validation names it)."""
+    project."""
     from app.services.planning.plannings import get_planning
 
-    errors = FieldErrors()
-    raw = inputs.get("planning_id")
-    planning_id = parse_int(raw, errors, "planning_id") if raw not in (None, "") else None
-    if planning_id is None:
-        return None
     try:
-        return get_planning(principal, planning_id).project_id
+        return get_planning(principal, inputs.planning_id).project_id
     except NotFound:
-        errors.add("planning_id", f"planning {planning_id} does not exist")
-        errors.raise_if_any("Invalid sampling parameters")
+        message = f"planning {inputs.planning_id} does not exist"
+        raise ValidationFailed(f"Invalid sampling parameters — planning_id: {message}",
+                               {"planning_id": [message]}) from None
 
 
-def validate_inputs(inputs: dict) -> dict:
-    """Check everything that can be checked before queueing; return normalised inputs (with a seed)."""
+def prepare_inputs(inputs: LqasInputs) -> LqasInputs:
+    """Check what the database must confirm before queueing (the type chain under the planning root,
+    the exceptions, the team tree); the inputs to store, one entry per level and with a seed."""
     plan = _plan(inputs)
-    return {
-        "planning_id": plan.planning.id,
-        TYPES: [t.id for t in plan.types],
-        QUANTITIES: plan.quantities,
-        EXCEPTIONS: plan.exceptions,
-        CRITERIA: plan.criteria,
-        "seed": plan.seed,
-    }
+    return inputs.model_copy(update={EXCEPTIONS: plan.exceptions, CRITERIA: plan.criteria, "seed": plan.seed})
 
 
-def _plan(inputs: dict) -> Plan:
+def _plan(inputs: LqasInputs) -> Plan:
     errors = FieldErrors()
-    if not isinstance(inputs, dict):
-        raise ValidationFailed("inputs must be an object", {"inputs": ["must be an object"]})
-    planning = None
-    if inputs.get("planning_id") in (None, ""):
-        errors.add("planning_id", "is required")
-    else:
-        planning_id = parse_int(inputs.get("planning_id"), errors, "planning_id")
-        if planning_id is not None:
-            planning = db.session.get(Planning, planning_id)
-            if planning is None or planning.deleted_at is not None:
-                errors.add("planning_id", f"planning {planning_id} does not exist")
-                planning = None
-    raw_types = _as_list(inputs.get(TYPES), TYPES, errors)
-    raw_quantities = _as_list(inputs.get(QUANTITIES), QUANTITIES, errors)
-    if not raw_types:
-        errors.add(TYPES, "is required: one org unit type per level")
-    if not raw_quantities:
-        errors.add(QUANTITIES, "is required: one quantity per level")
-    errors.raise_if_any("Invalid sampling parameters")
-    levels = len(raw_types)
-    if levels > MAX_LEVELS:
-        errors.add(TYPES, f"at most {MAX_LEVELS} levels")
-    if len(raw_quantities) != levels:
-        errors.add(QUANTITIES, f"has {len(raw_quantities)} values for {levels} levels")
-    quantities = []
-    for value in raw_quantities:
-        number = parse_int(value, errors, QUANTITIES)
-        if number is not None and number < 1:
-            errors.add(QUANTITIES, f"must be positive, got {number}")
-        quantities.append(number)
-    raw_exceptions = inputs.get(EXCEPTIONS)
-    exceptions_list = [] if raw_exceptions in EMPTY_MARKERS else _as_list(raw_exceptions, EXCEPTIONS, errors) or []
-    if isinstance(raw_exceptions, str) and not raw_exceptions.strip().startswith("[") and "," in raw_exceptions \
-            and len(exceptions_list) != levels:
-        errors.add(EXCEPTIONS, "give one entry per level (use '-' for none, or a JSON list of lists)")
-    if exceptions_list and len(exceptions_list) != levels:
-        errors.add(EXCEPTIONS, f"has {len(exceptions_list)} entries for {levels} levels (use '-' for none)")
-    exceptions = [_id_list(v, EXCEPTIONS, errors) for v in exceptions_list] or [[] for _ in range(levels)]
-    raw_criteria = inputs.get(CRITERIA)
-    criteria_list = [] if raw_criteria in EMPTY_MARKERS else _as_list(raw_criteria, CRITERIA, errors) or []
-    if criteria_list and len(criteria_list) != levels:
-        errors.add(CRITERIA, f"has {len(criteria_list)} entries for {levels} levels (use '-' for none)")
-    criteria = []
-    for value in criteria_list or [None] * levels:
-        value = None if value in EMPTY_MARKERS else str(value).upper()
-        if value not in (None, "URBAN", "RURAL"):
-            errors.add(CRITERIA, f"must be URBAN, RURAL or '-', got {value!r}")
-        criteria.append(value)
-    seed = inputs.get("seed")
-    if seed in (None, ""):
-        seed = secrets.randbelow(2**31)
-    else:
-        seed = parse_int(seed, errors, "seed", minimum=0)
-    errors.raise_if_any("Invalid sampling parameters")
-
-    types = _check_type_chain(planning, raw_types, errors)
+    planning = db.session.get(Planning, inputs.planning_id)
+    if planning is None or planning.deleted_at is not None:
+        errors.add("planning_id", f"planning {inputs.planning_id} does not exist")
+        errors.raise_if_any("Invalid sampling parameters")
+    levels = len(inputs.org_unit_type_sequence_identifiers)
+    exceptions = inputs.org_unit_type_exceptions or [[] for _ in range(levels)]
+    criteria = list(inputs.org_unit_type_criteria or [None] * levels)
+    seed = inputs.seed if inputs.seed is not None else secrets.randbelow(2**31)
+    types = _check_type_chain(planning, inputs.org_unit_type_sequence_identifiers, errors)
     errors.raise_if_any("Invalid sampling parameters")
     _check_exceptions(planning, types, exceptions, errors)
     errors.raise_if_any("Invalid sampling parameters")
     tree = check_team_tree(planning, levels)
-    return Plan(planning, types, quantities, exceptions, criteria, seed, tree)
+    return Plan(planning, types, list(inputs.org_unit_type_quantities), exceptions, criteria, seed, tree)
 
 
 def _reachable(start: OrgUnitType) -> set[int]:
@@ -186,13 +88,10 @@ def _reachable(start: OrgUnitType) -> set[int]:
     return seen
 
 
-def _check_type_chain(planning: Planning, raw_types: list, errors: FieldErrors) -> list[OrgUnitType]:
+def _check_type_chain(planning: Planning, type_ids: list[int], errors: FieldErrors) -> list[OrgUnitType]:
     types: list[OrgUnitType] = []
     previous = planning.org_unit.org_unit_type
-    for level, raw in enumerate(raw_types, start=1):
-        type_id = parse_int(raw, errors, TYPES)
-        if type_id is None:
-            return types
+    for level, type_id in enumerate(type_ids, start=1):
         org_type = db.session.get(OrgUnitType, type_id)
         if org_type is None or org_type.project_id != planning.project_id:
             errors.add(TYPES, f"level {level}: org unit type {type_id} does not exist in this project")
@@ -290,7 +189,7 @@ def sample(plan: Plan, progress=None) -> tuple[list[Row], dict]:
     return rows, stats
 
 
-def run(ctx, inputs: dict) -> dict:
+def run(ctx, inputs: LqasInputs) -> dict:
     """The `lqas-sampling` process: sample, then replace the planning's assignments atomically."""
     plan = _plan(inputs)
     ctx.progress(5, f"Sampling {len(plan.types)} level(s) for planning '{plan.planning.name}' (seed {plan.seed})")

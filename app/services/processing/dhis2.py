@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Dhis2Connection, Dhis2Import, User
+from app.schemas.processing import Dhis2ConnectionIn
 from app.services.platform.access import get_scoped, project_scope, resolve_project
 from app.services.platform.errors import FieldErrors, NotFound
 from app.services.platform.secrets_box import seal, unseal
@@ -33,35 +33,23 @@ def get_connection(user: User, connection_id) -> Dhis2Connection:
     return get_scoped(Dhis2Connection, connection_id, user, "DHIS2 connection")
 
 
-def save_connection(user: User, data: dict, connection_id: int | None = None) -> Dhis2Connection:
+def save_connection(user: User, data: Dhis2ConnectionIn, connection_id: int | None = None) -> Dhis2Connection:
     """Create (in `project_id`, or the user's only project) or update a connection of the user's
     projects. An empty password on update keeps the stored one."""
     connection = get_connection(user, connection_id) if connection_id else Dhis2Connection()
     errors = FieldErrors()
-    project_id = connection.project_id if connection_id else resolve_project(user, data.get("project_id"), errors)
-    name = (data.get("name") or "").strip()
-    url = (data.get("url") or "").strip().rstrip("/")
-    username = (data.get("username") or "").strip()
-    password = data.get("password") or ""
-    if not name:
-        errors.add("name", "is required")
-    elif db.session.execute(select(Dhis2Connection.id).where(
-            Dhis2Connection.name == name, Dhis2Connection.project_id == project_id,
+    project_id = connection.project_id if connection_id else resolve_project(user, data.project_id, errors)
+    if db.session.execute(select(Dhis2Connection.id).where(
+            Dhis2Connection.name == data.name, Dhis2Connection.project_id == project_id,
             Dhis2Connection.id != (connection_id or -1))).first():
         errors.add("name", "is already used by another connection")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        errors.add("url", "must be an http:// or https:// URL")
-    elif parts.username or parts.password:
-        errors.add("url", "must not contain credentials; use the username and password fields")
-    if not username:
-        errors.add("username", "is required")
-    if not password and not connection_id:
+    if not data.password and not connection_id:
         errors.add("password", "is required")
     errors.raise_if_any("Invalid DHIS2 connection")
-    connection.project_id, connection.name, connection.url, connection.username = project_id, name, url, username
-    if password:
-        connection.password_encrypted = seal(password)
+    connection.project_id, connection.name, connection.url = project_id, data.name, data.url
+    connection.username = data.username
+    if data.password:
+        connection.password_encrypted = seal(data.password)
     connection.updated_by_id = user.id
     db.session.add(connection)
     db.session.commit()

@@ -8,6 +8,7 @@ from sqlalchemy import and_, func, or_, select
 
 from app.extensions import db
 from app.models import Job, Permission, User
+from app.schemas.types import unstorable_text
 from app.services.platform.access import project_scope
 from app.services.processing import job_status as st
 from app.services.processing.errors import NoSuchJob, NoSuchProcess, ResultNotReady
@@ -22,7 +23,10 @@ def visible_jobs_filter(user: User):
 
 
 def get_job_for(user: User, job_id: str, reap: bool = True) -> Job:
-    """The job if this user may see it (404 otherwise, so ids of others' jobs do not leak)."""
+    """The job if this user may see it (404 otherwise, so ids of others' jobs do not leak). An id the
+    database could not even store (a NUL byte) names no job."""
+    if unstorable_text(job_id):
+        raise NoSuchJob(f"No job {job_id!r}")
     job = db.session.execute(select(Job).where(Job.id == job_id, visible_jobs_filter(user))).scalar_one_or_none()
     if job is None:
         raise NoSuchJob(f"No job '{job_id}'", {"jobID": job_id})

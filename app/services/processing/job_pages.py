@@ -9,14 +9,16 @@ from flask_sqlalchemy.pagination import Pagination
 
 from app.extensions import db
 from app.models import Job, Permission, User
-from app.services.platform.errors import FieldErrors, Forbidden
+from app.schemas.ogc import JobFilters, JobsPageQuery
+from app.services.platform.errors import Forbidden
 from app.services.platform.paging import Page, page_of, paginate
 from app.services.platform.permissions import require_permission
 from app.services.processing import artifacts
 from app.services.processing import job_status as st
 from app.services.processing.job_access import get_job_for, job_counts, jobs_query, may_dismiss, run_permission
 from app.services.processing.jobs import enqueue_job, request_kill
-from app.services.processing.registry import Process, all_processes
+from app.services.processing.process_forms import inputs_from_form
+from app.services.processing.registry import Process, all_processes, get_process
 
 PER_PAGE = 25
 
@@ -32,27 +34,23 @@ class JobsPage:
     can_launch: bool
 
 
-def jobs_page(user: User, status: str | None, process: str | None, page: int) -> JobsPage:
+def jobs_page(user: User, query: JobsPageQuery) -> JobsPage:
     """The jobs the user may see, newest first, 25 a page, filtered by one status (an unknown one is
     ignored) and one process; with the count per status and the processes to filter by."""
-    status = status if status in st.CANONICAL else None
-    process = process or None
-    listing = page_of(jobs_query(user, status=status, process_id=process), page, PER_PAGE)
+    status = query.status if query.status in st.CANONICAL else None
+    process = query.process
+    listing = page_of(jobs_query(user, status=status, process_id=process), query.page, PER_PAGE)
     return JobsPage(listing, status, process, st.CANONICAL, all_processes(), job_counts(user),
                     user.has_permission(Permission.MANAGE_PIPELINES))
 
 
-def job_list(user: User, statuses: list[str], process_ids: list[str], types: list[str],
-             paging: tuple[int, int]) -> Page:
-    """The OGC job list, one page (`paging` is (page, limit)): jobs the user may see with any of these
-    statuses (each must be canonical) and process ids; `types` other than "process" match nothing
-    (every job here is a process job)."""
-    errors = FieldErrors()
-    for bad in sorted(set(statuses) - set(st.CANONICAL)):
-        errors.add("status", f"unknown status {bad!r}; one of {', '.join(st.CANONICAL)}")
-    errors.raise_if_any("Invalid query")
-    stmt = jobs_query(user, status=statuses or None, process_id=process_ids or None)
-    if types and "process" not in types:
+def job_list(user: User, filters: JobFilters, paging: tuple[int, int]) -> Page:
+    """The OGC job list, one page (`paging` is (page, limit)): jobs the user may see with any of the
+    filters' statuses and process ids; `type`s other than "process" match nothing (every job here is a
+    process job)."""
+    stmt = jobs_query(user, status=[s.value for s in filters.status] or None,
+                      process_id=filters.processID or filters.process or None)
+    if filters.type and "process" not in filters.type:
         stmt = stmt.where(False)
     return paginate(stmt, *paging)
 
@@ -71,8 +69,9 @@ def dismiss_job(user: User, job_id: str) -> Job:
     return request_kill(job_id)
 
 
-def launch_echo(user: User, message: str, delay) -> Job:
-    """Queue the echo job (five steps, `delay` seconds each) that checks the worker round trip; in the
-    user's first project. Needs MANAGE_PIPELINES; a bad delay is named by the process's validation."""
+def launch_echo(user: User, form) -> Job:
+    """Queue the echo job (five steps over the form's `delay`, with its `message`) that checks the worker
+    round trip; in the user's first project. Needs MANAGE_PIPELINES; a bad field is named."""
     require_permission(user, Permission.MANAGE_PIPELINES)
-    return enqueue_job("echo", {"message": message, "steps": 5, "delay": delay}, launcher=user)
+    fields = {"message": form.get("message", ""), "delay": form.get("delay", ""), "steps": "5"}
+    return enqueue_job("echo", inputs_from_form(get_process("echo"), fields), launcher=user)

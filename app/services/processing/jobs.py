@@ -22,7 +22,7 @@ from sqlalchemy import insert, select, update
 from app.extensions import db, get_queue, get_redis
 from app.models import Job, JobLog, User, utcnow
 from app.services.platform.permissions import SystemActor
-from app.services.processing.registry import authorize_launch, get_process
+from app.services.processing.registry import Launch, authorize_launch, get_process
 from app.services.processing import job_status as st
 from app.services.platform.errors import Conflict, DomainError
 from app.services.processing.errors import NoSuchJob
@@ -108,7 +108,9 @@ def create_job(
     job_id: str | None = None,
     external_ref: str | None = None,
 ) -> Job:
-    """Validate inputs, authorize the launch and write the job row (accepted), without queueing it.
+    """Read the inputs with the process's model, authorize the launch and write the job row (accepted),
+    without queueing it. `inputs` are JSON values, as a JSON client sends them; nothing is written on
+    bad input (ValidationFailed naming each input).
 
     The launcher must hold the process's permission and may name only rows it may act on; the job
     belongs to their project (`project_id`, else the rows', else the launcher's first). Without a
@@ -117,18 +119,18 @@ def create_job(
     run one period twice.
     """
     process = get_process(process_id)
-    # Authorized before validation, whose messages may describe the rows the inputs name.
-    project_id = authorize_launch(process, launcher or SystemActor(project_id), inputs or {}, project_id)
-    clean = process.validate(inputs or {})
+    launch = authorize_launch(process, launcher or SystemActor(project_id), inputs, project_id)
+    # Checked after authorization: these checks' messages may describe the rows the inputs name.
+    clean = process.prepare(launch.inputs) if process.prepare else launch.inputs
     job = Job(
         id=job_id or str(uuid.uuid4()),
         process_id=process.id,
         status=st.ACCEPTED,
         progress=0,
         message="Queued",
-        inputs=redact(clean, process.secret_inputs),
+        inputs=redact(clean.model_dump(mode="json"), process.secret_inputs),
         launcher_id=launcher.id if launcher else None,
-        project_id=project_id,
+        project_id=launch.project_id,
         external_ref=external_ref,
     )
     db.session.add(job)
@@ -144,7 +146,8 @@ def enqueue_job(
     job_id: str | None = None,
     external_ref: str | None = None,
 ) -> Job:
-    """Validate inputs, create the job row (accepted) and queue it. Nothing is queued on bad input."""
+    """Check the inputs (JSON values), create the job row (accepted) and queue it. Nothing is queued on
+    bad input."""
     job = create_job(process_id, inputs, launcher, project_id, job_id, external_ref)
     process = get_process(process_id)
     timeout = process.timeout_seconds or current_app.config["JOB_DEFAULT_TIMEOUT_SECONDS"]
@@ -247,8 +250,8 @@ def execute_job(job_id: str) -> str | None:
     if job is None:
         log.warning("job %s has no row; nothing to run", job_id)
         return None
-    inputs, process_id = dict(job.inputs or {}), job.process_id
-    refusal = _authorization_lost(job)
+    process_id = job.process_id
+    launch, refusal = _launch_as_stored(job)
     db.session.rollback()
     if refusal:
         return finish_job(job_id, st.FAILED, refusal, from_statuses=(st.ACCEPTED,))
@@ -265,8 +268,7 @@ def execute_job(job_id: str) -> str | None:
                            current_app.config["JOB_HEARTBEAT_SECONDS"])
     heartbeat.start()
     try:
-        process = get_process(process_id)
-        results = process.run(JobContext(job_id), inputs)
+        results = get_process(process_id).run(JobContext(job_id), launch.inputs)
     except JobDismissed:
         db.session.rollback()
         return finish_job(job_id, st.DISMISSED, "Dismissed on request")
@@ -283,17 +285,17 @@ def execute_job(job_id: str) -> str | None:
     return finish_job(job_id, st.SUCCESSFUL, "Completed", results=results or {})
 
 
-def _authorization_lost(job: Job) -> str | None:
-    """Why the job may not run any more, checked in the worker on what the row stores (its launcher,
-    or the server confined to its project, and its inputs), as at enqueue time; None when it may."""
+def _launch_as_stored(job: Job) -> tuple[Launch | None, str | None]:
+    """The job's launch checked again in the worker on what the row stores (its launcher, or the server
+    confined to its project, and its inputs), as at enqueue time: (the launch, None) when it may still
+    run, else (None, why not)."""
     if job.launcher is not None and not job.launcher.is_active:
-        return f"Not started: its launcher {job.launcher.username} is no longer active."
+        return None, f"Not started: its launcher {job.launcher.username} is no longer active."
     try:
-        authorize_launch(get_process(job.process_id), job.launcher or SystemActor(job.project_id),
-                         dict(job.inputs or {}), job.project_id)
+        return authorize_launch(get_process(job.process_id), job.launcher or SystemActor(job.project_id),
+                                job.inputs or {}, job.project_id), None
     except DomainError as exc:
-        return f"Not started: {job.launched_by} may no longer run it ({exc.message})"
-    return None
+        return None, f"Not started: {job.launched_by} may no longer run it ({exc.message})"
 
 
 UNEXPECTED_FAILURE = ("The job stopped on an unexpected error. Nothing more was done; an administrator can read "

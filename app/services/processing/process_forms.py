@@ -1,10 +1,13 @@
-"""Execute forms generated from a process's input schema: fields to render, and form → inputs."""
+"""Execute forms generated from a process's input model: the fields to render, and a submitted form
+read with the same model (lax: the form's text becomes numbers, dates, lists)."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
-from app.services.processing.registry import Process
+from app.schemas.parsing import validate_data
+from app.services.processing.registry import Process, input_specs
+
+CHOICES = "x-options"  # a schema naming where an input's choices come from (e.g. dhis2-connections)
 
 
 @dataclass
@@ -19,44 +22,37 @@ class Field:
     maximum: object = None
 
 
+def _value_schema(schema: dict) -> dict:
+    """The schema of a given value: an optional input's `anyOf [X, null]` is X."""
+    options = [option for option in schema.get("anyOf", ()) if option.get("type") != "null"]
+    return {**schema, **options[0]} if len(options) == 1 else schema
+
+
+def _kind(schema: dict) -> str:
+    if schema.get(CHOICES) == "dhis2-connections":
+        return "connection"
+    if "enum" in schema:
+        return "select"
+    if schema.get("format") == "date":
+        return "date"
+    if "anyOf" in schema or schema.get("type") in ("array", "object"):
+        return "json"  # a list or object, typed as JSON (lists also comma-separated)
+    return {"boolean": "checkbox", "integer": "integer", "number": "number"}.get(schema.get("type"), "text")
+
+
 def form_fields(process: Process) -> list[Field]:
     fields = []
-    for name, spec in process.inputs_schema.items():
-        schema = spec.get("schema", {})
-        kind = {"boolean": "checkbox", "integer": "integer", "number": "number"}.get(schema.get("type"), "text")
-        if "enum" in schema:
-            kind = "select"
-        elif schema.get("format") == "date":
-            kind = "date"
-        elif "oneOf" in schema or schema.get("type") in ("array", "object"):
-            kind = "json"
-        if name == "connection" and process.id == "eo-aggregate-import":
-            kind = "connection"
-        fields.append(Field(name, spec.get("title", name), kind, spec.get("minOccurs", 0) >= 1,
-                            schema.get("default"), tuple(schema.get("enum", ())), schema.get("minimum"), schema.get("maximum")))
+    for spec in input_specs(process):
+        schema = _value_schema(spec.schema)
+        fields.append(Field(spec.name, spec.title, _kind(schema), spec.required, schema.get("default"),
+                            tuple(schema.get("enum", ())), schema.get("minimum"), schema.get("maximum")))
     return fields
 
 
 def inputs_from_form(process: Process, form) -> dict:
-    """Typed inputs from a submitted form; empty optional fields are left out (defaults apply).
-    Unparseable values are passed through as strings so the process's validation names them."""
-    inputs: dict = {}
-    for field in form_fields(process):
-        raw = form.get(field.name, "")
-        if field.kind == "checkbox":
-            inputs[field.name] = form.get(field.name) in ("on", "true", "1")
-            continue
-        if raw == "":
-            continue
-        try:
-            if field.kind in ("integer", "connection"):
-                inputs[field.name] = int(raw)
-            elif field.kind == "number":
-                inputs[field.name] = float(raw)
-            elif field.kind == "json":
-                inputs[field.name] = json.loads(raw)
-            else:
-                inputs[field.name] = raw
-        except ValueError:
-            inputs[field.name] = raw
-    return inputs
+    """The submitted form read with the process's model (an unticked box is false; an empty field is not
+    given, so its default applies), as the JSON values the job engine takes. ValidationFailed names
+    each bad field."""
+    values = {field.name: form.get(field.name) in ("on", "true", "1") if field.kind == "checkbox"
+              else form.get(field.name, "") for field in form_fields(process)}
+    return validate_data(process.inputs, values, f"Invalid inputs for {process.id}").model_dump(mode="json")

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.models import Dhis2Connection, Job, Permission, Project, User
+from app.schemas.parsing import by_form_field, validate_data
+from app.schemas.processing import Dhis2ConnectionIn
 from app.services.platform.errors import Forbidden, ValidationFailed
 from app.services.platform.permissions import require_permission
 from app.services.processing import dhis2
@@ -52,7 +54,7 @@ def run_process_form(user: User, process_id: str, form) -> ProcessRun:
     try:
         job = enqueue_job(process.id, inputs_from_form(process, form), launcher=user)
     except ValidationFailed as exc:
-        return ProcessRun(process.title, page=process_page(user, process_id, form, exc.details))
+        return ProcessRun(process.title, page=process_page(user, process_id, form, by_form_field(exc.details)))
     return ProcessRun(process.title, job=job)
 
 
@@ -91,7 +93,7 @@ def save_connection_form(user: User, data: dict, connection_id: int | None) -> C
     saved, else the page with each error named and the form as typed, without the password."""
     _admin(user)
     try:
-        dhis2.save_connection(user, data, connection_id)
+        dhis2.save_connection(user, validate_data(Dhis2ConnectionIn, data, "Invalid DHIS2 connection"), connection_id)
     except ValidationFailed as exc:
         form = {k: v for k, v in data.items() if k != "password"}
         editing = dhis2.get_connection(user, connection_id) if connection_id else None

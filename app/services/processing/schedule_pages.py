@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass
 
 from app.models import Job, Permission, Project, Schedule, User
+from app.schemas.parsing import validate_data
+from app.schemas.processing import ScheduleIn
 from app.services.platform.errors import ValidationFailed
 from app.services.platform.permissions import require_permission
 from app.services.processing import schedules as svc
@@ -86,12 +88,10 @@ def save_schedule_form(user: User, data: dict, schedule_id: int | None = None) -
     on bad input, the form again as typed with every error named (nothing written)."""
     require_permission(user, Permission.MANAGE_PIPELINES)
     schedule = svc.get_schedule(user, schedule_id) if schedule_id is not None else None
+    fields = {key: value for key, value in data.items() if key != "csrf_token"}
     try:
-        try:
-            inputs = json.loads(data.get("inputs") or "{}")
-        except ValueError:
-            raise ValidationFailed("Invalid schedule", {"inputs": ["must be a JSON object"]}) from None
-        return SavedSchedule(schedule=svc.save_schedule(user, {**data, "inputs": inputs}, schedule_id))
+        return SavedSchedule(schedule=svc.save_schedule(user, validate_data(ScheduleIn, fields, "Invalid schedule"),
+                                                        schedule_id))
     except ValidationFailed as exc:
         return SavedSchedule(form=_form(user, schedule, data, exc.details))
 

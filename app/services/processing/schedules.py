@@ -15,7 +15,8 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import get_args
+from zoneinfo import ZoneInfo
 
 from croniter import croniter
 from sqlalchemy import select, update
@@ -23,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Job, Permission, Schedule, User, utcnow
+from app.schemas.processing import Frequency, ScheduleIn
 from app.services.platform.access import get_scoped, project_scope, resolve_project
 from app.services.platform.errors import DomainError, FieldErrors, NotFound, ValidationFailed
 from app.services.platform.permissions import require_permission
@@ -33,7 +35,7 @@ from app.services.processing.registry import authorize_launch, get_process
 log = logging.getLogger(__name__)
 
 PRESETS = {"daily": "0 6 * * *", "monthly": "0 6 1 * *", "yearly": "0 6 1 1 *"}
-FREQUENCIES = (*PRESETS, "cron")
+FREQUENCIES = get_args(Frequency)
 RUN_NAMESPACE = uuid.UUID("5b0c3c1e-6f1a-4d59-9a53-0f1e1d7a9c42")
 
 
@@ -85,59 +87,42 @@ def list_schedules(user: User) -> list[Schedule]:
 
 
 def _checked_inputs(user: User, process, inputs: dict, frequency: str, tz: str, project_id: int | None) -> None:
-    """The inputs as a run would get them must be ones the editor may launch in the schedule's project."""
+    """The inputs as a run would get them (placeholders rendered) must be ones the process's model
+    accepts and the editor may launch in the schedule's project; errors name `inputs.<input>`."""
     rendered = render_inputs(inputs, frequency, utcnow(), tz)
     try:
-        authorize_launch(process, user, rendered, project_id)
-        process.validate(rendered)
+        launch = authorize_launch(process, user, rendered, project_id)
+        if process.prepare:
+            process.prepare(launch.inputs)
     except ValidationFailed as exc:
         raise ValidationFailed(f"Invalid inputs for {process.id}: {exc.message}",
                                {f"inputs.{k}": v for k, v in exc.details.items()}) from None
 
 
-def save_schedule(user: User, data: dict, schedule_id: int | None = None) -> Schedule:
+def save_schedule(user: User, data: ScheduleIn, schedule_id: int | None = None) -> Schedule:
     """Create (in `project_id`, or the user's only project) or update a schedule of the user's projects.
     Needs MANAGE_PIPELINES; the inputs are checked as if the user launched the process in that project
     (placeholders rendered): rows they name must be ones the user may act on there."""
     require_permission(user, Permission.MANAGE_PIPELINES)
     schedule = get_schedule(user, schedule_id) if schedule_id else Schedule()
     errors = FieldErrors()
-    project_id = schedule.project_id if schedule_id else resolve_project(user, data.get("project_id"), errors)
-    name = (data.get("name") or "").strip()
-    if not name:
-        errors.add("name", "is required")
-    elif db.session.execute(select(Schedule.id).where(Schedule.name == name, Schedule.project_id == project_id,
-                                                      Schedule.id != (schedule_id or -1))).first():
+    project_id = schedule.project_id if schedule_id else resolve_project(user, data.project_id, errors)
+    if db.session.execute(select(Schedule.id).where(Schedule.name == data.name, Schedule.project_id == project_id,
+                                                    Schedule.id != (schedule_id or -1))).first():
         errors.add("name", "is already used")
-    frequency = data.get("frequency") or "daily"
-    cron = PRESETS.get(frequency) or (data.get("cron") or "").strip()
-    if frequency not in FREQUENCIES:
-        errors.add("frequency", f"must be one of {', '.join(FREQUENCIES)}")
-    elif not croniter.is_valid(cron):
-        errors.add("cron", "is not a valid cron expression (minute hour day month weekday)")
-    tz = (data.get("timezone") or "UTC").strip()
     try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        errors.add("timezone", "is not a known time zone (e.g. Africa/Bangui, Europe/Brussels, UTC)")
-    inputs = data.get("inputs") or {}
-    if not isinstance(inputs, dict):
-        errors.add("inputs", "must be a JSON object")
-    process_id = data.get("process_id")
-    try:
-        process = get_process(process_id)
+        process = get_process(data.process_id)
     except NotFound:
         errors.add("process_id", "is not a known process")
-        process = None
     errors.raise_if_any("Invalid schedule")
-    _checked_inputs(user, process, inputs, frequency, tz, project_id)
-    enabled = bool(data.get("enabled"))
-    schedule.project_id, schedule.name, schedule.process_id, schedule.inputs = project_id, name, process.id, inputs
-    schedule.frequency, schedule.cron, schedule.timezone, schedule.enabled = frequency, cron, tz, enabled
-    schedule.description = data.get("description") or ""
+    _checked_inputs(user, process, data.inputs, data.frequency, data.timezone, project_id)
+    schedule.project_id, schedule.name, schedule.process_id = project_id, data.name, process.id
+    schedule.inputs, schedule.frequency, schedule.timezone = data.inputs, data.frequency, data.timezone
+    schedule.cron = PRESETS.get(data.frequency) or data.cron
+    schedule.enabled, schedule.description = data.enabled, data.description
     schedule.created_by_id = schedule.created_by_id or user.id
-    if enabled:
-        schedule.next_run_at = next_run(cron, tz, utcnow())  # no catch-up burst after a pause
+    if data.enabled:
+        schedule.next_run_at = next_run(schedule.cron, data.timezone, utcnow())  # no catch-up burst after a pause
     db.session.add(schedule)
     db.session.commit()
     return schedule

@@ -23,6 +23,7 @@ from typing import Any, Callable
 import requests
 
 from app.models import utcnow
+from app.schemas.parsing import Input
 from app.services.platform.errors import DomainError
 from app.services.processing.registry import Process
 
@@ -132,7 +133,7 @@ def _iso(value) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def run_steps(steps: list[Step], ctx, inputs: dict, finish: Callable[[dict], dict]) -> dict:
+def run_steps(steps: list[Step], ctx, inputs: Input, finish: Callable[[dict], dict]) -> dict:
     """Run `steps` in order for the job behind `ctx`; returns finish(state) as the job's results."""
     from app.services.processing.jobs import JobDismissed, write_steps
 
@@ -204,9 +205,9 @@ def _reason(exc: Exception) -> str:
 
 
 def steps_process(*, id: str, title: str, description: str, version: str, steps: list[Step],
-                  validate: Callable[[dict], dict], finish: Callable[[dict], dict], **kwargs) -> Process:
+                  inputs: type[Input], finish: Callable[[dict], dict], **kwargs) -> Process:
     """A Process whose run() is the step runner over `steps`."""
     steps = list(steps)
-    return Process(id=id, title=title, description=description, version=version, validate=validate,
+    return Process(id=id, title=title, description=description, version=version, inputs=inputs,
                    run=lambda ctx, inputs: run_steps(steps, ctx, inputs, finish),
                    step_names=tuple(s.name for s in steps), **kwargs)
