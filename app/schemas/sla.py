@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 
 from app.schemas.parsing import Input
-from app.schemas.types import INT32_MAX, OptionalId, Slug, Text
+from app.schemas.types import OptionalId, ProjectScope, Slug, Text
 
 PAUSABLE_STATES = ("new", "in_progress", "blocked")  # the task states that are not terminal
 MAX_TARGET = 525_600  # a year of minutes: more is a typo
@@ -37,20 +37,6 @@ PauseStates = Annotated[list[str], BeforeValidator(_pause_states),
                                         "uniqueItems": True})]
 AreaScope = Slug(80, star=True)
 TypeScope = Slug(40, star=True)
-def _project_scope(raw, info: ValidationInfo):
-    """A project id, or null / "*" for every project (a form's number arrives as text)."""
-    if raw is None or raw == "*":
-        return raw
-    if isinstance(raw, str) and info.mode == "python" and raw.strip().isdigit():
-        raw = int(raw)
-    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= INT32_MAX:
-        raise ValueError(f'must be a project id, or "*" for every project, got {raw!r}')
-    return raw
-
-
-ProjectScope = Annotated[int | str | None, BeforeValidator(_project_scope), WithJsonSchema({
-    "anyOf": [{"type": "integer", "minimum": 1, "maximum": INT32_MAX}, {"type": "string", "enum": ["*"]}],
-    "nullable": True})]
 PROJECT = 'Absent: your project (required when you have several). null or "*": every project (administrators only)'
 
 

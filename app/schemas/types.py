@@ -5,7 +5,7 @@ import re
 from datetime import date, datetime, time, timezone
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, ValidationInfo, WithJsonSchema
 
 INT32_MAX = 2**31 - 1  # PostgreSQL `integer` columns (every id here)
 INT64_MAX = 2**63 - 1
@@ -79,6 +79,24 @@ Search = Annotated[str | None, BeforeValidator(_blank_is_none), Text(200)]
 Page = Annotated[int, Field(ge=1, le=1_000_000)]
 # A free-form JSON object (task data, GeoJSON): bounded depth, and text PostgreSQL can store.
 JsonObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
+
+
+def _project_scope(raw, info: ValidationInfo):
+    """A project id, or null / "*" for every project (a form's number arrives as text)."""
+    if raw is None or raw == "*":
+        return raw
+    if isinstance(raw, str) and info.mode == "python" and raw.strip().isascii() and raw.strip().isdigit():
+        raw = int(raw)
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= INT32_MAX:
+        raise ValueError(f'must be a project id, or "*" for every project, got {raw!r}')
+    return raw
+
+
+# The project of a row that may instead apply to every project (SLA configs, rules, webhook endpoints):
+# an id, or null / "*" for every project.
+ProjectScope = Annotated[int | str | None, BeforeValidator(_project_scope), WithJsonSchema({
+    "anyOf": [{"type": "integer", "minimum": 1, "maximum": INT32_MAX}, {"type": "string", "enum": ["*"]}],
+    "nullable": True})]
 
 
 def Choice(values, aliases: dict[str, str] | None = None, what: str | None = None):  # noqa: N802 — a type factory
