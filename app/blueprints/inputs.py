@@ -8,7 +8,7 @@ from typing import TypeVar
 from flask import request
 from pydantic import BaseModel
 
-from app.blueprints.operations import list_fields, query_dict
+from app.blueprints.operations import bool_fields, list_fields, query_dict
 from app.schemas.parsing import validate_data
 
 M = TypeVar("M", bound=BaseModel)
@@ -21,12 +21,10 @@ def page_query(model: type[M]) -> M:
 
 def form_data(model: type[BaseModel]) -> dict:
     """The posted form as `model` reads it, the CSRF token left out: every list field of the model
-    (checkboxes, multiple selects) as a list, empty when nothing is ticked."""
-    lists = list_fields(model)
+    (checkboxes, multiple selects) as a list, empty when nothing is ticked, and every true/false field
+    as its checkbox (false when not ticked)."""
+    lists, checkboxes = list_fields(model), bool_fields(model)
     data = {key: request.form.get(key) for key in request.form if key != "csrf_token" and key not in lists}
-    return {**data, **{name: request.form.getlist(name) for name in lists}}
+    return {**data, **{name: request.form.getlist(name) for name in lists},
+            **{name: data.get(name, False) for name in checkboxes}}
 
-
-def posted(model: type[M]) -> M:
-    """The posted form as `model` (a button's form: nothing to show again)."""
-    return validate_data(model, form_data(model), "Invalid form")

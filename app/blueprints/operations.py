@@ -51,6 +51,11 @@ def list_fields(model: type[BaseModel]) -> set[str]:
     return {f.alias or name for name, f in model.model_fields.items() if _is_list(f.annotation)}
 
 
+def bool_fields(model: type[BaseModel]) -> set[str]:
+    """The names under which `model` takes true or false."""
+    return {f.alias or name for name, f in model.model_fields.items() if f.annotation is bool}
+
+
 def query_dict(model: type[BaseModel]) -> dict[str, Any]:
     """The query string as the model reads it: repeated or comma-separated values for list fields."""
     lists = list_fields(model)

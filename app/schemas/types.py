@@ -148,20 +148,22 @@ When = Annotated[datetime, BeforeValidator(read_datetime),
                                  "description": "ISO 8601 date-time (a date alone is its midnight UTC)"})]
 
 
-def Slug(max_length: int = 40, spaces: bool = False, star: bool = False):  # noqa: N802 — a type factory
+def Slug(max_length: int = 40, spaces: bool = False, star: bool = False, blank: bool = False):  # noqa: N802
     """A short lowercase name (a task type, a service area): letters, digits, `_` and `-` (and spaces
-    if `spaces`; "*" for "any" if `star`), read lowercased."""
+    if `spaces`; "*" for "any" if `star`; "" for none if `blank`), read lowercased."""
     inner = "a-z0-9_ -" if spaces else "a-z0-9_-"
     pattern = rf"^[a-z0-9][{inner}]{{0,{max_length - 1}}}$"
     rule = re.compile(pattern)
     message = ('must be "*" (any) or a short lowercase name' if star else "must be a short lowercase name") + \
-        f" (letters, digits, _ and -; at most {max_length} characters)"
+        f" (letters, digits, _ and -; at most {max_length} characters)" + (", or empty" if blank else "")
 
     def read(raw):
         text = raw.strip().lower() if isinstance(raw, str) else None
-        if text is None or not (rule.match(text) or (star and text == "*")):
+        if text is None or not (rule.match(text) or (star and text == "*") or (blank and text == "")):
             raise ValueError(f"{message}, got {raw!r}")
         return text
 
     schema = {"type": "string", "pattern": f"^(\\*|{pattern[1:-1]})$" if star else pattern, "maxLength": max_length}
+    if blank:
+        schema["pattern"] = f"^(|{schema['pattern'][1:-1]})$"
     return Annotated[str, BeforeValidator(read), WithJsonSchema(schema)]

@@ -4,7 +4,7 @@ in `blueprint.py`. Parse → one service call → render."""
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from app.blueprints.inputs import form_data, posted
+from app.blueprints.inputs import form_data
 from app.blueprints.workflows import roles  # noqa: F401  (adds the staff role pages to bp)
 from app.blueprints.workflows.blueprint import bp
 from app.schemas.helpdesk import CategoryIn, DeployIn, DepartmentIn, PublishIn, StepIn, StepMove, WorkflowIn
@@ -93,14 +93,14 @@ def delete_step(workflow_id: int, step_id: int):
 @bp.post("/<int:workflow_id>/steps/<int:step_id>/move")
 @login_required
 def move_step(workflow_id: int, step_id: int):
-    svc.move_step(current_user, workflow_id, step_id, posted(StepMove))
+    pages.move_step_from_form(current_user, workflow_id, step_id, form_data(StepMove))
     return redirect(url_for("workflows.detail", workflow_id=workflow_id))
 
 
 @bp.post("/<int:workflow_id>/publish")
 @login_required
 def publish(workflow_id: int):
-    workflow = svc.set_published(current_user, workflow_id, posted(PublishIn).published)
+    workflow = pages.publish_from_form(current_user, workflow_id, form_data(PublishIn))
     flash("Workflow published." if workflow.is_published else "Workflow unpublished.", "success")
     return redirect(url_for("workflows.detail", workflow_id=workflow_id))
 
@@ -108,7 +108,7 @@ def publish(workflow_id: int):
 @bp.post("/<int:workflow_id>/deploy")
 @login_required
 def deploy(workflow_id: int):
-    saved = pages.deploy_from_form(current_user, workflow_id, posted(DeployIn).deployed)
+    saved = pages.deploy_from_form(current_user, workflow_id, form_data(DeployIn))
     if saved.page is not None:
         return _detail_page(saved.page, 400)
     flash("Workflow deployed." if saved.row.status == "deployed" else "Workflow back to draft.", "success")

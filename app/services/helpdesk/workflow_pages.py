@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 
 from app.extensions import db
 from app.models import Category, Department, Permission, Project, StaffRole, User, Workflow, WorkflowStep
-from app.schemas.helpdesk import CategoryIn, DepartmentIn, StepIn, WorkflowChanges, WorkflowIn
+from app.schemas.helpdesk import (
+    CategoryIn, DeployIn, DepartmentIn, PublishIn, StepIn, StepMove, WorkflowChanges, WorkflowIn,
+)
 from app.schemas.parsing import validate_data
 from app.services.helpdesk import staff_roles as catalog
 from app.services.helpdesk import workflows as svc
@@ -129,9 +131,25 @@ def add_step_from_form(user: User, workflow_id: int, form: dict) -> Saved:
         return Saved(page=workflow_page(user, workflow_id, _prefixed(exc.details, "step"), step=form))
 
 
-def deploy_from_form(user: User, workflow_id: int, deployed: bool) -> Saved:
-    """Deploy the workflow (it needs steps) or take it back to draft."""
+def deploy_from_form(user: User, workflow_id: int, form: dict) -> Saved:
+    """Deploy the workflow (it needs steps) or take it back to draft (`deployed`)."""
+    require_permission(user, Permission.MANAGE_WORKFLOWS)
+    svc.get_workflow(user, workflow_id)
     try:
-        return Saved(row=svc.set_deployed(user, workflow_id, deployed))
+        return Saved(row=svc.set_deployed(user, workflow_id, validate_data(DeployIn, form, "Invalid form").deployed))
     except ValidationFailed as exc:
         return Saved(page=workflow_page(user, workflow_id, exc.details))
+
+
+def publish_from_form(user: User, workflow_id: int, form: dict) -> Workflow:
+    """Publish the workflow or take it off (`published`)."""
+    require_permission(user, Permission.MANAGE_WORKFLOWS)
+    svc.get_workflow(user, workflow_id)
+    return svc.set_published(user, workflow_id, validate_data(PublishIn, form, "Invalid form").published)
+
+
+def move_step_from_form(user: User, workflow_id: int, step_id: int, form: dict) -> Workflow:
+    """Move a step of a draft workflow up or down (`direction`)."""
+    require_permission(user, Permission.MANAGE_WORKFLOWS)
+    svc.get_workflow(user, workflow_id)
+    return svc.move_step(user, workflow_id, step_id, validate_data(StepMove, form, "Invalid form"))
