@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timezone
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, ValidationInfo, WithJsonSchema
 
@@ -120,6 +121,17 @@ def Choice(values, aliases: dict[str, str] | None = None, what: str | None = Non
         schema["description"] = what
     return Annotated[str, BeforeValidator(pick), WithJsonSchema(schema)]
 
+
+def _known_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a directory of zones: OSError
+        raise ValueError(f"is not a known time zone (e.g. Africa/Nairobi, Europe/Berlin, UTC), got {name!r}") from None
+    return name
+
+
+# An IANA time zone name (Africa/Nairobi).
+TimeZone = Annotated[Text(64, min_length=1), AfterValidator(_known_zone)]
 
 YEARS = (1900, 2999)  # dates outside are typos, and date arithmetic (due = received + 14 days) stays in range
 
