@@ -28,3 +28,9 @@ def form_data(model: type[BaseModel]) -> dict:
     return {**data, **{name: request.form.getlist(name) for name in lists},
             **{name: data.get(name, False) for name in checkboxes}}
 
+
+def included(model: type[M]) -> M:
+    """`model`'s fields among what a request sends (query string and form): a page's filters that an
+    action's request carries along with its own fields (the task board's)."""
+    return validate_data(model, {name: request.values.get(name) for name in model.model_fields
+                                 if name in request.values}, "Invalid query")

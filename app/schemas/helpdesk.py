@@ -105,3 +105,11 @@ class PublishIn(Input):
 
 class DeployIn(Input):
     deployed: bool = Field(description="false: back to draft")
+
+
+class BoardQuery(Input):
+    """Which tasks the board shows: only the caller's (`mine`), one workflow's; and one to highlight."""
+
+    mine: bool = False
+    workflow_id: OptionalId = None
+    task: OptionalId = Field(None, description="A task to highlight")
