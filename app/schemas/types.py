@@ -76,7 +76,7 @@ OptionalId = Annotated[Id | None, BeforeValidator(_blank_is_none)]
 Name = Text(255, min_length=1)
 ShortText = Text(255)
 LongText = Text(10_000)
-Search = Annotated[str | None, BeforeValidator(_blank_is_none), Text(200)]
+Search = Annotated[Text(200) | None, BeforeValidator(_blank_is_none)]
 Page = Annotated[int, Field(ge=1, le=1_000_000)]
 # A free-form JSON object (task data, GeoJSON): bounded depth, and text PostgreSQL can store.
 JsonObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
