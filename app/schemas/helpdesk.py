@@ -31,6 +31,7 @@ def _required(value):
 Description = Annotated[Text(500), BeforeValidator(_blank_is_empty)]
 CatalogName = Text(120, min_length=1)
 PerTask = Annotated[int, Field(ge=1, le=MAX_ASSIGNMENTS, description="Users picked per task")]
+Direction = Choice(("up", "down"))
 Members = Annotated[list[Id], Field(max_length=MAX_MEMBERS, description="Who holds the role (the whole list)")]
 
 
@@ -96,7 +97,7 @@ class StepIn(Input):
 
 
 class StepMove(Input):
-    direction: Choice(("up", "down"))
+    direction: Direction
 
 
 class PublishIn(Input):

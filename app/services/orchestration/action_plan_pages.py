@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 from flask_sqlalchemy.pagination import Pagination
 
-from app.extensions import db
 from app.models import ActionPlan, Permission, Project, StateTransition, User
 from app.schemas.parsing import validate_data
 from app.schemas.workflow import ActionPlanIn, ActionPlanListFilters

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from flask_sqlalchemy.pagination import Pagination
 
-from app.extensions import db
 from app.models import BusinessCalendarConfig, Permission, Project, SlaConfig, User
 from app.schemas.parsing import validate_data
 from app.schemas.sla import PAUSABLE_STATES, WEEKDAYS, CalendarIn, SlaConfigIn

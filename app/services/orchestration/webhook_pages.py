@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from flask_sqlalchemy.pagination import Pagination
 
-from app.extensions import db
 from app.models import Permission, Project, User, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.schemas.automation import DeliveryFilters, EndpointIn, Toggle
 from app.schemas.parsing import validate_data
