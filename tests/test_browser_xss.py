@@ -4,8 +4,8 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.schemas.automation import RuleIn
 from app.models import OrgUnit, Team
+from app.schemas.automation import RuleIn
 from app.services.helpdesk.intake import receive_ticket
 from app.services.orchestration import automation_rules
 from app.schemas.planning import AssignmentRow
