@@ -89,6 +89,8 @@ def wait_until_up(base: str, processes: int) -> None:
 def setup(app, staff: int = 7) -> str:
     """A coordinator, one role of `staff` users, one deployed workflow, the seed SLA targets (so every
     task starts its clock, as in production); returns a Bearer token."""
+    from app.schemas.helpdesk import CategoryIn, DepartmentIn, StaffRoleIn, StepIn, WorkflowIn
+    from app.schemas.users import UserIn
     from app.services.platform.tokens import issue_user_token
     from app.services.helpdesk import staff_roles as catalog
     from app.services.helpdesk import workflows as wf
@@ -98,13 +100,14 @@ def setup(app, staff: int = 7) -> str:
     with app.app_context():
         ensure_default_roles()
         seed_sla_defaults()
-        boss = create_user("bench", "bench-password", "coordinator", ["Bench"])
-        users = [create_user(f"officer{i}", "bench-password", "agent", ["Bench"]) for i in range(staff)]
-        it = catalog.create_department(boss, {"name": "IT"})
-        hardware = catalog.create_category(boss, {"name": "Hardware"})
-        role = catalog.create_staff_role(boss, {"name": "Intake officer", "user_ids": [u.id for u in users]})
-        workflow = wf.create_workflow(boss, {"name": "Intake", "department_id": it.id, "category_id": hardware.id})
-        wf.add_step(boss, workflow.id, {"name": "Triage", "role_id": role.id})
+        boss = create_user(UserIn(username="bench", password="bench-password", role="coordinator", projects=["Bench"]))
+        users = [create_user(UserIn(username=f"officer{i}", password="bench-password", role="agent", projects=["Bench"]))
+                 for i in range(staff)]
+        it = catalog.create_department(boss, DepartmentIn(name="IT"))
+        hardware = catalog.create_category(boss, CategoryIn(name="Hardware"))
+        role = catalog.create_staff_role(boss, StaffRoleIn(name="Intake officer", user_ids=[u.id for u in users]))
+        workflow = wf.create_workflow(boss, WorkflowIn(name="Intake", department_id=it.id, category_id=hardware.id))
+        wf.add_step(boss, workflow.id, StepIn(name="Triage", role_id=role.id))
         wf.set_deployed(boss, workflow.id, True)
         wf.set_published(boss, workflow.id, True)
         return issue_user_token(boss)[0]

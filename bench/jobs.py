@@ -63,11 +63,12 @@ def _run(args, url) -> int:
     from app.extensions import db, get_redis
     from app.models import Job
     from app.services.processing.jobs import enqueue_job
+    from app.schemas.users import UserIn
     from app.services.platform.users import create_user, ensure_default_roles
 
     get_redis().flushdb()
     ensure_default_roles()
-    user = create_user("bench", "bench-password-123", "coordinator", ["Bench"])
+    user = create_user(UserIn(username="bench", password="bench-password-123", role="coordinator", projects=["Bench"]))
     env = dict(os.environ, DATABASE_URL=url, REDIS_URL=args.redis_url, RQ_QUEUE=QUEUE,
                FIELDFLOW_INSTANCE_PATH="/tmp/fieldflow-bench", LOG_LEVEL="WARNING")
     worker = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], env=env, cwd=ROOT, start_new_session=True)

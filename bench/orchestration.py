@@ -48,6 +48,7 @@ def setup(app, tasks: int) -> tuple[str, list[int]]:
     """A coordinator and `tasks` new tasks, each with its SLA clock running (the seed targets)."""
     from app.services.platform.tokens import issue_user_token
     from app.services.orchestration.sla import seed_sla_defaults
+    from app.schemas.users import UserIn
     from app.services.platform.users import create_user, ensure_default_roles
     from app.schemas.workflow import TaskIn
     from app.services.orchestration.work_items import create_task
@@ -55,7 +56,7 @@ def setup(app, tasks: int) -> tuple[str, list[int]]:
     with app.app_context():
         ensure_default_roles()
         seed_sla_defaults()
-        boss = create_user("bench", "bench-password", "coordinator", ["Bench"])
+        boss = create_user(UserIn(username="bench", password="bench-password", role="coordinator", projects=["Bench"]))
         ids = [create_task(boss, TaskIn(title=f"Bench task {n}", task_type="general", service_area="bench")).id
                for n in range(tasks)]
         return issue_user_token(boss)[0], ids

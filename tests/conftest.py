@@ -226,13 +226,15 @@ def runner(app):
 
 @pytest.fixture
 def make_user(app):
+    from app.schemas.users import UserIn
     from app.services.platform.users import create_user
 
     counter = {"n": 0}
 
     def _make(role: str = "coordinator", projects=("Project A",), username: str | None = None, **kwargs):
         counter["n"] += 1
-        return create_user(username or f"{role}{counter['n']}", PASSWORD, role, list(projects), **kwargs)
+        return create_user(UserIn(username=username or f"{role}{counter['n']}", password=PASSWORD, role=role,
+                                  projects=list(projects), **kwargs))
 
     return _make
 

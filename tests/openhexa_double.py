@@ -136,10 +136,12 @@ def double():
 @pytest.fixture
 def configured(app, web_app, double, make_user):
     """OpenHEXA configured to use the double, with a short HTTP timeout (in the tests' and the web app)."""
+    from app.schemas.openhexa import OpenHexaSettingsIn
     from app.services.planning import openhexa
 
     admin = make_user(role="admin", projects=["Demo project"], platform_operator=True)
     app.config["OPENHEXA_HTTP_TIMEOUT"] = web_app.config["OPENHEXA_HTTP_TIMEOUT"] = 0.5
-    openhexa.save_config(admin, {"openhexa_url": double.url, "openhexa_token": TOKEN, "workspace_slug": "demo",
-                                 "lqas_pipeline_code": "fieldflow-lqas", "poll_delay_seconds": 0, "timeout_minutes": 10})
+    openhexa.save_config(admin, OpenHexaSettingsIn(openhexa_url=double.url, openhexa_token=TOKEN, workspace_slug="demo",
+                                                   lqas_pipeline_code="fieldflow-lqas", poll_delay_seconds=0,
+                                                   timeout_minutes=10))
     return admin

@@ -130,6 +130,12 @@ def test_cli_creates_users(runner, db):
     user = db.session.query(User).filter_by(username="nurse").one()
     assert [p.name for p in user.projects] == ["North"]
     assert user.password_hash != "longenough"
-    bad = runner.invoke(args=["users", "create", "--username", "x", "--password", "short", "--role", "wizard"])
-    assert bad.exit_code != 0
-    assert "password" in bad.output and "role" in bad.output
+    short = runner.invoke(args=["users", "create", "--username", "x", "--password", "short", "--role", "agent"])
+    assert short.exit_code == 1 and "password: string should have at least 8 characters" in short.output
+    wizard = runner.invoke(args=["users", "create", "--username", "x", "--password", "longenough", "--role", "wizard"])
+    assert wizard.exit_code == 1 and "role: unknown role 'wizard'" in wizard.output
+    nul = runner.invoke(args=["users", "create", "--username", "a\x00b", "--password", "longenough", "--role", "agent",
+                              "--full-name", "x" * 1000])
+    assert nul.exit_code == 1 and "Traceback" not in nul.output
+    assert "username: must not contain a NUL character" in nul.output and "full_name" in nul.output
+    assert db.session.query(User).count() == 1

@@ -15,6 +15,8 @@ from app.services.orchestration import work_items
 from app.services.platform.errors import NotFound, ValidationFailed
 from app.services.platform.outbox import emit_event
 from app.services.orchestration.transitions import transition
+from app.schemas.automation import EndpointIn, RuleIn
+from app.schemas.parsing import validate_data
 from app.schemas.workflow import TaskIn
 
 HX = {"HX-Request": "true"}
@@ -52,7 +54,7 @@ def rule_form(**fields):
 
 def save(user, **fields):
     data = {"name": "Rule", "event_type": "TaskStatusChanged", "condition": {}, "actions": [], **fields}
-    return rules_svc.save_rule(user, data)
+    return rules_svc.save_rule(user, validate_data(RuleIn, data, "Invalid rule"))
 
 
 def test_form_builds_condition_and_actions_or_names_each_bad_field(client, login, csrf, coord, db):
@@ -64,14 +66,16 @@ def test_form_builds_condition_and_actions_or_names_each_bad_field(client, login
         csrf_token=token, name="", event_type="TaskStatusChanged", cond_op=["eq", "in"],
         action_key=["x", "y", "z"], **{"a-x-type": "transition", "a-x-to": "archived",
                                        "a-y-type": "create_task", "a-y-title": "", "a-y-task_type": "Bad Type",
-                                       "a-y-priority": "soon", "a-z-type": "webhook", "a-z-endpoint_id": "999"}))
+                                       "a-y-priority": "soon", "a-z-type": "webhook", "a-z-endpoint_id": ""}))
     html = bad.get_data(as_text=True)
     assert bad.status_code == 400
     for field in ("name", "actions.0.to", "actions.1.title", "actions.1.task_type", "actions.1.priority",
                   "actions.2.endpoint_id"):
         assert f'id="{field}-error"' in html, field
-    assert "webhook endpoint 999 does not exist" in html
     assert 'value="high, urgent"' in html  # what was typed is kept
+    missing = client.post("/automation/rules/new", data=rule_form(
+        csrf_token=token, action_key=["z"], **{"a-z-type": "webhook", "a-z-endpoint_id": "999"}))
+    assert missing.status_code == 400 and "webhook endpoint 999 does not exist" in missing.get_data(as_text=True)
 
     done = client.post("/automation/rules/new", data=rule_form(csrf_token=token), follow_redirects=True)
     html = done.get_data(as_text=True)
@@ -95,7 +99,7 @@ def test_json_mode_condition_is_validated_and_kept_when_the_builder_cannot_show_
     assert broken.status_code == 400 and 'id="condition-error"' in broken.get_data(as_text=True)
     unknown_op = client.post("/automation/rules/new", data=rule_form(
         csrf_token=token, condition_mode="json", condition_json='{"field": "payload.to", "op": "like", "value": "x"}'))
-    assert "&#39;op&#39; must be one of" in unknown_op.get_data(as_text=True)
+    assert "condition.op: must be one of" in unknown_op.get_data(as_text=True)
     nested = '{"any": [{"not": {"field": "payload.to", "op": "eq", "value": "blocked"}}, {"field": "depth", "op": "gt", "value": 1}]}'
     ok = client.post("/automation/rules/new", data=rule_form(csrf_token=token, condition_mode="json",
                                                               condition_json=nested))
@@ -182,7 +186,7 @@ def test_service_validation_names_fields(coord):
         save(coord, event_type="NotificationRequested", condition={"field": "", "op": "eq"},
              actions=[{"type": "transition", "to": "completed"}, {"type": "alert", "level": "loud", "title": ""},
                       {"type": "teleport"},
-                      {"type": "create_task", "title": "t", "task_type": "general", "service_area": "Not A Slug"}])
+                      {"type": "create_task", "title": "t", "task_type": "general", "service_area": "Not/A/Slug"}])
     details = exc.value.details
     assert "NotificationRequested is not about a task" in details["actions.0.type"][0]
     assert {"condition", "actions.1.level", "actions.1.title", "actions.2.type", "actions.3.service_area"} <= set(details)
@@ -194,7 +198,7 @@ def test_service_validation_names_fields(coord):
 def test_test_against_a_past_event_says_what_would_happen(client, login, csrf, coord, make_user, db, app, web_app):
     for a in (app, web_app):
         a.config["WEBHOOK_ALLOWED_HOSTS"] = ["127.0.0.1"]
-    endpoint, _ = webhooks.create_endpoint(coord, {"name": "Ops hook", "url": "http://127.0.0.1:9/hook"})
+    endpoint, _ = webhooks.create_endpoint(coord, EndpointIn(name="Ops hook", url="http://127.0.0.1:9/hook"))
     rule = save(coord, name="Started tasks", condition={"field": "payload.to", "op": "eq", "value": "in_progress"},
                 actions=[{"type": "transition", "to": "completed", "reason": "auto"},
                          {"type": "alert", "level": "warning", "title": "Task {payload.task_id} started",
@@ -239,8 +243,8 @@ def test_test_against_a_past_event_says_what_would_happen(client, login, csrf, c
     assert "Loop guard: this event was caused by this rule." in page.get_data(as_text=True)
     assert rules_svc.test_rule(coord, rule.id, deep.id)["verdict"] == "depth_capped"
 
-    draft = rules_svc.test_rule(coord, {"name": "Draft", "event_type": "TaskStatusChanged",
-                                        "condition": {"field": "payload.to", "op": "eq", "value": "completed"}},
+    draft = rules_svc.test_rule(coord, RuleIn(name="Draft", event_type="TaskStatusChanged",
+                                              condition={"field": "payload.to", "op": "eq", "value": "completed"}),
                                 completed.id)
     assert draft["verdict"] == "matched" and draft["actions"] == []
 

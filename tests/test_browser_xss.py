@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import OrgUnit, Team
+from app.schemas.automation import RuleIn
 from app.services.helpdesk.intake import receive_ticket
 from app.services.orchestration import automation_rules
 from app.schemas.planning import AssignmentRow
@@ -30,8 +31,7 @@ def test_hostile_names_are_shown_as_text_everywhere(page, live_server, country, 
     db.session.commit()
     bulk_create(coordinator, planning, [AssignmentRow(team=team.id, org_unit=district.id)], source="test")
     receive_ticket(desk.project_id, payload("XSS-1", subject=_evil("Ticket")))
-    automation_rules.save_rule(desk.boss, {"name": _evil("Rule"), "event_type": "TaskStatusChanged",
-                                           "condition": {}, "actions": []})
+    automation_rules.save_rule(desk.boss, RuleIn(name=_evil("Rule"), event_type="TaskStatusChanged"))
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
 

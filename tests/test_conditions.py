@@ -1,7 +1,19 @@
 """Automation conditions: schema check and evaluation, with no eval anywhere."""
 import pytest
 
-from app.services.orchestration.conditions import evaluate, validate_condition
+from app.schemas.automation import RuleIn
+from app.schemas.parsing import validate_data
+from app.services.orchestration.conditions import evaluate
+from app.services.platform.errors import ValidationFailed
+
+
+def validate_condition(condition) -> list[str]:
+    """The problems the rule schema finds in a condition (none: [])."""
+    try:
+        validate_data(RuleIn, {"name": "R", "event_type": "TaskCreated", "condition": condition})
+    except ValidationFailed as exc:
+        return exc.details["condition"]
+    return []
 
 EVENT = {"type": "TaskCompleted", "payload": {"task_type": "intake", "priority": "high", "score": 7, "tags": ["a"]}}
 
@@ -25,13 +37,17 @@ def test_evaluate(condition, expected):
 
 
 @pytest.mark.parametrize("condition, problem", [
-    ({"field": "x", "op": "matches", "value": 1}, "'op' must be one of"),
-    ({"field": "x", "op": "in", "value": "a"}, "must be a list"),
-    ({"op": "eq", "value": 1}, "'field' must be"),
-    ({"all": []}, "non-empty list"),
-    ({"field": "x", "op": "eq", "value": {"$gt": 1}}, "primitive"),
-    ({"field": "__import__('os')", "op": "eq"}, "'value' is required"),
-    ("payload.priority == 'high'", "must be an object"),
+    ({"field": "x", "op": "matches", "value": 1}, "condition.op: must be one of"),
+    ({"field": "x", "op": "in", "value": "a"}, "'value' must be a list for 'in'"),
+    ({"op": "eq", "value": 1}, "condition.field: is required"),
+    ({"all": []}, "condition.all: is required"),
+    ({"all": [{"field": "x", "op": "exists"}, {"any": [{"field": "x", "op": "eq"}]}]}, "condition.all.1.any.0: 'value' is required"),
+    ({"field": "x", "op": "eq", "value": {"$gt": 1}}, "must be text (at most 500 characters), a number"),
+    ({"field": "__import__('os')", "op": "eq", "value": 1}, "must be a dotted path"),
+    ({"field": "x", "op": "eq", "value": "a\x00"}, "contains a NUL character"),
+    ("payload.priority == 'high'", "is not valid JSON"),
+    ('{"field": "x", "op": "eq", "value": NaN}', "NaN is not a JSON value"),
+    ([1], "must be an object"),
 ])
 def test_validation_names_the_problem(condition, problem):
     problems = validate_condition(condition)
@@ -42,4 +58,5 @@ def test_depth_is_capped():
     node = {"field": "x", "op": "exists"}
     for _ in range(12):
         node = {"not": node}
-    assert any("deeper" in p for p in validate_condition(node))
+    assert any("nested more than 8 levels deep" in p for p in validate_condition(node))
+    assert any("more than 100 parts" in p for p in validate_condition({"all": [{"field": "x", "op": "exists"}] * 101}))

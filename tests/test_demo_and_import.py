@@ -129,9 +129,10 @@ def test_load_demo_creates_teams_and_users_and_is_skipped_the_second_time(app):
     assert users["admin"].role.name == "admin" and users["coordinator"].role.name == "coordinator"
     assert all(DEMO_PROJECT in [p.name for p in u.projects] for u in users.values())
 
+    from app.schemas.auth import TokenIn
     from app.services.platform.users import authenticate
-    assert authenticate("admin", "fieldflow", "127.0.0.1") is not None
-    assert authenticate(districts[0].users[0].username, "fieldflow", "127.0.0.1") is not None
+    assert authenticate(TokenIn(username="admin", password="fieldflow"), "127.0.0.1") is not None
+    assert authenticate(TokenIn(username=districts[0].users[0].username, password="fieldflow"), "127.0.0.1") is not None
 
     before = count_units()
     assert load_demo(300, seed=1) == {"skipped": True, "project": DEMO_PROJECT}

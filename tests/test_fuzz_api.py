@@ -44,6 +44,7 @@ def bearer(make_user, api_token):
 def _work(user) -> None:
     """An action plan with a task, and a help desk with a ticket allocated to a two-step workflow (task 2)."""
     from app.schemas.workflow import ActionPlanIn, TaskIn
+    from app.schemas.helpdesk import CategoryIn, DepartmentIn, StaffRoleIn
     from app.services.helpdesk import staff_roles as catalog
     from app.services.helpdesk.intake import receive_ticket
     from app.services.orchestration.work_items import create_action_plan, create_task
@@ -51,8 +52,9 @@ def _work(user) -> None:
 
     plan = create_action_plan(user, ActionPlanIn(title="Plan"))
     create_task(user, TaskIn(title="Task", action_plan_id=plan.id))
-    desk, hardware = catalog.create_department(user, {"name": "IT"}), catalog.create_category(user, {"name": "Hardware"})
-    role = catalog.create_staff_role(user, {"name": "Desk", "user_ids": [user.id]})
+    desk = catalog.create_department(user, DepartmentIn(name="IT"))
+    hardware = catalog.create_category(user, CategoryIn(name="Hardware"))
+    role = catalog.create_staff_role(user, StaffRoleIn(name="Desk", user_ids=[user.id]))
     make_workflow(user, "Desk", desk, hardware, steps=[("Triage", role), ("Fix", role)])
     receive_ticket(user.project_ids[0], payload("FUZZ-1", sub_category=None))
 

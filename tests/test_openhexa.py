@@ -11,6 +11,8 @@ from rq.job import Job as RQJob
 from app.blueprints.api.serializers import openhexa_task_json
 from app.extensions import get_redis
 from app.models import Job, utcnow
+from app.schemas.openhexa import OpenHexaSettingsIn
+from app.schemas.parsing import validate_data
 from app.services.processing import job_status as st
 from app.services.planning import openhexa as svc
 from app.services.processing.jobs import reap_stale_jobs, request_kill
@@ -35,8 +37,8 @@ def test_config_endpoint(client, app, api_token, make_user, double):
     user = make_user()
     assert client.get("/api/openhexa/pipelines/config/", headers=api_token(user)).get_json() == {"configured": False}
     admin = make_user(role="admin", platform_operator=True)
-    svc.save_config(admin, {"openhexa_url": double.url, "openhexa_token": TOKEN, "workspace_slug": "w",
-                            "lqas_pipeline_code": "lqas"})
+    svc.save_config(admin, OpenHexaSettingsIn(openhexa_url=double.url, openhexa_token=TOKEN, workspace_slug="w",
+                                              lqas_pipeline_code="lqas"))
     assert client.get("/api/openhexa/pipelines/config/", headers=api_token(user)).get_json() == {
         "configured": True, "lqas_pipeline_code": "lqas"}
 
@@ -54,7 +56,7 @@ def test_config_validation(app, make_user, data, field):
     admin = make_user(role="admin", platform_operator=True)
     good = {"openhexa_url": "https://openhexa.example/graphql/", "openhexa_token": "t", "workspace_slug": "w"}
     with pytest.raises(ValidationFailed) as caught:
-        svc.save_config(admin, {**good, **data})
+        svc.save_config(admin, validate_data(OpenHexaSettingsIn, {**good, **data}))
     assert field in caught.value.details
     assert svc.get_config() is None
 

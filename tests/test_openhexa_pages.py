@@ -5,6 +5,7 @@ import socket
 
 from app.extensions import get_redis
 from app.models import Planning
+from app.schemas.openhexa import OpenHexaSettingsIn
 from app.services.planning import openhexa
 from app.schemas.planning import PlanningChanges
 from app.services.planning.plannings import update_planning
@@ -36,7 +37,7 @@ def test_form_lists_pipelines_after_the_page_then_from_the_cache(client, login, 
     again = client.get("/plannings/new").get_data(as_text=True)
     assert "Fieldflow LQAS (OpenHEXA)" in again and 'hx-trigger="load"' not in again and len(double.documents) == 1
     # another configuration is another cache key: the list is read again
-    openhexa.save_config(configured, {"openhexa_url": double.url, "workspace_slug": "other"})
+    openhexa.save_config(configured, OpenHexaSettingsIn(openhexa_url=double.url, workspace_slug="other"))
     assert 'hx-trigger="load"' in client.get("/plannings/new").get_data(as_text=True)
 
 
@@ -61,8 +62,8 @@ def test_slow_openhexa_never_delays_the_form_or_the_dialog(client, login, config
 
 
 def test_closed_port_and_missing_configuration_are_said(client, login, csrf, configured, double, country, planning):
-    openhexa.save_config(configured, {"openhexa_url": f"http://127.0.0.1:{_closed_port()}/graphql/",
-                                      "workspace_slug": "demo"})
+    openhexa.save_config(configured, OpenHexaSettingsIn(openhexa_url=f"http://127.0.0.1:{_closed_port()}/graphql/",
+                                                        workspace_slug="demo"))
     update_planning(country.coordinator, planning.id, PlanningChanges(pipeline_uuids=["lqas-sampling", PIPELINE_ID]))
     login(country.coordinator)
     choices = client.get("/plannings/pipeline-choices", headers=HX).get_data(as_text=True)

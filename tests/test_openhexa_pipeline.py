@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Assignment, Job
+from app.schemas.openhexa import OpenHexaSettingsIn
 from app.schemas.planning import LqasInputs
 from app.services.processing import job_status as st
 from app.services.planning import openhexa as svc
@@ -25,8 +26,8 @@ def test_sdk_pipeline_samples_like_the_builtin_one(app, web_app, db, client, liv
     from pipelines.lqas.pipeline import fieldflow_lqas
 
     admin = make_user(role="admin", projects=["Demo project"], platform_operator=True)
-    svc.save_config(admin, {"openhexa_url": double.url, "openhexa_token": TOKEN, "workspace_slug": "demo",
-                            "poll_delay_seconds": 30})
+    svc.save_config(admin, OpenHexaSettingsIn(openhexa_url=double.url, openhexa_token=TOKEN, workspace_slug="demo",
+                                              poll_delay_seconds=30))
     params = {"planning_id": planning.id,
               "org_unit_type_sequence_identifiers": [country.types["REGION"].id, country.types["DISTRICT"].id],
               "org_unit_type_quantities": [3, 2], "org_unit_type_exceptions": ["-", "-"], "seed": 77}

@@ -178,9 +178,11 @@ def test_failures_back_off_then_go_dead_and_replay_delivers_once(client, db, app
     assert db.session.execute(select(func.count()).select_from(Alert)).scalar_one() == 0  # rolled back each time
 
     monkeypatch.setattr(automation, "dispatch", real_dispatch)
+    from app.schemas.users import UserIn
     from app.services.platform.users import create_user
 
-    boss = create_user("boss", "correct-horse-battery", "admin", ["Project A"], platform_operator=True)
+    boss = create_user(UserIn(username="boss", password="correct-horse-battery", role="admin", projects=["Project A"],
+                              platform_operator=True))
     assert outbox_admin.replay_events(boss, [event_id]) == 1
     relay.drain(max_seconds=10)
     db.session.expire_all()

@@ -12,6 +12,7 @@ from app.models import Ticket
 from app.services.helpdesk.intake import receive_ticket, retry_due_allocations
 from app.services.helpdesk.round_robin import Member, next_assignees
 from app.services.helpdesk.staff_roles import update_staff_role
+from app.schemas.helpdesk import StaffRoleChanges
 from tests.ticket_fixtures import desk, payload  # noqa: F401
 
 
@@ -58,7 +59,7 @@ def test_rotation_is_stored_in_the_database_and_survives_a_restart(app, db, desk
     from app import create_app
 
     a1, a2, a3 = desk.agents
-    update_staff_role(desk.boss, desk.intake.id, {"max_assignments": 1})
+    update_staff_role(desk.boss, desk.intake.id, StaffRoleChanges(max_assignments=1))
     a2.active = False
     db.session.commit()
     for n in range(3):

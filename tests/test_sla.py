@@ -14,7 +14,7 @@ from app.services.orchestration import sla_reports
 from app.services.orchestration import sla_configs as cfg
 from app.services.platform.errors import ValidationFailed
 from app.schemas.parsing import validate_data
-from app.schemas.sla import SlaConfigChanges, SlaConfigIn
+from app.schemas.sla import CalendarIn, SlaConfigChanges, SlaConfigIn
 from app.schemas.workflow import TaskIn
 
 UTC = timezone.utc
@@ -324,15 +324,18 @@ def test_config_validation_names_each_bad_field(db, coord, project_id, make_user
 
 def test_calendar_validation_names_each_bad_field(db, coord):
     with pytest.raises(ValidationFailed) as bad:
-        cfg.save_calendar(coord, {"name": "", "timezone": "Mars/Olympus", "work_start": "17:00", "work_end": "08:00",
-                                  "workdays": [], "country": "XX", "extra_holidays": "2024-02-30"})
+        cfg.save_calendar(coord, validate_data(CalendarIn, {
+            "name": "", "timezone": "Mars/Olympus", "work_start": "17:00", "work_end": "08:00", "workdays": [],
+            "country": "XX", "extra_holidays": "2024-02-30"}))
     assert set(bad.value.details) == {"name", "timezone", "work_end", "workdays", "country", "extra_holidays"}
     with pytest.raises(ValidationFailed) as bad:
-        cfg.save_calendar(coord, {"name": "Bavaria", "timezone": "Europe/Berlin", "work_start": "8:00",
-                                  "work_end": "16:00", "workdays": ["0", "7"], "country": "DE", "subdivision": "ZZ"})
+        cfg.save_calendar(coord, validate_data(CalendarIn, {
+            "name": "Bavaria", "timezone": "Europe/Berlin", "work_start": "8:00", "work_end": "16:00",
+            "workdays": ["0", "7"], "country": "DE", "subdivision": "ZZ"}))
     assert set(bad.value.details) == {"work_start", "workdays", "subdivision"}
-    saved = cfg.save_calendar(coord, {"name": "Bavaria", "timezone": "Europe/Berlin", "work_start": "08:00",
-                                      "work_end": "16:00", "workdays": ["0", "1", "2", "3"], "country": "de",
-                                      "subdivision": "by", "extra_holidays": "2024-12-24\n2024-12-31"})
+    saved = cfg.save_calendar(coord, validate_data(CalendarIn, {
+        "name": "Bavaria", "timezone": "Europe/Berlin", "work_start": "08:00", "work_end": "16:00",
+        "workdays": ["0", "1", "2", "3"], "country": "de", "subdivision": "by",
+        "extra_holidays": "2024-12-24\n2024-12-31"}))
     assert (saved.country, saved.subdivision, saved.workdays, saved.extra_holidays) == (
         "DE", "BY", [0, 1, 2, 3], ["2024-12-24", "2024-12-31"])

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from app.models import OutboxEvent, SlaConfig, SlaRecord, Task, Ticket
+from app.schemas.helpdesk import CategoryIn, DepartmentIn
 from app.services.orchestration import sla
 from app.services.orchestration import sla_reports
 from app.services.helpdesk import staff_roles as catalog
@@ -35,8 +36,8 @@ def received_at(monkeypatch, when) -> None:
 @pytest.fixture
 def hr(desk):
     """A second department, "Human Resources" › Payroll, with a deployed workflow."""
-    department = catalog.create_department(desk.boss, {"name": "Human Resources"})
-    payroll = catalog.create_category(desk.boss, {"name": "Payroll"})
+    department = catalog.create_department(desk.boss, DepartmentIn(name="Human Resources"))
+    payroll = catalog.create_category(desk.boss, CategoryIn(name="Payroll"))
     make_workflow(desk.boss, "Payroll check", department, payroll, steps=[("Check", desk.intake)])
     return lambda external_id: payload(external_id, department="Human Resources", category="Payroll",
                                        sub_category=None)
@@ -112,7 +113,7 @@ def test_a_ticket_allocated_later_gets_its_clock_then(db, desk):
     sla.seed_sla_defaults()
     waiting = receive_ticket(desk.project_id, payload("L-1", category="Network"))
     assert waiting.allocation_status == "no_workflow" and clock_count(db) == 0
-    network = catalog.create_category(desk.boss, {"name": "Network"})
+    network = catalog.create_category(desk.boss, CategoryIn(name="Network"))
     make_workflow(desk.boss, "Network", desk.it, network, steps=[("Look", desk.technician)])
     [outcome] = allocate_tickets([waiting.ticket_id])
     assert outcome.allocation_status == "allocated"

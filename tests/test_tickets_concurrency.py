@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from app.extensions import get_queue
 from app.models import OutboxEvent, Task, TaskAssignment, Ticket
+from app.schemas.helpdesk import CategoryIn, DepartmentIn, StaffRoleIn
 from app.services.helpdesk import staff_roles as catalog
 from tests.ticket_fixtures import make_workflow
 
@@ -21,9 +22,9 @@ def test_four_workers_share_2000_tickets_evenly_and_never_twice(app, db, make_us
     monkeypatch.setitem(worker_env, "LOG_LEVEL", "WARNING")  # the fixture pipes stderr: keep it small
     boss = make_user("coordinator", username="boss")
     staff = [make_user("agent", username=f"officer{i}") for i in range(7)]
-    it = catalog.create_department(boss, {"name": "IT"})
-    hardware = catalog.create_category(boss, {"name": "Hardware"})
-    role = catalog.create_staff_role(boss, {"name": "Intake officer", "user_ids": [u.id for u in staff]})
+    it = catalog.create_department(boss, DepartmentIn(name="IT"))
+    hardware = catalog.create_category(boss, CategoryIn(name="Hardware"))
+    role = catalog.create_staff_role(boss, StaffRoleIn(name="Intake officer", user_ids=[u.id for u in staff]))
     make_workflow(boss, "Intake", it, hardware, steps=[("Triage", role)])
     project_id = boss.project_ids[0]
 

@@ -72,9 +72,10 @@ def test_no_steps_is_recorded_on_the_ticket(app, db, desk):
 
 
 def test_no_active_users_for_the_role_is_recorded(app, db, desk):
+    from app.schemas.helpdesk import StaffRoleChanges
     from app.services.helpdesk.staff_roles import update_staff_role
 
-    update_staff_role(desk.boss, desk.intake.id, {"user_ids": [desk.agents[0].id]})
+    update_staff_role(desk.boss, desk.intake.id, StaffRoleChanges(user_ids=[desk.agents[0].id]))
     desk.agents[0].active = False
     db.session.commit()
     receive_ticket(desk.project_id, payload("TK-U"))

@@ -88,10 +88,13 @@ def test_workflow_admin_builds_deploys_and_publishes_a_workflow(client, login, c
     token = csrf()
     assert client.get("/workflows/").status_code == 200
     bad = client.post("/workflows/", data={"csrf_token": token, "name": "", "department_id": "",
-                                           "category_id": desk.laptop.id})
+                                           "category_id": desk.laptop.id, "description": "kept"})
     html = bad.get_data(as_text=True)
     assert bad.status_code == 400 and 'id="name-error"' in html and 'id="department_id-error"' in html
-    assert "is a sub-category" in html
+    assert ">kept</textarea>" in html  # what was typed is kept
+    sub = client.post("/workflows/", data={"csrf_token": token, "name": "Laptops", "department_id": desk.it.id,
+                                           "category_id": desk.laptop.id})
+    assert sub.status_code == 400 and "is a sub-category" in sub.get_data(as_text=True)
     created = client.post("/workflows/", data={"csrf_token": token, "name": "Printer fix", "department_id": desk.it.id,
                                                "category_id": desk.hardware.id, "sub_category_id": desk.printer.id})
     workflow_id = int(created.headers["Location"].rsplit("/", 1)[1])
@@ -125,9 +128,12 @@ def test_roles_page_creates_roles_and_edits_members(client, login, csrf, db, des
     token = csrf()
     html = client.get("/workflows/roles").get_data(as_text=True)
     assert "Intake officer" in html and "Technician" in html
-    dup = client.post("/workflows/roles", data={"csrf_token": token, "name": "technician", "max_assignments": "0"})
+    zero = client.post("/workflows/roles", data={"csrf_token": token, "name": "Zero", "max_assignments": "0",
+                                                 "user_ids": [desk.tech.id]})
+    assert zero.status_code == 400 and "greater than or equal to 1" in zero.get_data(as_text=True)
+    assert 'value="Zero"' in zero.get_data(as_text=True) and f'value="{desk.tech.id}" checked' in zero.get_data(as_text=True)
+    dup = client.post("/workflows/roles", data={"csrf_token": token, "name": "technician", "max_assignments": "2"})
     assert dup.status_code == 400 and "already exists" in dup.get_data(as_text=True)
-    assert "must be at least 1" in dup.get_data(as_text=True)
     client.post("/workflows/roles", data={"csrf_token": token, "name": "Reviewer", "max_assignments": "2",
                                           "user_ids": [desk.agents[0].id, desk.tech.id]})
     assert "Reviewer" in client.get("/workflows/roles").get_data(as_text=True)

@@ -4,6 +4,7 @@ from sqlalchemy import select
 
 from app.models import OutboxEvent
 from app.services.helpdesk.intake import receive_ticket
+from app.schemas.helpdesk import StaffRoleChanges
 from app.services.helpdesk.staff_roles import update_staff_role
 from tests.ticket_fixtures import desk, payload, viewer_role  # noqa: F401
 
@@ -64,10 +65,10 @@ def test_create_task_for_ticket(client, db, desk, api_token):
         "ticket_id": ["is required"]}
     assert client.post(f"{BASE}/create_task_for_ticket/", json={"ticket_id": 999}, headers=headers).status_code == 404
 
-    update_staff_role(desk.boss, desk.intake.id, {"user_ids": []})
+    update_staff_role(desk.boss, desk.intake.id, StaffRoleChanges(user_ids=[]))
     outcome = receive_ticket(desk.project_id, payload("T-4"))
     assert outcome.allocation_status == "no_users_for_role"
-    update_staff_role(desk.boss, desk.intake.id, {"user_ids": [desk.agents[1].id]})
+    update_staff_role(desk.boss, desk.intake.id, StaffRoleChanges(user_ids=[desk.agents[1].id]))
     created = client.post(f"{BASE}/create_task_for_ticket/", json={"ticket_id": outcome.ticket_id}, headers=headers)
     assert created.status_code == 201 and created.json["success"] is True
     assert [u["username"] for u in created.json["task"]["users"]] == ["a2"]
@@ -147,10 +148,10 @@ def test_move_to_next_step_staffs_the_next_role_and_completes_at_the_last(client
     assert task["users"][0]["reason"] == "round-robin for role Technician: first in the rotation"
     assert client.post(f"{BASE}/{task_id}/move_to_next_step/", headers=a1).status_code == 403  # a1 is not on Repair
     tech = api_token(desk.tech)
-    update_staff_role(desk.boss, desk.intake.id, {"user_ids": []})
+    update_staff_role(desk.boss, desk.intake.id, StaffRoleChanges(user_ids=[]))
     stuck = client.post(f"{BASE}/{task_id}/move_to_next_step/", headers=tech)
     assert stuck.status_code == 409 and "No active users for role 'Intake officer'" in stuck.json["message"]
-    update_staff_role(desk.boss, desk.intake.id, {"user_ids": [a.id for a in desk.agents]})
+    update_staff_role(desk.boss, desk.intake.id, StaffRoleChanges(user_ids=[a.id for a in desk.agents]))
     assert client.post(f"{BASE}/{task_id}/move_to_next_step/", headers=tech).json["task"]["current_step_name"] == "Check"
     done = client.post(f"{BASE}/{task_id}/move_to_next_step/", headers=a1)
     assert done.json["message"] == "Task completed at its last step" and done.json["task"]["status"] == "completed"

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.extensions import csrf
 from app.models import Alert, Task, WebhookDelivery
+from app.schemas.automation import EndpointIn, RuleIn
 from app.schemas.parsing import validate_data
 from app.schemas.sla import SlaConfigIn
 from app.schemas.tickets import TicketBatchIn, TicketIn
@@ -103,10 +104,9 @@ def rows(app, db, country, planning, desk, run_worker):
     task = db.session.get(Task, outcome.task_id)
     plan = work_items.create_action_plan(boss, ActionPlanIn(title="Fix the wells", service_area="wash"))
     config = sla_configs.save_config(boss, SlaConfigIn(name="Wash", service_area="wash", resolution_minutes=60))
-    rule = automation_rules.save_rule(boss, {"name": "R", "event_type": "TaskStatusChanged", "condition": {},
-                                             "actions": []})
+    rule = automation_rules.save_rule(boss, RuleIn(name="R", event_type="TaskStatusChanged"))
     app.config["WEBHOOK_ALLOWED_HOSTS"] = ["127.0.0.1"]
-    endpoint, _ = webhooks.create_endpoint(boss, {"name": "Receiver", "url": "http://127.0.0.1:9/hook"})
+    endpoint, _ = webhooks.create_endpoint(boss, EndpointIn(name="Receiver", url="http://127.0.0.1:9/hook"))
     delivery = WebhookDelivery(id="5d1b6a1e-0000-4000-8000-000000000001", endpoint_id=endpoint.id,
                                event_id="5d1b6a1e-0000-4000-8000-000000000002", event_type="TaskCreated",
                                payload={"project_id": desk.project_id})

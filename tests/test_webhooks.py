@@ -24,6 +24,7 @@ from app.services.orchestration import webhooks
 from app.services.orchestration import work_items
 from app.services.platform.errors import Forbidden, ValidationFailed
 from app.services.platform.outbox import emit_event
+from app.schemas.automation import EndpointIn
 from app.schemas.workflow import TaskIn
 
 HX = {"HX-Request": "true"}
@@ -113,8 +114,8 @@ def dns(monkeypatch):
 
 
 def endpoint_for(user, receiver, **extra):
-    endpoint, secret = webhooks.create_endpoint(user, {"name": "Receiver", "url": receiver.url,
-                                                       "event_types": ["TaskCreated"], **extra})
+    endpoint, secret = webhooks.create_endpoint(user, EndpointIn(**{"name": "Receiver", "url": receiver.url,
+                                                                    "event_types": ["TaskCreated"], **extra}))
     receiver.secret = secret
     return endpoint
 
@@ -161,7 +162,7 @@ def test_private_targets_are_refused_on_save_and_on_send(app, receiver, admin, d
     for url in (receiver.url, "http://10.1.2.3/hook", "http://169.254.169.254/latest/meta-data", "http://[::1]/x",
                 "http://100.64.0.7/hook", "http://[::ffff:192.168.1.1]/hook", "ftp://93.184.216.34/hook"):
         with pytest.raises(ValidationFailed) as exc:
-            webhooks.create_endpoint(admin, {"name": "Bad", "url": url})
+            webhooks.create_endpoint(admin, EndpointIn(name="Bad", url=url))
         assert "url" in exc.value.details, url
     assert "private, loopback" in webhooks.check_target("http://10.1.2.3/hook")
     assert webhooks.check_target("https://93.184.216.34/hook") is None
@@ -253,13 +254,13 @@ def test_redirects_are_not_followed_and_attempts_run_out(app, receiver, admin, d
 def test_subscriptions_are_idempotent_and_project_scoped(app, receiver, admin, make_user, db):
     other = make_user("admin", ["Project B"], username="broot")
     mine = endpoint_for(admin, receiver)
-    glob, _ = webhooks.create_endpoint(admin, {"name": "Global", "url": receiver.url, "project_id": "",
-                                               "event_types": ["TaskCreated", "AlertRaised"]})
-    webhooks.create_endpoint(other, {"name": "B", "url": receiver.url, "event_types": ["TaskCreated"]})
-    webhooks.create_endpoint(admin, {"name": "Off", "url": receiver.url, "event_types": ["TaskCreated"],
-                                     "enabled": False, "project_id": admin.project_ids[0]})
-    webhooks.create_endpoint(admin, {"name": "Plans", "url": receiver.url, "event_types": ["ActionPlanCreated"],
-                                     "project_id": admin.project_ids[0]})
+    glob, _ = webhooks.create_endpoint(admin, EndpointIn(name="Global", url=receiver.url,
+                                                         event_types=["TaskCreated", "AlertRaised"]))
+    webhooks.create_endpoint(other, EndpointIn(name="B", url=receiver.url, event_types=["TaskCreated"]))
+    webhooks.create_endpoint(admin, EndpointIn(name="Off", url=receiver.url, event_types=["TaskCreated"],
+                                               enabled=False, project_id=admin.project_ids[0]))
+    webhooks.create_endpoint(admin, EndpointIn(name="Plans", url=receiver.url, event_types=["ActionPlanCreated"],
+                                               project_id=admin.project_ids[0]))
     event = emit_event("TaskCreated", "task", 1, {"task_id": 1, "project_id": admin.project_ids[0]})
     db.session.flush()
     assert webhooks.queue_for_subscriptions(event) == 2
@@ -282,7 +283,10 @@ def test_pages_show_the_secret_once_and_the_delivery_log(app, web_app, client, l
     token = csrf()
     bad = client.post("/automation/webhooks/new", data={"csrf_token": token, "name": "", "url": "http://10.0.0.1/"})
     html = bad.get_data(as_text=True)
-    assert bad.status_code == 400 and 'id="name-error"' in html and 'id="url-error"' in html and "private" in html
+    assert bad.status_code == 400 and 'id="name-error"' in html and 'value="http://10.0.0.1/"' in html
+    private = client.post("/automation/webhooks/new", data={"csrf_token": token, "name": "Ops", "url": "http://10.0.0.1/"})
+    assert private.status_code == 400 and 'id="url-error"' in private.get_data(as_text=True)
+    assert "private" in private.get_data(as_text=True)
     created = client.post("/automation/webhooks/new", data={"csrf_token": token, "name": "Ops", "url": receiver.url,
                                                             "event_types": ["TaskCreated"], "enabled": "on",
                                                             "project_id": str(admin.project_ids[0])})

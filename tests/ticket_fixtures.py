@@ -8,6 +8,7 @@ import pytest
 
 from app.extensions import db
 from app.models import Role
+from app.schemas.helpdesk import CategoryIn, DepartmentIn, StaffRoleIn, StepIn, WorkflowIn
 from app.services.helpdesk import staff_roles as catalog
 from app.services.helpdesk import workflows as wf
 
@@ -25,10 +26,10 @@ def payload(external_id=None, **overrides) -> dict:
 
 def make_workflow(user, name, department, category, sub=None, steps=(), deploy=True, publish=True,
                   end_logic="none"):
-    workflow = wf.create_workflow(user, {"name": name, "department_id": department.id, "category_id": category.id,
-                                         "sub_category_id": sub.id if sub else None, "end_logic": end_logic})
+    workflow = wf.create_workflow(user, WorkflowIn(name=name, department_id=department.id, category_id=category.id,
+                                                   sub_category_id=sub.id if sub else None, end_logic=end_logic))
     for step_name, role in steps:
-        wf.add_step(user, workflow.id, {"name": step_name, "role_id": role.id})
+        wf.add_step(user, workflow.id, StepIn(name=step_name, role_id=role.id))
     if deploy:
         wf.set_deployed(user, workflow.id, True)
     if publish:
@@ -43,12 +44,12 @@ def desk(app, make_user):
     boss = make_user("coordinator", username="boss")
     agents = [make_user("agent", username=f"a{i}") for i in (1, 2, 3)]
     tech = make_user("agent", username="t1")
-    it = catalog.create_department(boss, {"name": "IT"})
-    hardware = catalog.create_category(boss, {"name": "Hardware"})
-    laptop = catalog.create_category(boss, {"name": "Laptop", "parent_id": hardware.id})
-    printer = catalog.create_category(boss, {"name": "Printer", "parent_id": hardware.id})
-    intake = catalog.create_staff_role(boss, {"name": "Intake officer", "user_ids": [a.id for a in agents]})
-    technician = catalog.create_staff_role(boss, {"name": "Technician", "user_ids": [tech.id], "max_assignments": 1})
+    it = catalog.create_department(boss, DepartmentIn(name="IT"))
+    hardware = catalog.create_category(boss, CategoryIn(name="Hardware"))
+    laptop = catalog.create_category(boss, CategoryIn(name="Laptop", parent_id=hardware.id))
+    printer = catalog.create_category(boss, CategoryIn(name="Printer", parent_id=hardware.id))
+    intake = catalog.create_staff_role(boss, StaffRoleIn(name="Intake officer", user_ids=[a.id for a in agents]))
+    technician = catalog.create_staff_role(boss, StaffRoleIn(name="Technician", user_ids=[tech.id], max_assignments=1))
     workflow = make_workflow(boss, "Laptop repair", it, hardware, laptop,
                              steps=[("Triage", intake), ("Repair", technician), ("Check", intake)],
                              end_logic="notification")

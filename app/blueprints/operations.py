@@ -63,9 +63,19 @@ def _is_list(annotation) -> bool:
     return any(_is_list(arg) for arg in typing.get_args(annotation) if arg is not type(None))
 
 
+def list_fields(model: type[BaseModel]) -> set[str]:
+    """The names under which `model` takes a list."""
+    return {f.alias or name for name, f in model.model_fields.items() if _is_list(f.annotation)}
+
+
+def bool_fields(model: type[BaseModel]) -> set[str]:
+    """The names under which `model` takes true or false."""
+    return {f.alias or name for name, f in model.model_fields.items() if f.annotation is bool}
+
+
 def query_dict(model: type[BaseModel]) -> dict[str, Any]:
     """The query string as the model reads it: repeated or comma-separated values for list fields."""
-    lists = {f.alias or name for name, f in model.model_fields.items() if _is_list(f.annotation)}
+    lists = list_fields(model)
     out: dict[str, Any] = {}
     for key in request.args:
         if key in lists:

@@ -21,12 +21,15 @@ jobs_cli = AppGroup("jobs", help="Inspect and maintain jobs.")
 @click.option("--operator", is_flag=True, help="Platform operator: RQ dashboard, outbox, OpenHEXA, project-less rows.")
 def create_user_command(username, password, role, projects, email, full_name, operator):
     """Create a user."""
+    from app.schemas.parsing import validate_data
+    from app.schemas.users import UserIn
     from app.services.platform.users import create_user, ensure_default_roles
 
     ensure_default_roles()
     try:
-        user = create_user(username, password, role, list(projects), email=email, full_name=full_name,
-                           platform_operator=operator)
+        user = create_user(validate_data(UserIn, {
+            "username": username, "password": password, "role": role, "projects": list(projects), "email": email,
+            "full_name": full_name, "platform_operator": operator}, "Cannot create user", strict=True))
     except ValidationFailed as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"Created user {user.username} (id {user.id}, role {role}"

@@ -26,6 +26,12 @@ class TokenIn(Input):
     password: Password
 
 
+class LoginIn(TokenIn):
+    """The login form: the same credentials, and whether the session outlives the browser."""
+
+    remember: bool = False
+
+
 class TokenOut(BaseModel):
     access_token: str
     token_type: str

@@ -18,6 +18,12 @@ class Paging(Input):
     limit: int | None = Limit
 
 
+class PageFilters(Input):
+    """The page number of an HTML list (its size is the page's own)."""
+
+    page: Page = 1
+
+
 class ListMeta(BaseModel):
     page: int
     limit: int

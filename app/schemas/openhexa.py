@@ -3,6 +3,7 @@ API answers (the configuration status, pipelines as OpenHEXA describes them, Ias
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlparse
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, WithJsonSchema
@@ -74,6 +75,34 @@ class TaskUpdateIn(Input):
     @classmethod
     def _other_names(cls, data):
         return fold_aliases(data, {"result_data": "result"})
+
+
+def _graphql_endpoint(url: str) -> str:
+    """OpenHEXA's GraphQL endpoint, with its closing slash."""
+    try:
+        parsed = urlparse(url)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError("must be an http(s) URL")
+    if not parsed.path.rstrip("/").endswith("/graphql"):
+        raise ValueError("must be the GraphQL endpoint, ending in /graphql/")
+    return url if url.endswith("/") else url + "/"
+
+
+class OpenHexaSettingsIn(Input):
+    """The deployment's OpenHEXA connection (Admin › OpenHEXA)."""
+
+    openhexa_url: Annotated[Text(499, min_length=1), AfterValidator(_graphql_endpoint)]
+    openhexa_token: Text(4000) | None = Field(None, description="Blank: keep the stored one")
+    workspace_slug: Text(200, min_length=1)
+    lqas_pipeline_code: Text(200) | None = None
+    poll_delay_seconds: Annotated[int, Field(ge=0, le=60)] = 2
+    timeout_minutes: Annotated[int, Field(ge=1, le=1440)] = 10
+
+
+class SettingsQuery(Input):
+    check: bool = Field(False, description="Also list the workspace's pipelines (a connection test)")
 
 
 class OpenHexaConfigStatus(BaseModel):

@@ -77,3 +77,9 @@ class OrgUnitOut(BaseModel):
     created_at: datetime | None
     updated_at: datetime | None
     geometry: dict[str, Any] | None = Field(default=None, description="With ?geometry=1 and on detail")
+
+
+class OrgUnitSearch(Input):
+    """The org unit tree page: a search instead of the tree."""
+
+    q: Search = None

@@ -52,10 +52,20 @@ def fold_aliases(data: Any, aliases: dict[str, str]) -> Any:
 
 
 def field_errors(exc: ValidationError) -> dict[str, list[str]]:
-    """pydantic's errors as {dotted field: [messages]} (the body itself is `body`)."""
+    """pydantic's errors as {dotted field: [messages]} (the body itself is `body`). A field that may
+    be left out but not cleared (`X | SkipJsonSchema[None]`) is a union to pydantic: its errors name
+    the field, without the union's member and without "input should be None"."""
+    errors = exc.errors(include_url=False, include_input=False)
+    unions = {error["loc"][:-1] for error in errors if error["type"] == "none_required" and error["loc"][-1:] == ("none",)}
     details: dict[str, list[str]] = {}
-    for error in exc.errors(include_url=False, include_input=False):
-        location = ".".join(str(part) for part in error["loc"]) or "body"
+    for error in errors:
+        loc = error["loc"]
+        base = next((loc[:n] for n in range(len(loc) - 1, -1, -1) if loc[:n] in unions), None)
+        if base is not None:
+            if error["type"] == "none_required":
+                continue
+            loc = base + loc[len(base) + 1:]
+        location = ".".join(str(part) for part in loc) or "body"
         details.setdefault(location, []).append(_message(error))
     return details
 
@@ -75,7 +85,7 @@ def _message(error: dict) -> str:
     if kind == "extra_forbidden":
         return "is not a field of this request"
     if kind == "missing" or (kind in ("string_too_short", "too_short") and context.get("min_length") == 1):
-        return "is required"
+        return "is required"  # an empty text or an empty list where one item is the least
     if kind in ("model_type", "model_attributes_type", "dict_type") and not error["loc"]:
         return "must be a JSON object"
     if kind == "json_invalid":

@@ -15,7 +15,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, Field, RootMod
                       model_validator)
 from pydantic.json_schema import SkipJsonSchema
 
-from app.schemas.common import Paging
+from app.schemas.common import PageFilters, Paging
 from app.schemas.parsing import Input, Unchanged, fold_aliases
 from app.schemas.types import INT32_MAX, INT64_MAX, Id, OptionalId, Search, Text
 
@@ -122,6 +122,25 @@ class AssignmentFilters(Paging):
     team: OptionalId = None
     user: OptionalId = None
     order: AssignmentOrder = AssignmentOrder.ORG_UNIT
+
+
+class PlanningListFilters(PageFilters):
+    """The plannings page's filters."""
+
+    q: Search = None
+    status: PublishingStatus | None = None
+
+
+class AssignmentsQuery(PageFilters):
+    """A planning's assignments table: its order and page."""
+
+    sort: AssignmentOrder = AssignmentOrder.ORG_UNIT
+
+
+class PlanningMapQuery(AssignmentsQuery):
+    """A planning's page: also the org unit type its map shows (absent: the most assigned one)."""
+
+    type: OptionalId = None
 
 
 class AssignmentRow(Input):

@@ -1,13 +1,17 @@
 """SLA configs (/api/workflow/sla-configs and the config form on /sla/configs): what creating and
-changing one accepts, the list filter, and what the API answers."""
+changing one accepts, the list filter, and what the API answers; and a business calendar (its form on
+/sla/calendars)."""
 from __future__ import annotations
 
+import re
+from datetime import date, time
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo, WithJsonSchema
+import holidays as holidays_lib
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationInfo, WithJsonSchema, field_validator
 
 from app.schemas.parsing import Input
-from app.schemas.types import INT32_MAX, OptionalId, Slug, Text
+from app.schemas.types import YEARS, OptionalId, ProjectScope, Slug, Text, TimeZone
 
 PAUSABLE_STATES = ("new", "in_progress", "blocked")  # the task states that are not terminal
 MAX_TARGET = 525_600  # a year of minutes: more is a typo
@@ -37,20 +41,6 @@ PauseStates = Annotated[list[str], BeforeValidator(_pause_states),
                                         "uniqueItems": True})]
 AreaScope = Slug(80, star=True)
 TypeScope = Slug(40, star=True)
-def _project_scope(raw, info: ValidationInfo):
-    """A project id, or null / "*" for every project (a form's number arrives as text)."""
-    if raw is None or raw == "*":
-        return raw
-    if isinstance(raw, str) and info.mode == "python" and raw.strip().isdigit():
-        raw = int(raw)
-    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= INT32_MAX:
-        raise ValueError(f'must be a project id, or "*" for every project, got {raw!r}')
-    return raw
-
-
-ProjectScope = Annotated[int | str | None, BeforeValidator(_project_scope), WithJsonSchema({
-    "anyOf": [{"type": "integer", "minimum": 1, "maximum": INT32_MAX}, {"type": "string", "enum": ["*"]}],
-    "nullable": True})]
 PROJECT = 'Absent: your project (required when you have several). null or "*": every project (administrators only)'
 
 
@@ -114,3 +104,107 @@ class SlaConfigSaved(BaseModel):
     success: bool
     message: str
     sla_config: SlaConfigOut
+
+
+# --- business calendars ------------------------------------------------------------------------------
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MAX_EXTRA_HOLIDAYS = 366
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _clock_time(value: str) -> str:
+    if not _HHMM.match(value):
+        raise ValueError(f"must be a time like 08:00, got {value!r}")
+    return value
+
+
+def _workdays(raw) -> list[int]:
+    """Weekday numbers (0 Monday … 6 Sunday), as a list or a form's checkbox values; sorted, once each."""
+    items = raw if isinstance(raw, list) else [raw]
+    days = set()
+    for item in items:
+        text = str(item).strip() if isinstance(item, (str, int)) and not isinstance(item, bool) else ""
+        if not (text.isascii() and text.isdigit() and int(text) <= 6):
+            raise ValueError("must be weekday numbers 0 (Monday) to 6 (Sunday)")
+        days.add(int(text))
+    if not days:
+        raise ValueError("choose at least one working day")
+    return sorted(days)
+
+
+def _holiday_dates(raw) -> list[str]:
+    """ISO dates, as a list or one text (comma, space or line separated); sorted, once each."""
+    items = raw if isinstance(raw, list) else re.split(r"[,\s]+", raw) if isinstance(raw, str) else None
+    if items is None or not all(isinstance(item, str) for item in items):
+        raise ValueError("must be dates like 2026-12-24")
+    out, bad = set(), []
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        try:
+            day = date.fromisoformat(item)
+        except ValueError:
+            bad.append(item)
+            continue
+        if not YEARS[0] <= day.year <= YEARS[1]:
+            bad.append(item)
+        else:
+            out.add(day.isoformat())
+    if bad:
+        raise ValueError(f"must be dates like 2026-12-24; not {', '.join(b[:20] for b in bad[:5])}")
+    if len(out) > MAX_EXTRA_HOLIDAYS:
+        raise ValueError(f"at most {MAX_EXTRA_HOLIDAYS} dates")
+    return sorted(out)
+
+
+def _upper(value):
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _country(value: str | None) -> str | None:
+    if value and value not in holidays_lib.list_supported_countries():
+        raise ValueError(f"is not a country code the holidays package knows (e.g. KE, DE, US), got {value!r}")
+    return value
+
+
+ClockTime = Annotated[Text(5, min_length=1), AfterValidator(_clock_time), Field(description="HH:MM, 24-hour")]
+
+
+class CalendarIn(Input):
+    """A business calendar, new or edited: working hours on working days in a time zone, less the
+    public holidays of a country (and subdivision) and extra dates."""
+
+    name: Text(120, min_length=1)
+    timezone: TimeZone
+    work_start: ClockTime
+    work_end: ClockTime
+    workdays: Annotated[list[int], BeforeValidator(_workdays)] = Field(description="0 Monday … 6 Sunday")
+    country: Annotated[Text(8) | None, BeforeValidator(_upper), AfterValidator(_country)] = Field(
+        None, description="ISO code for public holidays (the holidays package)")
+    subdivision: Annotated[Text(16) | None, BeforeValidator(_upper)] = Field(None, validate_default=True)
+    extra_holidays: Annotated[list[str], BeforeValidator(_holiday_dates)] = Field(
+        default_factory=list, description="More days off, ISO dates")
+
+    @field_validator("work_end")
+    @classmethod
+    def _after_start(cls, end: str, info: ValidationInfo) -> str:
+        start = info.data.get("work_start")
+        if start and time.fromisoformat(end) <= time.fromisoformat(start):
+            raise ValueError("must be after the start of the working day")
+        return end
+
+    @field_validator("subdivision")
+    @classmethod
+    def _of_the_country(cls, subdivision: str | None, info: ValidationInfo) -> str | None:
+        if not subdivision:
+            return None
+        if "country" not in info.data:
+            return subdivision  # the country itself is refused
+        country = info.data["country"]
+        if not country:
+            raise ValueError("needs a country")
+        known = holidays_lib.list_supported_countries().get(country, [])
+        if subdivision not in known:
+            raise ValueError(f"is not a subdivision of {country}; known: {', '.join(known[:12]) or 'none'}")
+        return subdivision

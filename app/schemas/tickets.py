@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, WithJsonSchema, model_validator
 
 from app.models import AllocationStatus
-from app.schemas.common import Paging
+from app.schemas.common import PageFilters, Paging
 from app.schemas.parsing import AliasedInput, Input
 from app.schemas.types import (
     Choice, JsonObject, OptionalId, Search, Text, When, check_json_value, unstorable_text,
@@ -127,6 +127,15 @@ class TicketFilters(Paging, AliasedInput):
     department: Text(TEXT_LIMITS["department"]) | None = None
     search: Search = Field(None, description="In the external id, subject and requester")
     project_id: OptionalId = None
+
+
+class TicketQueueFilters(PageFilters):
+    """The ticket queue page's filters."""
+
+    status: Choice(QUEUE_STATUSES) | None = None
+    priority: TicketPriority | None = None
+    department: Text(TEXT_LIMITS["department"]) | None = None
+    q: Search = Field(None, description="In the external id, subject and requester")
 
 
 class RoundRobinQuery(Input):

@@ -4,8 +4,9 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timezone
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, ValidationInfo, WithJsonSchema
 
 INT32_MAX = 2**31 - 1  # PostgreSQL `integer` columns (every id here)
 INT64_MAX = 2**63 - 1
@@ -76,10 +77,28 @@ OptionalId = Annotated[Id | None, BeforeValidator(_blank_is_none)]
 Name = Text(255, min_length=1)
 ShortText = Text(255)
 LongText = Text(10_000)
-Search = Annotated[str | None, BeforeValidator(_blank_is_none), Text(200)]
+Search = Annotated[Text(200) | None, BeforeValidator(_blank_is_none)]
 Page = Annotated[int, Field(ge=1, le=1_000_000)]
 # A free-form JSON object (task data, GeoJSON): bounded depth, and text PostgreSQL can store.
 JsonObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
+
+
+def _project_scope(raw, info: ValidationInfo):
+    """A project id, or null / "*" for every project (a form's number arrives as text)."""
+    if raw is None or raw == "*":
+        return raw
+    if isinstance(raw, str) and info.mode == "python" and raw.strip().isascii() and raw.strip().isdigit():
+        raw = int(raw)
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= INT32_MAX:
+        raise ValueError(f'must be a project id, or "*" for every project, got {raw!r}')
+    return raw
+
+
+# The project of a row that may instead apply to every project (SLA configs, rules, webhook endpoints):
+# an id, or null / "*" for every project.
+ProjectScope = Annotated[int | str | None, BeforeValidator(_project_scope), WithJsonSchema({
+    "anyOf": [{"type": "integer", "minimum": 1, "maximum": INT32_MAX}, {"type": "string", "enum": ["*"]}],
+    "nullable": True})]
 
 
 def Choice(values, aliases: dict[str, str] | None = None, what: str | None = None):  # noqa: N802 — a type factory
@@ -103,6 +122,17 @@ def Choice(values, aliases: dict[str, str] | None = None, what: str | None = Non
         schema["description"] = what
     return Annotated[str, BeforeValidator(pick), WithJsonSchema(schema)]
 
+
+def _known_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a directory of zones: OSError
+        raise ValueError(f"is not a known time zone (e.g. Africa/Nairobi, Europe/Berlin, UTC), got {name!r}") from None
+    return name
+
+
+# An IANA time zone name (Africa/Nairobi).
+TimeZone = Annotated[Text(64, min_length=1), AfterValidator(_known_zone)]
 
 YEARS = (1900, 2999)  # dates outside are typos, and date arithmetic (due = received + 14 days) stays in range
 
@@ -131,20 +161,22 @@ When = Annotated[datetime, BeforeValidator(read_datetime),
                                  "description": "ISO 8601 date-time (a date alone is its midnight UTC)"})]
 
 
-def Slug(max_length: int = 40, spaces: bool = False, star: bool = False):  # noqa: N802 — a type factory
+def Slug(max_length: int = 40, spaces: bool = False, star: bool = False, blank: bool = False):  # noqa: N802
     """A short lowercase name (a task type, a service area): letters, digits, `_` and `-` (and spaces
-    if `spaces`; "*" for "any" if `star`), read lowercased."""
+    if `spaces`; "*" for "any" if `star`; "" for none if `blank`), read lowercased."""
     inner = "a-z0-9_ -" if spaces else "a-z0-9_-"
     pattern = rf"^[a-z0-9][{inner}]{{0,{max_length - 1}}}$"
     rule = re.compile(pattern)
     message = ('must be "*" (any) or a short lowercase name' if star else "must be a short lowercase name") + \
-        f" (letters, digits, _ and -; at most {max_length} characters)"
+        f" (letters, digits, _ and -; at most {max_length} characters)" + (", or empty" if blank else "")
 
     def read(raw):
         text = raw.strip().lower() if isinstance(raw, str) else None
-        if text is None or not (rule.match(text) or (star and text == "*")):
+        if text is None or not (rule.match(text) or (star and text == "*") or (blank and text == "")):
             raise ValueError(f"{message}, got {raw!r}")
         return text
 
     schema = {"type": "string", "pattern": f"^(\\*|{pattern[1:-1]})$" if star else pattern, "maxLength": max_length}
+    if blank:
+        schema["pattern"] = f"^(|{schema['pattern'][1:-1]})$"
     return Annotated[str, BeforeValidator(read), WithJsonSchema(schema)]

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar, Union
 
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 
-from app.schemas.common import ListOf, Paging
+from app.schemas.common import ListOf, PageFilters, Paging
 from app.schemas.parsing import AliasedInput, Input
 from app.schemas.types import Choice, Id, JsonObject, OptionalId, Search, Slug, Text, When
 from app.services.orchestration.state_machines import ACTION_PLAN, TASK
@@ -115,6 +115,13 @@ class TaskFilters(Paging, AliasedInput):
 
 
 class ActionPlanFilters(Paging):
+    status: PlanState | None = None
+    service_area: Slug(80) | None = None
+
+
+class ActionPlanListFilters(PageFilters):
+    """The action plans page's filters."""
+
     status: PlanState | None = None
     service_area: Slug(80) | None = None
 

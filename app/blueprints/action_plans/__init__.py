@@ -6,7 +6,10 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from app.blueprints.inputs import form_data, page_query
 from app.blueprints.rendering import is_partial_request, page_or_partial
+from app.schemas.common import PageFilters
+from app.schemas.workflow import ActionPlanIn, ActionPlanListFilters
 from app.services.orchestration import action_plan_pages as pages
 
 bp = Blueprint("action_plans", __name__, url_prefix="/action-plans")
@@ -18,15 +21,10 @@ def _project_names() -> dict:
     return {"project_names": {p.id: p.name for p in current_user.projects} if current_user.is_authenticated else {}}
 
 
-def _page() -> int:
-    return request.args.get("page", 1, type=int)
-
-
 @bp.get("/")
 @login_required
 def index():
-    listing = pages.action_plan_list(current_user, request.args.get("status"), request.args.get("service_area"),
-                                     _page())
+    listing = pages.action_plan_list(current_user, page_query(ActionPlanListFilters))
     return page_or_partial("action_plans/index.html", "action_plans/_table.html", **vars(listing))
 
 
@@ -39,7 +37,7 @@ def _form_page(form: pages.ActionPlanForm, status: int = 200):
 def new():
     if request.method == "GET":
         return _form_page(pages.action_plan_form(current_user))
-    saved = pages.create_action_plan_from_form(current_user, request.form.to_dict())
+    saved = pages.create_action_plan_from_form(current_user, form_data(ActionPlanIn))
     if saved.form is not None:
         return _form_page(saved.form, 400)
     flash(f"Action plan “{saved.plan.title}” created.", "success")
@@ -49,7 +47,7 @@ def new():
 @bp.get("/<int:plan_id>")
 @login_required
 def detail(plan_id: int):
-    page = pages.action_plan_page(current_user, plan_id, _page())
+    page = pages.action_plan_page(current_user, plan_id, page_query(PageFilters).page)
     return render_template("action_plans/detail.html", labels=ACTION_LABELS, **vars(page))
 
 

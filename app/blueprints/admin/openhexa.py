@@ -3,6 +3,8 @@ by the service). Parse → one service call → render."""
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from app.blueprints.inputs import form_data, page_query
+from app.schemas.openhexa import OpenHexaSettingsIn, SettingsQuery
 from app.services.planning import openhexa_settings as svc
 
 bp = Blueprint("openhexa_admin", __name__, url_prefix="/admin/openhexa")
@@ -15,11 +17,10 @@ def _render(page: svc.OpenHexaSettings, status: int = 200):
 @bp.route("/", methods=["GET", "POST"])
 @login_required
 def settings():
-    check = bool(request.args.get("check"))
+    check = page_query(SettingsQuery).check
     if request.method == "GET":
         return _render(svc.openhexa_settings(current_user, check))
-    form = {k: v for k, v in request.form.items() if k != "csrf_token"}
-    saved = svc.save_openhexa_settings(current_user, form, check)
+    saved = svc.save_openhexa_settings(current_user, form_data(OpenHexaSettingsIn), check)
     if saved.page is not None:
         return _render(saved.page, 400)
     flash("OpenHEXA settings saved.", "success")

@@ -13,7 +13,7 @@ from app.services.platform.tokens import exchange_credentials
 @operation(body=TokenIn, auth="public", responses={200: TokenOut, 401: None, 429: None})
 def token(body: TokenIn):
     """A Bearer token for a username and password"""
-    return jsonify(token_json(*exchange_credentials(body.username, body.password, request.remote_addr)))
+    return jsonify(token_json(*exchange_credentials(body, request.remote_addr)))
 
 
 @bp.get("/me/")

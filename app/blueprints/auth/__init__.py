@@ -4,7 +4,10 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from app.services.platform.errors import RateLimited
+from app.blueprints.inputs import form_data
+from app.schemas.auth import LoginIn
+from app.schemas.parsing import validate_data
+from app.services.platform.errors import RateLimited, ValidationFailed
 from app.services.platform.users import authenticate
 
 bp = Blueprint("auth", __name__)
@@ -24,21 +27,25 @@ def _safe_next(target: str | None) -> str:
 def login():
     if current_user.is_authenticated:
         return redirect(_safe_next(request.args.get("next")))
-    error, status, username = None, 200, ""
+    error, errors, status, username = None, {}, 200, ""
     if request.method == "POST":
-        username = request.form.get("username", "")
+        form = form_data(LoginIn)
+        username = form.get("username") or ""
         try:
-            user = authenticate(username, request.form.get("password", ""), request.remote_addr)
+            credentials = validate_data(LoginIn, form, "Cannot log in")
+            user = authenticate(credentials, request.remote_addr)
+        except ValidationFailed as exc:
+            user, errors, status = None, exc.details, 400
         except RateLimited as exc:
             user, error, status = None, exc.message, 429
         else:
             if user is None:
                 error, status = "Invalid username or password.", 401
         if user is not None:
-            login_user(user, remember=bool(request.form.get("remember")))
+            login_user(user, remember=credentials.remember)
             flash(f"Welcome, {user.display_name}.", "success")
             return redirect(_safe_next(request.args.get("next")))
-    return render_template("auth/login.html", error=error, username=username), status
+    return render_template("auth/login.html", error=error, errors=errors, username=username), status
 
 
 @bp.post("/logout")

@@ -5,15 +5,16 @@ from flask import flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from app.blueprints.automation.blueprint import bp, partial
+from app.blueprints.inputs import page_query
 from app.blueprints.rendering import is_partial_request, page_or_partial
+from app.schemas.automation import AlertFilters
 from app.services.orchestration import alerts as svc
 
 
 @bp.get("/alerts")
 @login_required
 def alerts():
-    listing = svc.alerts_page(current_user, request.args.get("level"), request.args.get("open") == "1",
-                              request.args.get("page", 1, type=int))
+    listing = svc.alerts_page(current_user, page_query(AlertFilters))
     return page_or_partial("automation/alerts.html", "automation/_alerts.html", **vars(listing))
 
 

@@ -6,7 +6,9 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.blueprints.automation.blueprint import bp, partial
+from app.blueprints.inputs import form_data, page_query
 from app.blueprints.rendering import is_partial_request, page_or_partial
+from app.schemas.automation import NewAction, Toggle
 from app.services.orchestration import automation_rules as svc
 from app.services.orchestration import rule_pages as pages
 from app.services.orchestration.conditions import OPS
@@ -61,7 +63,7 @@ def rule_edit(rule_id: int):
 @bp.post("/rules/<int:rule_id>/toggle")
 @login_required
 def rule_toggle(rule_id: int):
-    row = pages.toggle_rule(current_user, rule_id, request.form.get("enabled") == "1")
+    row = pages.toggle_rule(current_user, rule_id, form_data(Toggle))
     if is_partial_request():
         return partial("automation/_rule_row.html", row=row)
     flash(f"Rule {'enabled' if row.rule.enabled else 'disabled'}.", "info")
@@ -103,4 +105,4 @@ def rule_field_hints():
 @login_required
 def rule_action_form():
     return render_template("automation/_action_form.html",
-                           **vars(pages.action_form(current_user, request.args.get("new_action_type", ""))))
+                           **vars(pages.action_form(current_user, page_query(NewAction).new_action_type)))

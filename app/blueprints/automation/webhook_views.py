@@ -6,15 +6,11 @@ from flask import flash, make_response, redirect, render_template, request, url_
 from flask_login import current_user, login_required
 
 from app.blueprints.automation.blueprint import bp
+from app.blueprints.inputs import form_data, page_query
 from app.blueprints.rendering import page_or_partial
+from app.schemas.automation import DeliveryFilters, EndpointIn, Toggle
 from app.services.orchestration import webhook_pages as pages
 from app.services.orchestration import webhooks as svc
-
-
-def _endpoint_data() -> dict:
-    return {"name": request.form.get("name", ""), "url": request.form.get("url", ""),
-            "event_types": request.form.getlist("event_types"), "project_id": request.form.get("project_id", ""),
-            "enabled": request.form.get("enabled") in ("on", "1", "true")}
 
 
 def _form(form: pages.EndpointForm, status: int = 200):
@@ -24,8 +20,7 @@ def _form(form: pages.EndpointForm, status: int = 200):
 @bp.get("/webhooks")
 @login_required
 def webhooks():
-    listing = pages.webhooks_page(current_user, request.args.get("status"), request.args.get("endpoint", type=int),
-                                  request.args.get("page", 1, type=int))
+    listing = pages.webhooks_page(current_user, page_query(DeliveryFilters))
     return page_or_partial("automation/webhooks.html", "automation/_deliveries.html", **vars(listing))
 
 
@@ -34,7 +29,7 @@ def webhooks():
 def webhook_new():
     if request.method == "GET":
         return _form(pages.endpoint_form(current_user))
-    created = pages.create_endpoint_form(current_user, _endpoint_data())
+    created = pages.create_endpoint_form(current_user, form_data(EndpointIn))
     if created.form is not None:
         return _form(created.form, 400)
     # The secret is in this response only: never stored in the session, never cached.
@@ -49,7 +44,7 @@ def webhook_new():
 def webhook_edit(endpoint_id: int):
     if request.method == "GET":
         return _form(pages.endpoint_form(current_user, endpoint_id))
-    rejected = pages.save_endpoint_form(current_user, _endpoint_data(), endpoint_id)
+    rejected = pages.save_endpoint_form(current_user, form_data(EndpointIn), endpoint_id)
     if rejected is not None:
         return _form(rejected, 400)
     flash("Webhook endpoint saved.", "success")
@@ -59,7 +54,7 @@ def webhook_edit(endpoint_id: int):
 @bp.post("/webhooks/<int:endpoint_id>/toggle")
 @login_required
 def webhook_toggle(endpoint_id: int):
-    endpoint = svc.set_endpoint_enabled(current_user, endpoint_id, request.form.get("enabled") == "1")
+    endpoint = pages.toggle_endpoint(current_user, endpoint_id, form_data(Toggle))
     flash(f"Webhook “{endpoint.name}” {'enabled' if endpoint.enabled else 'disabled'}.", "info")
     return redirect(url_for("automation.webhooks"))
 

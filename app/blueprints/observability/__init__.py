@@ -4,7 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from app.blueprints.inputs import page_query
 from app.blueprints.rendering import is_partial_request, page_or_partial
+from app.schemas.outbox import OutboxFilters
 from app.services.orchestration import outbox_admin as svc
 from app.services.orchestration.metrics_exposition import CONTENT_TYPE, scrape
 
@@ -25,9 +27,7 @@ def metrics():
 @bp.get("/admin/outbox")
 @login_required
 def outbox():
-    listing = svc.outbox_page(current_user, request.values.get("status", "dead"),
-                              request.values.get("event_type"), request.values.get("correlation_id"),
-                              request.args.get("page", 1, type=int))
+    listing = svc.outbox_page(current_user, page_query(OutboxFilters))
     return page_or_partial("observability/outbox.html", "observability/_events.html", **vars(listing))
 
 

@@ -3,7 +3,10 @@ call → render."""
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from app.blueprints.inputs import page_query
 from app.blueprints.rendering import page_or_partial
+from app.schemas.common import PageFilters
+from app.schemas.orgunits import OrgUnitSearch
 from app.services.planning import orgunit_pages as pages
 
 bp = Blueprint("orgunits", __name__, url_prefix="/orgunits")
@@ -12,7 +15,7 @@ bp = Blueprint("orgunits", __name__, url_prefix="/orgunits")
 @bp.get("/")
 @login_required
 def tree():
-    found = pages.org_unit_tree(current_user, request.args.get("q") or "")
+    found = pages.org_unit_tree(current_user, page_query(OrgUnitSearch).q or "")
     partial = "orgunits/_search_results.html" if found.query else "orgunits/_tree.html"
     return page_or_partial("orgunits/tree.html", partial, **vars(found))
 
@@ -26,7 +29,7 @@ def children(org_unit_id: int):
 @bp.get("/<int:org_unit_id>")
 @login_required
 def detail(org_unit_id: int):
-    page = pages.org_unit_page(current_user, org_unit_id, request.args.get("page", 1, type=int))
+    page = pages.org_unit_page(current_user, org_unit_id, page_query(PageFilters).page)
     return render_template("orgunits/detail.html", **vars(page))
 
 

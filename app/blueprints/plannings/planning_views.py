@@ -5,8 +5,10 @@ import json
 from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from app.blueprints.inputs import page_query
 from app.blueprints.plannings.blueprint import bp
 from app.blueprints.rendering import page_or_partial
+from app.schemas.planning import AssignmentsQuery, PlanningListFilters, PlanningMapQuery
 from app.services.planning import planning_pages as pages
 from app.services.planning import plannings as svc
 
@@ -18,14 +20,6 @@ def _form_data() -> dict:
     return data
 
 
-def _sort() -> str:
-    return request.args.get("sort", "org_unit")
-
-
-def _page() -> int:
-    return request.args.get("page", 1, type=int)
-
-
 def _form_page(form: pages.PlanningForm, status: int = 200):
     return render_template("plannings/form.html", **vars(form)), status
 
@@ -33,7 +27,7 @@ def _form_page(form: pages.PlanningForm, status: int = 200):
 @bp.get("/")
 @login_required
 def index():
-    listing = pages.planning_list(current_user, request.args.get("q", ""), request.args.get("status"), _page())
+    listing = pages.planning_list(current_user, page_query(PlanningListFilters))
     return page_or_partial("plannings/index.html", "plannings/_list.html", **vars(listing))
 
 
@@ -90,14 +84,14 @@ def delete(planning_id: int):
 @bp.get("/<int:planning_id>")
 @login_required
 def detail(planning_id: int):
-    page = pages.planning_page(current_user, planning_id, request.args.get("type", type=int), _sort(), _page())
+    page = pages.planning_page(current_user, planning_id, page_query(PlanningMapQuery))
     return page_or_partial("plannings/detail.html", "plannings/_map.html", **vars(page))
 
 
 @bp.get("/<int:planning_id>/assignments")
 @login_required
 def assignments_table(planning_id: int):
-    table = pages.assignments_table(current_user, planning_id, _sort(), _page())
+    table = pages.assignments_table(current_user, planning_id, page_query(AssignmentsQuery))
     return page_or_partial("plannings/assignments.html", "plannings/_assignments.html", **vars(table))
 
 

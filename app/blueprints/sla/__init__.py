@@ -4,7 +4,10 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from app.blueprints.inputs import form_data, page_query
 from app.blueprints.rendering import page_or_partial
+from app.schemas.common import PageFilters
+from app.schemas.sla import CalendarIn, SlaConfigIn
 from app.services.orchestration import sla_pages as pages
 from app.services.orchestration import sla_reports
 
@@ -20,7 +23,7 @@ def index():
 # --- at risk / breached ---------------------------------------------------------------------------
 
 def _records(which: str, title: str):
-    listing = pages.records_page(current_user, which, request.args.get("page", 1, type=int))
+    listing = pages.records_page(current_user, which, page_query(PageFilters).page)
     return page_or_partial("sla/records.html", "sla/_records.html", which=which, title=title, **vars(listing))
 
 
@@ -44,13 +47,6 @@ def configs():
     return render_template("sla/configs.html", **vars(pages.configs_page(current_user)))
 
 
-def _config_data() -> dict:
-    data = request.form.to_dict()
-    data["pause_states"] = request.form.getlist("pause_states")
-    data["enabled"] = request.form.get("enabled") in ("on", "true", "1")
-    return data
-
-
 def _config_form(form: pages.ConfigForm, status: int = 200):
     return render_template("sla/config_form.html", **vars(form)), status
 
@@ -60,7 +56,7 @@ def _config_form(form: pages.ConfigForm, status: int = 200):
 def new_config():
     if request.method == "GET":
         return _config_form(pages.config_form(current_user, initial=request.args.to_dict()))
-    saved = pages.save_config_form(current_user, _config_data())
+    saved = pages.save_config_form(current_user, form_data(SlaConfigIn))
     if saved.form is not None:
         return _config_form(saved.form, 400)
     flash(f"SLA config {saved.config.name!r} saved.", "success")
@@ -72,7 +68,7 @@ def new_config():
 def edit_config(config_id: int):
     if request.method == "GET":
         return _config_form(pages.config_form(current_user, config_id))
-    saved = pages.save_config_form(current_user, _config_data(), config_id)
+    saved = pages.save_config_form(current_user, form_data(SlaConfigIn), config_id)
     if saved.form is not None:
         return _config_form(saved.form, 400)
     flash(f"SLA config {saved.config.name!r} saved.", "success")
@@ -87,12 +83,6 @@ def calendars():
     return render_template("sla/calendars.html", **vars(pages.calendars_page(current_user)))
 
 
-def _calendar_data() -> dict:
-    data = request.form.to_dict()
-    data["workdays"] = request.form.getlist("workdays")
-    return data
-
-
 def _calendar_form(form: pages.CalendarForm, status: int = 200):
     return render_template("sla/calendar_form.html", **vars(form)), status
 
@@ -102,7 +92,7 @@ def _calendar_form(form: pages.CalendarForm, status: int = 200):
 def new_calendar():
     if request.method == "GET":
         return _calendar_form(pages.calendar_form(current_user))
-    saved = pages.save_calendar_form(current_user, _calendar_data())
+    saved = pages.save_calendar_form(current_user, form_data(CalendarIn))
     if saved.form is not None:
         return _calendar_form(saved.form, 400)
     flash(f"Calendar {saved.calendar.name!r} saved.", "success")
@@ -114,7 +104,7 @@ def new_calendar():
 def edit_calendar(calendar_id: int):
     if request.method == "GET":
         return _calendar_form(pages.calendar_form(current_user, calendar_id))
-    saved = pages.save_calendar_form(current_user, _calendar_data(), calendar_id)
+    saved = pages.save_calendar_form(current_user, form_data(CalendarIn), calendar_id)
     if saved.form is not None:
         return _calendar_form(saved.form, 400)
     flash(f"Calendar {saved.calendar.name!r} saved.", "success")

@@ -4,16 +4,12 @@ render."""
 from flask import Blueprint, request
 from flask_login import current_user, login_required
 
+from app.blueprints.inputs import included, page_query
 from app.blueprints.rendering import page_or_partial
+from app.schemas.helpdesk import BoardQuery
 from app.services.helpdesk import task_board as svc
 
 bp = Blueprint("tasks_board", __name__, url_prefix="/tasks")
-
-
-def _view() -> svc.BoardView:
-    return svc.BoardView(mine=request.values.get("mine") == "1",
-                         workflow_id=request.values.get("workflow_id", type=int),
-                         highlight=request.values.get("task", type=int))
 
 
 def _render(board: svc.TaskBoard):
@@ -23,7 +19,7 @@ def _render(board: svc.TaskBoard):
 @bp.get("/")
 @login_required
 def index():
-    return _render(svc.task_board(current_user, _view()))
+    return _render(svc.task_board(current_user, page_query(BoardQuery)))
 
 
 @bp.post("/<int:task_id>/actions/<action>")
@@ -31,10 +27,10 @@ def index():
 def act(task_id: int, action: str):
     # block and cancel ask for a reason (hx-prompt sends it in the HX-Prompt header)
     reason = request.headers.get("HX-Prompt") or request.form.get("reason", "")
-    return _render(svc.act_on_task(current_user, task_id, action, reason, _view()))
+    return _render(svc.act_on_task(current_user, task_id, action, reason, included(BoardQuery)))
 
 
 @bp.post("/<int:task_id>/my-status")
 @login_required
 def my_status(task_id: int):
-    return _render(svc.set_my_status(current_user, task_id, request.form.get("status"), _view()))
+    return _render(svc.set_my_status(current_user, task_id, request.form.get("status"), included(BoardQuery)))

@@ -1,36 +1,26 @@
 """Ticket pages: the queue (filters, search, live refresh, new-ticket form) and one ticket. Parse →
 one service call → render."""
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from app.blueprints.inputs import form_data, page_query
 from app.blueprints.rendering import page_or_partial
+from app.schemas.tickets import TicketIn, TicketQueueFilters
 from app.services.helpdesk import ticket_pages as pages
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 
-FILTERS = ("status", "priority", "department", "q")
-
-
-def _filters() -> dict[str, str]:
-    return {name: (request.args.get(name) or "").strip() for name in FILTERS}
-
-
-def _page() -> int:
-    return request.args.get("page", 1, type=int)
-
-
 @bp.get("/")
 @login_required
 def index():
-    queue = pages.ticket_queue(current_user, _filters(), _page())
+    queue = pages.ticket_queue(current_user, page_query(TicketQueueFilters))
     return page_or_partial("tickets/index.html", "tickets/_queue.html", **vars(queue))
 
 
 @bp.post("/")
 @login_required
 def create():
-    form = {k: v for k, v in request.form.items() if k != "csrf_token"}
-    submitted = pages.submit_ticket_form(current_user, form, _filters(), _page())
+    submitted = pages.submit_ticket_form(current_user, form_data(TicketIn), page_query(TicketQueueFilters))
     if submitted.queue is not None:
         return render_template("tickets/index.html", **vars(submitted.queue)), 400
     outcome = submitted.outcome

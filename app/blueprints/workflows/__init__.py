@@ -1,17 +1,15 @@
 """Workflow admin pages (MANAGE_WORKFLOWS, checked by the services): workflows with their steps,
 publish and deploy; departments and categories; staff roles and their users (`roles.py`). `bp` lives
 in `blueprint.py`. Parse → one service call → render."""
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from app.blueprints.inputs import form_data
 from app.blueprints.workflows import roles  # noqa: F401  (adds the staff role pages to bp)
 from app.blueprints.workflows.blueprint import bp
+from app.schemas.helpdesk import CategoryIn, DeployIn, DepartmentIn, PublishIn, StepIn, StepMove, WorkflowIn
 from app.services.helpdesk import workflow_pages as pages
 from app.services.helpdesk import workflows as svc
-
-
-def _form() -> dict:
-    return {k: v for k, v in request.form.items() if k != "csrf_token"}
 
 
 def _index_page(page: pages.WorkflowsPage, status: int = 200):
@@ -31,7 +29,7 @@ def index():
 @bp.post("/")
 @login_required
 def create():
-    saved = pages.create_workflow_from_form(current_user, _form())
+    saved = pages.create_workflow_from_form(current_user, form_data(WorkflowIn))
     if saved.page is not None:
         return _index_page(saved.page, 400)
     flash(f"Workflow '{saved.row.name}' created as a draft. Add its steps, then deploy and publish it.", "success")
@@ -41,7 +39,7 @@ def create():
 @bp.post("/departments")
 @login_required
 def create_department():
-    saved = pages.create_department_from_form(current_user, request.form.to_dict())
+    saved = pages.create_department_from_form(current_user, form_data(DepartmentIn))
     if saved.page is not None:
         return _index_page(saved.page, 400)
     flash(f"Department '{saved.row.name}' added.", "success")
@@ -51,7 +49,7 @@ def create_department():
 @bp.post("/categories")
 @login_required
 def create_category():
-    saved = pages.create_category_from_form(current_user, request.form.to_dict())
+    saved = pages.create_category_from_form(current_user, form_data(CategoryIn))
     if saved.page is not None:
         return _index_page(saved.page, 400)
     flash(f"{'Sub-category' if saved.row.parent_id else 'Category'} '{saved.row.name}' added.", "success")
@@ -67,7 +65,7 @@ def detail(workflow_id: int):
 @bp.post("/<int:workflow_id>")
 @login_required
 def update(workflow_id: int):
-    saved = pages.save_workflow_form(current_user, workflow_id, _form())
+    saved = pages.save_workflow_form(current_user, workflow_id, form_data(WorkflowIn))
     if saved.page is not None:
         return _detail_page(saved.page, 400)
     flash("Workflow saved.", "success")
@@ -77,7 +75,7 @@ def update(workflow_id: int):
 @bp.post("/<int:workflow_id>/steps")
 @login_required
 def add_step(workflow_id: int):
-    saved = pages.add_step_from_form(current_user, workflow_id, request.form.to_dict())
+    saved = pages.add_step_from_form(current_user, workflow_id, form_data(StepIn))
     if saved.page is not None:
         return _detail_page(saved.page, 400)
     flash(f"Step '{saved.row.name}' added.", "success")
@@ -95,14 +93,14 @@ def delete_step(workflow_id: int, step_id: int):
 @bp.post("/<int:workflow_id>/steps/<int:step_id>/move")
 @login_required
 def move_step(workflow_id: int, step_id: int):
-    svc.move_step(current_user, workflow_id, step_id, request.form.get("direction", "down"))
+    pages.move_step_from_form(current_user, workflow_id, step_id, form_data(StepMove))
     return redirect(url_for("workflows.detail", workflow_id=workflow_id))
 
 
 @bp.post("/<int:workflow_id>/publish")
 @login_required
 def publish(workflow_id: int):
-    workflow = svc.set_published(current_user, workflow_id, request.form.get("published") == "1")
+    workflow = pages.publish_from_form(current_user, workflow_id, form_data(PublishIn))
     flash("Workflow published." if workflow.is_published else "Workflow unpublished.", "success")
     return redirect(url_for("workflows.detail", workflow_id=workflow_id))
 
@@ -110,7 +108,7 @@ def publish(workflow_id: int):
 @bp.post("/<int:workflow_id>/deploy")
 @login_required
 def deploy(workflow_id: int):
-    saved = pages.deploy_from_form(current_user, workflow_id, request.form.get("deployed") == "1")
+    saved = pages.deploy_from_form(current_user, workflow_id, form_data(DeployIn))
     if saved.page is not None:
         return _detail_page(saved.page, 400)
     flash("Workflow deployed." if saved.row.status == "deployed" else "Workflow back to draft.", "success")

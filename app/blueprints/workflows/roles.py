@@ -1,8 +1,10 @@
 """Staff roles and their users (who round-robin picks from). Parse → one service call → render."""
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from app.blueprints.inputs import form_data
 from app.blueprints.workflows.blueprint import bp
+from app.schemas.helpdesk import StaffRoleChanges, StaffRoleIn
 from app.services.helpdesk import staff_role_pages as pages
 
 
@@ -23,8 +25,7 @@ def roles():
 @bp.post("/roles")
 @login_required
 def create_role():
-    form = {k: v for k, v in request.form.items() if k not in ("csrf_token", "user_ids")}
-    saved = pages.create_role_from_form(current_user, form, request.form.getlist("user_ids"))
+    saved = pages.create_role_from_form(current_user, form_data(StaffRoleIn))
     if saved.page is not None:
         return _roles_page(saved.page, 400)
     flash(f"Role '{saved.role.name}' created.", "success")
@@ -40,9 +41,7 @@ def role(role_id: int):
 @bp.post("/roles/<int:role_id>")
 @login_required
 def update_role(role_id: int):
-    data = {"description": request.form.get("description", ""), "max_assignments": request.form.get("max_assignments"),
-            "user_ids": request.form.getlist("user_ids")}
-    saved = pages.save_role_form(current_user, role_id, data)
+    saved = pages.save_role_form(current_user, role_id, form_data(StaffRoleChanges))
     if saved.page is not None:
         return _role_page(saved.page, 400)
     flash(f"Role '{saved.role.name}' saved.", "success")

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from app.extensions import db
 from app.models import Permission, Project, StaffRole, User
+from app.schemas.helpdesk import StaffRoleChanges, StaffRoleIn
+from app.schemas.parsing import validate_data
 from app.services.helpdesk import staff_roles as catalog
 from app.services.platform.errors import ValidationFailed
 from app.services.platform.permissions import require_permission
@@ -37,10 +39,10 @@ class SavedRole:
     page: RolesPage | RolePage | None = None
 
 
-def create_role_from_form(user: User, form: dict, user_ids: list[str]) -> SavedRole:
-    """A new staff role from the roles page's form (`user_ids`: who holds it)."""
+def create_role_from_form(user: User, form: dict) -> SavedRole:
+    """A new staff role from the roles page's form (as posted; `user_ids`: who holds it)."""
     try:
-        return SavedRole(role=catalog.create_staff_role(user, {**form, "user_ids": user_ids}))
+        return SavedRole(role=catalog.create_staff_role(user, validate_data(StaffRoleIn, form, "Cannot create role")))
     except ValidationFailed as exc:
         db.session.rollback()
         return SavedRole(page=roles_page(user, form, exc.details))
@@ -50,19 +52,26 @@ def create_role_from_form(user: User, form: dict, user_ids: list[str]) -> SavedR
 class RolePage:
     role: StaffRole
     users: list[User]
+    form: dict  # the role's values, or what was typed
     errors: dict = field(default_factory=dict)
 
 
-def role_page(user: User, role_id: int, errors: dict | None = None) -> RolePage:
+def role_page(user: User, role_id: int, errors: dict | None = None, form: dict | None = None) -> RolePage:
     """One staff role and the form to change its description, limit and users."""
     require_permission(user, Permission.MANAGE_WORKFLOWS)
-    return RolePage(catalog.get_staff_role(user, role_id), project_users(user), errors or {})
+    role = catalog.get_staff_role(user, role_id)
+    stored = {"description": role.description, "max_assignments": role.max_assignments,
+              "user_ids": [str(u.id) for u in role.users]}
+    return RolePage(role, project_users(user), form if form is not None else stored, errors or {})
 
 
-def save_role_form(user: User, role_id: int, data: dict) -> SavedRole:
-    """Change a staff role from its page's form."""
+def save_role_form(user: User, role_id: int, form: dict) -> SavedRole:
+    """Change a staff role from its page's form (as posted: every field on it is given, a blank one
+    is cleared)."""
     try:
-        return SavedRole(role=catalog.update_staff_role(user, role_id, data))
+        changes = validate_data(StaffRoleChanges, {k: None if v == "" else v for k, v in form.items()},
+                                "Cannot save role")
+        return SavedRole(role=catalog.update_staff_role(user, role_id, changes))
     except ValidationFailed as exc:
         db.session.rollback()
-        return SavedRole(page=role_page(user, role_id, exc.details))
+        return SavedRole(page=role_page(user, role_id, exc.details, form))

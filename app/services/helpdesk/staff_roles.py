@@ -6,12 +6,11 @@ from sqlalchemy import Select, func, select
 
 from app.extensions import db
 from app.models import Category, Department, Permission, StaffRole, User, user_projects, user_staff_roles
+from app.schemas.helpdesk import CategoryIn, DepartmentIn, StaffRoleChanges, StaffRoleIn
 from app.services.platform.permissions import require_permission
 from app.services.platform import audit
-from app.services.platform.access import parse_int, project_scope, resolve_project
+from app.services.platform.access import project_scope, resolve_project
 from app.services.platform.errors import FieldErrors, NotFound
-
-MAX_ASSIGNMENTS_LIMIT = 20
 
 
 def departments_query(user: User) -> Select:
@@ -42,17 +41,8 @@ def get_staff_role(user: User, role_id) -> StaffRole:
     return role
 
 
-def _name(data: dict, errors: FieldErrors, limit: int = 120) -> str:
-    name = str(data.get("name") or "").strip()
-    if not name:
-        errors.add("name", "is required")
-    elif len(name) > limit:
-        errors.add("name", f"must be at most {limit} characters")
-    return name
-
-
 def _taken(model, project_id: int | None, name: str, **where) -> bool:
-    if project_id is None or not name:
+    if project_id is None:
         return False
     stmt = select(model.id).where(model.project_id == project_id, func.lower(model.name) == name.lower())
     for column, value in where.items():
@@ -61,57 +51,40 @@ def _taken(model, project_id: int | None, name: str, **where) -> bool:
     return db.session.execute(stmt).first() is not None
 
 
-def create_department(user: User, data: dict) -> Department:
+def create_department(user: User, data: DepartmentIn) -> Department:
     require_permission(user, Permission.MANAGE_WORKFLOWS)
     errors = FieldErrors()
-    project_id = resolve_project(user, data.get("project_id"), errors)
-    name = _name(data, errors)
-    if _taken(Department, project_id, name):
-        errors.add("name", f"a department named '{name}' already exists")
+    project_id = resolve_project(user, data.project_id, errors)
+    if _taken(Department, project_id, data.name):
+        errors.add("name", f"a department named '{data.name}' already exists")
     errors.raise_if_any("Cannot create department")
-    department = Department(project_id=project_id, name=name)
+    department = Department(project_id=project_id, name=data.name)
     db.session.add(department)
     db.session.commit()
     return department
 
 
-def create_category(user: User, data: dict) -> Category:
+def create_category(user: User, data: CategoryIn) -> Category:
     """A category, or a sub-category of a top-level one (`parent_id`)."""
     require_permission(user, Permission.MANAGE_WORKFLOWS)
     errors = FieldErrors()
-    project_id = resolve_project(user, data.get("project_id"), errors)
-    name = _name(data, errors)
-    parent = None
-    if data.get("parent_id") not in (None, ""):
-        parent_id = parse_int(data.get("parent_id"), errors, "parent_id")
-        parent = db.session.get(Category, parent_id) if parent_id is not None else None
-        if parent_id is not None and (parent is None or parent.project_id != project_id):
-            errors.add("parent_id", f"category {parent_id} does not exist in this project")
-            parent = None
-        elif parent is not None and parent.parent_id is not None:
-            errors.add("parent_id", f"'{parent.name}' is already a sub-category; sub-categories have no children")
-    if _taken(Category, project_id, name, parent_id=parent.id if parent else None):
-        errors.add("name", f"'{name}' already exists here")
+    project_id = resolve_project(user, data.project_id, errors)
+    parent = db.session.get(Category, data.parent_id) if data.parent_id is not None else None
+    if data.parent_id is not None and (parent is None or parent.project_id != project_id):
+        errors.add("parent_id", f"category {data.parent_id} does not exist in this project")
+        parent = None
+    elif parent is not None and parent.parent_id is not None:
+        errors.add("parent_id", f"'{parent.name}' is already a sub-category; sub-categories have no children")
+    if _taken(Category, project_id, data.name, parent_id=parent.id if parent else None):
+        errors.add("name", f"'{data.name}' already exists here")
     errors.raise_if_any("Cannot create category")
-    category = Category(project_id=project_id, name=name, parent_id=parent.id if parent else None)
+    category = Category(project_id=project_id, name=data.name, parent_id=parent.id if parent else None)
     db.session.add(category)
     db.session.commit()
     return category
 
 
-def _max_assignments(raw, errors: FieldErrors) -> int | None:
-    value = parse_int(raw, errors, "max_assignments", minimum=1)
-    if value is not None and value > MAX_ASSIGNMENTS_LIMIT:
-        errors.add("max_assignments", f"must be at most {MAX_ASSIGNMENTS_LIMIT}")
-        return None
-    return value
-
-
-def _members(project_id: int, raw, errors: FieldErrors) -> list[User]:
-    if not isinstance(raw, list):
-        errors.add("user_ids", "must be a list of user ids")
-        return []
-    ids = [v for v in (parse_int(r, errors, "user_ids") for r in raw) if v is not None]
+def _members(project_id: int, ids: list[int], errors: FieldErrors) -> list[User]:
     users = db.session.execute(select(User).join(user_projects, user_projects.c.user_id == User.id).where(
         User.id.in_(ids), user_projects.c.project_id == project_id)).scalars().all()
     missing = sorted(set(ids) - {u.id for u in users})
@@ -120,36 +93,30 @@ def _members(project_id: int, raw, errors: FieldErrors) -> list[User]:
     return list(users)
 
 
-def create_staff_role(user: User, data: dict) -> StaffRole:
+def create_staff_role(user: User, data: StaffRoleIn) -> StaffRole:
     require_permission(user, Permission.MANAGE_WORKFLOWS)
     errors = FieldErrors()
-    project_id = resolve_project(user, data.get("project_id"), errors)
-    name = _name(data, errors)
-    if _taken(StaffRole, project_id, name):
-        errors.add("name", f"a role named '{name}' already exists")
-    max_assignments = _max_assignments(data.get("max_assignments") or 3, errors)
-    members = _members(project_id, data.get("user_ids") or [], errors) if project_id else []
+    project_id = resolve_project(user, data.project_id, errors)
+    if _taken(StaffRole, project_id, data.name):
+        errors.add("name", f"a role named '{data.name}' already exists")
+    members = _members(project_id, data.user_ids, errors) if project_id else []
     errors.raise_if_any("Cannot create role")
-    role = StaffRole(project_id=project_id, name=name, description=str(data.get("description") or "")[:500],
-                     max_assignments=max_assignments, users=members)
+    role = StaffRole(project_id=project_id, name=data.name, description=data.description,
+                     max_assignments=data.max_assignments, users=members)
     db.session.add(role)
     db.session.flush()
-    audit.record(user, "create", "staff_role", role.id, {"name": name, "users": [u.id for u in members]})
+    audit.record(user, "create", "staff_role", role.id, {"name": data.name, "users": [u.id for u in members]})
     db.session.commit()
     return role
 
 
-def update_staff_role(user: User, role_id, data: dict) -> StaffRole:
-    """Change description, max_assignments or the members (`user_ids`, the whole list)."""
+def update_staff_role(user: User, role_id, data: StaffRoleChanges) -> StaffRole:
+    """Change description, max_assignments or the members (`user_ids`, the whole list): the fields given."""
     require_permission(user, Permission.MANAGE_WORKFLOWS)
     role = get_staff_role(user, role_id)
     errors = FieldErrors()
-    changes: dict = {}
-    if "max_assignments" in data:
-        changes["max_assignments"] = _max_assignments(data.get("max_assignments"), errors)
-    if "description" in data:
-        changes["description"] = str(data.get("description") or "")[:500]
-    members = _members(role.project_id, data.get("user_ids"), errors) if "user_ids" in data else None
+    changes = data.model_dump(include=data.model_fields_set - {"user_ids"})
+    members = _members(role.project_id, data.user_ids, errors) if "user_ids" in data.model_fields_set else None
     errors.raise_if_any("Cannot save role")
     for key, value in changes.items():
         setattr(role, key, value)

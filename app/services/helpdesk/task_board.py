@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import AssignmentStatus, Task, TaskAssignment, TaskStatus, User, Workflow
+from app.schemas.helpdesk import BoardQuery
 from app.schemas.parsing import validate_data
 from app.schemas.ticket_tasks import UserStatusIn
 from app.services.helpdesk import ticket_tasks as svc
@@ -17,15 +18,6 @@ from app.services.orchestration.sla_reports import task_sla_summary
 
 COLUMNS = [s.value for s in TaskStatus]
 OPEN_LIMIT, CLOSED_LIMIT = 100, 20  # closed columns show the most recent only
-
-
-@dataclass(frozen=True)
-class BoardView:
-    """Which tasks the board shows: only the caller's (`mine`), one workflow's, and one to highlight."""
-
-    mine: bool = False
-    workflow_id: int | None = None
-    highlight: int | None = None
 
 
 @dataclass
@@ -43,7 +35,7 @@ class TaskBoard:
     assignment_statuses: list[str]  # what an assignee may set as their own status
 
 
-def _columns(user: User, view: BoardView) -> tuple[dict, dict]:
+def _columns(user: User, view: BoardQuery) -> tuple[dict, dict]:
     columns, totals = {}, {}
     for status in COLUMNS:
         stmt = svc.tasks_query(user, status=status, workflow_id=view.workflow_id,
@@ -57,7 +49,7 @@ def _columns(user: User, view: BoardView) -> tuple[dict, dict]:
     return columns, totals
 
 
-def task_board(user: User, view: BoardView) -> TaskBoard:
+def task_board(user: User, view: BoardQuery) -> TaskBoard:
     """The caller's projects' tasks by status column (newest first); `view.mine` keeps tasks whose
     current step the caller is assigned to."""
     columns, totals = _columns(user, view)
@@ -66,17 +58,17 @@ def task_board(user: User, view: BoardView) -> TaskBoard:
         columns=columns, totals=totals, allowed={t.id: svc.allowed_actions(t, user) for t in tasks},
         assignees={t.id: svc.current_assignments(t) for t in tasks}, sla=task_sla_summary([t.id for t in tasks]),
         workflows=list(db.session.execute(workflows_query(user)).scalars()),
-        mine=view.mine, workflow_id=view.workflow_id, highlight=view.highlight, actions=svc.ACTIONS,
+        mine=view.mine, workflow_id=view.workflow_id, highlight=view.task, actions=svc.ACTIONS,
         assignment_statuses=[s.value for s in AssignmentStatus])
 
 
-def act_on_task(user: User, task_id: int, action: str, reason: str, view: BoardView) -> TaskBoard:
+def act_on_task(user: User, task_id: int, action: str, reason: str, view: BoardQuery) -> TaskBoard:
     """Take a board action (start, block, resume, next_step, complete, cancel); the board after it."""
     svc.perform_action(user, task_id, action, reason)
     return task_board(user, view)
 
 
-def set_my_status(user: User, task_id: int, status: str | None, view: BoardView) -> TaskBoard:
+def set_my_status(user: User, task_id: int, status: str | None, view: BoardQuery) -> TaskBoard:
     """Set the caller's own status on the task's current step; the board after it. The task is looked up
     before the form is read: another project's task is a 404 whatever was posted."""
     svc.get_task(user, task_id)

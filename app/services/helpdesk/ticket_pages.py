@@ -16,7 +16,7 @@ from app.services.helpdesk import staff_roles as catalog
 from app.services.helpdesk import tickets as svc
 from app.services.helpdesk.intake import Outcome
 from app.schemas.parsing import validate_data
-from app.schemas.tickets import PRIORITIES, QUEUE_STATUSES, TicketIn
+from app.schemas.tickets import PRIORITIES, QUEUE_STATUSES, TicketIn, TicketQueueFilters
 from app.services.helpdesk.ticket_tasks import create_task_for_ticket
 from app.services.platform.errors import DomainError, ValidationFailed
 from app.services.platform.paging import page_of
@@ -26,7 +26,7 @@ PER_PAGE = 25
 
 @dataclass
 class TicketQueue:
-    """The queue page: a page of tickets under `filters` (status, priority, department, q), the
+    """The queue page: a page of tickets under `filters` (status, priority, department, q; "" for none), the
     counts by status, and the new-ticket form (shown with CREATE_TASK)."""
 
     page: Pagination
@@ -44,15 +44,16 @@ class TicketQueue:
     form_open: bool = False
 
 
-def ticket_queue(user: User, filters: dict[str, str], page: int, form: dict | None = None,
+def ticket_queue(user: User, filters: TicketQueueFilters, form: dict | None = None,
                  errors: dict | None = None) -> TicketQueue:
     """One page (25) of the user's projects' tickets, newest first, filtered; the form filled with
     `form` and its `errors` (open when there are errors)."""
-    stmt = svc.tickets_query(user, status=filters.get("status") or None, priority=filters.get("priority") or None,
-                             department=filters.get("department") or None, search=filters.get("q") or None)
-    tickets = page_of(stmt, page, PER_PAGE)
+    stmt = svc.tickets_query(user, status=filters.status, priority=filters.priority, department=filters.department,
+                             search=filters.q)
+    tickets = page_of(stmt, filters.page, PER_PAGE)
     return TicketQueue(
-        page=tickets, filters=filters, statuses=QUEUE_STATUSES, priorities=PRIORITIES,
+        page=tickets, filters={k: v or "" for k, v in filters.model_dump(exclude={"page"}).items()},
+        statuses=QUEUE_STATUSES, priorities=PRIORITIES,
         counts=svc.queue_counts(user),
         assignments=svc.assignments_by_task([t.task.id for t in tickets.items if t.task]),
         form=form if form is not None else {"priority": "medium"}, errors=errors or {},
@@ -70,14 +71,14 @@ class SubmittedTicket:
     queue: TicketQueue | None = None
 
 
-def submit_ticket_form(user: User, form: dict, filters: dict[str, str], page: int) -> SubmittedTicket:
+def submit_ticket_form(user: User, form: dict, filters: TicketQueueFilters) -> SubmittedTicket:
     """Receive a ticket from the queue page's form (processed now: matched, allocated); on bad input,
     nothing is stored and the queue comes back with every error named."""
     try:
         return SubmittedTicket(outcome=svc.submit_ticket(user, validate_data(TicketIn, form, "Invalid ticket")))
     except ValidationFailed as exc:
         db.session.rollback()
-        return SubmittedTicket(queue=ticket_queue(user, filters, page, form, exc.details))
+        return SubmittedTicket(queue=ticket_queue(user, filters, form, exc.details))
 
 
 @dataclass

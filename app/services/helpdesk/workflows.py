@@ -10,11 +10,12 @@ from sqlalchemy import Select, func, select
 
 from app.extensions import db
 from app.models import (
-    Category, Department, EndLogic, Permission, StaffRole, Task, User, Workflow, WorkflowStatus, WorkflowStep, utcnow,
+    Category, Department, Permission, StaffRole, Task, User, Workflow, WorkflowStatus, WorkflowStep, utcnow,
 )
 from app.services.platform.permissions import require_permission
 from app.services.platform import audit
-from app.services.platform.access import parse_int, project_scope, resolve_project
+from app.schemas.helpdesk import StepIn, StepMove, WorkflowChanges, WorkflowIn
+from app.services.platform.access import project_scope, resolve_project
 from app.services.platform.errors import Conflict, FieldErrors, NotFound
 
 
@@ -43,10 +44,7 @@ def _id_or_404(raw, label: str) -> int:
         raise NotFound(f"No {label} {raw!r}") from None
 
 
-def _in_project(model, project_id: int | None, raw, errors: FieldErrors, field: str, label: str):
-    if raw in (None, ""):
-        return None
-    row_id = parse_int(raw, errors, field)
+def _in_project(model, project_id: int | None, row_id: int | None, errors: FieldErrors, field: str, label: str):
     if row_id is None or project_id is None:
         return None
     row = db.session.get(model, row_id)
@@ -56,33 +54,23 @@ def _in_project(model, project_id: int | None, raw, errors: FieldErrors, field: 
     return row
 
 
-def _validate(user: User, data: dict, workflow: Workflow | None) -> dict:
+def _checked(user: User, data: WorkflowChanges, workflow: Workflow | None) -> dict:
+    """The column values of the fields `data` gives (all of them for a new workflow), after what
+    needs the database: the project, and its department and categories (the sub-category under the
+    category); each problem named under its field."""
     errors = FieldErrors()
-    project_id = workflow.project_id if workflow else resolve_project(user, data.get("project_id"), errors)
-    out: dict = {}
-    if workflow is None or "name" in data:
-        name = str(data.get("name") or "").strip()
-        if not name:
-            errors.add("name", "is required")
-        elif len(name) > 160:
-            errors.add("name", "must be at most 160 characters")
-        out["name"] = name
-    if workflow is None or "description" in data:
-        out["description"] = str(data.get("description") or "")[:5000]
-    if workflow is None or "end_logic" in data:
-        end_logic = data.get("end_logic") or EndLogic.NONE.value
-        if end_logic not in {e.value for e in EndLogic}:
-            errors.add("end_logic", "must be none or notification")
-        out["end_logic"] = end_logic
-    if workflow is None or any(k in data for k in ("department_id", "category_id", "sub_category_id")):
-        department = _in_project(Department, project_id, data.get("department_id"), errors, "department_id", "department")
-        category = _in_project(Category, project_id, data.get("category_id"), errors, "category_id", "category")
-        sub = _in_project(Category, project_id, data.get("sub_category_id"), errors, "sub_category_id", "category")
-        if data.get("department_id") in (None, ""):
-            errors.add("department_id", "is required")
-        if data.get("category_id") in (None, ""):
-            errors.add("category_id", "is required")
-        elif category is not None and category.parent_id is not None:
+    project_id = workflow.project_id if workflow else resolve_project(user, data.project_id, errors)
+    given = data.model_fields_set if workflow else set(WorkflowIn.model_fields)
+    out = data.model_dump(include=given & {"name", "description", "end_logic"})
+    routing = ("department_id", "category_id", "sub_category_id")
+    if given & set(routing):
+        wanted = {field: getattr(data, field) if field in given or workflow is None else getattr(workflow, field)
+                  for field in routing}
+        department = _in_project(Department, project_id, wanted["department_id"], errors, "department_id",
+                                 "department")
+        category = _in_project(Category, project_id, wanted["category_id"], errors, "category_id", "category")
+        sub = _in_project(Category, project_id, wanted["sub_category_id"], errors, "sub_category_id", "category")
+        if category is not None and category.parent_id is not None:
             errors.add("category_id", f"'{category.name}' is a sub-category; choose a top-level category")
         if sub is not None and category is not None and sub.parent_id != category.id:
             errors.add("sub_category_id", f"'{sub.name}' is not a sub-category of '{category.name}'")
@@ -93,10 +81,10 @@ def _validate(user: User, data: dict, workflow: Workflow | None) -> dict:
     return out
 
 
-def create_workflow(user: User, data: dict) -> Workflow:
+def create_workflow(user: User, data: WorkflowIn) -> Workflow:
     """A new draft workflow (unpublished); validation errors name every bad field."""
     require_permission(user, Permission.MANAGE_WORKFLOWS)
-    values = _validate(user, data, None)
+    values = _checked(user, data, None)
     workflow = Workflow(created_by_id=user.id, is_published=False, status=WorkflowStatus.DRAFT.value, **values)
     db.session.add(workflow)
     db.session.flush()
@@ -110,11 +98,12 @@ def _require_draft(workflow: Workflow) -> None:
         raise Conflict(f"Workflow '{workflow.name}' is deployed; take it back to draft to change it.")
 
 
-def update_workflow(user: User, workflow_id, data: dict) -> Workflow:
+def update_workflow(user: User, workflow_id, data: WorkflowChanges) -> Workflow:
+    """Change the fields `data` gives of a draft workflow."""
     require_permission(user, Permission.MANAGE_WORKFLOWS)
     workflow = get_workflow(user, workflow_id)
     _require_draft(workflow)
-    values = _validate(user, data, workflow)
+    values = _checked(user, data, workflow)
     values.pop("project_id")
     for key, value in values.items():
         setattr(workflow, key, value)
@@ -123,30 +112,19 @@ def update_workflow(user: User, workflow_id, data: dict) -> Workflow:
     return workflow
 
 
-def add_step(user: User, workflow_id, data: dict) -> WorkflowStep:
+def add_step(user: User, workflow_id, data: StepIn) -> WorkflowStep:
     """Append a step (or put it at `order`); its role must be one of the project's staff roles."""
     require_permission(user, Permission.MANAGE_WORKFLOWS)
     workflow = get_workflow(user, workflow_id)
     _require_draft(workflow)
     errors = FieldErrors()
-    name = str(data.get("name") or "").strip()
-    if not name:
-        errors.add("name", "is required")
-    elif len(name) > 160:
-        errors.add("name", "must be at most 160 characters")
-    role = _in_project(StaffRole, workflow.project_id, data.get("role_id"), errors, "role_id", "role")
-    if data.get("role_id") in (None, ""):
-        errors.add("role_id", "is required")
-    order = None
-    if data.get("order") not in (None, ""):
-        order = parse_int(data.get("order"), errors, "order", minimum=1)
+    role = _in_project(StaffRole, workflow.project_id, data.role_id, errors, "role_id", "role")
     errors.raise_if_any("Cannot add step")
-    if order is None:
-        order = max((s.order for s in workflow.steps), default=0) + 1
-    step = WorkflowStep(workflow=workflow, name=name, role_id=role.id, order=order)
+    order = data.order or max((s.order for s in workflow.steps), default=0) + 1
+    step = WorkflowStep(workflow=workflow, name=data.name, role_id=role.id, order=order)
     db.session.add(step)
     db.session.flush()
-    audit.record(user, "add_step", "workflow", workflow.id, {"step": name, "role": role.name, "order": order})
+    audit.record(user, "add_step", "workflow", workflow.id, {"step": data.name, "role": role.name, "order": order})
     db.session.commit()
     return step
 
@@ -171,14 +149,14 @@ def delete_step(user: User, workflow_id, step_id) -> None:
     db.session.commit()
 
 
-def move_step(user: User, workflow_id, step_id, direction: str) -> Workflow:
-    """Swap a step with its neighbour ("up" or "down"); orders are renumbered 1..n."""
+def move_step(user: User, workflow_id, step_id, move: StepMove) -> Workflow:
+    """Swap a step with its neighbour (up or down); orders are renumbered 1..n."""
     require_permission(user, Permission.MANAGE_WORKFLOWS)
     workflow = get_workflow(user, workflow_id)
     _require_draft(workflow)
     steps = list(workflow.steps)
     i = steps.index(_step_of(workflow, step_id))
-    j = i - 1 if direction == "up" else i + 1
+    j = i - 1 if move.direction == "up" else i + 1
     if 0 <= j < len(steps):
         steps[i], steps[j] = steps[j], steps[i]
     for n, step in enumerate(steps, start=1):

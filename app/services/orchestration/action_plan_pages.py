@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 
 from flask_sqlalchemy.pagination import Pagination
 
-from app.extensions import db
 from app.models import ActionPlan, Permission, Project, StateTransition, User
 from app.schemas.parsing import validate_data
-from app.schemas.workflow import ActionPlanIn
+from app.schemas.workflow import ActionPlanIn, ActionPlanListFilters
 from app.services.orchestration import work_items as svc
 from app.services.orchestration.state_machines import ACTION_PLAN
 from app.services.orchestration.transitions import allowed_transitions, transition
@@ -31,13 +30,11 @@ class ActionPlanList:
     can_create: bool
 
 
-def action_plan_list(user: User, status: str | None, service_area: str | None, page: int) -> ActionPlanList:
-    """One page (50) of the user's projects' action plans, newest first, by status (aliases accepted;
-    an unknown one is no filter) and service area."""
-    status = ACTION_PLAN.normalise(status)
-    area = (service_area or "").strip().lower() or None
-    plans = page_of(svc.action_plans_query(user, status, area), page, PER_PAGE)
-    return ActionPlanList(plans, status, area or "", ACTION_PLAN.states,
+def action_plan_list(user: User, filters: ActionPlanListFilters) -> ActionPlanList:
+    """One page (50) of the user's projects' action plans, newest first, by status (aliases accepted)
+    and service area."""
+    plans = page_of(svc.action_plans_query(user, filters.status, filters.service_area), filters.page, PER_PAGE)
+    return ActionPlanList(plans, filters.status, filters.service_area or "", ACTION_PLAN.states,
                           svc.action_plan_task_counts([p.id for p in plans.items]),
                           user.has_permission(Permission.CREATE_ACTION_PLAN))
 

@@ -13,13 +13,12 @@ from sqlalchemy import func, insert, or_, select
 
 from app.extensions import db
 from app.models import Alert, OutboxEvent, User, utcnow
+from app.schemas.automation import ALERT_LEVELS, AlertFilters
 from app.services.platform.access import project_scope
 from app.services.platform.bulk_insert import RowBuffer, next_id
 from app.services.platform.errors import NotFound, ValidationFailed
 from app.services.platform.outbox import event_values
 from app.services.platform.paging import page_of
-
-LEVELS = ("info", "warning", "critical")
 
 
 def raise_alert(project_id: int | None, level: str, title: str, message: str, source: str,
@@ -29,8 +28,8 @@ def raise_alert(project_id: int | None, level: str, title: str, message: str, so
     returns the alert's id. `causation` is the event that led to it (an OutboxEvent, or anything with
     id, correlation_id, depth and rule_chain): the new event copies its correlation and rule chain,
     one level deeper. With `rows` (the relay's buffer) both rows wait for `rows.flush()`."""
-    if level not in LEVELS:
-        raise ValidationFailed("Invalid alert", {"level": [f"must be one of {', '.join(LEVELS)}"]})
+    if level not in ALERT_LEVELS:
+        raise ValidationFailed("Invalid alert", {"level": [f"must be one of {', '.join(ALERT_LEVELS)}"]})
     buffer = rows if rows is not None else RowBuffer()
     alert = {"id": next_id(Alert), "project_id": project_id, "level": level,
              "title": str(title or "")[:255] or "Alert", "message": message or "", "source": str(source or "")[:60],
@@ -63,7 +62,7 @@ def _visible(user: User):
 def alerts_query(user: User, level: str | None = None, unacknowledged: bool = False):
     """Alerts of the user's projects, newest first, optionally one level or only the open ones."""
     stmt = select(Alert).where(_visible(user))
-    if level in LEVELS:
+    if level is not None:
         stmt = stmt.where(Alert.level == level)
     if unacknowledged:
         stmt = stmt.where(Alert.acknowledged_at.is_(None))
@@ -84,12 +83,11 @@ class AlertsPage:
     open_count: int
 
 
-def alerts_page(user: User, level: str | None, open_only: bool, page: int) -> AlertsPage:
-    """One page (25) of the alerts page: one level (an unknown one shows all) or only the open ones,
+def alerts_page(user: User, filters: AlertFilters) -> AlertsPage:
+    """One page (25) of the alerts page: one level, or only the open ones, when the filters say so;
     and how many are open."""
-    level = level if level in LEVELS else None
-    listing = page_of(alerts_query(user, level, open_only), page, 25)
-    return AlertsPage(listing, level, open_only, LEVELS, open_count(user))
+    listing = page_of(alerts_query(user, filters.level, filters.open), filters.page, 25)
+    return AlertsPage(listing, filters.level, filters.open, ALERT_LEVELS, open_count(user))
 
 
 def get_alert(user: User, alert_id) -> Alert:

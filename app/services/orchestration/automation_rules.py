@@ -8,8 +8,6 @@ never deleted. Changing rules takes MANAGE_WORKFLOWS.
 """
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
@@ -24,30 +22,12 @@ from app.models import (
 )
 from app.services.platform.permissions import require_permission
 from app.services.orchestration import automation
-from app.services.platform.access import parse_int, project_scope, resolve_project
-from app.services.orchestration.conditions import evaluate, validate_condition
-from app.services.orchestration.event_catalogue import EVENT_TYPES, PLAN_EVENTS, TASK_EVENTS
+from app.schemas.automation import RuleIn, WebhookAction
+from app.services.platform.access import project_scope, resolve_scope
+from app.services.orchestration.conditions import evaluate
 from app.services.orchestration.state_machines import MACHINES
 from app.services.orchestration.webhook_targets import check_target
 from app.services.platform.errors import Conflict, FieldErrors, Forbidden, NotFound
-
-ACTION_TYPES = ("create_task", "transition", "alert", "webhook")
-ALERT_LEVELS = ("info", "warning", "critical")
-PRIORITIES = ("low", "medium", "high", "urgent")
-TASK_TARGETS = ("new", "in_progress", "blocked", "completed", "cancelled")
-PLAN_TARGETS = ("active", "archived")
-REASON_REQUIRED = ("blocked", "cancelled")
-MAX_ACTIONS = 10
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-
-
-def transition_targets(event_type: str) -> tuple[str, ...]:
-    if event_type in TASK_EVENTS:
-        return TASK_TARGETS
-    if event_type in PLAN_EVENTS:
-        return PLAN_TARGETS
-    return ()
-
 
 # --- reading ----------------------------------------------------------------------------------
 
@@ -124,81 +104,6 @@ def recent_events(user: User, event_type: str, project_id: int | None = None, li
 
 # --- validation and changes -------------------------------------------------------------------
 
-def _project(user: User, raw, errors: FieldErrors) -> int | None:
-    if raw == "" and user.is_platform_operator:
-        return None  # the form's "All projects" choice: a global rule
-    return resolve_project(user, raw, errors)
-
-
-def _condition(raw, errors: FieldErrors) -> dict:
-    if raw in (None, ""):
-        return {}
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError as exc:
-            errors.add("condition", f"is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")
-            return {}
-    if raw == {}:
-        return {}
-    for problem in validate_condition(raw):
-        errors.add("condition", problem)
-    return raw if isinstance(raw, dict) else {}
-
-
-def _text(action: dict, key: str, where: str, errors: FieldErrors, max_length: int, required: bool) -> str:
-    value = str(action.get(key) or "").strip()
-    if required and not value:
-        errors.add(f"{where}.{key}", "is required")
-    elif len(value) > max_length:
-        errors.add(f"{where}.{key}", f"must be at most {max_length} characters")
-    return value
-
-
-def _choice(action: dict, key: str, where: str, errors: FieldErrors, choices, default: str | None = None) -> str:
-    value = str(action.get(key) or default or "").strip().lower()
-    if value not in choices:
-        errors.add(f"{where}.{key}", f"must be one of {', '.join(choices)}")
-    return value
-
-
-def _action(user: User, action, where: str, event_type: str, errors: FieldErrors) -> dict:
-    if not isinstance(action, dict):
-        errors.add(where, "must be an object with a type")
-        return {}
-    kind = action.get("type")
-    if kind not in ACTION_TYPES:
-        errors.add(f"{where}.type", f"must be one of {', '.join(ACTION_TYPES)}")
-        return {}
-    if kind == "create_task":
-        out = {"type": kind, "title": _text(action, "title", where, errors, 255, True)}
-        for key, required in (("task_type", True), ("service_area", False)):
-            value = str(action.get(key) or "").strip().lower()
-            if (required or value) and not _SLUG.match(value):
-                errors.add(f"{where}.{key}", "must be a short lowercase name (letters, digits, _ and -)"
-                           + ("" if required else ", or empty for the event's own"))
-            out[key] = value
-        out["priority"] = _choice(action, "priority", where, errors, PRIORITIES, "medium")
-        out["description"] = _text(action, "description", where, errors, 10_000, False)
-        return out
-    if kind == "transition":
-        targets = transition_targets(event_type)
-        if not targets:
-            errors.add(f"{where}.type", f"{event_type or 'this event'} is not about a task or an action plan")
-            return {"type": kind, "to": str(action.get("to") or ""), "reason": str(action.get("reason") or "")}
-        to = _choice(action, "to", where, errors, targets)
-        reason = _text(action, "reason", where, errors, 500, to in REASON_REQUIRED)
-        return {"type": kind, "to": to, "reason": reason}
-    if kind == "alert":
-        return {"type": kind, "level": _choice(action, "level", where, errors, ALERT_LEVELS, "info"),
-                "title": _text(action, "title", where, errors, 255, True),
-                "message": _text(action, "message", where, errors, 5000, False)}
-    endpoint_id = parse_int(action.get("endpoint_id"), errors, f"{where}.endpoint_id")
-    if endpoint_id is not None and _endpoint(user, endpoint_id) is None:
-        errors.add(f"{where}.endpoint_id", f"webhook endpoint {endpoint_id} does not exist or is not yours")
-    return {"type": kind, "endpoint_id": endpoint_id}
-
-
 def _endpoint(user: User, endpoint_id: int) -> WebhookEndpoint | None:
     return db.session.execute(select(WebhookEndpoint).where(
         WebhookEndpoint.id == endpoint_id, or_(WebhookEndpoint.project_id.is_(None),
@@ -206,28 +111,19 @@ def _endpoint(user: User, endpoint_id: int) -> WebhookEndpoint | None:
     ).scalar_one_or_none()
 
 
-def validate_rule(user: User, data: dict) -> dict:
-    """The cleaned fields of a rule, or ValidationFailed naming each bad field
-    (`condition`, `actions.<n>.<key>`, …). `project_id` "" makes an admin's rule global; missing,
-    it is the user's only project."""
+def checked_rule(user: User, data: RuleIn) -> dict:
+    """The column values of a rule, after what needs the database: its project (absent: the user's
+    only one; every project: the platform operator only) and the webhook endpoints its actions call;
+    else ValidationFailed naming each (`project_id`, `actions.<n>.endpoint_id`)."""
     errors = FieldErrors()
-    out = {"name": errors.text(data, "name", 160), "description": errors.text(data, "description", 2000, False)}
-    out["project_id"] = _project(user, data.get("project_id"), errors)
-    event_type = str(data.get("event_type") or "")
-    if event_type not in EVENT_TYPES:
-        errors.add("event_type", f"must be one of {', '.join(EVENT_TYPES)}")
-    out["event_type"] = event_type
-    out["condition"] = _condition(data.get("condition"), errors)
-    actions = data.get("actions") or []
-    if not isinstance(actions, list):
-        errors.add("actions", "must be a list")
-        actions = []
-    elif len(actions) > MAX_ACTIONS:
-        errors.add("actions", f"at most {MAX_ACTIONS} actions per rule")
-    out["actions"] = [_action(user, a, f"actions.{i}", event_type, errors) for i, a in enumerate(actions)]
-    out["enabled"] = bool(data.get("enabled", True))
+    project_id = resolve_scope(user, data.project_id, "project_id" in data.model_fields_set, errors)
+    for n, action in enumerate(data.actions):
+        if isinstance(action, WebhookAction) and _endpoint(user, action.endpoint_id) is None:
+            errors.add(f"actions.{n}.endpoint_id", f"webhook endpoint {action.endpoint_id} does not exist or is not yours")
     errors.raise_if_any("Invalid rule")
-    return out
+    return {"name": data.name, "description": data.description, "project_id": project_id,
+            "event_type": data.event_type, "condition": data.condition_document(),
+            "actions": [action.model_dump() for action in data.actions], "enabled": data.enabled}
 
 
 def _editable(user: User, rule_id) -> AutomationRule:
@@ -238,11 +134,11 @@ def _editable(user: User, rule_id) -> AutomationRule:
     return rule
 
 
-def save_rule(user: User, data: dict, rule_id=None) -> AutomationRule:
+def save_rule(user: User, data: RuleIn, rule_id=None) -> AutomationRule:
     """Create a rule, or update one (rule_id). Commits."""
     require_permission(user, Permission.MANAGE_WORKFLOWS)
     rule = _editable(user, rule_id) if rule_id is not None else AutomationRule(created_by_id=user.id)
-    clean = validate_rule(user, data)
+    clean = checked_rule(user, data)
     for key, value in clean.items():
         setattr(rule, key, value)
     db.session.add(rule)
@@ -277,13 +173,12 @@ def _event(user: User, event_id) -> OutboxEvent:
     return event
 
 
-def test_rule(user: User, rule_id_or_data, event_id) -> dict:
-    """Would this rule (a saved one by id, or unsaved form data) fire on this past event, and what
+def test_rule(user: User, rule_id_or_data: int | RuleIn, event_id) -> dict:
+    """Would this rule (a saved one by id, or an unsaved one) fire on this past event, and what
     would each action do? Nothing is changed. `verdict` is one of matched, not_matched, loop_blocked,
     depth_capped, other_event_type, other_project."""
-    if isinstance(rule_id_or_data, dict):
-        rule = SimpleNamespace(id=None, name=str(rule_id_or_data.get("name") or "(unsaved rule)"),
-                               **{k: v for k, v in validate_rule(user, rule_id_or_data).items() if k != "name"})
+    if isinstance(rule_id_or_data, RuleIn):
+        rule = SimpleNamespace(id=None, **checked_rule(user, rule_id_or_data))
     else:
         rule = get_rule(user, rule_id_or_data)
     event = _event(user, event_id)

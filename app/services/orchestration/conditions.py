@@ -1,4 +1,5 @@
-"""Automation rule conditions: structured JSON, schema-checked on save, evaluated here. Never `eval`.
+"""Automation rule conditions: structured JSON, checked on save by their schema (`RuleIn.condition`
+in app/schemas/automation.py), evaluated here. Never `eval`.
 
     {"all": [c, ...]} | {"any": [c, ...]} | {"not": c} | {"field": "payload.priority", "op": "eq", "value": "high"}
 """
@@ -7,56 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "contains", "startswith", "exists")
-MAX_DEPTH = 8
-MAX_NODES = 100
 _MISSING = object()
-
-
-def validate_condition(condition: Any) -> list[str]:
-    """Problems with a condition, each naming where it is (empty when valid)."""
-    problems: list[str] = []
-    nodes = [0]
-
-    def check(node: Any, where: str, depth: int) -> None:
-        nodes[0] += 1
-        if nodes[0] > MAX_NODES:
-            problems.append(f"condition has more than {MAX_NODES} parts")
-            return
-        if depth > MAX_DEPTH:
-            problems.append(f"{where}: nested deeper than {MAX_DEPTH}")
-            return
-        if not isinstance(node, dict) or len(node) == 0:
-            problems.append(f"{where}: must be an object")
-            return
-        if "all" in node or "any" in node:
-            key = "all" if "all" in node else "any"
-            if set(node) != {key} or not isinstance(node[key], list) or not node[key]:
-                problems.append(f"{where}: '{key}' must be the only key and hold a non-empty list")
-                return
-            for i, child in enumerate(node[key]):
-                check(child, f"{where}.{key}[{i}]", depth + 1)
-        elif "not" in node:
-            if set(node) != {"not"}:
-                problems.append(f"{where}: 'not' must be the only key")
-                return
-            check(node["not"], f"{where}.not", depth + 1)
-        else:
-            if set(node) - {"field", "op", "value"}:
-                problems.append(f"{where}: unknown keys {sorted(set(node) - {'field', 'op', 'value'})}")
-            if not isinstance(node.get("field"), str) or not node.get("field"):
-                problems.append(f"{where}: 'field' must be a dotted path like payload.priority")
-            if node.get("op") not in OPS:
-                problems.append(f"{where}: 'op' must be one of {', '.join(OPS)}")
-            elif node["op"] != "exists" and "value" not in node:
-                problems.append(f"{where}: 'value' is required for '{node['op']}'")
-            elif node["op"] in ("in", "not_in") and not isinstance(node.get("value"), list):
-                problems.append(f"{where}: 'value' must be a list for '{node['op']}'")
-            value = node.get("value")
-            if isinstance(value, (dict,)) or (isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value)):
-                problems.append(f"{where}: 'value' must be a primitive or a list of primitives")
-
-    check(condition, "condition", 0)
-    return problems
 
 
 def lookup(data: Any, path: str) -> Any:

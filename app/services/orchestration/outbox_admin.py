@@ -8,6 +8,7 @@ from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.models import OutboxEvent, OutboxStatus, User, utcnow
+from app.schemas.outbox import OutboxFilters
 from app.services.platform.audit import record
 from app.services.platform.errors import Conflict, Forbidden, NotFound
 from app.services.platform.paging import page_of
@@ -65,14 +66,11 @@ class OutboxPage:
     filters: dict
 
 
-def outbox_page(user: User, status: str, event_type: str | None, correlation_id: str | None,
-                page: int) -> OutboxPage:
-    """The admin page: a page of events (a status not in STATUSES shows all) with the counts by status
-    and the event types to filter by."""
-    filters = {"status": status if status in STATUSES else "all", "event_type": event_type or None,
-               "correlation_id": correlation_id or None}
-    events = events_page(user, filters["status"], filters["event_type"], filters["correlation_id"], page=page)
-    return OutboxPage(events, outbox_counts(), event_types(), STATUSES, filters)
+def outbox_page(user: User, filters: OutboxFilters) -> OutboxPage:
+    """The admin page: a page of events of one status (or all) with the counts by status and the
+    event types to filter by."""
+    events = events_page(user, filters.status, filters.event_type, filters.correlation_id, page=filters.page)
+    return OutboxPage(events, outbox_counts(), event_types(), STATUSES, filters.model_dump(exclude={"page"}))
 
 
 def get_event(user: User, event_id: str) -> tuple[OutboxEvent, OutboxEvent | None, list[OutboxEvent]]:

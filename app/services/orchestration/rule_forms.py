@@ -1,6 +1,6 @@
-"""The rule form in both directions: posted fields → rule data for `automation_rules.save_rule`, and a
-rule (or a rejected post) → what the form shows. The condition comes from builder rows (field / op /
-value, combined with all or any) or, in JSON mode, from a raw JSON text `save_rule` validates."""
+"""The rule form in both directions: posted fields → the data `RuleIn` reads, and a rule (or a rejected
+post) → what the form shows. The condition comes from builder rows (field / op / value, combined with
+all or any) or, in JSON mode, from a raw JSON text the schema reads."""
 from __future__ import annotations
 
 import json
@@ -78,16 +78,20 @@ def rows_from_condition(condition: dict) -> tuple[str, list[dict]] | None:
 
 
 def rule_data(form: MultiDict) -> dict:
-    """The service's rule data from a posted form."""
+    """What `RuleIn` reads from a posted form: a blank field is one not given (the project's blank
+    "All projects" choice is every project)."""
     if form.get("condition_mode") == "json":
         condition = form.get("condition_json", "")
     else:
         condition = condition_from_rows(form.get("match", "all"), form.getlist("cond_field"),
                                         form.getlist("cond_op"), form.getlist("cond_value"))
-    return {"name": form.get("name", ""), "description": form.get("description", ""),
-            "project_id": form.get("project_id", ""), "event_type": form.get("event_type", ""),
-            "enabled": form.get("enabled") in ("on", "1", "true"), "condition": condition,
-            "actions": actions_from_form(form)}
+    data = {"name": form.get("name", ""), "description": form.get("description", ""),
+            "event_type": form.get("event_type", ""), "enabled": form.get("enabled") in ("on", "1", "true"),
+            "condition": condition,
+            "actions": [{k: v for k, v in action.items() if v != ""} for action in actions_from_form(form)]}
+    if "project_id" in form:
+        data["project_id"] = form["project_id"] or "*"
+    return data
 
 
 def actions_from_form(form: MultiDict) -> list[dict]:

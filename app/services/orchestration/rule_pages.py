@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from werkzeug.datastructures import MultiDict
 
 from app.models import AutomationRule, OutboxEvent, Permission, Project, RuleExecution, User, WebhookEndpoint
+from app.schemas.automation import ACTION_TYPES, ALERT_LEVELS, PLAN_TARGETS, PRIORITIES, TASK_TARGETS, RuleIn, Toggle
+from app.schemas.parsing import validate_data
 from app.services.orchestration import automation_rules as svc
 from app.services.orchestration import webhooks
 from app.services.orchestration.conditions import OPS
@@ -79,8 +81,8 @@ class SavedRule:
 
 
 def _choices(user: User) -> dict:
-    return {"event_types": EVENT_TYPES, "ops": OPS, "action_types": svc.ACTION_TYPES, "priorities": svc.PRIORITIES,
-            "levels": svc.ALERT_LEVELS, "task_targets": svc.TASK_TARGETS, "plan_targets": svc.PLAN_TARGETS,
+    return {"event_types": EVENT_TYPES, "ops": OPS, "action_types": ACTION_TYPES, "priorities": PRIORITIES,
+            "levels": ALERT_LEVELS, "task_targets": TASK_TARGETS, "plan_targets": PLAN_TARGETS,
             "endpoints": webhooks.list_endpoints(user), "projects": user.projects, "allow_global": user.is_platform_operator}
 
 
@@ -133,21 +135,19 @@ def save_rule_form(user: User, posted: MultiDict, rule_id=None) -> SavedRule:
     typed with every error named (nothing written)."""
     rule = _editable(user, rule_id)
     try:
-        return SavedRule(rule=svc.save_rule(user, rule_data(posted), rule_id))
+        return SavedRule(rule=svc.save_rule(user, validate_data(RuleIn, rule_data(posted), "Invalid rule"), rule_id))
     except ValidationFailed as exc:
         return SavedRule(form=_form(user, rule, form_state(form=posted), exc.details))
 
 
-def toggle_rule(user: User, rule_id, enabled: bool) -> svc.RuleRow:
-    """Switch a rule on or off; its list row afterwards."""
-    rule = svc.set_enabled(user, rule_id, enabled)
+def toggle_rule(user: User, rule_id, form: dict) -> svc.RuleRow:
+    """Switch a rule on or off from its toggle (`enabled`); its list row afterwards."""
+    svc.get_rule(user, rule_id)
+    rule = svc.set_enabled(user, rule_id, validate_data(Toggle, form, "Invalid form").enabled)
     return svc.rule_row(user, rule.id)
 
 
 def action_form(user: User, kind: str) -> ActionForm:
-    """The fields of a new action of this type, with its defaults."""
-    if kind not in ACTION_DEFAULTS:
-        raise ValidationFailed(f"Unknown action type {kind!r}",
-                               {"new_action_type": [f"must be one of {', '.join(ACTION_DEFAULTS)}"]})
+    """The fields of a new action of this type (one of ACTION_TYPES), with its defaults."""
     return ActionForm(action={"type": kind, **ACTION_DEFAULTS[kind]}, key=secrets.token_hex(4), index=None,
                       errors={}, **_choices(user))

@@ -7,23 +7,15 @@ started with.
 """
 from __future__ import annotations
 
-import re
-from datetime import date, time
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import holidays as holidays_lib
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import BusinessCalendarConfig, Permission, SlaConfig, User
 from app.services.platform.permissions import require_permission
 from app.services.platform import audit
-from app.schemas.sla import SlaConfigChanges, SlaConfigIn
-from app.services.platform.access import parse_int, project_scope, resolve_project
+from app.schemas.sla import CalendarIn, SlaConfigChanges, SlaConfigIn
+from app.services.platform.access import project_scope, resolve_scope
 from app.services.platform.errors import FieldErrors, Forbidden, NotFound
-
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 # --- configs ----------------------------------------------------------------------------------------
@@ -71,15 +63,6 @@ def config_form(config: SlaConfig) -> dict:
             "enabled": config.enabled}
 
 
-def _config_project(user: User, values: dict, errors: FieldErrors) -> int | None:
-    """`project_id` null or "*" means every project (the platform operator only); absent, the user's only one."""
-    if "project_id" in values and values["project_id"] in (None, "*"):
-        if not user.is_platform_operator:
-            errors.add("project_id", "only the platform operator can set targets for every project; choose your project")
-        return None
-    return resolve_project(user, values.get("project_id"), errors)
-
-
 def save_config(user: User, data: SlaConfigIn | SlaConfigChanges, config_id: int | None = None) -> SlaConfig:
     """Create a config (`data` a SlaConfigIn), or change one: the fields `data` gives over its current
     values (a PATCH sends only changes; the edit form sends them all). Commits. Errors name each field."""
@@ -92,7 +75,7 @@ def save_config(user: User, data: SlaConfigIn | SlaConfigChanges, config_id: int
     else:
         values = {**config_form(config), **data.model_dump(exclude_unset=True)}
     errors = FieldErrors()
-    project_id = _config_project(user, values, errors)
+    project_id = resolve_scope(user, values.get("project_id"), "project_id" in values, errors)
     area, task_type = values["service_area"], values["task_type"]
     response, resolution = values["response_minutes"], values["resolution_minutes"]
     if response and resolution and response > resolution:
@@ -127,9 +110,8 @@ def list_calendars() -> list[BusinessCalendarConfig]:
     return list(db.session.execute(select(BusinessCalendarConfig).order_by(BusinessCalendarConfig.name)).scalars())
 
 
-def get_calendar(calendar_id) -> BusinessCalendarConfig:
-    row_id = parse_int(calendar_id, FieldErrors(), "id")
-    calendar = db.session.get(BusinessCalendarConfig, row_id) if row_id is not None else None
+def get_calendar(calendar_id: int) -> BusinessCalendarConfig:
+    calendar = db.session.get(BusinessCalendarConfig, calendar_id)
     if calendar is None:
         raise NotFound(f"No business calendar {calendar_id}")
     return calendar
@@ -141,69 +123,20 @@ def calendar_form(calendar: BusinessCalendarConfig) -> dict:
             "subdivision": calendar.subdivision or "", "extra_holidays": list(calendar.extra_holidays or [])}
 
 
-def _dates(raw, errors: FieldErrors) -> list[str]:
-    items = raw if isinstance(raw, list) else re.split(r"[,\s]+", str(raw or ""))
-    out, bad = set(), []
-    for item in (str(i).strip() for i in items):
-        if not item:
-            continue
-        try:
-            out.add(date.fromisoformat(item).isoformat())
-        except ValueError:
-            bad.append(item)
-    if bad:
-        errors.add("extra_holidays", f"must be dates like 2026-12-24; not {', '.join(bad[:5])}")
-    return sorted(out)
-
-
-def save_calendar(user: User, data: dict, calendar_id=None) -> BusinessCalendarConfig:
-    """Create or update a business calendar (time zone checked with zoneinfo, country with the
-    `holidays` package). Commits."""
+def save_calendar(user: User, data: CalendarIn, calendar_id: int | None = None) -> BusinessCalendarConfig:
+    """Create or update a business calendar (its name unique). Commits."""
     require_permission(user, Permission.MANAGE_SLA)
     calendar = get_calendar(calendar_id) if calendar_id is not None else None
     errors = FieldErrors()
-    name = errors.text(data, "name", 120)
-    if name and db.session.execute(select(BusinessCalendarConfig.id).where(
-            BusinessCalendarConfig.name == name, BusinessCalendarConfig.id != (calendar.id if calendar else -1))).first():
+    if db.session.execute(select(BusinessCalendarConfig.id).where(
+            BusinessCalendarConfig.name == data.name, BusinessCalendarConfig.id != (calendar.id if calendar else -1))).first():
         errors.add("name", "is already used by another calendar")
-    tz = str(data.get("timezone") or "").strip()
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        errors.add("timezone", f"is not a known time zone (e.g. Africa/Nairobi, Europe/Berlin, UTC), got {tz!r}")
-    start, end = (str(data.get(f) or "").strip() for f in ("work_start", "work_end"))
-    for field, value in (("work_start", start), ("work_end", end)):
-        if not _HHMM.match(value):
-            errors.add(field, f"must be a time like 08:00, got {value!r}")
-    if _HHMM.match(start) and _HHMM.match(end) and time.fromisoformat(end) <= time.fromisoformat(start):
-        errors.add("work_end", "must be after the start of the working day")
-    raw_days = data.get("workdays") or []
-    workdays = set()
-    for raw in (raw_days if isinstance(raw_days, list) else [raw_days]):
-        day = parse_int(raw, errors, "workdays", minimum=0)
-        if day is not None and day > 6:
-            errors.add("workdays", "must be weekday numbers 0 (Monday) to 6 (Sunday)")
-        elif day is not None:
-            workdays.add(day)
-    if not workdays and not errors.errors.get("workdays"):
-        errors.add("workdays", "choose at least one working day")
-    country = str(data.get("country") or "").strip().upper() or None
-    subdivision = str(data.get("subdivision") or "").strip().upper() or None
-    supported = holidays_lib.list_supported_countries()
-    if country and country not in supported:
-        errors.add("country", f"is not a country code the holidays package knows (e.g. KE, DE, US), got {country!r}")
-    elif subdivision and not country:
-        errors.add("subdivision", "needs a country")
-    elif subdivision and subdivision not in supported.get(country, []):
-        errors.add("subdivision", f"is not a subdivision of {country}; known: {', '.join(supported[country][:12]) or 'none'}")
-    extra = _dates(data.get("extra_holidays"), errors)
     errors.raise_if_any("Invalid business calendar")
     if calendar is None:
         calendar = BusinessCalendarConfig()
         db.session.add(calendar)
-    calendar.name, calendar.timezone, calendar.work_start, calendar.work_end = name, tz, start, end
-    calendar.workdays, calendar.country, calendar.subdivision = sorted(workdays), country, subdivision
-    calendar.extra_holidays = extra
+    for key, value in data.model_dump().items():
+        setattr(calendar, key, value)
     db.session.flush()
     audit.record(user, "update" if calendar_id is not None else "create", "business_calendar", calendar.id,
                  calendar_form(calendar))

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 
 from flask_sqlalchemy.pagination import Pagination
 
-from app.extensions import db
 from app.models import BusinessCalendarConfig, Permission, Project, SlaConfig, User
 from app.schemas.parsing import validate_data
-from app.schemas.sla import PAUSABLE_STATES, SlaConfigIn
+from app.schemas.sla import PAUSABLE_STATES, WEEKDAYS, CalendarIn, SlaConfigIn
 from app.services.orchestration import sla_configs as svc
 from app.services.orchestration import sla_reports
 from app.services.orchestration.sla import DEFAULT_CALENDAR_NAME
@@ -134,7 +133,7 @@ class SavedCalendar:
 
 def calendars_page(user: User) -> CalendarsPage:
     """Every business calendar, and whether the user may change them."""
-    return CalendarsPage(svc.list_calendars(), svc.WEEKDAYS, DEFAULT_CALENDAR_NAME,
+    return CalendarsPage(svc.list_calendars(), WEEKDAYS, DEFAULT_CALENDAR_NAME,
                          user.has_permission(Permission.MANAGE_SLA))
 
 
@@ -142,17 +141,18 @@ def calendar_form(user: User, calendar_id: int | None = None) -> CalendarForm:
     """The create form (calendar_id None: UTC, Monday to Friday, 08:00–17:00) or the edit form."""
     require_permission(user, Permission.MANAGE_SLA)
     if calendar_id is None:
-        return CalendarForm(None, dict(NEW_CALENDAR), {}, svc.WEEKDAYS)
+        return CalendarForm(None, dict(NEW_CALENDAR), {}, WEEKDAYS)
     calendar = svc.get_calendar(calendar_id)
-    return CalendarForm(calendar, svc.calendar_form(calendar), {}, svc.WEEKDAYS)
+    return CalendarForm(calendar, svc.calendar_form(calendar), {}, WEEKDAYS)
 
 
-def save_calendar_form(user: User, data: dict, calendar_id: int | None = None) -> SavedCalendar:
-    """Create (calendar_id None) or update a calendar from the form; on bad input, the form again as
-    typed with every error named (nothing written)."""
+def save_calendar_form(user: User, form: dict, calendar_id: int | None = None) -> SavedCalendar:
+    """Create (calendar_id None) or update a calendar from the form (as posted); on bad input, the form
+    again as typed with every error named (nothing written)."""
     require_permission(user, Permission.MANAGE_SLA)
     calendar = svc.get_calendar(calendar_id) if calendar_id is not None else None
     try:
+        data = validate_data(CalendarIn, form, "Invalid business calendar")
         return SavedCalendar(calendar=svc.save_calendar(user, data, calendar_id))
     except ValidationFailed as exc:
-        return SavedCalendar(form=CalendarForm(calendar, data, exc.details, svc.WEEKDAYS))
+        return SavedCalendar(form=CalendarForm(calendar, {**NEW_CALENDAR, **form}, exc.details, WEEKDAYS))

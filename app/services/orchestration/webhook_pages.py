@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from flask_sqlalchemy.pagination import Pagination
 
-from app.extensions import db
 from app.models import Permission, Project, User, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.schemas.automation import DeliveryFilters, EndpointIn, Toggle
+from app.schemas.parsing import validate_data
 from app.services.orchestration import webhooks as svc
 from app.services.orchestration.event_catalogue import EVENT_TYPES
 from app.services.platform.errors import Forbidden, ValidationFailed
@@ -56,13 +57,12 @@ class DeliveryPage:
     attempts: list[WebhookAttempt]
 
 
-def webhooks_page(user: User, status: str | None, endpoint_id: int | None, page: int) -> WebhooksPage:
+def webhooks_page(user: User, filters: DeliveryFilters) -> WebhooksPage:
     """The endpoints the user sees (which ones they may edit), and one page (25) of deliveries to them,
-    newest first, of one status (an unknown one shows all) and one endpoint."""
-    status = status if status in svc.STATUSES else None
-    listing = page_of(svc.deliveries_query(user, status, endpoint_id), page, PER_PAGE)
+    newest first, of one status and one endpoint when the filters say so."""
+    listing = page_of(svc.deliveries_query(user, filters.status, filters.endpoint), filters.page, PER_PAGE)
     endpoints = svc.list_endpoints(user)
-    return WebhooksPage(listing, status, endpoint_id, svc.STATUSES, endpoints,
+    return WebhooksPage(listing, filters.status, filters.endpoint, svc.STATUSES, endpoints,
                         {e.id for e in endpoints if svc.can_edit_endpoint(user, e)},
                         user.has_permission(Permission.MANAGE_WORKFLOWS))
 
@@ -79,38 +79,50 @@ def _editable(user: User, endpoint_id: int | None) -> WebhookEndpoint | None:
 
 
 def _form(user: User, endpoint: WebhookEndpoint | None, form: dict, errors: dict | None = None) -> EndpointForm:
-    return EndpointForm(endpoint, form, errors or {}, EVENT_TYPES, user.projects, user.is_platform_operator)
+    return EndpointForm(endpoint, {**NEW_ENDPOINT, **form}, errors or {}, EVENT_TYPES, user.projects,
+                        user.is_platform_operator)
 
 
 def endpoint_form(user: User, endpoint_id: int | None = None) -> EndpointForm:
     """The create form (endpoint_id None) or the edit form filled from the endpoint (never its secret)."""
     endpoint = _editable(user, endpoint_id)
     if endpoint is None:
-        return _form(user, None, dict(NEW_ENDPOINT))
+        return _form(user, None, {})
     return _form(user, endpoint, {"name": endpoint.name, "url": endpoint.url, "event_types": endpoint.event_types or [],
                                   "project_id": endpoint.project_id or "", "enabled": endpoint.enabled})
 
 
-def create_endpoint_form(user: User, data: dict) -> CreatedEndpoint:
-    """Create an endpoint from the form: it and its signing secret, or the form again as typed with
-    every error named (nothing written)."""
+def create_endpoint_form(user: User, form: dict) -> CreatedEndpoint:
+    """Create an endpoint from the form (as posted: its blank "All projects" choice is every project):
+    it and its signing secret, or the form again as typed with every error named (nothing written)."""
     require_permission(user, Permission.MANAGE_WORKFLOWS)
     try:
-        endpoint, secret = svc.create_endpoint(user, data)
+        endpoint, secret = svc.create_endpoint(user, _endpoint_in(form))
     except ValidationFailed as exc:
-        return CreatedEndpoint(form=_form(user, None, data, exc.details))
+        return CreatedEndpoint(form=_form(user, None, form, exc.details))
     return CreatedEndpoint(endpoint, secret)
 
 
-def save_endpoint_form(user: User, data: dict, endpoint_id: int) -> EndpointForm | None:
+def save_endpoint_form(user: User, form: dict, endpoint_id: int) -> EndpointForm | None:
     """Update an endpoint from the form (its secret stays): None when saved, else the form again as
     typed with every error named (nothing written)."""
     endpoint = _editable(user, endpoint_id)
     try:
-        svc.update_endpoint(user, endpoint_id, data)
+        svc.update_endpoint(user, endpoint_id, _endpoint_in(form))
     except ValidationFailed as exc:
-        return _form(user, endpoint, data, exc.details)
+        return _form(user, endpoint, form, exc.details)
     return None
+
+
+def _endpoint_in(form: dict) -> EndpointIn:
+    scope = {"project_id": form["project_id"] or "*"} if "project_id" in form else {}
+    return validate_data(EndpointIn, {**form, **scope}, "Invalid webhook endpoint")
+
+
+def toggle_endpoint(user: User, endpoint_id: int, form: dict) -> WebhookEndpoint:
+    """Switch an endpoint on or off from its button (`enabled`)."""
+    _editable(user, endpoint_id)
+    return svc.set_endpoint_enabled(user, endpoint_id, validate_data(Toggle, form, "Invalid form").enabled)
 
 
 def delivery_page(user: User, delivery_id: str) -> DeliveryPage:

@@ -33,7 +33,8 @@ from app.models import (
 )
 from app.services.platform.permissions import require_permission
 from app.services.platform import secrets_box
-from app.services.platform.access import project_scope, resolve_project
+from app.schemas.automation import EndpointIn
+from app.services.platform.access import project_scope, resolve_scope
 from app.services.platform.errors import Conflict, FieldErrors, Forbidden, NotFound
 from app.services.platform.metrics import count_many
 from app.services.orchestration.event_catalogue import EVENT_TYPES
@@ -82,29 +83,21 @@ def can_edit_endpoint(user: User, endpoint: WebhookEndpoint) -> bool:
     return user.has_permission(Permission.MANAGE_WORKFLOWS) and (endpoint.project_id is not None or user.is_platform_operator)
 
 
-def _fields(user: User, data: dict) -> dict:
+def _fields(user: User, data: EndpointIn) -> dict:
+    """The column values of an endpoint, after what needs the world: the URL's target is public (or
+    allowed), the project is the user's (absent: their only one; every project: the platform
+    operator only); else ValidationFailed naming each."""
     errors = FieldErrors()
-    out = {"name": errors.text(data, "name", 160), "url": errors.text(data, "url", 1000)}
-    if out["url"]:
-        refused = check_target(out["url"])
-        if refused:
-            errors.add("url", refused)
-    types = data.get("event_types") or []
-    if isinstance(types, str):
-        types = [types]
-    unknown = [t for t in types if t not in EVENT_TYPES]
-    if unknown:
-        errors.add("event_types", f"unknown event types {', '.join(map(str, unknown))}")
-    out["event_types"] = [t for t in EVENT_TYPES if t in types]
-    raw_project = data.get("project_id")
-    # "" is the form's "All projects" choice (the platform operator only); a missing project resolves as usual.
-    out["project_id"] = None if raw_project == "" and user.is_platform_operator else resolve_project(user, raw_project, errors)
-    out["enabled"] = bool(data.get("enabled", True))
+    refused = check_target(data.url)
+    if refused:
+        errors.add("url", refused)
+    project_id = resolve_scope(user, data.project_id, "project_id" in data.model_fields_set, errors)
     errors.raise_if_any("Invalid webhook endpoint")
-    return out
+    return {"name": data.name, "url": data.url, "event_types": [t for t in EVENT_TYPES if t in data.event_types],
+            "project_id": project_id, "enabled": data.enabled}
 
 
-def create_endpoint(user: User, data: dict) -> tuple[WebhookEndpoint, str]:
+def create_endpoint(user: User, data: EndpointIn) -> tuple[WebhookEndpoint, str]:
     """Create an endpoint; returns it and its signing secret — the only time the secret is shown. Commits."""
     require_permission(user, Permission.MANAGE_WORKFLOWS)
     secret = new_secret()
@@ -122,7 +115,7 @@ def _editable(user: User, endpoint_id) -> WebhookEndpoint:
     return endpoint
 
 
-def update_endpoint(user: User, endpoint_id, data: dict) -> WebhookEndpoint:
+def update_endpoint(user: User, endpoint_id, data: EndpointIn) -> WebhookEndpoint:
     """Change name, URL (checked again), subscriptions, project, enabled; the secret stays. Commits."""
     endpoint = _editable(user, endpoint_id)
     for key, value in _fields(user, data).items():
@@ -318,7 +311,7 @@ def deliveries_query(user: User, status: str | None = None, endpoint_id: int | N
         global_endpoint = and_(global_endpoint, WebhookDelivery.payload["project_id"].as_integer().in_(scope))
     stmt = select(WebhookDelivery).join(WebhookEndpoint).where(
         or_(WebhookEndpoint.project_id.in_(scope), global_endpoint))
-    if status in STATUSES:
+    if status is not None:
         stmt = stmt.where(WebhookDelivery.status == status)
     if endpoint_id is not None:
         stmt = stmt.where(WebhookDelivery.endpoint_id == endpoint_id)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import timedelta
-from urllib.parse import urlparse
 
 import redis
 from flask import current_app
@@ -23,7 +22,7 @@ from app.services.processing import job_status as st
 from app.services.platform.errors import DomainError, FieldErrors, Forbidden, NotFound, ValidationFailed
 from app.services.processing.jobs import RESUMERS, append_log, finish_job, update_job
 from app.services.planning.openhexa_client import OpenHexaClient, OpenHexaError, OpenHexaUnreachable
-from app.schemas.openhexa import TaskUpdateIn
+from app.schemas.openhexa import OpenHexaSettingsIn, TaskUpdateIn
 from app.services.platform.secrets_box import seal, unseal
 
 log = logging.getLogger(__name__)
@@ -70,47 +69,24 @@ def config_status() -> dict:
     return out
 
 
-def save_config(user: User, data: dict) -> OpenHexaConfig:
+def save_config(user: User, data: OpenHexaSettingsIn) -> OpenHexaConfig:
     """Create or update the deployment's OpenHEXA connection (the platform operator). A blank token keeps
     the stored one."""
     if not user.is_platform_operator:
         raise Forbidden("Only the platform operator can configure OpenHEXA.")
     config = get_config()
     errors = FieldErrors()
-    url = str(data.get("openhexa_url") or "").strip()
-    parsed = urlparse(url)
-    if not url:
-        errors.add("openhexa_url", "is required")
-    elif parsed.scheme not in ("http", "https") or not parsed.netloc:
-        errors.add("openhexa_url", "must be an http(s) URL")
-    elif not parsed.path.rstrip("/").endswith("/graphql"):
-        errors.add("openhexa_url", "must be the GraphQL endpoint, ending in /graphql/")
-    token = str(data.get("openhexa_token") or "").strip()
-    if not token and (config is None or not config.token_encrypted):
+    if not data.openhexa_token and (config is None or not config.token_encrypted):
         errors.add("openhexa_token", "is required")
-    workspace = str(data.get("workspace_slug") or "").strip()
-    if not workspace:
-        errors.add("workspace_slug", "is required")
-    numbers = {}
-    for field, low, high, default in (("poll_delay_seconds", 0, 60, 2), ("timeout_minutes", 1, 1440, 10)):
-        raw = data.get(field)
-        try:
-            numbers[field] = default if raw in (None, "") else int(raw)
-            if not low <= numbers[field] <= high:
-                raise ValueError
-        except (TypeError, ValueError):
-            errors.add(field, f"must be a whole number from {low} to {high}")
     errors.raise_if_any("Cannot save the OpenHEXA configuration")
     if config is None:
         config = OpenHexaConfig(slug=SLUG)
         db.session.add(config)
-    config.openhexa_url = url if url.endswith("/") else url + "/"
-    if token:
-        config.token_encrypted = seal(token)
-    config.workspace_slug = workspace
-    config.lqas_pipeline_code = str(data.get("lqas_pipeline_code") or "").strip() or None
-    config.poll_delay_seconds = numbers["poll_delay_seconds"]
-    config.timeout_minutes = numbers["timeout_minutes"]
+    if data.openhexa_token:
+        config.token_encrypted = seal(data.openhexa_token)
+    config.openhexa_url, config.workspace_slug = data.openhexa_url, data.workspace_slug
+    config.lqas_pipeline_code = data.lqas_pipeline_code or None
+    config.poll_delay_seconds, config.timeout_minutes = data.poll_delay_seconds, data.timeout_minutes
     config.updated_by_id = user.id
     db.session.commit()
     return config

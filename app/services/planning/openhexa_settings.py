@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app.models import OpenHexaConfig, User
+from app.schemas.openhexa import OpenHexaSettingsIn
+from app.schemas.parsing import validate_data
 from app.services.planning.openhexa import get_config, list_pipelines, save_config
 from app.services.planning.openhexa_client import OpenHexaError
 from app.services.platform.errors import Forbidden, ValidationFailed
@@ -55,9 +57,12 @@ class SavedOpenHexaSettings:
 
 
 def save_openhexa_settings(user: User, form: dict, check: bool) -> SavedOpenHexaSettings:
-    """Save the connection settings (a blank token keeps the stored one); on bad input, the page
-    again with every error named."""
+    """Save the connection settings from the form (as posted; a blank token keeps the stored one); on
+    bad input, the page again with every error named."""
+    if not user.is_platform_operator:
+        raise Forbidden("Only the platform operator can configure OpenHEXA.")
     try:
-        return SavedOpenHexaSettings(config=save_config(user, form))
+        data = validate_data(OpenHexaSettingsIn, form, "Cannot save the OpenHEXA configuration")
+        return SavedOpenHexaSettings(config=save_config(user, data))
     except ValidationFailed as exc:
         return SavedOpenHexaSettings(page=openhexa_settings(user, check, form, exc.details))

@@ -16,7 +16,9 @@ from app.services.planning.orgunits import org_units_query
 from app.services.planning.pipeline_choices import PipelineList, fetch_pipelines, known_pipelines
 from app.services.planning.teams import teams_query
 from app.schemas.parsing import validate_data
-from app.schemas.planning import MapClick, PlanningChanges, PlanningIn
+from app.schemas.planning import (
+    AssignmentsQuery, MapClick, PlanningChanges, PlanningIn, PlanningListFilters, PlanningMapQuery,
+)
 from app.services.platform.errors import ValidationFailed
 from app.services.platform.permissions import require_permission
 from app.services.platform.paging import page_of
@@ -39,11 +41,11 @@ class PlanningList:
     can_manage: bool
 
 
-def planning_list(user: User, search: str, status: str | None, page: int) -> PlanningList:
+def planning_list(user: User, filters: PlanningListFilters) -> PlanningList:
     """The user's projects' plannings, searched by name and filtered by status, 25 a page."""
-    stmt = svc.plannings_query(user, search=search, published=STATUSES.get(status))
-    return PlanningList(page_of(stmt, page, PER_PAGE), search, status,
-                        _can_manage(user))
+    status = filters.status.value if filters.status else None
+    stmt = svc.plannings_query(user, search=filters.q, published=STATUSES.get(status))
+    return PlanningList(page_of(stmt, filters.page, PER_PAGE), filters.q or "", status, _can_manage(user))
 
 
 # --- the create/edit form ---------------------------------------------------------------------
@@ -165,25 +167,25 @@ class PlanningPage:
     sort: str
 
 
-def _table(planning: Planning, sort: str, page: int) -> Pagination:
-    stmt = assign_svc.assignments_query(planning.id, sort=sort)
-    return page_of(stmt, page, PER_PAGE)
+def _table(planning: Planning, query: AssignmentsQuery) -> Pagination:
+    stmt = assign_svc.assignments_query(planning.id, sort=query.sort.value)
+    return page_of(stmt, query.page, PER_PAGE)
 
 
-def planning_page(user: User, planning_id: int, type_id: int | None, sort: str, page: int) -> PlanningPage:
-    """The planning's page: the map of units of one type (`type_id`, else the most assigned type),
+def planning_page(user: User, planning_id: int, query: PlanningMapQuery) -> PlanningPage:
+    """The planning's page: the map of units of one type (`query.type`, else the most assigned type),
     the assignees, and one page of the assignments table."""
     planning = svc.get_planning(user, planning_id)
-    rendered = build_map(planning, type_id)
+    rendered = build_map(planning, query.type)
     return PlanningPage(planning=planning, map=rendered, lookups=rendered.lookups, types=display_types(planning),
                         assignees=assign_svc.assignee_summary(planning), count=assign_svc.live_count(planning.id),
                         pipelines=svc.available_pipelines(planning), can_manage=_can_manage(user),
-                        table=_table(planning, sort, page), sort=sort)
+                        table=_table(planning, query), sort=query.sort.value)
 
 
-def assignments_table(user: User, planning_id: int, sort: str, page: int) -> AssignmentsTable:
+def assignments_table(user: User, planning_id: int, query: AssignmentsQuery) -> AssignmentsTable:
     planning = svc.get_planning(user, planning_id)
-    return AssignmentsTable(planning, _table(planning, sort, page), sort)
+    return AssignmentsTable(planning, _table(planning, query), query.sort.value)
 
 
 def _panel(user: User, planning: Planning) -> AssigneesPanel:

@@ -47,6 +47,18 @@ def resolve_project(user: User, raw, errors: FieldErrors, field: str = "project_
     return value
 
 
+def resolve_scope(user: User, project_id: int | str | None, given: bool, errors: FieldErrors,
+                  field: str = "project_id") -> int | None:
+    """The project of a row that may apply to every project instead (an SLA config, a rule, a webhook
+    endpoint): `project_id` given as null or "*" is every project (None; the platform operator only),
+    else as `resolve_project` (not given: the user's only project)."""
+    if given and project_id in (None, "*"):
+        if not user.is_platform_operator:
+            errors.add(field, "only the platform operator can choose every project; choose one of yours")
+        return None
+    return resolve_project(user, project_id if given else None, errors, field)
+
+
 def parse_int(raw, errors: FieldErrors, field: str, minimum: int | None = None) -> int | None:
     """An integer from JSON or form input, or None with a message naming the field."""
     if isinstance(raw, bool):

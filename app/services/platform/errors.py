@@ -69,15 +69,6 @@ class FieldErrors:
     def __bool__(self) -> bool:
         return bool(self.errors)
 
-    def text(self, data: dict, field: str, max_length: int, required: bool = True) -> str:
-        """A stripped string field; records 'is required' / 'must be at most N characters'."""
-        value = str(data.get(field) or "").strip()
-        if required and not value:
-            self.add(field, "is required")
-        elif len(value) > max_length:
-            self.add(field, f"must be at most {max_length} characters")
-        return value
-
     def raise_if_any(self, summary: str = "Invalid input") -> None:
         if self.errors:
             named = "; ".join(f"{field}: {msgs[0]}" for field, msgs in self.errors.items())

@@ -8,6 +8,7 @@ from flask import current_app
 from flask_jwt_extended import create_access_token
 
 from app.models import User
+from app.schemas.auth import TokenIn
 from app.services.platform.permissions import Unauthorized
 from app.services.platform.users import authenticate
 
@@ -19,10 +20,10 @@ def issue_user_token(user: User) -> tuple[str, int]:
     return token, int(expires.total_seconds())
 
 
-def exchange_credentials(username: str, password: str, address: str) -> tuple[str, int]:
+def exchange_credentials(credentials: TokenIn, address: str) -> tuple[str, int]:
     """A user token for a username and password: (token, expires_in seconds); Unauthorized for wrong
     credentials. Failures are throttled per username and `address`."""
-    user = authenticate(username, password, address)
+    user = authenticate(credentials, address)
     if user is None:
         raise Unauthorized("Invalid username or password")
     return issue_user_token(user)

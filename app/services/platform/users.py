@@ -10,6 +10,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db, get_redis
 from app.models import DEFAULT_ROLES, Project, Role, User, user_projects, utcnow
+from app.schemas.auth import TokenIn
+from app.schemas.users import UserIn
 from app.services.platform.access import project_scope
 from app.services.platform.errors import FieldErrors, RateLimited
 
@@ -55,43 +57,22 @@ def get_or_create_project(name: str) -> Project:
     return project
 
 
-def create_user(
-    username: str,
-    password: str,
-    role: str,
-    projects: list[str] | None = None,
-    email: str = "",
-    full_name: str = "",
-    commit: bool = True,
-    platform_operator: bool = False,
-) -> User:
-    """Create a user with a hashed password; validation errors name the field. `platform_operator`
-    grants the deployment's consoles and project-less settings (never another project's rows)."""
+def create_user(data: UserIn, commit: bool = True) -> User:
+    """Create a user with a hashed password in its projects (created if missing); the username free and
+    the role one of the roles, else ValidationFailed naming the field. `platform_operator` grants the
+    deployment's consoles and project-less settings (never another project's rows)."""
     errors = FieldErrors()
-    username = (username or "").strip()
-    if not username:
-        errors.add("username", "is required")
-    elif len(username) > 80:
-        errors.add("username", "must be at most 80 characters")
-    elif db.session.execute(select(User.id).where(User.username == username)).first():
-        errors.add("username", f"'{username}' is already taken")
-    if not password or len(password) < 8:
-        errors.add("password", "must be at least 8 characters")
+    if db.session.execute(select(User.id).where(User.username == data.username)).first():
+        errors.add("username", f"'{data.username}' is already taken")
     roles = {r.name: r for r in db.session.execute(select(Role)).scalars()}
     if not roles:
         roles = ensure_default_roles()
-    if role not in roles:
-        errors.add("role", f"unknown role '{role}'; choose one of {', '.join(sorted(roles))}")
+    if data.role not in roles:
+        errors.add("role", f"unknown role '{data.role}'; choose one of {', '.join(sorted(roles))}")
     errors.raise_if_any("Cannot create user")
-    user = User(
-        username=username,
-        password_hash=hash_password(password),
-        role=roles[role],
-        email=email,
-        full_name=full_name,
-        platform_operator=platform_operator,
-    )
-    user.projects = [get_or_create_project(name) for name in (projects or [])]
+    user = User(username=data.username, password_hash=hash_password(data.password), role=roles[data.role],
+                email=data.email, full_name=data.full_name, platform_operator=data.platform_operator)
+    user.projects = [get_or_create_project(name) for name in dict.fromkeys(data.projects)]
     db.session.add(user)
     if commit:
         db.session.commit()
@@ -136,19 +117,19 @@ def _record_failure(key: str) -> None:
         log.warning("login throttle unavailable: Redis unreachable")
 
 
-def authenticate(username: str, password: str, address: str) -> User | None:
+def authenticate(credentials: TokenIn, address: str) -> User | None:
     """The active user with these credentials, or None.
 
     Raises RateLimited after LOGIN_MAX_FAILURES failures for this username and address
     within LOGIN_WINDOW_SECONDS; a success clears the count.
     """
-    username = (username or "").strip()
+    username, password = credentials.username, credentials.password
     key = _throttle_key(username, address or "unknown")
     count, ttl = _failures(key)
     if count >= current_app.config["LOGIN_MAX_FAILURES"]:
         raise RateLimited(f"Too many failed logins; try again in {ttl} seconds.", retry_after=ttl)
     user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
-    valid = check_password_hash(user.password_hash if user else _dummy_hash(), password or "")
+    valid = check_password_hash(user.password_hash if user else _dummy_hash(), password)
     if not (user and valid and user.is_active):
         _record_failure(key)
         return None

@@ -1,0 +1,342 @@
+"""Automation (the rule and webhook pages): a rule — its structured condition (nested all / any / not
+over field–op–value comparisons) and its actions, one model per action type in a union on `type` —
+a webhook endpoint, and the filters of the alert and delivery lists.
+
+Errors name the place: `actions.<n>.<field>` (the union's tag is not part of it), and every problem
+of the condition under `condition`, its message naming where inside it is (the form has one place
+for the condition)."""
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    AfterValidator, Discriminator, Field, Tag, ValidationError, ValidationInfo, WithJsonSchema, field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from app.models import DeliveryStatus
+from app.schemas.common import PageFilters
+from app.schemas.parsing import Input, Unchanged, field_errors
+from app.schemas.types import Choice, Id, OptionalId, ProjectScope, Slug, Text, check_json_value, unstorable_text
+from app.services.orchestration.conditions import OPS
+from app.services.orchestration.event_catalogue import EVENT_TYPES, PLAN_EVENTS, TASK_EVENTS
+
+ACTION_TYPES = ("create_task", "transition", "alert", "webhook")
+ALERT_LEVELS = ("info", "warning", "critical")
+PRIORITIES = ("low", "medium", "high", "urgent")
+TASK_TARGETS = ("new", "in_progress", "blocked", "completed", "cancelled")
+PLAN_TARGETS = ("active", "archived")
+REASON_REQUIRED = ("blocked", "cancelled")
+MAX_ACTIONS = 10
+MAX_DEPTH = 8  # condition levels
+MAX_NODES = 100  # condition parts
+MAX_VALUES = 100  # values of one `in` list
+PROJECT = ('Absent: your project (required when you have several). null or "*": every project '
+           '(the platform operator only)')
+
+EventType = Literal[EVENT_TYPES]
+
+
+def transition_targets(event_type: str | None) -> tuple[str, ...]:
+    """The states a rule on this event type may move the event's task or action plan to."""
+    if event_type in TASK_EVENTS:
+        return TASK_TARGETS
+    if event_type in PLAN_EVENTS:
+        return PLAN_TARGETS
+    return ()
+
+
+# --- the condition -------------------------------------------------------------------------------
+
+_PATH = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+PRIMITIVES = "text (at most 500 characters), a number, true, false or null"
+
+
+def _dotted_path(value: str) -> str:
+    if not _PATH.match(value):
+        raise ValueError(f"must be a dotted path like payload.priority, got {value!r}")
+    return value
+
+
+def _primitive(value) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return len(value) <= 500 and unstorable_text(value) is None
+    return value is None or isinstance(value, (bool, int))
+
+
+def _comparison_value(value):
+    """What a field is compared with: a primitive, or a list of them (for in and not_in)."""
+    if isinstance(value, list):
+        if len(value) > MAX_VALUES or not all(_primitive(item) for item in value):
+            raise ValueError(f"must be a list of at most {MAX_VALUES} values, each {PRIMITIVES}")
+    elif not _primitive(value):
+        raise ValueError(f"must be {PRIMITIVES}, or a list of them")
+    return value
+
+
+DottedPath = Annotated[Text(200, min_length=1), AfterValidator(_dotted_path)]
+Value = Annotated[Any, AfterValidator(_comparison_value), WithJsonSchema({"anyOf": [
+    {"type": ["string", "number", "boolean", "null"]},
+    {"type": "array", "maxItems": MAX_VALUES, "items": {"type": ["string", "number", "boolean", "null"]}}]})]
+
+
+class Comparison(Input):
+    """`{"field": "payload.priority", "op": "eq", "value": "high"}`: `value` is a list for in and
+    not_in, and left out for exists."""
+
+    field: DottedPath = Field(description="A dotted path like payload.priority")
+    op: Choice(OPS)
+    value: Value = None
+
+    @model_validator(mode="after")
+    def _value_fits_op(self):
+        if self.op == "exists":
+            return self
+        if "value" not in self.model_fields_set:
+            raise ValueError(f"'value' is required for '{self.op}'")
+        if self.op in ("in", "not_in") and not isinstance(self.value, list):
+            raise ValueError(f"'value' must be a list for '{self.op}'")
+        return self
+
+
+class AllOf(Input):
+    all: list[Condition] = Field(min_length=1, max_length=MAX_NODES)
+
+
+class AnyOf(Input):
+    any: list[Condition] = Field(min_length=1, max_length=MAX_NODES)
+
+
+class NotOf(Input):
+    not_: Condition = Field(alias="not")
+
+
+def _node_kind(node) -> str | None:
+    if isinstance(node, dict):
+        return next((tag for key, tag in (("all", "all_of"), ("any", "any_of"), ("not", "not_of")) if key in node),
+                    "comparison")
+    return {AllOf: "all_of", AnyOf: "any_of", NotOf: "not_of", Comparison: "comparison"}.get(type(node))
+
+
+CONDITION_TAGS = ("all_of", "any_of", "not_of", "comparison")
+Condition = Annotated[
+    Union[Annotated[AllOf, Tag("all_of")], Annotated[AnyOf, Tag("any_of")], Annotated[NotOf, Tag("not_of")],
+          Annotated[Comparison, Tag("comparison")]],
+    Discriminator(_node_kind, custom_error_type="condition_node",
+                  custom_error_message='must be an object: {"all": […]}, {"any": […]}, {"not": …} or '
+                                       '{"field", "op", "value"}')]
+for _model in (AllOf, AnyOf, NotOf):
+    _model.model_rebuild()
+
+
+def _check_shape(tree) -> None:
+    """Refuse a condition too large or too deep before it is read (iteratively: no recursion)."""
+    check_json_value(tree, "condition")
+    stack, parts = [(tree, 1)], 0
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        parts += 1
+        if parts > MAX_NODES:
+            raise ValueError(f"has more than {MAX_NODES} parts")
+        if depth > MAX_DEPTH:
+            raise ValueError(f"is nested more than {MAX_DEPTH} levels deep")
+        for key in ("all", "any"):
+            if isinstance(node.get(key), list):
+                stack.extend((child, depth + 1) for child in node[key])
+        if "not" in node:
+            stack.append((node["not"], depth + 1))
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _read_condition(raw):
+    """A condition as JSON text (the form's JSON mode) or as data; empty means none."""
+    if isinstance(raw, str):
+        if not raw.strip():
+            return None
+        try:
+            raw = json.loads(raw, parse_constant=_no_constant)
+        except RecursionError:
+            raise ValueError(f"is nested more than {MAX_DEPTH} levels deep") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        except ValueError as exc:
+            raise ValueError(f"is not valid JSON ({exc})") from None
+    if raw in (None, {}):
+        return None
+    _check_shape(raw)
+    return raw
+
+
+def _untagged(place: str) -> str:
+    return ".".join(part for part in place.split(".") if part not in CONDITION_TAGS)
+
+
+# --- actions -------------------------------------------------------------------------------------
+
+class CreateTaskAction(Input):
+    type: Literal["create_task"]
+    title: Text(255, min_length=1) = Field(description="{payload.x} placeholders are filled from the event")
+    task_type: Slug(40)
+    service_area: Slug(40, spaces=True, blank=True) = Field("", description="Empty: the event's own")
+    priority: Choice(PRIORITIES) = "medium"
+    description: Text(10_000) = ""
+
+
+class TransitionAction(Input):
+    """Move the event's task or action plan (a task or action plan event's)."""
+
+    type: Literal["transition"]
+    to: Choice(dict.fromkeys(TASK_TARGETS + PLAN_TARGETS))
+    reason: Text(500) = Field("", validate_default=True, description=f"Required to go to {' or '.join(REASON_REQUIRED)}")
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_when_needed(cls, reason: str, info: ValidationInfo) -> str:
+        if not reason and info.data.get("to") in REASON_REQUIRED:
+            raise ValueError(f"is required to go to {info.data['to']}")
+        return reason
+
+
+class AlertAction(Input):
+    type: Literal["alert"]
+    level: Choice(ALERT_LEVELS) = "info"
+    title: Text(255, min_length=1)
+    message: Text(5000) = ""
+
+
+class WebhookAction(Input):
+    type: Literal["webhook"]
+    endpoint_id: Id
+
+
+def _action_type(action) -> str | None:
+    return action.get("type") if isinstance(action, dict) else getattr(action, "type", None)
+
+
+Action = Annotated[Union[Annotated[CreateTaskAction, Tag("create_task")], Annotated[TransitionAction, Tag("transition")],
+                         Annotated[AlertAction, Tag("alert")], Annotated[WebhookAction, Tag("webhook")]],
+                   Discriminator(_action_type)]
+
+
+def _problem(loc: tuple, message: str, value: Any) -> dict:
+    return {"type": PydanticCustomError("value_error", "{problem}", {"problem": message}), "loc": loc, "input": value}
+
+
+def _action_errors(exc: ValidationError) -> list[dict]:
+    """pydantic's errors of the action list, placed at `<n>.<field>`: the union's tag left out, and a
+    missing or unknown type named as the `type` field."""
+    out = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(part for i, part in enumerate(error["loc"]) if i != 1 or part not in ACTION_TYPES)
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            out.append(_problem(loc + ("type",), f"must be one of {', '.join(ACTION_TYPES)}", error["input"]))
+        else:
+            out.append({key: value for key, value in error.items() if key in ("type", "input", "ctx")} | {"loc": loc})
+    return out
+
+
+def _misplaced_transitions(raw, event_type: str | None) -> list[dict]:
+    """Transition actions the rule's event cannot take: its event is about no task or action plan,
+    or the target is a state of the other kind."""
+    if event_type is None or not isinstance(raw, list):
+        return []
+    targets, problems = transition_targets(event_type), []
+    for n, action in enumerate(raw):
+        if _action_type(action) != "transition":
+            continue
+        to = action.get("to") if isinstance(action, dict) else action.to
+        if not targets:
+            problems.append(_problem((n, "type"), f"{event_type} is not about a task or an action plan", "transition"))
+        elif to in TASK_TARGETS + PLAN_TARGETS and to not in targets:
+            problems.append(_problem((n, "to"), f"must be one of {', '.join(targets)} for a "
+                                     f"{'task' if targets is TASK_TARGETS else 'action plan'} event", to))
+    return problems
+
+
+# --- the rule ------------------------------------------------------------------------------------
+
+class RuleIn(Input):
+    """A rule, new or edited (the rule form): when an event of `event_type` matches `condition`, do
+    `actions` in order."""
+
+    name: Text(160, min_length=1)
+    description: Text(2000) = ""
+    project_id: ProjectScope = Unchanged(description=PROJECT)
+    event_type: EventType
+    condition: Condition | None = Field(None, description="Structured JSON (also as JSON text); none: every event")
+    actions: list[Action] = Field(default_factory=list, max_length=MAX_ACTIONS)
+    enabled: bool = True
+
+    @field_validator("condition", mode="wrap")
+    @classmethod
+    def _condition(cls, raw, handler):
+        raw = _read_condition(raw)
+        try:
+            return handler(raw)
+        except ValidationError as exc:
+            raise ValidationError.from_exception_data("condition", [
+                _problem((), f"{_untagged('condition.' + place) if place != 'body' else 'condition'}: {message}", raw)
+                for place, messages in field_errors(exc).items() for message in messages]) from None
+
+    @field_validator("actions", mode="wrap")
+    @classmethod
+    def _actions(cls, raw, handler, info: ValidationInfo):
+        problems = _misplaced_transitions(raw, info.data.get("event_type"))
+        try:
+            actions = handler(raw)
+        except ValidationError as exc:
+            placed = {problem["loc"] for problem in problems}
+            problems += [error for error in _action_errors(exc) if error["loc"] not in placed]
+        if problems:
+            raise ValidationError.from_exception_data("actions", problems)
+        return actions
+
+    def condition_document(self) -> dict:
+        """The condition as stored and evaluated ({} for none)."""
+        return self.condition.model_dump(by_alias=True, exclude_unset=True) if self.condition else {}
+
+
+# --- webhook endpoints and the list filters ------------------------------------------------------
+
+class EndpointIn(Input):
+    """A webhook endpoint, new or edited (its signing secret is Fieldflow's, never given)."""
+
+    name: Text(160, min_length=1)
+    url: Text(1000, min_length=1) = Field(description="A public http(s) URL")
+    event_types: list[EventType] = Field(default_factory=list, max_length=len(EVENT_TYPES),
+                                         description="The events it subscribes to (rules may send others)")
+    project_id: ProjectScope = Unchanged(description=PROJECT)
+    enabled: bool = True
+
+
+class Toggle(Input):
+    """Switch on or off (a rule, an endpoint)."""
+
+    enabled: bool
+
+
+class AlertFilters(PageFilters):
+    level: Choice(ALERT_LEVELS) | None = None
+    open: bool = Field(False, description="Only the alerts nobody acknowledged")
+
+
+class DeliveryFilters(PageFilters):
+    status: Choice(s.value for s in DeliveryStatus) | None = None
+    endpoint: OptionalId = None
+
+
+class NewAction(Input):
+    """The rule form asks for the fields of one more action of this type."""
+
+    new_action_type: Literal[ACTION_TYPES]

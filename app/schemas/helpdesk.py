@@ -1,0 +1,116 @@
+"""Help desk admin (the workflow pages): departments, categories, staff roles, workflows and their
+steps, and the page actions on them (move a step, publish, deploy). Each model is what its form
+posts; the services take them."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from app.models import EndLogic
+from app.schemas.parsing import Input, Unchanged
+from app.schemas.types import Choice, Id, OptionalId, Text
+
+MAX_ASSIGNMENTS = 20  # users per task a role may take: more is a typo
+MAX_MEMBERS = 1000
+MAX_STEPS = 100
+
+
+def _blank_is_empty(value):
+    return "" if value is None else value
+
+
+def _required(value):
+    if value is None:
+        raise ValueError("is required")
+    return value
+
+
+# Text a form may clear: null or a blank field is the empty text.
+Description = Annotated[Text(500), BeforeValidator(_blank_is_empty)]
+CatalogName = Text(120, min_length=1)
+PerTask = Annotated[int, Field(ge=1, le=MAX_ASSIGNMENTS, description="Users picked per task")]
+Direction = Choice(("up", "down"))
+Members = Annotated[list[Id], Field(max_length=MAX_MEMBERS, description="Who holds the role (the whole list)")]
+
+
+class DepartmentIn(Input):
+    name: CatalogName
+    project_id: OptionalId = Field(None, description="Needed when you belong to several projects")
+
+
+class CategoryIn(Input):
+    """A category, or a sub-category of a top-level one (`parent_id`)."""
+
+    name: CatalogName
+    parent_id: OptionalId = Field(None, description="A top-level category: the new one is its sub-category")
+    project_id: OptionalId = Field(None, description="Needed when you belong to several projects")
+
+
+class StaffRoleChanges(Input):
+    """A change to a staff role (its page's form): the fields given change."""
+
+    description: Description = Unchanged()
+    max_assignments: PerTask | SkipJsonSchema[None] = Unchanged()
+    user_ids: Members | SkipJsonSchema[None] = Unchanged()
+
+    _not_cleared = field_validator("max_assignments", "user_ids")(_required)
+
+
+class StaffRoleIn(StaffRoleChanges):
+    name: CatalogName
+    project_id: OptionalId = Field(None, description="Needed when you belong to several projects")
+    description: Description = ""
+    max_assignments: PerTask = 3
+    user_ids: Members = Field(default_factory=list)
+
+
+class WorkflowChanges(Input):
+    """A change to a draft workflow (its settings form): the fields given change."""
+
+    name: Text(160, min_length=1) | SkipJsonSchema[None] = Unchanged()
+    description: Annotated[Text(10_000), BeforeValidator(_blank_is_empty)] = Unchanged()
+    end_logic: Choice(e.value for e in EndLogic) = Unchanged()
+    department_id: Id | SkipJsonSchema[None] = Unchanged()
+    category_id: Id | SkipJsonSchema[None] = Unchanged(description="A top-level category")
+    sub_category_id: OptionalId = Field(None, description="null: the whole category")
+
+    _not_cleared = field_validator("name", "department_id", "category_id")(_required)
+
+
+class WorkflowIn(WorkflowChanges):
+    """A new draft workflow: the tickets of a department and category (and sub-category) it takes."""
+
+    name: Text(160, min_length=1)
+    description: Annotated[Text(10_000), BeforeValidator(_blank_is_empty)] = ""
+    end_logic: Choice(e.value for e in EndLogic) = EndLogic.NONE.value
+    department_id: Id
+    category_id: Id = Field(description="A top-level category")
+    project_id: OptionalId = Field(None, description="Needed when you belong to several projects")
+
+
+class StepIn(Input):
+    name: Text(160, min_length=1)
+    role_id: Id = Field(description="A staff role of the workflow's project")
+    order: Annotated[int, Field(ge=1, le=MAX_STEPS)] | None = Field(None, description="Absent: after the last step")
+
+
+class StepMove(Input):
+    direction: Direction
+
+
+class PublishIn(Input):
+    published: bool
+
+
+class DeployIn(Input):
+    deployed: bool = Field(description="false: back to draft")
+
+
+class BoardQuery(Input):
+    """Which tasks the board shows: only the caller's (`mine`), one workflow's; and one to highlight."""
+
+    mine: bool = False
+    workflow_id: OptionalId = None
+    task: OptionalId = Field(None, description="A task to highlight")
