@@ -95,6 +95,20 @@ def test_sample_dialog_errors_then_launch_and_rerun(client, login, csrf, country
     assert 'value="8"' in rerun and 'name="quantity_1" min="1" value="1"' in rerun
 
 
+def test_sample_dialog_refuses_exclusions_that_are_not_ids(client, login, csrf, country, planning, db):
+    """A hostile or broken dialog posting "²" or an id beyond any row: named, the dialog again, nothing queued."""
+    from app.models import Job
+
+    login(country.coordinator)
+    region = country.types["REGION"].id
+    for junk in ("²", "99999999999999999999", "a\u0661"):
+        bad = client.post(f"/plannings/{planning.id}/sample", headers={"HX-Request": "true", "X-CSRFToken": csrf()},
+                          data={"level_index": "0", "type_0": region, "quantity_0": "1", "exceptions_0": junk})
+        assert bad.status_code == 422, (junk, bad.status_code)
+        assert "is not an org unit id" in bad.get_data(as_text=True)
+    assert db.session.query(Job).count() == 0
+
+
 def test_delete_assignments_and_scoping(client, login, csrf, country, planning, make_user, db, web_app):
     from app.services.planning.assignments import bulk_create
 

@@ -15,7 +15,7 @@ def _dialog(dialog: dialogs.SampleDialog, status: int = 200):
 
 def _dialog_form() -> dialogs.DialogForm:
     levels = [dialogs.LevelForm(type=request.form.get(f"type_{i}", ""), quantity=request.form.get(f"quantity_{i}", ""),
-                                exceptions=[int(e) for e in request.form.getlist(f"exceptions_{i}") if e.isdigit()],
+                                exceptions=request.form.getlist(f"exceptions_{i}"),
                                 criteria=request.form.get(f"criteria_{i}", ""))
               for i in request.form.getlist("level_index")]
     return dialogs.DialogForm(pipeline=request.form.get("pipeline") or "", levels=levels,

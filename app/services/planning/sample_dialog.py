@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Job, OrgUnit, OrgUnitType, Permission, Planning, User
 from app.schemas.parsing import by_form_field, validate_data
+from app.schemas.types import Id
 from app.schemas.planning import SamplingIn
 from app.services.planning import sampling
 from app.services.planning.pipeline_choices import (
@@ -64,11 +66,11 @@ class SampleDialog:
 
 @dataclass
 class LevelForm:
-    """One level row as the dialog posts it: exceptions are org unit ids."""
+    """One level row as the dialog posts it: exceptions are org unit ids, as posted (text)."""
 
     type: str
     quantity: str
-    exceptions: list[int]
+    exceptions: list[str]
     criteria: str
 
 
@@ -224,20 +226,38 @@ def exception_candidates(user: User, planning_id: int, type_id: int | None, quer
 
 # --- launching --------------------------------------------------------------------------------
 
+_ID = TypeAdapter(Id)
+
+
+def _ids(raw: list[str]) -> tuple[list[int], list[str]]:
+    """The posted exclusions that are org unit ids, and those that are not (a hostile or broken form)."""
+    ids, junk = [], []
+    for value in raw:
+        try:
+            ids.append(_ID.validate_python(value, strict=False))
+        except ValidationError:
+            junk.append(value[:40])
+    return ids, junk
+
+
 def launch_from_dialog(user: User, planning_id: int, form: DialogForm, host_url: str) -> Launched:
     """Launch what the dialog asks for; on bad input (or an unreachable OpenHEXA), the dialog again
     with every error named and what was typed kept."""
     planning = _planning_to_sample(user, planning_id)
     pipeline = form.pipeline or BUILTIN_PIPELINE
+    exceptions = [_ids(lv.exceptions) for lv in form.levels]
     params = {
         sampling.TYPES: [lv.type for lv in form.levels],
         sampling.QUANTITIES: [lv.quantity for lv in form.levels],
-        sampling.EXCEPTIONS: [lv.exceptions for lv in form.levels],
+        sampling.EXCEPTIONS: [ids for ids, _ in exceptions],
         sampling.CRITERIA: [lv.criteria or "-" for lv in form.levels],
         "seed": form.seed,
     }
     definition = None
     try:
+        bad = [f"level {n}: {raw!r} is not an org unit id" for n, (_, junk) in enumerate(exceptions, 1) for raw in junk]
+        if bad:
+            raise ValidationFailed("Invalid exclusions", {sampling.EXCEPTIONS: bad})
         check_offered(planning, pipeline)
         if pipeline != BUILTIN_PIPELINE:
             definition = load_definition(user, pipeline)
