@@ -146,14 +146,27 @@ def _migrated(app_config):
     return True
 
 
+_SEQUENCES: dict[str, str] = {}
+
+
 def _clean_database() -> None:
-    """Empty the tables a test wrote to (one probe finds them; the rest are left alone)."""
+    """Empty the tables a test wrote to (one probe finds them; the rest are left alone), and restart
+    their id sequences. DELETE, not TRUNCATE: on tables this small it costs a fraction (TRUNCATE makes
+    new files for every table and index)."""
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     if _db.engine.dialect.name == "postgresql":
+        if not _SEQUENCES:
+            _SEQUENCES.update(_db.session.execute(text(
+                "SELECT table_name, pg_get_serial_sequence(table_name, column_name) FROM information_schema.columns "
+                "WHERE table_schema = 'public' AND pg_get_serial_sequence(table_name, column_name) IS NOT NULL")).all())
         probe = " UNION ALL ".join(f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM {name})" for name in tables)
-        touched = _db.session.execute(text(probe)).scalars().all()
+        touched = set(_db.session.execute(text(probe)).scalars())
         if touched:
-            _db.session.execute(text(f"TRUNCATE {', '.join(touched)} RESTART IDENTITY CASCADE"))
+            _db.session.execute(text("SET LOCAL session_replication_role = replica"))  # no FK checks: all goes
+            _db.session.execute(text("; ".join(f"DELETE FROM {name}" for name in tables if name in touched)))
+            restart = [f"setval('{_SEQUENCES[name]}', 1, false)" for name in touched if name in _SEQUENCES]
+            if restart:
+                _db.session.execute(text(f"SELECT {', '.join(restart)}"))
     else:
         for name in tables:
             _db.session.execute(text(f"DELETE FROM {name}"))
