@@ -31,20 +31,19 @@ def get_scoped(model, raw_id, user: User, label: str, missing: str | None = None
     return row
 
 
-def resolve_project(user: User, raw, errors: FieldErrors, field: str = "project_id") -> int | None:
-    """The project a new row goes into: the given one if the user belongs to it, or the
+def resolve_project(user: User, project_id: int | None, errors: FieldErrors, field: str = "project_id") -> int | None:
+    """The project a new row goes into: the given one (a validated id) if the user belongs to it, or the
     user's only project when none is given."""
-    if raw in (None, ""):
+    if project_id is None:
         if len(user.project_ids) == 1:
             return user.project_ids[0]
         errors.add(field, "is required (you belong to several projects)" if user.project_ids
                    else "you belong to no project")
         return None
-    value = parse_int(raw, errors, field)
-    if value is not None and value not in user.project_ids:
-        errors.add(field, f"project {value} does not exist or is not one of yours")
+    if project_id not in user.project_ids:
+        errors.add(field, f"project {project_id} does not exist or is not one of yours")
         return None
-    return value
+    return project_id
 
 
 def resolve_scope(user: User, project_id: int | str | None, given: bool, errors: FieldErrors,
@@ -57,21 +56,3 @@ def resolve_scope(user: User, project_id: int | str | None, given: bool, errors:
             errors.add(field, "only the platform operator can choose every project; choose one of yours")
         return None
     return resolve_project(user, project_id if given else None, errors, field)
-
-
-def parse_int(raw, errors: FieldErrors, field: str, minimum: int | None = None) -> int | None:
-    """An integer from JSON or form input, or None with a message naming the field."""
-    if isinstance(raw, bool):
-        errors.add(field, "must be a whole number")
-        return None
-    try:
-        value = int(raw)
-        if isinstance(raw, float) and raw != value:
-            raise ValueError
-    except (TypeError, ValueError):
-        errors.add(field, f"must be a whole number, got {raw!r}")
-        return None
-    if minimum is not None and value < minimum:
-        errors.add(field, f"must be at least {minimum}")
-        return None
-    return value
