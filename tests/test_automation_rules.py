@@ -82,13 +82,14 @@ def test_form_builds_condition_and_actions_or_names_each_bad_field(client, login
     assert done.status_code == 200 and "Rule “Urgent completions” saved." in html
     assert '"field": "payload.priority"' in html and "Warning alert “Task {payload.task_id} done”" in html
     rule = db.session.execute(select(AutomationRule).where(AutomationRule.name == "Urgent completions")).scalar_one()
-    assert rule.condition == {"all": [{"field": "payload.to", "op": "eq", "value": "completed"},
-                                      {"field": "payload.priority", "op": "in", "value": ["high", "urgent"]}]}
+    assert rule.condition == {"all": [{"field": "payload.to", "op": "eq", "value": "completed"},  # urgent: critical
+                                      {"field": "payload.priority", "op": "in", "value": ["high", "critical"]}]}
     assert rule.project_id == coord.project_ids[0]
     assert rule.actions == [{"type": "alert", "level": "warning", "title": "Task {payload.task_id} done",
                              "message": "In {payload.service_area}"}]
     edit = client.get(f"/automation/rules/{rule.id}/edit").get_data(as_text=True)
-    assert 'value="payload.priority"' in edit and 'value="high, urgent"' in edit and 'value="Task {payload.task_id} done"' in edit
+    assert 'value="payload.priority"' in edit and 'value="high, critical"' in edit
+    assert 'value="Task {payload.task_id} done"' in edit
 
 
 def test_json_mode_condition_is_validated_and_kept_when_the_builder_cannot_show_it(client, login, csrf, coord, db):

@@ -81,7 +81,7 @@ def test_label_values_are_escaped_and_bad_names_are_ignored(scrape):
 def test_gauges_are_counted_from_the_database(scrape, db, make_user, app):
     user = make_user()
     project = user.project_ids[0]
-    tasks = [Task(project_id=project, title=f"t{i}", status=status)
+    tasks = [Task(project_id=project, kind="work_item", title=f"t{i}", status=status)
              for i, status in enumerate(["new", "new", "in_progress", "completed", "cancelled"])]
     db.session.add_all(tasks)
     db.session.flush()

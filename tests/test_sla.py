@@ -52,8 +52,8 @@ def config(db, minutes=240, project_id=None, area="*", task_type="assessment", c
 
 
 def new_task(db, project_id, now, task_type="assessment", area="nutrition") -> Task:
-    task = Task(project_id=project_id, title=f"{task_type} in {area}", task_type=task_type, service_area=area,
-                status="new", created_at=now, updated_at=now)
+    task = Task(project_id=project_id, kind="work_item", title=f"{task_type} in {area}", task_type=task_type,
+                service_area=area, status="new", created_at=now, updated_at=now)
     db.session.add(task)
     db.session.flush()
     sla.start_clocks(task, now)
@@ -226,7 +226,7 @@ def test_breach_of_a_ticket_task_carries_the_ticket_correlation(db, project_id):
     ticket = Ticket(project_id=project_id, external_id="HD-1", subject="No vaccines")
     db.session.add(ticket)
     db.session.flush()
-    task = Task(project_id=project_id, ticket_id=ticket.id, title="Ticket task", task_type="intake",
+    task = Task(project_id=project_id, kind="ticket_task", ticket_id=ticket.id, title="Ticket task", task_type="intake",
                 service_area="nutrition", status="new")
     db.session.add(task)
     db.session.flush()

@@ -197,8 +197,8 @@ def test_start_clocks_many_and_start_clocks_make_identical_rows(db, desk, status
     berlin = calendar(db, "Berlin", timezone="Europe/Berlin", extra_holidays=["2024-06-04"])
     config(db, minutes=240, area="nutrition", cal=berlin, response_minutes=45, warning_percent=75)
     now = at(2024, 3, 29, 15, 0)
-    task = Task(project_id=desk.project_id, title="t", task_type="assessment", service_area="nutrition",
-                status=status, created_at=now, updated_at=now)
+    task = Task(project_id=desk.project_id, kind="work_item", title="t", task_type="assessment",
+                service_area="nutrition", status=status, created_at=now, updated_at=now)
     db.session.add(task)
     db.session.flush()
     sla.start_clocks(task, now)

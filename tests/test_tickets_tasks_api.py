@@ -203,12 +203,13 @@ def test_the_seed_assign_user_body_and_bad_queries(client, desk, api_token, task
 
 
 def test_tasks_made_on_the_workflow_api_are_served_too(client, desk, api_token):
-    """A task without a ticket (made on /api/workflow/) has no workflow or step: it is listed and can be
-    worked, and it has no step to staff."""
+    """A work item (made on /api/workflow/) has no workflow or step: it is listed as a work item and can
+    be worked, and it has no step to staff."""
     headers = api_token(desk.boss)
     made = client.post("/api/workflow/tasks", json={"title": "Count the chairs"}, headers=headers).json["task"]
     listed = client.get(f"{BASE}/", headers=headers).json["items"]
-    assert [(t["id"], t["workflow_id"], t["current_step_name"]) for t in listed] == [(made["id"], None, None)]
+    assert [(t["id"], t["kind"], t["title"]) for t in listed] == [(made["id"], "work_item", "Count the chairs")]
+    assert "workflow_id" not in listed[0] and "users" not in listed[0]
     assert client.get(f"{BASE}/{made['id']}/", headers=headers).json["allowed_actions"] == [
         "start", "block", "complete", "cancel"]
     assert client.post(f"{BASE}/{made['id']}/move_to_next_step/", headers=headers).status_code == 400

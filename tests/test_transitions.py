@@ -205,11 +205,14 @@ def test_list_filters_metadata_and_stats(client, db, people, api_token):
     coord, agent = api_token(people["coord"]), api_token(people["agent"])
     a = _task(client, coord, service_area="nutrition", priority="high")
     _task(client, coord, task_type="review")
-    mine = _task(client, agent)
+    theirs = _task(client, agent)
     _move(client, coord, a["id"], "in_progress")
     assert [t["id"] for t in client.get(f"{BASE}/tasks?service_area=nutrition", headers=coord).json["items"]] == [a["id"]]
     assert [t["id"] for t in client.get(f"{BASE}/tasks?status=in_progress&priority=high", headers=coord).json["items"]] == [a["id"]]
-    assert [t["id"] for t in client.get(f"{BASE}/tasks?mine=1", headers=agent).json["items"]] == [mine["id"]]
+    agent_id = people["agent"].id
+    assert [t["id"] for t in client.get(f"{BASE}/tasks?created_by_id={agent_id}", headers=coord).json["items"]] == [
+        theirs["id"]]
+    assert client.get(f"{BASE}/tasks?mine=1", headers=agent).json["items"] == []  # made by them, not assigned to them
     assert client.get(f"{BASE}/tasks?status=nope", headers=coord).json["details"] == {
         "status": ["must be one of new, in_progress, blocked, completed, cancelled, got 'nope'"]}
     meta = client.get(f"{BASE}/metadata", headers=agent).json

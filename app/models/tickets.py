@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import (
-    Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint,
+    Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -48,6 +48,28 @@ class TaskStatus(StrEnum):
     BLOCKED = "blocked"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
+
+
+class TaskKind(StrEnum):
+    """What a task is. A ticket task is a ticket's (one per ticket) and moves through its workflow's
+    steps, staffed per step; a work item has no ticket: a title, a type and an area, an author and
+    maybe an assignee (made on /api/workflow/, in an action plan, or by a rule)."""
+
+    TICKET_TASK = "ticket_task"
+    WORK_ITEM = "work_item"
+
+
+class Priority(StrEnum):
+    """One priority vocabulary for tickets, ticket tasks and work items."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+# Priorities the seeds send that stand for ours (read case-insensitively, on every way in).
+PRIORITY_ALIASES = {"urgent": Priority.CRITICAL.value, "normal": Priority.MEDIUM.value}
 
 
 class AssignmentStatus(StrEnum):
@@ -174,7 +196,7 @@ class Ticket(Base):
     department: Mapped[str] = mapped_column(String(120), default="")
     category: Mapped[str] = mapped_column(String(120), default="")
     sub_category: Mapped[str | None] = mapped_column(String(120))
-    priority: Mapped[str] = mapped_column(String(16), default="medium")
+    priority: Mapped[str] = mapped_column(String(16), default=Priority.MEDIUM.value)
     requester: Mapped[str] = mapped_column(String(255), default="")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -193,18 +215,21 @@ class Ticket(Base):
 
 
 class Task(Base):
-    """A unit of work. Ticket tasks (one per ticket: unique ticket_id) move through their workflow's
-    steps; orchestration tasks (no ticket) carry a type and service area for SLAs and rules. Both
-    follow the one state machine in `services/transitions.py`."""
+    """A unit of work of one `kind` (TaskKind): ticket tasks (one per ticket: unique ticket_id) move
+    through their workflow's steps; work items (no ticket) carry a type and service area for SLAs and
+    rules. Both follow the one state machine in `orchestration/transitions.py`."""
 
     __tablename__ = "tasks"
     __table_args__ = (
         Index("ix_tasks_project_status", "project_id", "status"),
         Index("ix_tasks_area_type", "service_area", "task_type"),
+        CheckConstraint(f"(kind = '{TaskKind.TICKET_TASK}' AND ticket_id IS NOT NULL) OR "
+                        f"(kind = '{TaskKind.WORK_ITEM}' AND ticket_id IS NULL)", name="kind_matches_ticket"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # TaskKind, set by whoever creates the task
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), unique=True)
     workflow_id: Mapped[int | None] = mapped_column(ForeignKey("workflows.id"), index=True)
     current_step_id: Mapped[int | None] = mapped_column(ForeignKey("workflow_steps.id"), index=True)
@@ -214,7 +239,7 @@ class Task(Base):
     task_type: Mapped[str] = mapped_column(String(40), default="general")
     service_area: Mapped[str] = mapped_column(String(80), default="general")
     status: Mapped[str] = mapped_column(String(16), default=TaskStatus.NEW.value)
-    priority: Mapped[str] = mapped_column(String(16), default="medium")
+    priority: Mapped[str] = mapped_column(String(16), default=Priority.MEDIUM.value)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -19,7 +19,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from app.models import DeliveryStatus
-from app.schemas.common import PageFilters
+from app.schemas.common import PRIORITIES, PageFilters, PriorityChoice, read_priority  # noqa: F401 (the editor's list)
 from app.schemas.parsing import Input, Unchanged, field_errors
 from app.schemas.types import Choice, Id, OptionalId, ProjectScope, Slug, Text, check_json_value, unstorable_text
 from app.services.orchestration.conditions import OPS
@@ -27,7 +27,6 @@ from app.services.orchestration.event_catalogue import EVENT_TYPES, PLAN_EVENTS,
 
 ACTION_TYPES = ("create_task", "transition", "alert", "webhook")
 ALERT_LEVELS = ("info", "warning", "critical")
-PRIORITIES = ("low", "medium", "high", "urgent")
 TASK_TARGETS = ("new", "in_progress", "blocked", "completed", "cancelled")
 PLAN_TARGETS = ("active", "archived")
 REASON_REQUIRED = ("blocked", "cancelled")
@@ -92,7 +91,18 @@ class Comparison(Input):
 
     field: DottedPath = Field(description="A dotted path like payload.priority")
     op: Choice(OPS)
-    value: Value = None
+    value: Value = Field(None, description="Compared with a `…priority` field, the seeds' priorities are read "
+                                           "as ours (urgent = critical, normal = medium)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_priority_vocabulary(cls, data):
+        field = data.get("field") if isinstance(data, dict) else None
+        if isinstance(field, str) and field.rsplit(".", 1)[-1].lower() == "priority" and "value" in data:
+            value = data["value"]
+            data = {**data, "value": [read_priority(v, v) for v in value] if isinstance(value, list)
+                    else read_priority(value, value)}
+        return data
 
     @model_validator(mode="after")
     def _value_fits_op(self):
@@ -189,7 +199,7 @@ class CreateTaskAction(Input):
     title: Text(255, min_length=1) = Field(description="{payload.x} placeholders are filled from the event")
     task_type: Slug(40)
     service_area: Slug(40, spaces=True, blank=True) = Field("", description="Empty: the event's own")
-    priority: Choice(PRIORITIES) = "medium"
+    priority: PriorityChoice = "medium"
     description: Text(10_000) = ""
 
 

@@ -1,14 +1,31 @@
-"""Schemas shared by every API: paging, list envelopes, the error bodies of each family."""
+"""Schemas shared by every API: paging, list envelopes, the error bodies of each family, the priority
+and task kind vocabularies."""
 from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
+from app.models import PRIORITY_ALIASES, Priority, TaskKind
 from app.schemas.parsing import Input
-from app.schemas.types import Page
+from app.schemas.types import Choice, Page
 
 T = TypeVar("T")
+
+PRIORITIES = tuple(p.value for p in Priority)  # in order, as forms, the rule editor and /metadata list them
+# A priority of tickets, ticket tasks, work items and rule actions: the seeds' `urgent` and `normal` are
+# read as `critical` and `medium`.
+PriorityChoice = Choice(PRIORITIES, PRIORITY_ALIASES, "A priority")
+TaskKindChoice = Choice([k.value for k in TaskKind], None, "ticket_task (a ticket's, through its workflow's "
+                        "steps) or work_item (no ticket)")
+
+
+def read_priority(raw, default: str = Priority.MEDIUM.value) -> str:
+    """A priority as `PriorityChoice` reads it, or `default` when it is not one (for storing what can be
+    read of an invalid ticket)."""
+    text = raw.strip().lower() if isinstance(raw, str) else ""
+    text = PRIORITY_ALIASES.get(text, text)
+    return text if text in PRIORITIES else default
 
 Limit = Field(default=None, ge=1, le=1_000_000, description="Page size (capped at API_MAX_PAGE_SIZE)")
 

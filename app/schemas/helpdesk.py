@@ -9,6 +9,7 @@ from pydantic import BeforeValidator, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from app.models import EndLogic
+from app.schemas.common import TaskKindChoice
 from app.schemas.parsing import Input, Unchanged
 from app.schemas.types import Choice, Id, OptionalId, Text
 
@@ -109,8 +110,10 @@ class DeployIn(Input):
 
 
 class BoardQuery(Input):
-    """Which tasks the board shows: only the caller's (`mine`), one workflow's; and one to highlight."""
+    """Which tasks the board shows: only the caller's (`mine`: assigned to them now), one kind, one
+    workflow's; and one to highlight."""
 
     mine: bool = False
+    kind: TaskKindChoice | None = None
     workflow_id: OptionalId = None
     task: OptionalId = Field(None, description="A task to highlight")

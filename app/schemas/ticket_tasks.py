@@ -1,10 +1,12 @@
 """The seed's task API (/tasks/api/tasks/…): list filters, the action bodies, and what it answers."""
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Literal, Union
+
+from pydantic import BaseModel, Field, RootModel
 
 from app.models import AssignmentStatus, TaskStatus
-from app.schemas.common import Paging
+from app.schemas.common import Paging, TaskKindChoice
 from app.schemas.parsing import AliasedInput, Input
 from app.schemas.tickets import AssigneeOut
 from app.schemas.types import Choice, Id, OptionalId, Text
@@ -19,12 +21,14 @@ BOARD_ACTIONS = ("start", "block", "resume", "cancel")  # the actions with a rou
 class TicketTaskFilters(Paging, AliasedInput):
     aliases = {"user_id": ("assigned_to",)}
 
+    kind: TaskKindChoice | None = Field(None, description="Default: both kinds")
     status: TaskStatusChoice | None = None
     ticket_id: OptionalId = None
     workflow_id: OptionalId = None
-    user_id: OptionalId = Field(None, description="Assigned to the current step")
+    user_id: OptionalId = Field(None, description="Assigned to the task now: its assignee, or on its current step "
+                                                  "(not declined)")
     project_id: OptionalId = None
-    mine: bool = Field(False, description="Assigned to me on the current step")
+    mine: bool = Field(False, description="Assigned to me now: my task, or mine on its current step (not declined)")
 
 
 class TicketRef(Input):
@@ -64,14 +68,15 @@ class StatisticsQuery(Input):
 # --- answers -----------------------------------------------------------------------------------------
 
 class TicketTaskOut(BaseModel):
-    """The seed's TaskSerializer fields, plus ours."""
+    """A ticket task: the seed's TaskSerializer fields, plus ours."""
 
     id: int
     task_id: int
+    kind: Literal["ticket_task"]
     project_id: int
-    ticket_id: int | None
-    ticket_external_id: str | None
-    ticket_subject: str | None
+    ticket_id: int
+    ticket_external_id: str
+    ticket_subject: str
     workflow_id: int | None
     workflow_name: str | None
     current_step: int | None
@@ -90,10 +95,37 @@ class TicketTaskOut(BaseModel):
     allowed_actions: list[str] | None = Field(None, description="The board actions you may take now")
 
 
+class WorkItemOut(BaseModel):
+    """A work item (a task without a ticket, made on /api/workflow/, in an action plan or by a rule)."""
+
+    id: int
+    task_id: int
+    kind: Literal["work_item"]
+    project_id: int
+    title: str
+    description: str
+    task_type: str
+    service_area: str
+    action_plan_id: int | None
+    created_by_id: int | None
+    assignee_id: int | None
+    status: str
+    priority: str
+    due_date: str | None
+    created_at: str | None
+    updated_at: str | None
+    completed_at: str | None
+    allowed_actions: list[str] | None = Field(None, description="The board actions you may take now")
+
+
+class TicketApiTaskOut(RootModel[Union[TicketTaskOut, WorkItemOut]]):
+    """A task of either kind, told apart by `kind`."""
+
+
 class TicketTaskAction(BaseModel):
     success: bool
     message: str
-    task: TicketTaskOut
+    task: TicketApiTaskOut
 
 
 class WorkflowCounts(BaseModel):

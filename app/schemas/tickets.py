@@ -8,14 +8,12 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, WithJsonSchema, model_validator
 
 from app.models import AllocationStatus
-from app.schemas.common import PageFilters, Paging
+from app.schemas.common import PRIORITIES, PageFilters, Paging, PriorityChoice  # noqa: F401 (the ticket form's list)
 from app.schemas.parsing import AliasedInput, Input
 from app.schemas.types import (
     Choice, JsonObject, OptionalId, Search, Text, When, check_json_value, unstorable_text,
 )
 
-PRIORITIES = ("low", "medium", "high", "critical")
-PRIORITY_ALIASES = {"urgent": "critical", "normal": "medium"}
 MAX_BATCH = 5000
 QUEUE_STATUSES = tuple(s.value for s in AllocationStatus if s != AllocationStatus.NOT_FOUND)
 EXTERNAL_ID_KEYS = ("external_id", "ticket_number", "ticket_id", "id", "original_ticket_id")
@@ -62,7 +60,6 @@ ExternalId = Annotated[str | None, BeforeValidator(read_external_id), WithJsonSc
     "description": "The sender's ticket id (text or a whole number)"})]
 Requester = Annotated[str | None, BeforeValidator(_requester), WithJsonSchema({
     "anyOf": [{"type": "string"}, {"type": "object", "additionalProperties": True}], "nullable": True})]
-TicketPriority = Choice(PRIORITIES, PRIORITY_ALIASES)
 
 
 class TicketIn(AliasedInput):
@@ -80,7 +77,7 @@ class TicketIn(AliasedInput):
     department: Text(TEXT_LIMITS["department"], min_length=1)
     category: Text(TEXT_LIMITS["category"], min_length=1)
     sub_category: Text(TEXT_LIMITS["sub_category"]) | None = None
-    priority: TicketPriority = "medium"
+    priority: PriorityChoice = "medium"
     requester: Requester = Field(None, description="A name, or the seed's employee object")
     received_at: When | None = Field(None, description="Default: now")
     due_date: When | None = Field(None, description="Default: by priority, 1 (critical) to 14 days (low)")
@@ -123,7 +120,7 @@ class TicketFilters(Paging, AliasedInput):
     aliases = {"allocation_status": ("status",)}
 
     allocation_status: Choice(QUEUE_STATUSES) | None = None
-    priority: TicketPriority | None = None
+    priority: PriorityChoice | None = None
     department: Text(TEXT_LIMITS["department"]) | None = None
     search: Search = Field(None, description="In the external id, subject and requester")
     project_id: OptionalId = None
@@ -133,7 +130,7 @@ class TicketQueueFilters(PageFilters):
     """The ticket queue page's filters."""
 
     status: Choice(QUEUE_STATUSES) | None = None
-    priority: TicketPriority | None = None
+    priority: PriorityChoice | None = None
     department: Text(TEXT_LIMITS["department"]) | None = None
     q: Search = Field(None, description="In the external id, subject and requester")
 

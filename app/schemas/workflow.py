@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, Literal, TypeVar, Union
 
-from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, Field, RootModel, WithJsonSchema
 
-from app.schemas.common import ListOf, PageFilters, Paging
+from app.schemas.common import PRIORITIES, ListOf, PageFilters, Paging, PriorityChoice, TaskKindChoice  # noqa: F401
 from app.schemas.parsing import AliasedInput, Input
 from app.schemas.types import Choice, Id, JsonObject, OptionalId, Search, Slug, Text, When
 from app.services.orchestration.state_machines import ACTION_PLAN, TASK
@@ -14,12 +14,10 @@ from app.services.orchestration.state_machines import ACTION_PLAN, TASK
 T = TypeVar("T")
 
 TASK_TYPES = ("intake", "assessment", "review", "general")
-PRIORITIES = ("low", "medium", "high", "urgent")
 MAX_BATCH = 500  # transitions in one request
 
 TaskState = Choice(TASK.states, TASK.aliases, "A task state")
 PlanState = Choice(ACTION_PLAN.states, ACTION_PLAN.aliases, "An action plan state")
-Priority = Choice(PRIORITIES)
 Reason = Text(500)
 
 
@@ -44,7 +42,7 @@ class TaskIn(AliasedInput):
     description: Text(10_000) = ""
     task_type: Slug(40) = Field("general", description=f"e.g. {', '.join(TASK_TYPES)}")
     service_area: Slug(40, spaces=True) = "general"
-    priority: Priority = "medium"
+    priority: PriorityChoice = "medium"
     due_at: When | None = None
     project_id: OptionalId = Field(None, description="Required when you belong to several projects")
     assignee_id: OptionalId = None
@@ -104,13 +102,16 @@ class CorrelationHeader(Input):
 class TaskFilters(Paging, AliasedInput):
     aliases = {"status": ("state",)}
 
+    kind: TaskKindChoice | None = Field(None, description="Default: both kinds")
     status: TaskState | None = None
     task_type: Slug(40) | None = None
     service_area: Slug(80, spaces=True) | None = None
-    priority: Priority | None = None
-    assignee_id: OptionalId = None
+    priority: PriorityChoice | None = None
+    assignee_id: OptionalId = Field(None, description="Assigned to the task now: its assignee, or on its current "
+                                                      "step (not declined)")
+    created_by_id: OptionalId = Field(None, description="Created by this user")
     action_plan_id: OptionalId = None
-    mine: bool = Field(False, description="Only tasks I created or am assigned to")
+    mine: bool = Field(False, description="Assigned to me now: my task, or mine on its current step (not declined)")
     search: Search = Field(None, description="In the title")
 
 
@@ -138,7 +139,9 @@ class WorkflowPage(ListOf[T], Generic[T]):
     success: bool
 
 
-class WorkflowTaskOut(BaseModel):
+class _TaskFields(BaseModel):
+    """What the workflow API says of a task of either kind."""
+
     id: int
     title: str
     description: str
@@ -156,6 +159,28 @@ class WorkflowTaskOut(BaseModel):
     updated_at: str | None
     completed_at: str | None
     allowed_transitions: list[str] = Field(description="The states you may move it to now")
+
+
+class WorkflowWorkItemOut(_TaskFields):
+    """A work item: a task without a ticket."""
+
+    kind: Literal["work_item"]
+
+
+class WorkflowTicketTaskOut(_TaskFields):
+    """A ticket's task (its title is the ticket's subject), on a step of its workflow."""
+
+    kind: Literal["ticket_task"]
+    ticket_id: int
+    ticket_external_id: str
+    workflow_id: int | None
+    current_step_id: int | None
+    current_step_name: str | None
+    step_assignee_ids: list[int] = Field(description="Users on the current step (not declined)")
+
+
+class WorkflowTaskOut(RootModel[Union[WorkflowTicketTaskOut, WorkflowWorkItemOut]]):
+    """A task of either kind, told apart by `kind`."""
 
 
 class ActionPlanOut(BaseModel):

@@ -5,10 +5,10 @@ from flask import Blueprint, jsonify
 
 from app.blueprints.api.pagination import paginated, paging
 from app.blueprints.operations import operation
-from app.blueprints.tickets_api.serializers import ticket_task_action_json, ticket_task_json
+from app.blueprints.tickets_api.serializers import task_json, ticket_task_action_json
 from app.schemas.common import ListOf
 from app.schemas.ticket_tasks import (
-    ActionIn, AssignUserIn, StatisticsQuery, TicketRef, TicketTaskAction, TicketTaskFilters, TicketTaskOut,
+    ActionIn, AssignUserIn, StatisticsQuery, TicketApiTaskOut, TicketRef, TicketTaskAction, TicketTaskFilters,
     UserStatusIn, WorkflowStatistics,
 )
 from app.security import api_user
@@ -23,19 +23,19 @@ def _ok(task, message: str, status: int = 200):
 
 
 @bp.get("/")
-@operation(query=TicketTaskFilters, responses={200: ListOf[TicketTaskOut]})
+@operation(query=TicketTaskFilters, responses={200: ListOf[TicketApiTaskOut]})
 def tasks(query: TicketTaskFilters):
-    """List tasks (`status` with the seed's aliases; `user_id`: assigned to the current step)"""
+    """List tasks of both kinds (`kind`; `status` with the seed's aliases; `mine`, `user_id`: assigned now)"""
     user = api_user()
     return jsonify(paginated(paginate(svc.task_list_query(user, query), *paging(query)),
-                             lambda t: ticket_task_json(t, user)))
+                             lambda t: task_json(t, user)))
 
 
 @bp.get("/<int:task_id>/")
-@operation(responses={200: TicketTaskOut})
+@operation(responses={200: TicketApiTaskOut})
 def task(task_id: int):
-    """A task with its assignees and the actions you may take"""
-    return jsonify(ticket_task_json(svc.get_task(api_user(), task_id), api_user()))
+    """A task (either kind) with the actions you may take; a ticket task with its assignees"""
+    return jsonify(task_json(svc.get_task(api_user(), task_id), api_user()))
 
 
 @bp.post("/create_task_for_ticket/")

@@ -18,13 +18,12 @@ def task_assignees_json(task: Task) -> list[dict]:
 
 
 def ticket_task_json(task: Task, user: User | None = None) -> dict:
-    """A task as the seed's API serves it; a task without a ticket (made on /api/workflow/) has no
-    ticket, workflow or step."""
+    """A ticket task as the seed's API serves it."""
     step, ticket, workflow = task.current_step, task.ticket, task.workflow
     steps = workflow.steps if workflow is not None else []
     out = {
-        "id": task.id, "task_id": task.id, "project_id": task.project_id, "ticket_id": task.ticket_id,
-        "ticket_external_id": ticket.external_id if ticket else None, "ticket_subject": ticket.subject if ticket else None,
+        "id": task.id, "task_id": task.id, "kind": task.kind, "project_id": task.project_id,
+        "ticket_id": task.ticket_id, "ticket_external_id": ticket.external_id, "ticket_subject": ticket.subject,
         "workflow_id": task.workflow_id, "workflow_name": workflow.name if workflow else None,
         "current_step": step.id if step else None, "current_step_name": step.name if step else None,
         "current_step_role": step.role.name if step else None,
@@ -39,9 +38,32 @@ def ticket_task_json(task: Task, user: User | None = None) -> dict:
     return out
 
 
+def work_item_json(task: Task, user: User | None = None) -> dict:
+    """A work item (no ticket, no workflow) on the seed's API: its own fields, the seed's names where
+    they exist (`task_id`, `due_date`)."""
+    out = {
+        "id": task.id, "task_id": task.id, "kind": task.kind, "project_id": task.project_id, "title": task.title,
+        "description": task.description, "task_type": task.task_type, "service_area": task.service_area,
+        "action_plan_id": task.action_plan_id, "created_by_id": task.created_by_id, "assignee_id": task.assignee_id,
+        "status": task.status, "priority": task.priority, "due_date": iso(task.due_at),
+        "created_at": iso(task.created_at), "updated_at": iso(task.updated_at), "completed_at": iso(task.completed_at),
+    }
+    if user is not None:
+        out["allowed_actions"] = allowed_actions(task, user)
+    return out
+
+
+TASK_JSON = {"ticket_task": ticket_task_json, "work_item": work_item_json}  # by TaskKind
+
+
+def task_json(task: Task, user: User | None = None) -> dict:
+    """A task of either kind, by its kind's serializer."""
+    return TASK_JSON[task.kind](task, user)
+
+
 def ticket_task_action_json(task: Task, message: str, user: User) -> dict:
     """The answer to a task action: what happened and the task as it is now."""
-    return {"success": True, "message": message, "task": ticket_task_json(task, user)}
+    return {"success": True, "message": message, "task": task_json(task, user)}
 
 
 def ticket_json(ticket: Ticket, with_task: bool = True) -> dict:

@@ -44,7 +44,8 @@ def _transitioned(entity_type: str, entity_id: int, to_state, **options):
 @bp.get("/tasks")
 @operation(query=TaskFilters, responses={200: WorkflowPage[WorkflowTaskOut]})
 def tasks(query: TaskFilters):
-    """List tasks (`status` or `state`, with aliases; `mine`: created by or assigned to me; `search`: the title)"""
+    """List tasks of both kinds (`kind`; `status` or `state`, with aliases; `mine`: assigned to me now;
+    `created_by_id`; `search`: the title)"""
     user = api_user()
     return jsonify(succeeded(paginated(paginate(svc.task_list_query(user, query), *paging(query)),
                                        lambda t: workflow_task_json(t, user))))

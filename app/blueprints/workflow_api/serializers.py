@@ -7,6 +7,7 @@ from datetime import datetime
 
 from app.models import ActionPlan, SlaConfig, StateTransition, Task, User
 from app.services.orchestration.sla_configs import config_form
+from app.services.orchestration.task_queries import step_assignee_ids
 from app.services.orchestration.transitions import TransitionResult, allowed_transitions
 from app.services.orchestration.work_items import action_plan_task_counts
 
@@ -20,16 +21,38 @@ def succeeded(body: dict) -> dict:
     return {"success": True, **body}
 
 
-def workflow_task_json(task: Task, user: User | None = None) -> dict:
+def _task_fields(task: Task, user: User | None) -> dict:
     return {
-        "id": task.id, "title": task.title, "description": task.description, "task_type": task.task_type,
-        "service_area": task.service_area, "status": task.status, "priority": task.priority,
-        "project_id": task.project_id, "ticket_id": task.ticket_id, "action_plan_id": task.action_plan_id,
-        "created_by_id": task.created_by_id, "assignee_id": task.assignee_id, "due_at": _iso(task.due_at),
-        "created_at": _iso(task.created_at), "updated_at": _iso(task.updated_at),
+        "id": task.id, "kind": task.kind, "title": task.title, "description": task.description,
+        "task_type": task.task_type, "service_area": task.service_area, "status": task.status,
+        "priority": task.priority, "project_id": task.project_id, "ticket_id": task.ticket_id,
+        "action_plan_id": task.action_plan_id, "created_by_id": task.created_by_id, "assignee_id": task.assignee_id,
+        "due_at": _iso(task.due_at), "created_at": _iso(task.created_at), "updated_at": _iso(task.updated_at),
         "completed_at": _iso(task.completed_at),
         "allowed_transitions": allowed_transitions(task, user) if user is not None else [],
     }
+
+
+def work_item_json(task: Task, user: User | None = None) -> dict:
+    """A work item (no ticket)."""
+    return _task_fields(task, user)
+
+
+def ticket_task_json(task: Task, user: User | None = None) -> dict:
+    """A ticket's task: titled by its ticket, with its workflow step and who is on it."""
+    step = task.current_step
+    return {**_task_fields(task, user), "title": task.title or task.ticket.subject,
+            "ticket_external_id": task.ticket.external_id, "workflow_id": task.workflow_id,
+            "current_step_id": task.current_step_id, "current_step_name": step.name if step else None,
+            "step_assignee_ids": step_assignee_ids(task)}
+
+
+TASK_JSON = {"ticket_task": ticket_task_json, "work_item": work_item_json}  # by TaskKind
+
+
+def workflow_task_json(task: Task, user: User | None = None) -> dict:
+    """A task of either kind, by its kind's serializer."""
+    return TASK_JSON[task.kind](task, user)
 
 
 def workflow_action_plan_json(plan: ActionPlan, user: User | None = None) -> dict:

@@ -26,14 +26,13 @@ from sqlalchemy import bindparam, select, update
 
 from app.extensions import db
 from app.models import AllocationStatus as AS
-from app.models import OutboxEvent, SlaRecord, Task, TaskAssignment, TaskStatus, Ticket, utcnow
+from app.models import OutboxEvent, Priority, SlaRecord, Task, TaskAssignment, TaskKind, TaskStatus, Ticket, utcnow
 from app.services.orchestration import sla
 from app.services.platform.bulk_insert import insert_rows, pipelined
 from app.services.platform.errors import ValidationFailed
 from app.schemas.parsing import validate_data
-from app.schemas.tickets import (
-    EXTERNAL_ID_KEYS, MAX_BATCH, PRIORITIES, PRIORITY_ALIASES, TEXT_LIMITS, TicketIn, read_external_id, requester_name,
-)
+from app.schemas.common import read_priority
+from app.schemas.tickets import EXTERNAL_ID_KEYS, MAX_BATCH, TEXT_LIMITS, TicketIn, read_external_id, requester_name
 from app.schemas.types import read_datetime
 from app.services.helpdesk.matching import Route, match, matching_index
 from app.services.platform.outbox import event_values
@@ -43,8 +42,8 @@ from app.services.helpdesk.round_robin import (
 
 MAX_ALLOCATION_ATTEMPTS = 8
 # Due date when the sender gives none: received time plus this, by priority.
-DUE_AFTER = {"critical": timedelta(days=1), "high": timedelta(days=3), "medium": timedelta(days=7),
-             "low": timedelta(days=14)}
+DUE_AFTER = {Priority.CRITICAL: timedelta(days=1), Priority.HIGH: timedelta(days=3),
+             Priority.MEDIUM: timedelta(days=7), Priority.LOW: timedelta(days=14)}
 # Ticket tasks are help-desk work: their service area is the ticket's department (so SLA configs and
 # compliance can be per department), their type the general one (not "intake": the built-in rule
 # "intake completed → assessment task" is for field intake, not for help-desk tickets).
@@ -173,11 +172,10 @@ def _readable(payload: dict) -> dict:
         except ValueError:
             return None
 
-    priority = str(fields.get("priority") or "medium").strip().lower()
     return {"external_id": readable(read_external_id, fields.get("external_id")),
             **{name: text(name) for name in ("subject", "description", "department", "category")},
             "sub_category": text("sub_category") or None,
-            "priority": PRIORITY_ALIASES.get(priority, priority if priority in PRIORITIES else "medium"),
+            "priority": read_priority(fields.get("priority")),
             "requester": requester_name(fields.get("requester")) or "",
             "received_at": readable(read_datetime, fields.get("received_at")) or utcnow(), "due_at": None}
 
@@ -319,7 +317,8 @@ def _allocate(project_id: int, items: list[tuple[int, str, dict, Route]], staffi
         chosen, states[route.role_id] = next_assignees(role.members, states[route.role_id], role.limit,
                                                        route.role_name)
         picks[ticket_id] = chosen
-        task_rows.append({"project_id": project_id, "ticket_id": ticket_id, "workflow_id": route.workflow_id,
+        task_rows.append({"project_id": project_id, "kind": TaskKind.TICKET_TASK.value, "ticket_id": ticket_id,
+                          "workflow_id": route.workflow_id,
                           "current_step_id": route.step_id, "status": TaskStatus.NEW.value,
                           "task_type": TICKET_TASK_TYPE, "service_area": ticket_service_area(values["department"]),
                           "priority": values["priority"], "due_at": values.get("due_at"), "created_at": now,
@@ -343,7 +342,8 @@ def _allocate(project_id: int, items: list[tuple[int, str, dict, Route]], staffi
                           "reason": pick.reason})
         result[ticket_id] = (task_ids[ticket_id], users)
         events.append(event_values("TaskCreated", "task", task_ids[ticket_id], {
-            "task_id": task_ids[ticket_id], "ticket_id": ticket_id, "external_id": ext, "project_id": project_id,
+            "task_id": task_ids[ticket_id], "kind": TaskKind.TICKET_TASK.value, "ticket_id": ticket_id,
+            "external_id": ext, "project_id": project_id,
             "workflow_id": route.workflow_id, "step_id": route.step_id, "status": TaskStatus.NEW.value,
             "task_type": TICKET_TASK_TYPE, "service_area": areas[ticket_id], "priority": values["priority"],
             "assignees": [p.user_id for p in chosen]},

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import AssignmentStatus, Task, TaskAssignment, TaskStatus, User, Workflow
@@ -15,6 +14,7 @@ from app.schemas.ticket_tasks import UserStatusIn
 from app.services.helpdesk import ticket_tasks as svc
 from app.services.helpdesk.workflows import workflows_query
 from app.services.orchestration.sla_reports import task_sla_summary
+from app.services.orchestration.task_queries import tasks_query, with_related
 
 COLUMNS = [s.value for s in TaskStatus]
 OPEN_LIMIT, CLOSED_LIMIT = 100, 20  # closed columns show the most recent only
@@ -29,6 +29,7 @@ class TaskBoard:
     sla: dict[int, dict]  # task id → its SLA clock summary
     workflows: list[Workflow]
     mine: bool
+    kind: str | None  # one kind only (TaskKind), or both
     workflow_id: int | None
     highlight: int | None
     actions: dict[str, tuple]  # action → (from state, to state, label): the buttons' labels
@@ -38,27 +39,23 @@ class TaskBoard:
 def _columns(user: User, view: BoardQuery) -> tuple[dict, dict]:
     columns, totals = {}, {}
     for status in COLUMNS:
-        stmt = svc.tasks_query(user, status=status, workflow_id=view.workflow_id,
-                               assigned_user_id=user.id if view.mine else None)
+        stmt = tasks_query(user, status=status, kind=view.kind, workflow_id=view.workflow_id, mine=view.mine)
         totals[status] = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
         limit = CLOSED_LIMIT if status in ("completed", "cancelled") else OPEN_LIMIT
-        columns[status] = db.session.execute(stmt.options(
-            selectinload(Task.ticket), selectinload(Task.assignments), selectinload(Task.assignee),
-            selectinload(Task.current_step),
-            selectinload(Task.workflow).selectinload(Workflow.steps)).limit(limit)).scalars().all()
+        columns[status] = db.session.execute(with_related(stmt).limit(limit)).scalars().all()
     return columns, totals
 
 
 def task_board(user: User, view: BoardQuery) -> TaskBoard:
-    """The caller's projects' tasks by status column (newest first); `view.mine` keeps tasks whose
-    current step the caller is assigned to."""
+    """The caller's projects' tasks by status column (newest first); `view.mine` keeps the tasks the
+    caller is assigned to now, `view.kind` one kind."""
     columns, totals = _columns(user, view)
     tasks = [t for column in columns.values() for t in column]
     return TaskBoard(
         columns=columns, totals=totals, allowed={t.id: svc.allowed_actions(t, user) for t in tasks},
         assignees={t.id: svc.current_assignments(t) for t in tasks}, sla=task_sla_summary([t.id for t in tasks]),
         workflows=list(db.session.execute(workflows_query(user)).scalars()),
-        mine=view.mine, workflow_id=view.workflow_id, highlight=view.task, actions=svc.ACTIONS,
+        mine=view.mine, kind=view.kind, workflow_id=view.workflow_id, highlight=view.task, actions=svc.ACTIONS,
         assignment_statuses=[s.value for s in AssignmentStatus])
 
 

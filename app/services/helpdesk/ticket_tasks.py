@@ -7,7 +7,7 @@ event and audit row, and commit once.
 """
 from __future__ import annotations
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, func, select, update
 
 from app.extensions import db
 from app.models import (
@@ -20,6 +20,7 @@ from app.services.platform.errors import Conflict, FieldErrors, Forbidden, Inval
 from app.services.platform.outbox import emit_event
 from app.services.helpdesk.round_robin import RoleSourceUnreachable, lock_states, next_assignees, role_staffing, save_states
 from app.services.orchestration.state_machines import TASK
+from app.services.orchestration.task_queries import tasks_query, with_related
 from app.schemas.ticket_tasks import AssignUserIn, TicketTaskFilters, UserStatusIn
 from app.services.orchestration.transitions import allowed_transitions, finish, is_supervisor, transition
 
@@ -38,29 +39,12 @@ ACTIONS: dict[str, tuple[str | None, str, str]] = {
 }
 
 
-def tasks_query(user: User, status: str | None = None, ticket_id: int | None = None, workflow_id: int | None = None,
-                assigned_user_id: int | None = None, project_id: int | None = None) -> Select:
-    stmt = select(Task).where(Task.project_id.in_(project_scope(user)))
-    if status:
-        stmt = stmt.where(Task.status == status)
-    if ticket_id is not None:
-        stmt = stmt.where(Task.ticket_id == ticket_id)
-    if workflow_id is not None:
-        stmt = stmt.where(Task.workflow_id == workflow_id)
-    if assigned_user_id is not None:
-        on_current = select(TaskAssignment.id).where(
-            TaskAssignment.task_id == Task.id, TaskAssignment.step_id == Task.current_step_id,
-            TaskAssignment.user_id == assigned_user_id, TaskAssignment.status != "declined")
-        stmt = stmt.where(or_(on_current.exists(), Task.assignee_id == assigned_user_id))
-    if project_id is not None:
-        stmt = stmt.where(Task.project_id == project_id)
-    return stmt.order_by(Task.created_at.desc(), Task.id.desc())
-
-
 def task_list_query(user: User, filters: TicketTaskFilters) -> Select:
-    """The seed's task list under its filters; `mine` = assigned to the caller's current step."""
-    return tasks_query(user, status=filters.status, ticket_id=filters.ticket_id, workflow_id=filters.workflow_id,
-                       assigned_user_id=user.id if filters.mine else filters.user_id, project_id=filters.project_id)
+    """The seed's task list (both kinds unless `kind`) under its filters; `mine` and `user_id`: assigned
+    to the task now (`task_queries`)."""
+    return with_related(tasks_query(user, kind=filters.kind, status=filters.status, ticket_id=filters.ticket_id,
+                                    workflow_id=filters.workflow_id, mine=filters.mine, assigned_to=filters.user_id,
+                                    project_id=filters.project_id))
 
 
 def get_task(user: User, task_id) -> Task:

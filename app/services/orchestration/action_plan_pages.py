@@ -12,6 +12,7 @@ from app.schemas.parsing import validate_data
 from app.schemas.workflow import ActionPlanIn, ActionPlanListFilters
 from app.services.orchestration import work_items as svc
 from app.services.orchestration.state_machines import ACTION_PLAN
+from app.services.orchestration.task_queries import tasks_query
 from app.services.orchestration.transitions import allowed_transitions, transition
 from app.services.platform.errors import ValidationFailed
 from app.services.platform.permissions import require_permission
@@ -92,7 +93,7 @@ class ActionPlanPage(PlanState):
 def action_plan_page(user: User, plan_id: int, page: int) -> ActionPlanPage:
     """One plan: its state panel and one page (50) of its tasks."""
     plan = svc.get_action_plan(user, plan_id)
-    tasks = page_of(svc.tasks_query(user, action_plan_id=plan.id), page, PER_PAGE)
+    tasks = page_of(tasks_query(user, action_plan_id=plan.id), page, PER_PAGE)
     return ActionPlanPage(**vars(_state(user, plan)), tasks=tasks)
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import (
-    ActionPlan, ActionPlanStatus, Permission, StateTransition, Task, TaskAssignment, TaskStatus, User, utcnow,
+    ActionPlan, ActionPlanStatus, Permission, StateTransition, Task, TaskKind, TaskStatus, User, utcnow,
 )
 from app.services.platform.permissions import require_permission
 from app.services.platform import audit
@@ -22,6 +22,7 @@ from app.services.platform.errors import FieldErrors
 from app.services.platform.outbox import emit_event
 from app.services.orchestration import sla
 from app.services.orchestration.sla_reports import task_sla_summary
+from app.services.orchestration.task_queries import tasks_query, with_related
 from app.services.orchestration.transitions import Cause
 from app.schemas.workflow import ActionPlanIn, TaskFilters, TaskIn
 
@@ -66,14 +67,15 @@ def create_task(actor: User | None, data: TaskIn, *, project_id: int | None = No
         fields["action_plan_id"] = _plan_for(project_id, data.action_plan_id, errors)
     errors.raise_if_any("Cannot create the task")
     now = utcnow()
-    task = Task(project_id=project_id, status=TaskStatus.NEW.value, created_by_id=actor.id if actor else None,
+    task = Task(project_id=project_id, kind=TaskKind.WORK_ITEM.value, status=TaskStatus.NEW.value,
+                created_by_id=actor.id if actor else None,
                 created_at=now, updated_at=now, data=dict(data.data or {}), **fields)
     db.session.add(task)
     db.session.flush()
     sla.start_clocks(task, now)
     links = cause.event_kwargs() if cause else {"correlation_id": f"task:{task.id}"}
     emit_event("TaskCreated", "task", task.id, {
-        "task_id": task.id, "project_id": task.project_id, "task_type": task.task_type,
+        "task_id": task.id, "kind": task.kind, "project_id": task.project_id, "task_type": task.task_type,
         "service_area": task.service_area, "priority": task.priority, "title": task.title,
         "created_by_id": task.created_by_id, "assignee_id": task.assignee_id, "action_plan_id": task.action_plan_id,
     }, **links)
@@ -84,37 +86,14 @@ def create_task(actor: User | None, data: TaskIn, *, project_id: int | None = No
     return task
 
 
-def tasks_query(user: User, *, status: str | None = None, task_type: str | None = None,
-                service_area: str | None = None, priority: str | None = None, assignee_id: int | None = None,
-                action_plan_id: int | None = None, mine: bool = False, search: str | None = None) -> Select:
-    """Tasks of the user's projects, newest first, filtered."""
-    stmt = select(Task).where(Task.project_id.in_(project_scope(user)))
-    if status:
-        stmt = stmt.where(Task.status == status)
-    if task_type:
-        stmt = stmt.where(Task.task_type == task_type)
-    if service_area:
-        stmt = stmt.where(Task.service_area == service_area)
-    if priority:
-        stmt = stmt.where(Task.priority == priority)
-    if assignee_id is not None:
-        stmt = stmt.where(Task.assignee_id == assignee_id)
-    if action_plan_id is not None:
-        stmt = stmt.where(Task.action_plan_id == action_plan_id)
-    if mine:
-        on_step = select(TaskAssignment.id).where(TaskAssignment.task_id == Task.id,
-                                                  TaskAssignment.user_id == user.id).exists()
-        stmt = stmt.where(or_(Task.created_by_id == user.id, Task.assignee_id == user.id, on_step))
-    if search:
-        stmt = stmt.where(Task.title.ilike(f"%{search.strip()[:100]}%"))
-    return stmt.order_by(Task.created_at.desc(), Task.id.desc())
-
-
 def task_list_query(user: User, filters: TaskFilters) -> Select:
-    """Tasks of the user's projects under the list's filters."""
-    return tasks_query(user, status=filters.status, task_type=filters.task_type, service_area=filters.service_area,
-                       priority=filters.priority, assignee_id=filters.assignee_id,
-                       action_plan_id=filters.action_plan_id, mine=filters.mine, search=filters.search)
+    """Tasks of both kinds (unless `kind`) of the user's projects under the list's filters; `mine` and
+    `assignee_id`: assigned to the task now (`task_queries`)."""
+    return with_related(tasks_query(
+        user, kind=filters.kind, status=filters.status, task_type=filters.task_type,
+        service_area=filters.service_area, priority=filters.priority, assigned_to=filters.assignee_id,
+        created_by=filters.created_by_id, action_plan_id=filters.action_plan_id, mine=filters.mine,
+        search=filters.search))
 
 
 def get_task(user: User, task_id) -> Task:
