@@ -125,9 +125,12 @@ def test_a_batch_whose_worker_died_is_failed_cleared_and_safely_sent_again(clien
 
 
 def test_running_a_batch_needs_what_sending_it_needs_at_launch_and_in_the_worker(client, db, desk, api_token,
-                                                                                 run_worker, make_user):
+                                                                                 run_worker, make_user, login):
     location, queued = _queue(client, api_token(desk.boss), [payload("P-1")])
     colleague = make_user("coordinator", username="colleague")
+    assert "ticket-batch" in [p["id"] for p in client.get("/processes", headers=api_token(colleague)).json["processes"]]
+    login(colleague)
+    assert "POST /api/tickets/bulk/" in client.get("/processes/ticket-batch").get_data(as_text=True)
     # The process is listed, but launching it another way names no batch of its own.
     nothing = client.post("/processes/ticket-batch/execution", json={"inputs": {"batch": "nope"}},
                           headers=api_token(colleague))
