@@ -7,9 +7,11 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy import func, select
 
 from app.extensions import get_queue
-from app.models import OutboxEvent, Task, TaskAssignment, Ticket
+from app.models import Job, OutboxEvent, Task, TaskAssignment, Ticket
 from app.schemas.helpdesk import CategoryIn, DepartmentIn, StaffRoleIn
+from app.schemas.tickets import TicketBatchIn
 from app.services.helpdesk import staff_roles as catalog
+from app.services.helpdesk.ticket_batches import enqueue_batch
 from tests.ticket_fixtures import make_workflow
 
 TICKETS, WORKERS = 2000, 4
@@ -26,22 +28,19 @@ def test_four_workers_share_2000_tickets_evenly_and_never_twice(app, db, make_us
     hardware = catalog.create_category(boss, CategoryIn(name="Hardware"))
     role = catalog.create_staff_role(boss, StaffRoleIn(name="Intake officer", user_ids=[u.id for u in staff]))
     make_workflow(boss, "Intake", it, hardware, steps=[("Triage", role)])
-    project_id = boss.project_ids[0]
 
     def ticket(n):
         return {"ticket_number": f"C-{n:05d}", "subject": f"Ticket {n}", "department": "IT", "category": "Hardware"}
 
-    # Single-ticket jobs, batches, and re-deliveries of tickets other jobs are creating at the same time.
-    jobs = [("app.rq_jobs.intake.receive_ticket", (ticket(n), project_id)) for n in range(200)]
-    jobs += [("app.rq_jobs.intake.receive_tickets_job", (project_id, [ticket(n) for n in range(start, start + 25)]))
-             for start in range(200, TICKETS, 25)]
+    # Single tickets queued (batches of one), batches, and re-deliveries of tickets other jobs are creating
+    # at the same time: each a `ticket-batch` job, staged in the database, its RQ job carrying its id.
+    batches = [[ticket(n)] for n in range(200)]
+    batches += [[ticket(n) for n in range(start, start + 25)] for start in range(200, TICKETS, 25)]
     rng = random.Random(7)
-    jobs += [("app.rq_jobs.intake.receive_tickets_job", (project_id, [ticket(rng.randrange(TICKETS)) for _ in range(20)]))
-             for _ in range(15)]
-    rng.shuffle(jobs)
+    batches += [[ticket(rng.randrange(TICKETS)) for _ in range(20)] for _ in range(15)]
+    rng.shuffle(batches)
+    jobs = [enqueue_batch(boss, TicketBatchIn(tickets=batch)) for batch in batches]
     queue = get_queue()
-    for function, args in jobs:
-        queue.enqueue(function, *args)
 
     started = time.monotonic()
     workers = [worker_process(burst=True) for _ in range(WORKERS)]
@@ -49,6 +48,8 @@ def test_four_workers_share_2000_tickets_evenly_and_never_twice(app, db, make_us
         proc.wait(timeout=120)
     elapsed = time.monotonic() - started
     assert FailedJobRegistry(queue=queue).count == 0, [p.stderr.read()[-2000:] for p in workers]
+    assert db.session.execute(select(Job.status, func.count()).where(Job.id.in_(jobs)).group_by(Job.status)).all() == [
+        ("successful", len(jobs))]
 
     db.session.expire_all()
     count = lambda model: db.session.scalar(select(func.count()).select_from(model))  # noqa: E731

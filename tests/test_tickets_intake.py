@@ -4,6 +4,8 @@ from sqlalchemy import func, select
 
 from app.extensions import get_queue
 from app.models import OutboxEvent, Task, Ticket, WorkflowStep
+from app.schemas.tickets import TicketBatchIn
+from app.services.helpdesk import ticket_batches
 from app.services.helpdesk.intake import receive_ticket, receive_tickets
 from app.services.helpdesk.matching import find_matching_workflow
 from tests.ticket_fixtures import desk, make_workflow, payload, viewer_role  # noqa: F401
@@ -164,11 +166,12 @@ def test_bulk_sync_and_its_bad_inputs(client, db, desk, api_token, make_user):
 
 
 def test_the_rq_jobs_receive_a_ticket_and_allocate_like_the_seed(app, db, desk, run_worker):
-    received = get_queue().enqueue("app.rq_jobs.intake.receive_ticket", payload("Q-1"), desk.project_id)
+    # The seed's `receive_ticket(ticket_data)` queued: a batch of one (RQ carries the job's id only).
+    received = ticket_batches.enqueue_batch(desk.boss, TicketBatchIn(tickets=[payload("Q-1")]))
     missing = get_queue().enqueue("app.rq_jobs.intake.create_task_for_ticket", 424242)
     run_worker()
     assert _ticket(db, "Q-1").is_task_allocated is True
-    assert received.return_value()["allocation_status"] == "allocated"
+    assert ticket_batches.batch_status(desk.boss, received).result["outcomes"][0]["allocation_status"] == "allocated"
     assert missing.return_value()["allocation_status"] == "not_found"
     assert missing.return_value()["message"] == "Ticket 424242 not found."
 

@@ -14,7 +14,7 @@ from app.schemas.sla import SlaConfigIn
 from app.schemas.tickets import TicketBatchIn, TicketIn
 from app.schemas.workflow import ActionPlanIn
 from app.schemas.processing import Dhis2ConnectionIn, ScheduleIn
-from app.services.helpdesk import tickets
+from app.services.helpdesk import ticket_batches, tickets
 from app.services.orchestration import automation_rules, sla_configs, webhooks, work_items
 from app.services.processing import schedules
 from app.services.processing.jobs import enqueue_job
@@ -116,7 +116,7 @@ def rows(app, db, country, planning, desk, run_worker):
     job = enqueue_job("echo", {"message": "mine"}, launcher=coordinator)
     schedule = schedules.save_schedule(coordinator, ScheduleIn(name="Nightly", process_id="echo",
                                                                inputs={"message": "x"}, frequency="daily"))
-    batch = tickets.enqueue_batch(boss, TicketBatchIn(tickets=[payload()]))
+    batch = ticket_batches.enqueue_batch(boss, TicketBatchIn(tickets=[payload()]))
     run_worker()  # the job succeeds: its results are there for its owner
     dhis2.save_connection(coordinator, Dhis2ConnectionIn(name="HMIS", url="https://dhis2.example.org", username="u",
                                                          password="secret-1"))

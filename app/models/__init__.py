@@ -23,3 +23,4 @@ from app.models.automation import (  # noqa: E402,F401
     WebhookEndpoint,
 )
 from app.models.sla import BusinessCalendarConfig, SlaConfig, SlaRecord, SlaStatus  # noqa: E402,F401
+from app.models.ticket_batches import TicketBatchItem  # noqa: E402,F401

@@ -6,7 +6,7 @@ import os
 
 from rq import cron
 
-from app.rq_jobs.intake import retry_ticket_allocations
+from app.rq_jobs.intake import clear_ended_ticket_batches, retry_ticket_allocations
 from app.rq_jobs.maintenance import reap_jobs
 from app.rq_jobs.outbox import relay_outbox_job
 from app.rq_jobs.schedules import dispatch_schedules
@@ -19,6 +19,8 @@ cron.register(reap_jobs, QUEUE, interval=60, job_timeout=120, name="reap-stale-j
 cron.register(dispatch_schedules, QUEUE, interval=60, job_timeout=120, name="dispatch-schedules")
 # Tickets whose role source was unreachable are allocated again when it answers.
 cron.register(retry_ticket_allocations, QUEUE, interval=60, job_timeout=300, name="retry-ticket-allocations")
+# Ticket batches whose worker died (the reaper failed their job): their unreceived tickets are cleared.
+cron.register(clear_ended_ticket_batches, QUEUE, interval=300, job_timeout=120, name="clear-ended-ticket-batches")
 # Safety net for the outbox relay process (`flask outbox relay`): events and webhooks flow even without it.
 cron.register(relay_outbox_job, QUEUE, interval=60, job_timeout=120, name="relay-outbox")
 cron.register(scan_sla_breaches_job, QUEUE, interval=60, job_timeout=120, name="scan-sla-breaches")

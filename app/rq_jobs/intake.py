@@ -1,31 +1,9 @@
-"""RQ job functions for ticket intake (plain RQ jobs: one per ticket or per batch, no `jobs` row —
-intake is high-volume). Each loads ids/data, calls a service, returns a small summary."""
+"""RQ job functions for ticket intake, ids only. A queued batch of tickets (or a single ticket sent
+asynchronously: a batch of one) is a job of the `ticket-batch` process, run by `app.rq_jobs.runner`."""
 from __future__ import annotations
 
 from app.extensions import db
 from app.rq_jobs import job_app
-
-
-def receive_ticket(ticket_data: dict, project_id: int) -> dict:
-    """The seed's `receive_ticket(ticket_data)`: create or update one ticket and allocate it if new."""
-    from app.services.helpdesk.intake import receive_ticket as receive
-
-    with job_app().app_context():
-        try:
-            return receive(project_id, ticket_data).as_dict()
-        finally:
-            db.session.remove()
-
-
-def receive_tickets_job(project_id: int, tickets: list) -> dict:
-    """A bulk batch, in one transaction."""
-    from app.services.helpdesk.intake import receive_tickets, summarize_outcomes
-
-    with job_app().app_context():
-        try:
-            return summarize_outcomes(receive_tickets(project_id, tickets))
-        finally:
-            db.session.remove()
 
 
 def create_task_for_ticket(ticket_id: int) -> dict:
@@ -46,5 +24,16 @@ def retry_ticket_allocations() -> int:
     with job_app().app_context():
         try:
             return retry_due_allocations()
+        finally:
+            db.session.remove()
+
+
+def clear_ended_ticket_batches() -> int:
+    """RQ cron: clear the tickets still staged for batches whose job ended without them (worker died)."""
+    from app.services.helpdesk.ticket_batches import clear_ended_batches
+
+    with job_app().app_context():
+        try:
+            return clear_ended_batches()
         finally:
             db.session.remove()

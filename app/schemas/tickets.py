@@ -185,17 +185,23 @@ class SelfLink(BaseModel):
     self_: str = Field(alias="self")
 
 
+class BatchLinks(SelfLink):
+    job: str = Field(description="The batch's job: OGC statusInfo for JSON clients, the job page for browsers")
+
+
 class QueuedBatchOut(BaseModel):
-    id: str
+    id: str = Field(description="The batch's id, also its job's id")
     status: str
-    links: SelfLink = Field(alias="_links")
+    links: BatchLinks = Field(alias="_links")
 
 
 class TicketBatchOut(BaseModel):
     id: str
-    status: str
+    status: str = Field(description="queued | started | finished | failed | canceled (its job's status in RQ's words)")
     count: int | None
     enqueued_at: str | None
+    progress: int = Field(description="0–100, as its job reports it (per chunk of tickets received)")
+    links: BatchLinks = Field(alias="_links")
     result: BatchSummaryOut | None = Field(None, description="Once finished")
     error: str | None = Field(None, description="When it failed")
 

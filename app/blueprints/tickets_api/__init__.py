@@ -13,6 +13,7 @@ from app.schemas.tickets import (
     TicketFilters, TicketIn, TicketOut, UserIds,
 )
 from app.security import api_user
+from app.services.helpdesk import ticket_batches
 from app.services.helpdesk import tickets as svc
 from app.services.helpdesk.staff_roles import round_robin_user_ids
 from app.services.platform.paging import paginate
@@ -32,12 +33,13 @@ def receive(body: TicketIn):
 @bp.post("/tickets/bulk/")
 @operation(body=TicketBatchIn, query=BulkQuery, responses={202: QueuedBatchOut, 200: BatchSummaryOut})
 def receive_bulk(body: TicketBatchIn, query: BulkQuery):
-    """Receive many tickets in one RQ job (202 + Location of the batch); `?sync=1` processes them now (200)"""
+    """Receive many tickets in one job of the `ticket-batch` process (202 + Location of the batch, linked to
+    its job); `?sync=1` processes them now (200)"""
     if query.sync:
         return jsonify(batch_summary_json(svc.submit_batch(api_user(), body)))
-    job_id = svc.enqueue_batch(api_user(), body)
+    job_id = ticket_batches.enqueue_batch(api_user(), body)
     location = url_for("tickets_api.batch", job_id=job_id)
-    response = jsonify(queued_batch_json(job_id, location))
+    response = jsonify(queued_batch_json(job_id, location, url_for("jobs.detail", job_id=job_id)))
     response.headers["Location"] = location
     return response, 202
 
@@ -45,8 +47,10 @@ def receive_bulk(body: TicketBatchIn, query: BulkQuery):
 @bp.get("/tickets/batches/<job_id>/")
 @operation(responses={200: TicketBatchOut})
 def batch(job_id: str):
-    """A queued batch: its status and, once finished, its outcomes"""
-    return jsonify(ticket_batch_json(svc.batch_status(api_user(), job_id)))
+    """A queued batch: its status (read from its job) and, once finished, its outcomes"""
+    batch = ticket_batches.batch_status(api_user(), job_id)
+    return jsonify(ticket_batch_json(batch, url_for("tickets_api.batch", job_id=batch.id),
+                                     url_for("jobs.detail", job_id=batch.id)))
 
 
 @bp.get("/tickets/")

@@ -7,7 +7,7 @@ from app.blueprints.api.serializers import iso
 from app.models import Task, Ticket, User
 from app.services.helpdesk.intake import Outcome, summarize_outcomes
 from app.services.helpdesk.ticket_tasks import allowed_actions, current_assignments
-from app.services.helpdesk.tickets import TicketBatch
+from app.services.helpdesk.ticket_batches import TicketBatch
 
 
 def task_assignees_json(task: Task) -> list[dict]:
@@ -97,16 +97,20 @@ def batch_summary_json(outcomes: list[Outcome]) -> dict:
     return summarize_outcomes(outcomes)
 
 
-def queued_batch_json(job_id: str, batch_url: str) -> dict:
-    return {"id": job_id, "status": "queued", "_links": {"self": batch_url}}
+def queued_batch_json(job_id: str, batch_url: str, job_url: str) -> dict:
+    return {"id": job_id, "status": "queued", "_links": {"self": batch_url, "job": job_url}}
 
 
-def ticket_batch_json(batch: TicketBatch) -> dict:
-    """A queued batch: its status and, once finished, its summary; a failed one says so."""
-    body = {"id": batch.id, "status": batch.status, "count": batch.count,
-            "enqueued_at": batch.enqueued_at.isoformat() if batch.enqueued_at else None}
-    if batch.status == "finished":
+def ticket_batch_json(batch: TicketBatch, batch_url: str, job_url: str) -> dict:
+    """A queued batch: its status, progress and, once finished, its summary; a failed or stopped one
+    says so. Linked to its job (OGC statusInfo for JSON clients, the job page for browsers)."""
+    body = {"id": batch.id, "status": batch.status, "count": batch.count, "enqueued_at": batch.enqueued_at.isoformat(),
+            "progress": batch.progress,
+            "_links": {"self": batch_url, "job": job_url}}
+    if batch.result is not None:
         body["result"] = batch.result
-    elif batch.status == "failed":
-        body["error"] = "The batch failed; nothing of it was stored. Send it again."
+    elif batch.status in ("failed", "canceled"):
+        body["error"] = (f"The batch {'failed' if batch.status == 'failed' else 'was stopped'}: {batch.message} "
+                         "Tickets received before that are stored; sending the batch again is safe (tickets are "
+                         "matched by their external id and never get a second task).")
     return body

@@ -1,22 +1,18 @@
-"""Tickets as people and clients see them: the queue, one ticket, submitting tickets (form, API, RQ)."""
+"""Tickets as people and clients see them: the queue, one ticket, submitting tickets (form, API; queued
+batches are `ticket_batches`)."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
 
-import redis
 from sqlalchemy import Select, func, or_, select
 
-from app.extensions import db, get_queue
+from app.extensions import db
 from app.models import Permission, Task, TaskAssignment, Ticket, User
 from app.services.platform.permissions import require_permission
 from app.services.platform.access import get_scoped, project_scope, resolve_project
-from app.services.platform.errors import DomainError, FieldErrors, NotFound
+from app.services.platform.errors import FieldErrors
 from app.services.helpdesk.intake import Outcome, receive_ticket, receive_tickets
 from app.schemas.tickets import TicketBatchIn, TicketIn
-
-BATCH_RESULT_TTL = 24 * 3600
 
 
 def tickets_query(user: User, status: str | None = None, priority: str | None = None, department: str | None = None,
@@ -60,7 +56,8 @@ def assignments_by_task(task_ids: list[int]) -> dict[int, list[TaskAssignment]]:
     return out
 
 
-def _project(user: User, project_id: int | None) -> int:
+def receiving_project(user: User, project_id: int | None) -> int:
+    """The project tickets sent by `user` go to (CREATE_TASK needed; `project_id` when they have several)."""
     require_permission(user, Permission.CREATE_TASK)
     errors = FieldErrors()
     project_id = resolve_project(user, project_id, errors)
@@ -72,7 +69,7 @@ def submit_ticket(user: User, ticket: TicketIn) -> Outcome:
     """One ticket from the form or the API, processed now. Invalid data is a 400 naming every bad
     field and stores nothing. Without an external id (the form), one is made; without a requester,
     it is the user."""
-    project_id = _project(user, ticket.project_id)
+    project_id = receiving_project(user, ticket.project_id)
     made = {}
     if ticket.external_id is None:
         made["external_id"] = f"WEB-{uuid.uuid4().hex[:10].upper()}"
@@ -83,48 +80,4 @@ def submit_ticket(user: User, ticket: TicketIn) -> Outcome:
 
 def submit_batch(user: User, batch: TicketBatchIn) -> list[Outcome]:
     """Many tickets processed now (bulk with ?sync=1); each gets its own outcome."""
-    return receive_tickets(_project(user, batch.project_id), batch.tickets)
-
-
-def enqueue_batch(user: User, batch: TicketBatchIn) -> str:
-    """Queue one RQ job for the whole batch; returns its id (GET /api/tickets/batches/<id>/)."""
-    project_id = _project(user, batch.project_id)
-    tickets = batch.tickets
-    job_id = f"tickets-{uuid.uuid4()}"
-    try:
-        get_queue().enqueue_call("app.rq_jobs.intake.receive_tickets_job", args=(project_id, tickets), job_id=job_id,
-                                 timeout=600, result_ttl=BATCH_RESULT_TTL, failure_ttl=7 * 24 * 3600,
-                                 meta={"project_id": project_id, "user_id": user.id, "count": len(tickets)},
-                                 description=f"receive {len(tickets)} tickets for project {project_id}")
-    except redis.RedisError as exc:
-        raise DomainError("The job queue is unreachable; the tickets were not received.") from exc
-    return job_id
-
-
-@dataclass(frozen=True)
-class TicketBatch:
-    """A queued batch of tickets: its RQ status and, once finished, its summary (`summarize_outcomes`)."""
-
-    id: str
-    status: str
-    count: int | None
-    enqueued_at: datetime | None
-    result: dict | None = None
-
-
-def batch_status(user: User, job_id: str) -> TicketBatch:
-    """A queued batch as its submitter's project sees it: status and, once done, its summary."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job
-
-    from app.extensions import get_redis
-
-    try:
-        job = Job.fetch(job_id, connection=get_redis()) if job_id.startswith("tickets-") else None
-    except NoSuchJobError:
-        job = None
-    if job is None or job.meta.get("project_id") not in user.project_ids:
-        raise NotFound(f"No ticket batch '{job_id}'")
-    status = getattr(job.get_status(refresh=True), "value", None) or str(job.get_status())
-    return TicketBatch(job.id, status, job.meta.get("count"), job.enqueued_at,
-                       job.return_value() if status == "finished" else None)
+    return receive_tickets(receiving_project(user, batch.project_id), batch.tickets)

@@ -23,6 +23,9 @@ _VIEWS = {
     DISMISSED: ("KILLED", "failed"),
 }
 
+# canonical -> RQ's job status words, which the ticket batch status URL spoke when RQ held its status
+_RQ = {ACCEPTED: "queued", RUNNING: "started", SUCCESSFUL: "finished", FAILED: "failed", DISMISSED: "canceled"}
+
 # OpenHEXA pipeline run status (inbound) -> (canonical, skipped)
 _FROM_OPENHEXA = {
     "queued": (ACCEPTED, False),
@@ -61,6 +64,11 @@ def to_iaso(status: str, skipped: bool = False) -> str:
 def to_eo(status: str) -> str:
     """eo-api job status for a canonical status."""
     return _VIEWS[status][1]
+
+
+def to_rq(status: str) -> str:
+    """RQ's word for a canonical status (the ticket batch status URL's vocabulary)."""
+    return _RQ[status]
 
 
 def from_external(value: str) -> tuple[str, bool]:
