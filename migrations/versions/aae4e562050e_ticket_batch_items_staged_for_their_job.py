@@ -5,7 +5,7 @@ in the RQ job's arguments. Batches queued before this revision live only in RQ a
 drain the queue (let workers finish) before upgrading.
 
 Revision ID: aae4e562050e
-Revises: 853da17fae4e
+Revises: 29847f5bf1f3
 Create Date: 2026-11-29 16:33:46.038480
 
 """
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = 'aae4e562050e'
-down_revision = '853da17fae4e'
+down_revision = '29847f5bf1f3'
 branch_labels = None
 depends_on = None
 
