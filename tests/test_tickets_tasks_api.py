@@ -163,7 +163,7 @@ def test_move_to_next_step_staffs_the_next_role_and_completes_at_the_last(client
 
 def test_complete_task_runs_the_end_logic(client, db, desk, api_token, task_id):
     a2 = api_token(desk.agents[1])
-    done = client.post(f"{BASE}/{task_id}/complete_task/", headers=a2)
+    done = client.post(f"{BASE}/{task_id}/complete_task/", json={"skip_remaining_steps": True}, headers=a2)
     assert done.status_code == 200 and done.json["task"]["completed_at"]
     assert {u["status"] for u in done.json["task"]["users"]} == {"completed"}
     started, completed = _events(db, "TaskStatusChanged")  # new → in_progress → completed, one commit
@@ -178,8 +178,9 @@ def test_complete_task_runs_the_end_logic(client, db, desk, api_token, task_id):
 def test_completion_without_end_logic_sends_no_notification(client, db, desk, api_token, task_id):
     desk.workflow.end_logic = "none"
     db.session.commit()
-    client.post(f"{BASE}/{task_id}/complete_task/", headers=api_token(desk.boss))
-    assert _events(db, "NotificationRequested") == []
+    done = client.post(f"{BASE}/{task_id}/complete_task/", json={"skip_remaining_steps": True},
+                       headers=api_token(desk.boss))
+    assert done.json["task"]["status"] == "completed" and _events(db, "NotificationRequested") == []
 
 
 def test_the_seed_assign_user_body_and_bad_queries(client, desk, api_token, task_id):

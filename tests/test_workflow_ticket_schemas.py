@@ -53,7 +53,7 @@ def test_the_document_lists_aliases_states_and_statuses(client):
     action = doc["paths"]["/tasks/api/tasks/{task_id}/{action}/"]["post"]
     assert action["requestBody"]["required"] is False
     assert {p["name"]: p["schema"].get("enum") for p in action["parameters"]}["action"] == [
-        "block", "cancel", "complete", "next_step", "resume", "start"]
+        "block", "cancel", "next_step", "resume", "start"]
     listing = doc["paths"]["/api/workflow/tasks"]["get"]
     assert listing["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("WorkflowTaskOut_")
     assert doc["paths"]["/api/workflow/tasks/transitions"]["post"]["responses"]["400"]["content"]

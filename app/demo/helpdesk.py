@@ -116,13 +116,18 @@ def _work_some_tasks(task_ids: list[int], users: dict[str, User]) -> None:
     """Move a few tasks along so the board shows every column."""
     from app.services.helpdesk.ticket_tasks import get_task
 
-    for n, task_id in enumerate(task_ids[:8]):
+    def assignee(task_id: int) -> User:
         task = get_task(users["intake.amina"], task_id)
-        actor = next(u for u in users.values() if any(a.user_id == u.id for a in task.assignments))
+        return next(u for u in users.values() if any(a.user_id == u.id and a.step_id == task.current_step_id
+                                                     for a in task.assignments))
+
+    for n, task_id in enumerate(task_ids[:8]):
+        actor = assignee(task_id)
         perform_action(actor, task_id, "start")
         if n % 4 == 1:
             move_to_next_step(actor, task_id)
         elif n % 4 == 2:
             perform_action(actor, task_id, "block", "Waiting for the requester's reply")
-        elif n % 4 == 3:
-            perform_action(actor, task_id, "complete")
+        elif n % 4 == 3:  # through every step: "next step" at the last one completes it
+            while move_to_next_step(actor, task_id).status != "completed":
+                actor = assignee(task_id)

@@ -209,6 +209,10 @@ class TransitionAction(Input):
     type: Literal["transition"]
     to: Choice(dict.fromkeys(TASK_TARGETS + PLAN_TARGETS))
     reason: Text(500) = Field("", validate_default=True, description=f"Required to go to {' or '.join(REASON_REQUIRED)}")
+    skip_remaining_steps: bool = Field(False, description=(
+        "To completed: also complete a ticket task before its workflow's last step (the steps left are skipped). "
+        "Without it the rule does not complete such a task: the action's result in the rule's execution log "
+        "says which steps remain."))
 
     @field_validator("reason")
     @classmethod

@@ -117,3 +117,10 @@ class BoardQuery(Input):
     kind: TaskKindChoice | None = None
     workflow_id: OptionalId = None
     task: OptionalId = Field(None, description="A task to highlight")
+
+
+class BoardActionIn(Input):
+    """What a board action's button posts besides the board's filters: Complete at an early step
+    confirms skipping the workflow's remaining steps."""
+
+    skip_remaining_steps: bool = False

@@ -10,6 +10,7 @@ from app.schemas.common import Paging, TaskKindChoice
 from app.schemas.parsing import AliasedInput, Input
 from app.schemas.tickets import AssigneeOut
 from app.schemas.types import Choice, Id, OptionalId, Text
+from app.schemas.workflow import SKIP_REMAINING_STEPS
 from app.services.orchestration.state_machines import TASK
 
 ASSIGNMENT_STATUS_ALIASES = {"pending": "assigned", "done": "completed"}
@@ -59,6 +60,12 @@ class ActionIn(Input):
     """The optional body of a task action."""
 
     reason: Text(500) = Field("", description="Required to block or cancel")
+
+
+class CompleteIn(ActionIn):
+    """The optional body of complete (and complete_task)."""
+
+    skip_remaining_steps: bool = Field(False, description=SKIP_REMAINING_STEPS)
 
 
 class StatisticsQuery(Input):

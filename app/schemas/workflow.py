@@ -19,6 +19,10 @@ MAX_BATCH = 500  # transitions in one request
 TaskState = Choice(TASK.states, TASK.aliases, "A task state")
 PlanState = Choice(ACTION_PLAN.states, ACTION_PLAN.aliases, "An action plan state")
 Reason = Text(500)
+SKIP_REMAINING_STEPS = (
+    "Confirms completing a ticket task before its workflow's last step: the remaining steps are skipped and "
+    "the audit row records which, and by whom. Without it, such a completion is refused with 409 "
+    "STEPS_REMAINING naming the remaining steps. Not needed at the last step, nor for tasks without a workflow.")
 
 
 def _reference(raw):
@@ -60,6 +64,7 @@ class TransitionIn(AliasedInput):
     context: JsonObject | None = Field(None, description="Kept on the audit row")
     expected_state: TaskState | None = Field(None, description="Refused with 409 if the task is no longer in it")
     notes: Text(2000) | None = Field(None, description="The seed's notes: kept in the audit row's context")
+    skip_remaining_steps: bool = Field(False, description=SKIP_REMAINING_STEPS)
 
     def audit_context(self) -> dict | None:
         """What the audit row keeps: the context, with the notes."""

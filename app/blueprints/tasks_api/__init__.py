@@ -8,7 +8,7 @@ from app.blueprints.operations import operation
 from app.blueprints.tickets_api.serializers import task_json, ticket_task_action_json
 from app.schemas.common import ListOf
 from app.schemas.ticket_tasks import (
-    ActionIn, AssignUserIn, StatisticsQuery, TicketApiTaskOut, TicketRef, TicketTaskAction, TicketTaskFilters,
+    ActionIn, AssignUserIn, CompleteIn, StatisticsQuery, TicketApiTaskOut, TicketRef, TicketTaskAction, TicketTaskFilters,
     UserStatusIn, WorkflowStatistics,
 )
 from app.security import api_user
@@ -62,10 +62,11 @@ def update_user_status(task_id: int, body: UserStatusIn):
 
 
 @bp.post("/<int:task_id>/complete_task/")
-@operation(body=ActionIn, body_required=False, responses={200: TicketTaskAction, 409: None})
-def complete_task(task_id: int, body: ActionIn):
-    """Complete the task and run its workflow's end logic"""
-    return _ok(svc.complete_task(api_user(), task_id, body.reason), "Task completed")
+@bp.post("/<int:task_id>/complete/", endpoint="complete")
+@operation(body=CompleteIn, body_required=False, responses={200: TicketTaskAction, 409: None})
+def complete_task(task_id: int, body: CompleteIn):
+    """Complete the task and run its workflow's end logic (before its last step: with skip_remaining_steps)"""
+    return _ok(svc.complete_task(api_user(), task_id, body.reason, body.skip_remaining_steps), "Task completed")
 
 
 @bp.post("/<int:task_id>/move_to_next_step/")
@@ -77,7 +78,7 @@ def move_to_next_step(task_id: int):
                else f"Task moved to step '{task.current_step.name}'")
 
 
-@bp.post("/<int:task_id>/<any(start, block, resume, cancel, next_step, complete):action>/")
+@bp.post("/<int:task_id>/<any(start, block, resume, cancel, next_step):action>/")
 @operation(body=ActionIn, body_required=False, responses={200: TicketTaskAction, 409: None, 503: None})
 def action(task_id: int, action: str, body: ActionIn):
     """The board's other actions: start, block, resume, cancel"""

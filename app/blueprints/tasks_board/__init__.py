@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 
 from app.blueprints.inputs import included, page_query
 from app.blueprints.rendering import page_or_partial
-from app.schemas.helpdesk import BoardQuery
+from app.schemas.helpdesk import BoardActionIn, BoardQuery
 from app.services.helpdesk import task_board as svc
 
 bp = Blueprint("tasks_board", __name__, url_prefix="/tasks")
@@ -27,7 +27,8 @@ def index():
 def act(task_id: int, action: str):
     # block and cancel ask for a reason (hx-prompt sends it in the HX-Prompt header)
     reason = request.headers.get("HX-Prompt") or request.form.get("reason", "")
-    return _render(svc.act_on_task(current_user, task_id, action, reason, included(BoardQuery)))
+    return _render(svc.act_on_task(current_user, task_id, action, reason, included(BoardQuery),
+                                   included(BoardActionIn).skip_remaining_steps))
 
 
 @bp.post("/<int:task_id>/my-status")

@@ -70,9 +70,13 @@ def task(task_id: int):
 @bp.post("/tasks/<int:task_id>/transition")
 @operation(body=TransitionIn, responses={200: TaskTransitioned, 409: None})
 def transition_task(task_id: int, body: TransitionIn):
-    """Move a task to another state (`X-Correlation-ID` honoured)"""
+    """Move a task to another state (`X-Correlation-ID` honoured)
+
+    Completing a ticket task before its workflow's last step needs `skip_remaining_steps` (else 409
+    STEPS_REMAINING naming the steps left)."""
     return _transitioned("task", task_id, body.to_state, reason=body.reason, context=body.audit_context(),
-                         expected_state=body.expected_state, correlation_id=_correlation_id())
+                         expected_state=body.expected_state, correlation_id=_correlation_id(),
+                         skip_remaining_steps=body.skip_remaining_steps)
 
 
 @bp.post("/tasks/transitions")

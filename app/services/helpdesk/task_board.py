@@ -59,9 +59,11 @@ def task_board(user: User, view: BoardQuery) -> TaskBoard:
         assignment_statuses=[s.value for s in AssignmentStatus])
 
 
-def act_on_task(user: User, task_id: int, action: str, reason: str, view: BoardQuery) -> TaskBoard:
-    """Take a board action (start, block, resume, next_step, complete, cancel); the board after it."""
-    svc.perform_action(user, task_id, action, reason)
+def act_on_task(user: User, task_id: int, action: str, reason: str, view: BoardQuery,
+                skip_remaining_steps: bool = False) -> TaskBoard:
+    """Take a board action (start, block, resume, next_step, complete, cancel); the board after it.
+    `skip_remaining_steps`: Complete's confirmation at an early step (the button asks first)."""
+    svc.perform_action(user, task_id, action, reason, skip_remaining_steps)
     return task_board(user, view)
 
 

@@ -1,9 +1,10 @@
 """Task operations (the seed's /tasks/api/tasks/ actions): list, actions on the board, complete with
 end logic, move to the next step (staffed round-robin), manual assignment, per-user status.
 
-Status changes go through `transitions.transition` (the one state machine); `ACTIONS` only names the
-board's buttons. Step moves and assignments are compare-and-set on the task row, write their outbox
-event and audit row, and commit once.
+Status changes go through `transitions.transition` (the one state machine), which also closes the
+step's assignments and runs the workflow's end logic; `ACTIONS` only names the board's buttons. Step
+moves and assignments are compare-and-set on the task row, write their outbox event and audit row,
+and commit once.
 """
 from __future__ import annotations
 
@@ -11,21 +12,21 @@ from sqlalchemy import Select, func, select, update
 
 from app.extensions import db
 from app.models import (
-    EndLogic, Permission, Task, TaskAssignment, TaskStatus, Ticket, User, Workflow, utcnow,
+    AssignmentStatus, Permission, Task, TaskAssignment, TaskStatus, Ticket, User, Workflow, utcnow,
 )
 from app.services.platform.permissions import require_permission
 from app.services.platform import audit
 from app.services.platform.access import get_scoped, project_scope
-from app.services.platform.errors import Conflict, FieldErrors, Forbidden, InvalidTransition, NotFound
+from app.services.platform.errors import Conflict, DomainError, FieldErrors, Forbidden, InvalidTransition, NotFound
 from app.services.platform.outbox import emit_event
 from app.services.helpdesk.round_robin import RoleSourceUnreachable, lock_states, next_assignees, role_staffing, save_states
 from app.services.orchestration.state_machines import TASK
 from app.services.orchestration.task_queries import tasks_query, with_related
+from app.services.orchestration.task_effects import close_step_assignments
 from app.schemas.ticket_tasks import AssignUserIn, TicketTaskFilters, UserStatusIn
 from app.services.orchestration.transitions import allowed_transitions, finish, is_supervisor, transition
 
 S = TaskStatus
-OPEN_ASSIGNMENT = ("assigned", "in_progress", "on_hold")
 TERMINAL = (S.COMPLETED.value, S.CANCELLED.value)
 # Board action → (the state it applies to, or None for any; the state it leads to; label). Which ones a
 # user may take comes from the state machine (`transitions.allowed_transitions`).
@@ -106,44 +107,35 @@ def _event(event_type: str, task: Task, payload: dict, causation_id: str | None 
                       correlation_id=f"ticket:{task.ticket_id}", causation_id=causation_id)
 
 
-def _close_step_assignments(task: Task, status: str = "completed") -> None:
-    for assignment in current_assignments(task):
-        if assignment.status in OPEN_ASSIGNMENT:
-            assignment.status, assignment.updated_at = status, utcnow()
-
-
-def perform_action(user: User, task_id, action: str, reason: str = "") -> Task:
-    """Apply a board action (start, block, resume, next_step, complete, cancel) through the state machine."""
+def perform_action(user: User, task_id, action: str, reason: str = "", skip_remaining_steps: bool = False) -> Task:
+    """Apply a board action (start, block, resume, next_step, complete, cancel) through the state machine
+    (which closes the step's assignments of a cancelled task). `skip_remaining_steps`: see complete_task."""
     task = get_task(user, task_id)
     if action == "next_step":
         return move_to_next_step(user, task.id)
     if action == "complete":
-        return complete_task(user, task.id, reason)
+        return complete_task(user, task.id, reason, skip_remaining_steps)
     _check_action(user, task, action)
-    result = transition(user, "task", task.id, ACTIONS[action][1], reason=reason, context={"action": action},
-                        commit=False)
-    if result.to_state == S.CANCELLED.value:
-        _close_step_assignments(task, "declined")
-    finish(result)
+    transition(user, "task", task.id, ACTIONS[action][1], reason=reason, context={"action": action})
     db.session.refresh(task)
     return task
 
 
-def complete_task(user: User, task_id, reason: str = "") -> Task:
-    """Complete the task and run its workflow's end logic (notification: a NotificationRequested event)."""
+def complete_task(user: User, task_id, reason: str = "", skip_remaining_steps: bool = False) -> Task:
+    """Complete the task (a `new` one passes through in_progress, in one commit); the transition closes
+    its step's assignments and runs its workflow's end logic. Before the workflow's last step it is
+    refused (StepsRemaining, nothing written) unless `skip_remaining_steps` confirms skipping the rest."""
     task = get_task(user, task_id)
     _check_action(user, task, "complete")
-    if task.status == S.NEW.value:
-        transition(user, "task", task.id, S.IN_PROGRESS.value, reason=reason, context={"action": "complete"},
-                   commit=False)
-    result = transition(user, "task", task.id, S.COMPLETED.value, reason=reason, context={"action": "complete"},
-                        commit=False)
-    people = [a.user_id for a in current_assignments(task)]
-    _close_step_assignments(task)
-    if task.workflow is not None and task.workflow.end_logic == EndLogic.NOTIFICATION:
-        _event("NotificationRequested", task, {
-            "reason": "task_completed", "subject": f"Ticket {task.ticket.external_id} resolved: {task.ticket.subject}",
-            "user_ids": people, "requester": task.ticket.requester}, causation_id=result.event_id)
+    try:
+        if task.status == S.NEW.value:
+            transition(user, "task", task.id, S.IN_PROGRESS.value, reason=reason, context={"action": "complete"},
+                       commit=False)
+        result = transition(user, "task", task.id, S.COMPLETED.value, reason=reason, context={"action": "complete"},
+                            commit=False, skip_remaining_steps=skip_remaining_steps)
+    except DomainError:
+        db.session.rollback()  # the start above, if any, goes with the refusal
+        raise
     finish(result)
     db.session.refresh(task)
     return task
@@ -168,8 +160,8 @@ def move_to_next_step(user: User, task_id) -> Task:
     last = lock_states([role.id])[role.id]
     picks, last = next_assignees(staffing.members, last, staffing.limit, role.name)
     save_states({role.id: last})
-    _close_step_assignments(task)  # the loaded task still points at the step it leaves
     now = utcnow()
+    close_step_assignments({task.id: (previous_step, AssignmentStatus.COMPLETED.value)}, now)
     for pick in picks:
         db.session.add(TaskAssignment(task_id=task.id, step_id=step.id, user_id=pick.user_id, username=pick.username,
                                       role_name=role.name, status="assigned", reason=pick.reason, assigned_on=now,

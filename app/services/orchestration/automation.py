@@ -206,7 +206,7 @@ def run_action(action: dict, rule: AutomationRule, event: OutboxEvent, doc: dict
                     "delivery_id": delivery.id if delivery is not None else None}
         return {"type": kind, "ok": False, "error": f"unknown action type {kind!r}"}
     except DomainError as exc:
-        return {"type": kind, "ok": False, "error": exc.message}
+        return {"type": kind, "ok": False, "error": exc.message, "error_code": exc.code}
 
 
 def _create_task(action: dict, doc: dict, payload: dict, cause) -> dict:
@@ -223,7 +223,8 @@ def _create_task(action: dict, doc: dict, payload: dict, cause) -> dict:
 
 def _transition(action: dict, event: OutboxEvent, doc: dict, cause) -> dict:
     result = transition(None, event.aggregate_type, event.aggregate_id, action.get("to"),
-                        reason=render_text(action.get("reason") or "automation", doc), cause=cause, commit=False)
+                        reason=render_text(action.get("reason") or "automation", doc), cause=cause, commit=False,
+                        skip_remaining_steps=action.get("skip_remaining_steps") is True)
     return {"type": "transition", "ok": True, "entity": f"{event.aggregate_type}:{event.aggregate_id}",
             "from": result.from_state, "to": result.to_state}
 

@@ -25,7 +25,8 @@ from app.services.orchestration import automation
 from app.schemas.automation import RuleIn, WebhookAction
 from app.services.platform.access import project_scope, resolve_scope
 from app.services.orchestration.conditions import evaluate
-from app.services.orchestration.state_machines import MACHINES
+from app.services.orchestration.state_machines import MACHINES, TASK
+from app.services.orchestration.task_effects import StepsRemaining, confirm_completion
 from app.services.orchestration.webhook_targets import check_target
 from app.services.platform.errors import Conflict, FieldErrors, Forbidden, NotFound
 
@@ -245,5 +246,12 @@ def _preview_transition(action: dict, event: OutboxEvent) -> dict:
     if to not in machine.edges.get(obj.status, ()):
         return {"type": "transition", "ok": False, "summary": f"Refused: {label} is {obj.status} now and cannot "
                 f"go to {to} (allowed: {', '.join(machine.edges.get(obj.status, ())) or 'none'})."}
+    skipping = {}
+    if machine is TASK:
+        try:
+            skipping = confirm_completion(obj, to, action.get("skip_remaining_steps") is True, {}, None)
+        except StepsRemaining as exc:
+            return {"type": "transition", "ok": False, "summary": f"Refused: {exc.message}"}
     return {"type": "transition", "ok": True, "summary": f"Move {label} from {obj.status} to {to}"
-            + (f" (reason: {action.get('reason')})" if action.get("reason") else "")}
+            + (f" (reason: {action.get('reason')})" if action.get("reason") else "")
+            + "".join(f", skipping step '{step['name']}'" for step in skipping.get("skipped_steps", ()))}

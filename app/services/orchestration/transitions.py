@@ -2,8 +2,11 @@
 `state_machines`.
 
 `transition()` checks the edge, the permission, who may act on this row and the guards; then a
-compare-and-set on the state column, the audit row (`StateTransition`), the SLA clocks and the outbox
-event — one commit. `allowed_transitions` drives the buttons.
+compare-and-set on the state column, the audit row (`StateTransition`), the SLA clocks, the outbox
+event and what a ticket task's change does to its workflow (`task_effects`: its step's assignments
+close, the end logic runs; completing it before the last step needs `skip_remaining_steps`) — one
+commit. `transition_tasks()` does the same for many tasks, set-based. `allowed_transitions` drives the
+buttons.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from app.extensions import db
 from app.models import (
     ActionPlan, ActionPlanStatus, OutboxEvent, Permission, StateTransition, Task, TaskStatus, User, utcnow,
 )
-from app.services.orchestration import sla
+from app.services.orchestration import sla, task_effects
 from app.services.orchestration.state_machines import (
     ACTION_PLAN, MACHINES, TASK, Machine, machine_for, task_correlation,
 )
@@ -52,6 +55,11 @@ class Cause:
         chain = tuple(event.rule_chain or ()) + ((rule_id,) if rule_id is not None else ())
         # an origin without a correlation id gives its own id to its chain (the fan-out budget's key)
         return cls(event.id, event.correlation_id or event.id, event.depth, chain)
+
+    @property
+    def rule_id(self) -> int | None:
+        """The rule that made the change (the last of the chain), if a rule did."""
+        return self.rule_chain[-1] if self.rule_chain else None
 
     def event_kwargs(self) -> dict:
         return {"causation_id": self.event_id, "correlation_id": self.correlation_id,
@@ -123,16 +131,18 @@ def _count(entity_type: str, result: str) -> None:
 
 def transition(actor: User | None, entity_type: str, entity_id, to_state, *, reason: str = "",
                context: dict | None = None, expected_state: str | None = None, correlation_id: str | None = None,
-               cause: Cause | None = None, commit: bool = True, now: datetime | None = None) -> TransitionResult:
+               cause: Cause | None = None, commit: bool = True, now: datetime | None = None,
+               skip_remaining_steps: bool = False) -> TransitionResult:
     """Move a task or action plan to `to_state`. `actor` None is the system (automation): no
     permission check, and `cause` links the change to the event that led to it. With commit=False
-    the caller owns the transaction (the outbox relay runs rules inside its own)."""
+    the caller owns the transaction (the outbox relay runs rules inside its own).
+    `skip_remaining_steps` confirms completing a ticket task before its workflow's last step."""
     machine = MACHINES.get(entity_type)
     if machine is None:
         raise InvalidTransition(f"No state machine for {entity_type!r}; there are {', '.join(MACHINES)}.")
     try:
         result = _transition(machine, actor, entity_id, to_state, reason, context, expected_state, correlation_id,
-                             cause, now)
+                             cause, now, skip_remaining_steps)
     except DomainError as exc:
         _count(machine.entity_type, _outcome(exc.code))
         raise
@@ -170,16 +180,26 @@ def _load(machine: Machine, actor: User | None, entity_id):
 
 
 def _transition(machine: Machine, actor, entity_id, raw_to, reason, context, expected_state, correlation_id, cause,
-                now) -> TransitionResult:
+                now, skip_remaining_steps) -> TransitionResult:
     obj = _load(machine, actor, entity_id)
     to_state, reason = _check(machine, actor, obj, raw_to, reason, expected_state)
+    routes: dict = {}
+    if machine is TASK:
+        context = _with(context, task_effects.confirm_completion(obj, to_state, skip_remaining_steps, routes, actor,
+                                                                 cause.rule_id if cause else None))
     before, now = obj.status, now or utcnow()
     _compare_and_set(machine, obj, before, _changes(machine, obj, to_state, actor, now))
     event, audit = _rows(machine, obj, before, to_state, actor, reason, context, correlation_id, cause, now)
-    _insert([event], [audit])
+    effects = task_effects.apply([(obj, to_state, event)], routes, now) if machine is TASK else []
+    _insert([event, *effects], [audit])
     if machine is TASK:
         sla.on_task_transitions([(obj, before, to_state)], now)
     return TransitionResult(obj, before, to_state, event["id"], audit["correlation_id"])
+
+
+def _with(context: dict | None, more: dict) -> dict | None:
+    """The audit context with what the change's effects add to it."""
+    return {**(context or {}), **more} if more else context
 
 
 def _check(machine: Machine, actor, obj, raw_to, reason, expected_state) -> tuple[str, str]:
@@ -274,10 +294,14 @@ def transition_tasks(actor: User, items: list[TransitionItem], now: datetime | N
     `transition()` checks one and is applied or refused on its own; a refused item changes nothing, and
     later items of the same task see the state it is really in. Returns one result per item. Commits.
 
-    Set-based: one SELECT for the tasks, one compare-and-set UPDATE for all of them (a task changed
-    meanwhile refuses its items with a conflict), multi-row INSERTs for the events and audit rows."""
+    Set-based: one SELECT for the tasks, one for the workflows of the ticket tasks completed, one
+    compare-and-set UPDATE for all of them (a task changed meanwhile refuses its items with a
+    conflict), one UPDATE for the step assignments they close, multi-row INSERTs for the events and
+    audit rows."""
     now = now or utcnow()
     tasks = _load_tasks(actor, {item.task_id for item in items})
+    routes = task_effects.load_routes({tasks[item.task_id] for item in items if item.task_id in tasks
+                                       and TASK.normalise(item.to_state) == S.COMPLETED.value})
     first_state: dict[int, str] = {}
     pending: dict[int, dict] = {}
     accepted, results = [], []
@@ -287,6 +311,8 @@ def transition_tasks(actor: User, items: list[TransitionItem], now: datetime | N
             if task is None:
                 raise NotFound(f"No task {item.task_id}")
             to_state, reason = _check(TASK, actor, task, item.to_state, item.reason, item.expected_state)
+            context = _with(item.audit_context(), task_effects.confirm_completion(
+                task, to_state, item.skip_remaining_steps, routes, actor))
         except DomainError as exc:
             results.append(_refusal(index, item.task_id, exc))
             continue
@@ -296,10 +322,10 @@ def transition_tasks(actor: User, items: list[TransitionItem], now: datetime | N
         pending.setdefault(task.id, {}).update(values)
         for name, value in values.items():  # later items of this task are checked against this state
             set_committed_value(task, name, value)
-        accepted.append((index, task, before, to_state, reason, item.audit_context()))
+        accepted.append((index, task, before, to_state, reason, context))
         results.append(None)
     changed = _compare_and_set_many(first_state, pending)
-    events, audits, sla_changes = [], [], []
+    events, audits, sla_changes, entered = [], [], [], []
     for index, task, before, to_state, reason, context in accepted:
         if task.id not in changed:
             results[index] = _refusal(index, task.id, Conflict(
@@ -309,12 +335,13 @@ def transition_tasks(actor: User, items: list[TransitionItem], now: datetime | N
         events.append(event)
         audits.append(audit)
         sla_changes.append((task, before, to_state))
+        entered.append((task, to_state, event))
         results[index] = {"index": index, "ok": True, "task_id": task.id, "from": before, "to": to_state,
                           "event_id": event["id"], "correlation_id": audit["correlation_id"]}
     for task_id in set(pending) - changed:
         db.session.expire(tasks[task_id])
     if events:
-        _insert(events, audits)
+        _insert(events + task_effects.apply(entered, routes, now), audits)
         sla.on_task_transitions(sla_changes, now)
     db.session.commit()
     _count_results(results)
