@@ -271,6 +271,8 @@ def execute_job(job_id: str) -> str | None:
         return finish_job(job_id, st.FAILED, exc.message, from_statuses=(st.ACCEPTED,))
     if job.status == st.RUNNING and process.poll is not None:
         return _poll(job, process)
+    if job.status != st.ACCEPTED:
+        return None  # ended, or running elsewhere: a late or repeated delivery
     launch, refusal = _launch_as_stored(job)
     db.session.rollback()
     if refusal:
