@@ -126,6 +126,7 @@ def serve(state: Double):
 
 @pytest.fixture
 def double():
+    openhexa_schema()  # built once per process, now: not inside the first answer, against a client's timeout
     state = Double()
     server = serve(state)
     yield state
@@ -133,15 +134,27 @@ def double():
     assert state.invalid == [], f"documents that do not match the schema: {state.invalid}"
 
 
+# A timeout no answer of the double reaches, even on a loaded machine (a launch that times out fails its job:
+# it is not retried); tests of slow answers shorten it with `short_http_timeout`.
+HTTP_TIMEOUT = 5.0
+SHORT_HTTP_TIMEOUT = 0.5
+
+
 @pytest.fixture
 def configured(app, web_app, double, make_user):
-    """OpenHEXA configured to use the double, with a short HTTP timeout (in the tests' and the web app)."""
+    """OpenHEXA configured to use the double (in the tests' and the web app)."""
     from app.schemas.openhexa import OpenHexaSettingsIn
     from app.services.planning import openhexa
 
     admin = make_user(role="admin", projects=["Demo project"], platform_operator=True)
-    app.config["OPENHEXA_HTTP_TIMEOUT"] = web_app.config["OPENHEXA_HTTP_TIMEOUT"] = 0.5
+    app.config["OPENHEXA_HTTP_TIMEOUT"] = web_app.config["OPENHEXA_HTTP_TIMEOUT"] = HTTP_TIMEOUT
     openhexa.save_config(admin, OpenHexaSettingsIn(openhexa_url=double.url, openhexa_token=TOKEN, workspace_slug="demo",
                                                    lqas_pipeline_code="fieldflow-lqas", poll_delay_seconds=0,
                                                    timeout_minutes=10))
     return admin
+
+
+@pytest.fixture
+def short_http_timeout(app, web_app, configured):
+    """A 0.5 s HTTP timeout, for tests of slow answers (the double's `slow_seconds`, `latency`)."""
+    app.config["OPENHEXA_HTTP_TIMEOUT"] = web_app.config["OPENHEXA_HTTP_TIMEOUT"] = SHORT_HTTP_TIMEOUT

@@ -9,7 +9,7 @@ from app.schemas.openhexa import OpenHexaSettingsIn
 from app.services.planning import openhexa
 from app.schemas.planning import PlanningChanges
 from app.services.planning.plannings import update_planning
-from tests.openhexa_double import PIPELINE_ID, TOKEN, configured, double  # noqa: F401
+from tests.openhexa_double import PIPELINE_ID, TOKEN, configured, double, short_http_timeout  # noqa: F401
 from tests.planning_fixtures import country, planning  # noqa: F401
 
 HX = {"HX-Request": "true"}
@@ -41,7 +41,8 @@ def test_form_lists_pipelines_after_the_page_then_from_the_cache(client, login, 
     assert 'hx-trigger="load"' in client.get("/plannings/new").get_data(as_text=True)
 
 
-def test_slow_openhexa_never_delays_the_form_or_the_dialog(client, login, configured, double, country, planning):
+def test_slow_openhexa_never_delays_the_form_or_the_dialog(client, login, configured, short_http_timeout, double,
+                                                           country, planning):
     double.latency = 3.0  # longer than the 0.5 s HTTP timeout
     update_planning(country.coordinator, planning.id, PlanningChanges(pipeline_uuids=["lqas-sampling", PIPELINE_ID]))
     login(country.coordinator)

@@ -1,5 +1,6 @@
 """The real SDK pipeline (pipelines/lqas/pipeline.py), run in-process through openhexa-sdk against a
-live Fieldflow: it ends with the same assignments as the built-in pipeline and a successful job."""
+live Fieldflow: it ends with the same assignments as the built-in pipeline, and the job succeeds when
+OpenHEXA ends the run."""
 import pytest
 from sqlalchemy import select
 
@@ -7,6 +8,7 @@ from app.models import Assignment, Job
 from app.schemas.openhexa import OpenHexaSettingsIn
 from app.schemas.planning import LqasInputs
 from app.services.processing import job_status as st
+from app.services.processing.jobs import execute_job
 from app.services.planning import openhexa as svc
 from app.services.planning.sampling import _plan, sample
 from tests.openhexa_double import PIPELINE_ID, TOKEN, VERSION_ID, Double, serve
@@ -43,7 +45,11 @@ def test_sdk_pipeline_samples_like_the_builtin_one(app, web_app, db, client, liv
 
     db.session.expire_all()
     job = db.session.get(Job, response.get_json()["task"]["id"])
-    assert job.status == st.SUCCESSFUL, job.message
+    # the pipeline reported SUCCESS: recorded, but OpenHEXA, still running it, ends the job
+    assert job.status == st.RUNNING and job.message.startswith("Pipeline reports done"), job.message
+    double.last_run()["statuses"] = ["success"]
+    assert execute_job(job.id) == st.SUCCESSFUL
+    db.session.expire_all()
     assert job.results["assignments_created"] == 6 and job.results["seed"] == 77
     written = sorted((a.org_unit_id, a.team_id, a.user_id) for a in db.session.execute(
         select(Assignment).where(Assignment.planning_id == planning.id, Assignment.deleted_at.is_(None))).scalars())

@@ -10,8 +10,25 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic import field_validator, model_validator
 
 from app.schemas.parsing import Input, fold_aliases
-from app.schemas.types import INT32_MAX, INT64_MAX, JsonObject, LongText, Text, check_json_value
+from app.schemas.types import INT32_MAX, INT64_MAX, Id, JsonObject, LongText, Text, check_json_value
 from app.services.processing import job_status as st
+
+
+# Run parameters Fieldflow sets itself when it launches a run (a client's are dropped).
+INJECTED = ("connection_host", "connection_token", "task_id")
+
+
+def config_planning_id(config: dict | None) -> int | None:
+    """The planning a run's `config.planning_id` names: a whole number (or its digits), never `true`;
+    None when absent. ValueError otherwise."""
+    value = (config or {}).get("planning_id")
+    if value in (None, ""):
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= INT32_MAX:
+        raise ValueError(f"planning_id must be a planning id (a whole number from 1 to {INT32_MAX})")
+    return value
 
 
 class PipelineLaunchIn(Input):
@@ -22,15 +39,46 @@ class PipelineLaunchIn(Input):
     @field_validator("config")
     @classmethod
     def _planning_id(cls, config):
-        """`planning_id`, when given, names a planning: a whole number (or its digits), never `true`."""
-        value = (config or {}).get("planning_id")
-        if value in (None, ""):
-            return config
-        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= INT32_MAX:
-            raise ValueError(f"planning_id must be a planning id (a whole number from 1 to {INT32_MAX})")
+        config_planning_id(config)
         return config
+
+
+def _callback_host(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError("must be an http(s) URL")
+    return url.rstrip("/")
+
+
+class OpenHexaRunInputs(Input):
+    """The `openhexa-pipeline` process: one run of an OpenHEXA pipeline, launched and polled by Fieldflow."""
+
+    pipeline_id: UUID = Field(title="Pipeline", description="The OpenHEXA pipeline's id")
+    version_id: UUID | None = Field(default=None, title="Version",
+                                    description="The pipeline version (its current one when absent)")
+    config: JsonObject = Field(default_factory=dict, title="Parameters", description=(
+        "The run's parameters; `connection_host`, `connection_token` and `task_id` are set by Fieldflow"))
+    planning_id: Id | None = Field(default=None, title="Planning", description=(
+        "The planning the run works on (also read from `config.planning_id`): a sampling run, listed with "
+        "the planning's sampling runs; the pipeline's token may write only this planning's assignments"))
+    callback_host: Annotated[Text(499), AfterValidator(_callback_host)] | None = Field(
+        default=None, title="Callback URL", description=(
+            "The Fieldflow URL the pipeline calls back; the server's PIPELINE_CALLBACK_HOST when set "
+            "(it wins), else required"))
+
+    @field_validator("config")
+    @classmethod
+    def _without_injected(cls, config):
+        return {key: value for key, value in config.items() if key not in INJECTED}
+
+    @model_validator(mode="after")
+    def _one_planning(self):
+        named = config_planning_id(self.config)
+        if named is not None and self.planning_id is not None and named != self.planning_id:
+            raise ValueError(f"planning_id {self.planning_id} and config.planning_id {named} differ")
+        if named is not None:
+            self.planning_id = named
+        return self
 
 
 def _task_ref(value):

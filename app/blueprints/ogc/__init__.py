@@ -115,7 +115,8 @@ def process(process_id: str, query: FormatQuery):
 
 @bp.post("/processes/<process_id>/execution")
 @csrf.exempt
-@operation(auth="session-or-token-csrf", body=ExecuteRequest, responses={200: Results, 201: StatusInfo, 500: None},
+@operation(auth="session-or-token-csrf", body=ExecuteRequest,
+           responses={200: Results, 201: StatusInfo, 409: None, 500: None},
            body_variants=lambda: [execute_request_for(p.id, p.inputs) for p in all_processes()],
            extra=_execute_openapi, tags=OGC)
 def execute(process_id: str, body: ExecuteRequest):

@@ -1,4 +1,5 @@
-"""OpenHEXA pipelines: configuration, launch, polling (short RQ jobs), and the pipelines' callbacks.
+"""OpenHEXA pipelines: configuration, the `openhexa-pipeline` process (launch, then polls run by the job
+engine), and the pipelines' callbacks.
 
 Secrets: the OpenHEXA token is encrypted at rest and never shown; the pipeline's own token
 (a JWT scoped to one job and one planning) is minted inside the worker and sent only to
@@ -10,26 +11,25 @@ import logging
 import uuid
 from datetime import timedelta
 
-import redis
 from flask import current_app
 from sqlalchemy import func, select
 
-from app.extensions import db, get_queue
+from app.extensions import db
 from app.models import Job, JobLog, OpenHexaConfig, Permission, User, utcnow
 from app.services.platform.permissions import PipelineActor, require_permission
 from app.services.platform.tokens import issue_pipeline_token
 from app.services.processing import job_status as st
 from app.services.platform.errors import DomainError, FieldErrors, Forbidden, NotFound, ValidationFailed
-from app.services.processing.jobs import RESUMERS, append_log, finish_job, update_job
+from app.services.processing.jobs import append_log, resume_polling, update_job
+from app.services.processing.registry import Ended, Waiting
 from app.services.planning.openhexa_client import OpenHexaClient, OpenHexaError, OpenHexaUnreachable
-from app.schemas.openhexa import OpenHexaSettingsIn, TaskUpdateIn
+from app.schemas.openhexa import INJECTED, OpenHexaRunInputs, OpenHexaSettingsIn, TaskUpdateIn
 from app.services.platform.secrets_box import seal, unseal
 
 log = logging.getLogger(__name__)
 
 SLUG = "openhexa-config"
 PROCESS_ID = "openhexa-pipeline"
-INJECTED = ("connection_host", "connection_token", "task_id")
 LOG_PREFIX = "[OpenHEXA "
 
 
@@ -152,120 +152,86 @@ def _uuid(value, field: str) -> str:
         raise ValidationFailed(f"{field} must be a UUID", {field: ["must be a UUID"]}) from None
 
 
-# --- launch -------------------------------------------------------------------------------------
+# --- the `openhexa-pipeline` process: launch, then poll ------------------------------------------
 
 def launch(user: User, pipeline_id: str, version_id: "str | uuid.UUID | None", run_config: dict | None,
            request_host_url: str) -> Job:
-    """Queue a run: the worker adds the connection keys, calls `runPipeline`, then polls. The run calls
-    back PIPELINE_CALLBACK_HOST when set (behind proxies), else the host of the request (`request_host_url`)."""
-    from app.services.planning.plannings import get_planning
+    """Queue a run (the `openhexa-pipeline` process): the worker adds the connection keys, calls
+    `runPipeline`, then polls. The run calls back PIPELINE_CALLBACK_HOST when set (behind proxies), else
+    the host of the request (`request_host_url`)."""
+    from app.services.processing.jobs import enqueue_job
 
-    require_permission(user, Permission.MANAGE_PIPELINES)
-    pipeline_id = _uuid(pipeline_id, "pipeline_id")
-    version_id = _uuid(version_id, "version") if version_id else None
-    client()  # configured?
-    clean = {k: v for k, v in (run_config or {}).items() if k not in INJECTED}
-    planning = None
-    if clean.get("planning_id") not in (None, ""):
-        planning = get_planning(user, clean["planning_id"])
-    job = Job(id=str(uuid.uuid4()), process_id=PROCESS_ID, status=st.ACCEPTED, progress=0, message="Queued",
-              inputs={"pipeline_id": pipeline_id, "version_id": version_id, "config": clean,
-                      "connection_host": _callback_host(request_host_url).rstrip("/"),
-                      "planning_id": planning.id if planning else None},
-              launcher_id=user.id, project_id=planning.project_id if planning else (user.project_ids or [None])[0])
-    db.session.add(job)
-    db.session.commit()
-    get_queue().enqueue_call("app.rq_jobs.openhexa.start_run", args=(job.id,), job_id=job.id, timeout=120,
-                             description=f"openhexa launch {job.id}")
-    return job
+    return enqueue_job(PROCESS_ID, {
+        "pipeline_id": _uuid(pipeline_id, "pipeline_id"), "version_id": str(version_id) if version_id else None,
+        "config": run_config or {}, "callback_host": request_host_url.rstrip("/"),
+    }, launcher=user)
 
 
-def start_run(job_id: str) -> None:
-    """Worker: send `runPipeline` with the injected keys; then schedule the first poll."""
-    job = db.session.get(Job, job_id)
-    if job is None or job.status != st.ACCEPTED:
-        return
-    if job.kill_requested:
-        _finish(job, st.DISMISSED, "Dismissed before it started")
-        return
+def authorize_inputs(principal, inputs: OpenHexaRunInputs) -> int | None:
+    """Who may launch a run on which planning: a person (the pipeline's token acts for its launcher), and
+    the planning it names one they may see (as its own endpoint checks it; another project's reads as a
+    missing one). Returns the planning's project."""
+    from app.services.planning.plannings import planning_input
+
+    if not isinstance(principal, User):
+        raise ValidationFailed("An OpenHEXA run needs a person as its launcher: the pipeline's token acts for them.",
+                               {"inputs": ["an OpenHEXA run cannot be started by a schedule"]})
+    if inputs.planning_id is None:
+        return None
+    return planning_input(principal, inputs.planning_id, f"Invalid inputs for {PROCESS_ID}").project_id
+
+
+def prepare_inputs(inputs: OpenHexaRunInputs) -> OpenHexaRunInputs:
+    """OpenHEXA must be configured (409 otherwise); the callback URL is PIPELINE_CALLBACK_HOST when set."""
+    client()
+    host = current_app.config.get("PIPELINE_CALLBACK_HOST") or inputs.callback_host
+    if not host:
+        raise ValidationFailed("Invalid inputs for openhexa-pipeline — callback_host is required",
+                               {"callback_host": ["is required (the server sets no PIPELINE_CALLBACK_HOST)"]})
+    return inputs.model_copy(update={"callback_host": host.rstrip("/")})
+
+
+def start_run(ctx, inputs: OpenHexaRunInputs) -> Waiting:
+    """The process's run: send `runPipeline` with the injected keys (the pipeline's token is minted here,
+    never stored); then wait for OpenHEXA, polled by the job engine."""
+    job = db.session.get(Job, ctx.job_id)
     config = get_config()
-    inputs = job.inputs
-    launcher = db.session.get(User, job.launcher_id)
-    refusal = _launch_refused(launcher, inputs.get("planning_id"))
-    if refusal:
-        _finish(job, st.FAILED, refusal)
-        return
-    expires = timedelta(minutes=(config.timeout_minutes if config else 10) + 10)
-    run_config = {**inputs["config"], "connection_host": inputs["connection_host"], "task_id": job.id,
-                  "connection_token": issue_pipeline_token(job.id, inputs.get("planning_id"), launcher, expires)}
-    try:
-        run_id = client(config).run_pipeline(inputs["pipeline_id"], inputs.get("version_id"), run_config)
-    except OpenHexaError as exc:
-        _finish(job, st.FAILED, f"Could not launch the pipeline: {exc}" + (f" [{', '.join(exc.codes)}]" if exc.codes else ""))
-        return
-    except NotConfigured as exc:
-        _finish(job, st.FAILED, exc.message)
-        return
-    now = utcnow()
-    update_job(job_id, only_if_status=(st.ACCEPTED,), status=st.RUNNING, external_ref=run_id, started_at=now,
-           heartbeat_at=now, message="Launched on OpenHEXA")
-    append_log(job_id, f"Launched OpenHEXA run {run_id}")
-    schedule_poll(job_id, config.poll_delay_seconds if config else 2)
-
-
-def _launch_refused(launcher: User | None, planning_id: int | None) -> str | None:
-    """Why the stored launcher may no longer start this run (checked again in the worker, as at
-    launch: MANAGE_PIPELINES and the planning in their projects), or None."""
-    from app.services.planning.plannings import get_planning
-
-    if launcher is None or not launcher.is_active or not launcher.has_permission(Permission.MANAGE_PIPELINES):
-        return "Not launched: its launcher may no longer run pipelines."
-    if planning_id is not None:
-        try:
-            get_planning(launcher, planning_id)
-        except NotFound:
-            return f"Not launched: its launcher may no longer see planning {planning_id}."
-    return None
-
-
-def schedule_poll(job_id: str, delay: int) -> None:
-    """One short RQ job per poll; a crashed worker cannot leave a loop running."""
-    queue = get_queue()
-    kwargs = {"args": (job_id,), "timeout": 60, "description": f"openhexa poll {job_id}"}
-    if delay <= 0:
-        queue.enqueue_call("app.rq_jobs.openhexa.poll_run", **kwargs)
-    else:
-        queue.enqueue_in(timedelta(seconds=delay), "app.rq_jobs.openhexa.poll_run", *kwargs["args"],
-                         job_timeout=60, description=kwargs["description"])
-
-
-# --- polling ------------------------------------------------------------------------------------
-
-def poll_run(job_id: str) -> str | None:
-    """Worker: one poll of the launched run. Returns the job's status after it."""
-    job = db.session.get(Job, job_id)
-    if job is None or job.status != st.RUNNING or not job.external_ref:
-        return job.status if job else None
-    config = get_config()
-    delay = config.poll_delay_seconds if config else 2
-    timeout_minutes = config.timeout_minutes if config else 10
     api = client(config)
-    if job.kill_requested:
+    expires = timedelta(minutes=config.timeout_minutes + 10)
+    run_config = {**inputs.config, "connection_host": inputs.callback_host, "task_id": job.id,
+                  "connection_token": issue_pipeline_token(job.id, inputs.planning_id, job.launcher, expires)}
+    version_id = str(inputs.version_id) if inputs.version_id else None
+    try:
+        run_id = api.run_pipeline(str(inputs.pipeline_id), version_id, run_config)
+    except OpenHexaError as exc:
+        # not retried: a launch that timed out may have started a run, and a second would run twice
+        raise OpenHexaFailed(f"Could not launch the pipeline: {exc}"
+                             + (f" [{', '.join(exc.codes)}]" if exc.codes else "")) from None
+    ctx.log(f"Launched OpenHEXA run {run_id}")
+    return Waiting(config.poll_delay_seconds, "Launched on OpenHEXA", external_ref=run_id)
+
+
+def poll_run(ctx, inputs: OpenHexaRunInputs) -> "Waiting | Ended":
+    """The process's poll: one look at the launched run. OpenHEXA is the judge of its end; a dismissal or
+    the timeout stops it (`stopPipeline`)."""
+    job = db.session.get(Job, ctx.job_id)
+    config = get_config()
+    api = client(config)
+    if ctx.kill_requested():
         _stop_quietly(api, job.external_ref)
-        return _finish(job, st.DISMISSED, "Dismissed on request; the OpenHEXA run was stopped")
-    if utcnow() > job.started_at + timedelta(minutes=timeout_minutes):
+        return Ended(st.DISMISSED, "Dismissed on request; the OpenHEXA run was stopped")
+    if utcnow() > job.started_at + timedelta(minutes=config.timeout_minutes):
         _stop_quietly(api, job.external_ref)
-        return _finish(job, st.FAILED, f"Polling timeout reached after {timeout_minutes} minutes "
-                                       f"for pipeline {job.inputs.get('pipeline_id')}")
+        return Ended(st.FAILED, f"Polling timeout reached after {config.timeout_minutes} minutes "
+                                f"for pipeline {inputs.pipeline_id}")
+    waiting = Waiting(config.poll_delay_seconds)
     try:
         run = api.pipeline_run(job.external_ref)
     except OpenHexaUnreachable as exc:
-        append_log(job_id, f"Poll failed, retrying: {exc}", "warning")
-        update_job(job_id, only_if_status=(st.RUNNING,), heartbeat_at=utcnow())
-        schedule_poll(job_id, delay)
-        return st.RUNNING
+        ctx.log(f"Poll failed, retrying: {exc}", "warning")
+        return waiting
     except OpenHexaError as exc:
-        return _finish(job, st.FAILED, str(exc))
+        return Ended(st.FAILED, str(exc))
     _copy_messages(job, run.get("messages") or [])
     try:
         status, skipped = st.from_external(run.get("status", ""))
@@ -274,14 +240,18 @@ def poll_run(job_id: str) -> str | None:
     if status in st.TERMINAL:
         note = {st.SUCCESSFUL: "Skipped on OpenHEXA" if skipped else "Completed on OpenHEXA",
                 st.FAILED: "Failed on OpenHEXA", st.DISMISSED: "Stopped on OpenHEXA"}[status]
-        return _finish(job, status, note, skipped=skipped)
+        db.session.refresh(job)  # what the pipeline's callbacks reported meanwhile
+        return Ended(status, note, results={**(job.results or {}), **({"skipped": True} if skipped else {})})
     progress = run.get("progress")
-    values = {"heartbeat_at": utcnow()}
-    if isinstance(progress, int) and progress >= job.progress:
-        values["progress"] = min(progress, 99)
-    update_job(job_id, only_if_status=(st.RUNNING,), **values)
-    schedule_poll(job_id, delay)
-    return st.RUNNING
+    if isinstance(progress, int) and progress > job.progress:
+        update_job(job.id, only_if_status=(st.RUNNING,), progress=min(progress, 99))
+    return waiting
+
+
+def resume_run(job: Job) -> bool:
+    """The process's resume hook: a launched run whose polls stopped (worker died) is polled again; one
+    whose launch was cut short cannot be found again (the reaper fails it)."""
+    return bool(job.external_ref) and resume_polling(job)
 
 
 def _copy_messages(job: Job, messages: list[dict]) -> None:
@@ -299,28 +269,18 @@ def _stop_quietly(api: OpenHexaClient, run_id: str) -> None:
         log.warning("stopPipeline failed for run %s: %s", run_id, exc)
 
 
-def _finish(job: Job, status: str, message: str, skipped: bool = False) -> str:
-    """End an OpenHEXA job; a success keeps what the pipeline reported through its callbacks."""
-    results = {**(job.results or {}), **({"skipped": True} if skipped else {})}
-    finish_job(job.id, status, message, results=results, from_statuses=(st.ACCEPTED, st.RUNNING))
-    db.session.expire_all()
-    return status
-
-
-def _resume_polling(job: Job) -> None:
-    """The reaper's hook: a running OpenHEXA job whose polls stopped (worker restart) is polled again."""
-    try:
-        schedule_poll(job.id, 0)
-        append_log(job.id, "Polling resumed after a worker restart", "warning")
-        update_job(job.id, only_if_status=(st.RUNNING,), heartbeat_at=utcnow())
-    except redis.RedisError:
-        log.warning("could not resume polling for %s", job.id)
-
-
 # --- callbacks from the pipeline (Iaso PATCH contract) -------------------------------------------
 
+# What a pipeline's own status report is recorded as: OpenHEXA, not the pipeline, ends the job.
+_REPORTED = {st.SUCCESSFUL: "Pipeline reports done", st.FAILED: "Pipeline reports a failure",
+             st.DISMISSED: "Pipeline reports it stopped"}
+
+
 def apply_callback(actor: "User | PipelineActor", pipeline_id: str, data: TaskUpdateIn) -> Job:
-    """PATCH /api/openhexa/pipelines/<id>/: progress, messages, results and status from the run."""
+    """PATCH /api/openhexa/pipelines/<id>/: progress, messages and results from the run. A `status` is
+    recorded, never applied: the job ends when polling sees OpenHEXA end the run (or the timeout or a
+    dismissal stops it) — so a pipeline reporting SUCCESS before its run ends, or `queued`, leaves it
+    running and polled."""
     job_id = data.task_id
     if isinstance(actor, PipelineActor):
         if actor.job_id != job_id:
@@ -335,7 +295,7 @@ def apply_callback(actor: "User | PipelineActor", pipeline_id: str, data: TaskUp
         raise NotFound(f"No OpenHEXA task {job_id}")
     if job.status in st.TERMINAL:
         raise DomainError(f"Task {job_id} is already {job.status}.")
-    values: dict = {"updated_at": utcnow()}
+    values: dict = {}
     if data.progress_value is not None:
         # a fraction of end_value when given (capped before rounding: any ratio stays a small number)
         percent = 100 * data.progress_value / data.end_value if data.end_value else data.progress_value
@@ -345,22 +305,12 @@ def apply_callback(actor: "User | PipelineActor", pipeline_id: str, data: TaskUp
         append_log(job.id, data.progress_message)
     if data.result is not None:
         values["results"] = data.result if isinstance(data.result, dict) else {"result": data.result}
-    status = st.from_external(data.status)[0] if data.status else None
-    if status is not None and status != job.status:
-        values["status"] = status
-        if status in st.TERMINAL:
-            values["finished_at"] = utcnow()
-            if status == st.SUCCESSFUL:
-                values["progress"] = 100
-    values["heartbeat_at"] = utcnow()
-    update_job(job.id, **values)
+    reported = _REPORTED.get(st.from_external(data.status)[0]) if data.status else None
+    if reported:
+        note = f"{reported} ({data.status}); waiting for OpenHEXA to end the run"
+        append_log(job.id, note)
+        values["message"] = f"{reported}: {data.progress_message}"[:2000] if data.progress_message else note
+    if values:
+        update_job(job.id, **values)
     db.session.expire_all()
     return db.session.get(Job, job.id)
-
-
-def _callback_host(request_host_url: str) -> str:
-    """What pipelines call back: PIPELINE_CALLBACK_HOST when set (behind proxies), else the request's host."""
-    return current_app.config.get("PIPELINE_CALLBACK_HOST") or request_host_url
-
-
-RESUMERS[PROCESS_ID] = _resume_polling

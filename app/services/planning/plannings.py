@@ -9,7 +9,7 @@ from app.services.platform.permissions import require_permission
 from app.services.platform import audit
 from app.schemas.planning import BUILTIN_PIPELINE, PlanningChanges, PlanningIn, PublishingStatus
 from app.services.platform.access import get_scoped, project_scope, resolve_project
-from app.services.platform.errors import FieldErrors
+from app.services.platform.errors import FieldErrors, NotFound, ValidationFailed
 
 
 def plannings_query(user: User, search: str | None = None, published: bool | None = None,
@@ -33,6 +33,16 @@ def plannings_query(user: User, search: str | None = None, published: bool | Non
 def get_planning(user: User, planning_id) -> Planning:
     """The live planning if the user's projects include it; 404 otherwise."""
     return get_scoped(Planning, planning_id, user, "planning")
+
+
+def planning_input(principal, planning_id: int, invalid: str) -> Planning:
+    """The planning a process's `planning_id` input names, checked as `GET /plannings/<id>` checks it; one
+    the principal may not see reads as a missing one (ValidationFailed "<invalid> — planning_id: …")."""
+    try:
+        return get_planning(principal, planning_id)
+    except NotFound:
+        message = f"planning {planning_id} does not exist"
+        raise ValidationFailed(f"{invalid} — planning_id: {message}", {"planning_id": [message]}) from None
 
 
 def forms_query(user: User) -> Select:

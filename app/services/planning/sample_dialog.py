@@ -279,25 +279,51 @@ def launch_from_dialog(user: User, planning_id: int, form: DialogForm, host_url:
 # --- past runs --------------------------------------------------------------------------------
 
 @dataclass
+class RunSummary:
+    """One past run as the runs table shows it: where it ran, its levels by type name, its seed."""
+
+    on_openhexa: bool
+    levels: list[dict]  # [{type, quantity, excluded, criterion}]
+    seed: object
+
+
+@dataclass
 class SamplingRuns:
     planning: Planning
     jobs: list[Job]
-    levels: dict[str, list[dict]]  # job id → [{type, quantity, excluded, criterion}]
+    runs: dict[str, RunSummary]  # job id → its summary
+
+
+def _excluded(value) -> int:
+    """How many units a level excluded: ids (built in), or the ids an OpenHEXA run was sent ("3,4", "-")."""
+    if isinstance(value, list):
+        return len(value)
+    if isinstance(value, str):
+        return len([v for v in value.split(",") if v.strip() not in ("", "-")])
+    return 0
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else []
 
 
 def sampling_runs(user: User, planning_id: int) -> SamplingRuns:
-    """The planning's past sampling runs (newest first, 100 at most), each level summarised by type name."""
+    """The planning's past sampling runs (newest first, 100 at most; built in or on OpenHEXA), each level
+    summarised by type name."""
     planning = get_planning(user, planning_id)
     jobs = sampling.sampling_runs(user, planning, limit=100)
     type_names = dict(db.session.execute(select(OrgUnitType.id, OrgUnitType.name)
                                          .where(OrgUnitType.project_id == planning.project_id)).all())
-    levels = {}
+    runs = {}
     for job in jobs:
-        inputs = job.inputs
-        types = inputs.get(sampling.TYPES) or []
-        exceptions = inputs.get(sampling.EXCEPTIONS) or [[]] * len(types)
-        criteria = inputs.get(sampling.CRITERIA) or [None] * len(types)
-        levels[job.id] = [{"type": type_names.get(t, t), "quantity": q, "excluded": len(e or []),
-                           "criterion": c if c and c != "-" else None}
-                          for t, q, e, c in zip(types, inputs.get(sampling.QUANTITIES) or [], exceptions, criteria)]
-    return SamplingRuns(planning, jobs, levels)
+        on_openhexa = job.process_id != "lqas-sampling"
+        # an OpenHEXA run's parameters are the config it was sent (the LQAS pipeline's: the same levels)
+        params = (job.inputs.get("config") or {}) if on_openhexa else job.inputs
+        types = _as_list(params.get(sampling.TYPES))
+        exceptions = _as_list(params.get(sampling.EXCEPTIONS)) or [[]] * len(types)
+        criteria = _as_list(params.get(sampling.CRITERIA)) or [None] * len(types)
+        levels = [{"type": type_names.get(t, t), "quantity": q, "excluded": _excluded(e),
+                   "criterion": c if isinstance(c, str) and c != "-" else None}
+                  for t, q, e, c in zip(types, _as_list(params.get(sampling.QUANTITIES)), exceptions, criteria)]
+        runs[job.id] = RunSummary(on_openhexa, levels, params.get("seed"))
+    return SamplingRuns(planning, jobs, runs)

@@ -18,7 +18,7 @@ from app.extensions import db
 from app.models import OrgUnit, OrgUnitType, Planning, Team, TeamType, User, utcnow
 from app.schemas.planning import AreaCriterion, LqasInputs
 from app.services.planning.assignments import Row, replace_assignments
-from app.services.platform.errors import FieldErrors, NotFound, ValidationFailed
+from app.services.platform.errors import FieldErrors, ValidationFailed
 from pipelines.lqas.lqas_core import Level, TooFewCandidates, sample_levels
 
 TYPES = "org_unit_type_sequence_identifiers"
@@ -42,14 +42,9 @@ def authorize_inputs(principal, inputs: LqasInputs) -> int:
     """The `lqas-sampling` process's authorization: the planning it names must be one the principal may
     see (as `GET /plannings/<id>` checks it); another project's reads as a missing one. Returns its
     project."""
-    from app.services.planning.plannings import get_planning
+    from app.services.planning.plannings import planning_input
 
-    try:
-        return get_planning(principal, inputs.planning_id).project_id
-    except NotFound:
-        message = f"planning {inputs.planning_id} does not exist"
-        raise ValidationFailed(f"Invalid sampling parameters — planning_id: {message}",
-                               {"planning_id": [message]}) from None
+    return planning_input(principal, inputs.planning_id, "Invalid sampling parameters").project_id
 
 
 def prepare_inputs(inputs: LqasInputs) -> LqasInputs:
@@ -209,12 +204,16 @@ def run(ctx, inputs: LqasInputs) -> dict:
             "teams_assigned": stats["teams_assigned"], "seed": plan.seed}
 
 
+SAMPLING_PROCESSES = ("lqas-sampling", "openhexa-pipeline")  # built in, or a pipeline run on OpenHEXA
+
+
 def sampling_runs(user: User, planning: Planning, limit: int = 100) -> list:
-    """Past `lqas-sampling` jobs of this planning the user may see, newest first."""
+    """Past sampling jobs of this planning the user may see (`lqas-sampling`, and OpenHEXA runs naming
+    the planning), newest first."""
     from app.models import Job
     from app.services.processing.job_access import visible_jobs_filter
 
-    stmt = (select(Job).where(Job.process_id == "lqas-sampling", Job.project_id == planning.project_id,
+    stmt = (select(Job).where(Job.process_id.in_(SAMPLING_PROCESSES), Job.project_id == planning.project_id,
                               Job.inputs["planning_id"].as_integer() == planning.id, visible_jobs_filter(user))
             .order_by(Job.created_at.desc()).limit(limit))
     return list(db.session.execute(stmt).scalars())

@@ -61,7 +61,8 @@ def job_counts(user: User) -> dict[str, int]:
 
 
 def run_permission(process_id: str) -> str:
-    """The permission that running this process takes (OpenHEXA runs, not registered: MANAGE_PIPELINES)."""
+    """The permission that running this process takes (a row of a process this server no longer has:
+    MANAGE_PIPELINES)."""
     try:
         return get_process(process_id).permission
     except NoSuchProcess:

@@ -3,6 +3,14 @@
 The `jobs` row is the truth; RQ only executes. Progress, log lines and heartbeats are written
 through their own short transactions so they are visible at once, whatever the process does
 with its own session (its work commits or rolls back as one unit).
+
+Work launched elsewhere (an OpenHEXA run) is a process whose `run` returns `Waiting`: the job stays
+running and the engine polls it — one short RQ job per poll, through the same entry point
+(`app.rq_jobs.runner.run_job`, the job id its only argument) — until `poll` ends it. Between polls no
+worker holds the job, so its `heartbeat_at` is set to when the next poll is due: the reaper sees a
+chain of polls that stopped (its worker died) as it sees any dead worker, and calls the process's
+`resume` hook instead of failing the job. One job has one chain of polls: the id of the RQ job due
+next is kept in Redis, and a poll that is not that one (a chain a resume replaced) does nothing.
 """
 from __future__ import annotations
 
@@ -22,10 +30,11 @@ from sqlalchemy import insert, select, update
 from app.extensions import db, get_queue, get_redis
 from app.models import Job, JobLog, User, utcnow
 from app.services.platform.permissions import SystemActor
-from app.services.processing.registry import Launch, authorize_launch, get_process
+from app.services.processing.registry import (
+    Ended, Launch, Process, Waiting, authorize_launch, get_process, parse_inputs)
 from app.services.processing import job_status as st
 from app.services.platform.errors import Conflict, DomainError
-from app.services.processing.errors import NoSuchJob
+from app.services.processing.errors import NoSuchJob, NoSuchProcess
 
 log = logging.getLogger(__name__)
 
@@ -201,15 +210,18 @@ class JobContext:
     def log(self, message: str, level: str = "info") -> None:
         append_log(self.job_id, message, level)
 
+    def kill_requested(self) -> bool:
+        """Whether a dismissal was requested (read now)."""
+        with db.engine.connect() as conn:
+            return bool(conn.execute(select(_jobs.c.kill_requested).where(_jobs.c.id == self.job_id)).scalar())
+
     def check_kill(self, force: bool = False) -> None:
         """Raise JobDismissed if a kill was requested (reads at most every 0.25 s unless forced)."""
         now = time.monotonic()
         if not force and now - self._last_kill_check < 0.25:
             return
         self._last_kill_check = now
-        with db.engine.connect() as conn:
-            flag = conn.execute(select(_jobs.c.kill_requested).where(_jobs.c.id == self.job_id)).scalar()
-        if flag:
+        if self.kill_requested():
             raise JobDismissed()
 
     def sleep(self, seconds: float) -> None:
@@ -241,16 +253,26 @@ class _Heartbeat(threading.Thread):
             db.session.remove()
 
     def stop(self) -> None:
+        """Stop beating, and wait for a beat in flight (it must not land after what the job writes next)."""
         self._stopped.set()
+        self.join(5)
 
 
 def execute_job(job_id: str) -> str | None:
-    """Run the job's process in this worker. Returns the final status (None if not run)."""
+    """Run the job's process in this worker — or, for a running job waiting on work done elsewhere, poll
+    it. Returns the job's status after it (None if nothing was done)."""
     job = db.session.get(Job, job_id)
     if job is None:
         log.warning("job %s has no row; nothing to run", job_id)
         return None
-    process_id = job.process_id
+    try:
+        process = get_process(job.process_id)
+    except NoSuchProcess as exc:
+        return finish_job(job_id, st.FAILED, exc.message, from_statuses=(st.ACCEPTED,))
+    if job.status == st.RUNNING and process.poll is not None:
+        return _poll(job, process)
+    if job.status != st.ACCEPTED:
+        return None  # ended, or running elsewhere: a late or repeated delivery
     launch, refusal = _launch_as_stored(job)
     db.session.rollback()
     if refusal:
@@ -262,13 +284,27 @@ def execute_job(job_id: str) -> str | None:
     if db.session.get(Job, job_id).kill_requested:
         # asked between our claim and now: to whoever asked, it was running — same words as later
         return finish_job(job_id, st.DISMISSED, "Dismissed on request")
-    append_log(job_id, f"Started {process_id}")
+    append_log(job_id, f"Started {process.id}")
     _set_rq_meta(progress=0, status=st.RUNNING)
+    return _run_step(job_id, process, process.run, launch.inputs)
+
+
+def _poll(job: Job, process: Process) -> str | None:
+    """One poll of a job waiting on outside work, unless this RQ job is not the one its chain expects."""
+    if not _is_due_poll(job.id):
+        return None
+    inputs = parse_inputs(process, job.inputs or {})
+    db.session.rollback()
+    return _run_step(job.id, process, process.poll, inputs)
+
+
+def _run_step(job_id: str, process: Process, step, inputs) -> str:
+    """Call `run` or `poll` with a heartbeat, and end (or keep waiting) the job by what it returns or raises."""
     heartbeat = _Heartbeat(current_app._get_current_object(), job_id,
                            current_app.config["JOB_HEARTBEAT_SECONDS"])
     heartbeat.start()
     try:
-        results = get_process(process_id).run(JobContext(job_id), launch.inputs)
+        outcome = step(JobContext(job_id), inputs)
     except JobDismissed:
         db.session.rollback()
         return finish_job(job_id, st.DISMISSED, "Dismissed on request")
@@ -277,12 +313,81 @@ def execute_job(job_id: str) -> str | None:
         return finish_job(job_id, st.FAILED, exc.message)
     except Exception:  # any failure of the process ends the job failed; the cause goes to the log
         db.session.rollback()
-        log.exception("job %s (%s) failed", job_id, process_id)
+        log.exception("job %s (%s) failed", job_id, process.id)
         append_log(job_id, traceback.format_exc(limit=8), "trace")
         return finish_job(job_id, st.FAILED, UNEXPECTED_FAILURE)
     finally:
         heartbeat.stop()
-    return finish_job(job_id, st.SUCCESSFUL, "Completed", results=results or {})
+    if isinstance(outcome, Waiting):
+        return _wait(job_id, process, outcome)
+    if isinstance(outcome, Ended):
+        return finish_job(job_id, outcome.status, outcome.message, results=outcome.results or {})
+    return finish_job(job_id, st.SUCCESSFUL, "Completed", results=outcome or {})
+
+
+def _wait(job_id: str, process: Process, waiting: Waiting) -> str:
+    """The work goes on elsewhere: keep the job running and schedule its next poll."""
+    if process.poll is None:
+        raise TypeError(f"process {process.id} returned Waiting but has no poll")
+    values = {}
+    if waiting.message is not None:
+        values["message"] = waiting.message[:2000]
+    if waiting.external_ref is not None:
+        values["external_ref"] = waiting.external_ref
+    if values and not update_job(job_id, only_if_status=(st.RUNNING,), **values):
+        return db.session.get(Job, job_id).status  # ended meanwhile (reaped): no more polls
+    schedule_poll(job_id, process, waiting.poll_in)
+    return st.RUNNING
+
+
+# --- polling work done elsewhere ----------------------------------------------------------------
+
+def _poll_key(job_id: str) -> str:
+    return f"fieldflow:job-poll:{job_id}"
+
+
+def schedule_poll(job_id: str, process: Process, delay: float) -> None:
+    """Queue the job's next poll in `delay` seconds (RQ's scheduler, run by `worker.py`, moves it onto the
+    queue) as the one its chain expects, and vouch for the job until then (`heartbeat_at`)."""
+    rq_id = f"{job_id}-poll-{uuid.uuid4().hex[:12]}"
+    timeout = (process.timeout_seconds or current_app.config["JOB_DEFAULT_TIMEOUT_SECONDS"]) + 30
+    get_redis().set(_poll_key(job_id), rq_id, ex=int(delay) + 24 * 3600)  # before the poll can run
+    kwargs = {"job_id": rq_id, "result_ttl": 3600, "failure_ttl": 7 * 24 * 3600,
+              "description": f"{process.id} {job_id} poll", "meta": {"process_id": process.id}}
+    if delay <= 0:
+        get_queue().enqueue_call("app.rq_jobs.runner.run_job", args=(job_id,), timeout=timeout, **kwargs)
+    else:
+        get_queue().enqueue_in(timedelta(seconds=delay), "app.rq_jobs.runner.run_job", job_id,
+                               job_timeout=timeout, **kwargs)
+    update_job(job_id, only_if_status=(st.RUNNING,), heartbeat_at=utcnow() + timedelta(seconds=delay))
+
+
+def _is_due_poll(job_id: str) -> bool:
+    """Whether the running RQ job is the poll the job's chain expects (a direct call, outside RQ, is)."""
+    from rq import get_current_job
+
+    current = get_current_job()
+    if current is None:
+        return True
+    try:
+        expected = get_redis().get(_poll_key(job_id))
+    except redis.RedisError:
+        return True
+    if expected is not None and expected.decode() != current.id:
+        log.info("poll %s of job %s was replaced; not polling", current.id, job_id)
+        return False
+    return True
+
+
+def resume_polling(job: Job) -> bool:
+    """A `resume` hook for processes that poll: poll the job again now (a new chain replaces the dead one)."""
+    try:
+        schedule_poll(job.id, get_process(job.process_id), 0)
+    except redis.RedisError:
+        log.warning("could not resume polling for %s", job.id)
+        return False
+    append_log(job.id, "Polling resumed after a worker restart", "warning")
+    return True
 
 
 def _launch_as_stored(job: Job) -> tuple[Launch | None, str | None]:
@@ -368,17 +473,21 @@ def _stale_reason(job: Job, now) -> str | None:
     return None
 
 
-# process id -> hook that restarts the work of a running job whose worker died (instead of failing it)
-RESUMERS: dict = {}
+def _resume_hook(process_id: str):
+    try:
+        return get_process(process_id).resume
+    except NoSuchProcess:  # a row of a process this server no longer has: nothing can resume it
+        return None
 
 
 def reap_job_if_stale(job: Job) -> bool:
-    """Fail this job if its worker died (used when a job is read). True if it was reaped."""
+    """Fail this job if its worker died (used when a job is read), unless its process resumes it. True
+    if it was reaped."""
     if job.status not in st.ACTIVE:
         return False
     reason = _stale_reason(job, utcnow())
-    if reason and job.status == st.RUNNING and job.process_id in RESUMERS:
-        RESUMERS[job.process_id](job)  # external runs keep going: poll them again instead
+    resume = _resume_hook(job.process_id) if reason and job.status == st.RUNNING else None
+    if resume is not None and resume(job):
         return False
     if reason and update_job(job.id, only_if_status=(job.status,), status=st.FAILED, message=reason,
                          finished_at=utcnow(), **_closed_steps(job.id, st.FAILED)):

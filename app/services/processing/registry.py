@@ -1,5 +1,5 @@
 """The process registry: id → what a process accepts (its input model), who may run it on which rows,
-and how to run it."""
+and how to run it (in our worker, or launched elsewhere and polled)."""
 from __future__ import annotations
 
 import json
@@ -14,6 +14,27 @@ from app.services.processing.errors import NoSuchProcess
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """What `run` (or `poll`) returns while the work goes on outside Fieldflow (an OpenHEXA run): the job
+    stays running and the engine calls the process's `poll` in `poll_in` seconds. `message` becomes the
+    job's message; `external_ref` (the outside system's id for the work) is stored on the job."""
+
+    poll_in: float
+    message: str | None = None
+    external_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Ended:
+    """What `poll` returns when the outside system has ended the work: the job ends so (`results` are
+    kept only on success)."""
+
+    status: str
+    message: str
+    results: dict | None = None
+
+
+@dataclass(frozen=True)
 class Process:
     id: str
     title: str
@@ -22,8 +43,9 @@ class Process:
     # The input model: JSON inputs are read with it strictly, forms in lax mode; the OGC description's
     # `inputs`, the execute form and the OpenAPI document are generated from it.
     inputs: type[Input]
-    # run(ctx, inputs) -> results dict; ctx is a JobContext (progress, log, sleep, check_kill)
-    run: Callable[[Any, Input], dict]
+    # run(ctx, inputs) -> results dict (the job succeeds), or Waiting when the work was launched elsewhere;
+    # ctx is a JobContext (progress, log, sleep, check_kill)
+    run: Callable[[Any, Input], "dict | Waiting | Ended"]
     # What running it needs, whoever launches it and from wherever (a job's launcher or a schedule).
     permission: str = Permission.MANAGE_PIPELINES
     # authorize(principal, inputs) -> the project of the rows the inputs name (None when they name none),
@@ -41,6 +63,13 @@ class Process:
     job_control_options: tuple[str, ...] = ("async-execute",)
     # Names of the steps when the process runs through the step runner (app/services/processing/steps.py)
     step_names: tuple[str, ...] = ()
+    # Work done outside (launch, then poll): after `run` returned Waiting, the engine calls
+    # poll(ctx, inputs) -> results dict | Waiting | Ended, one short RQ job per poll. It must honour a
+    # dismissal (ctx.kill_requested(): stop the outside work, return Ended dismissed) and its own deadline.
+    poll: Callable[[Any, Input], "dict | Waiting | Ended"] | None = None
+    # resume(job) -> True when the work goes on: the reaper calls it for a running job whose worker died,
+    # instead of failing the job (an OpenHEXA run keeps running: poll it again).
+    resume: Callable[[Any], bool] | None = None
 
 
 _REGISTRY: dict[str, Process] = {}

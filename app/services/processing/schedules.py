@@ -27,7 +27,7 @@ from app.models import Job, Permission, Schedule, User, utcnow
 from app.schemas.processing import Frequency, ScheduleIn
 from app.services.platform.access import get_scoped, project_scope, resolve_project
 from app.services.platform.errors import DomainError, FieldErrors, NotFound, ValidationFailed
-from app.services.platform.permissions import require_permission
+from app.services.platform.permissions import SystemActor, require_permission
 from app.services.processing.job_access import visible_jobs_filter
 from app.services.processing.jobs import enqueue_job
 from app.services.processing.registry import authorize_launch, get_process
@@ -97,6 +97,11 @@ def _checked_inputs(user: User, process, inputs: dict, frequency: str, tz: str, 
     except ValidationFailed as exc:
         raise ValidationFailed(f"Invalid inputs for {process.id}: {exc.message}",
                                {f"inputs.{k}": v for k, v in exc.details.items()}) from None
+    try:  # the dispatcher launches it as the server confined to the project: that must be accepted too
+        authorize_launch(process, SystemActor(project_id), rendered, project_id)
+    except ValidationFailed as exc:
+        raise ValidationFailed(f"{process.id} cannot run on a schedule: {exc.message}",
+                               {"process_id": [exc.message]}) from None
 
 
 def save_schedule(user: User, data: ScheduleIn, schedule_id: int | None = None) -> Schedule:
