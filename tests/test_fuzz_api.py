@@ -1,6 +1,8 @@
 """Property-based: every declared operation of /openapi.json, fed generated bodies, queries and path ids
 (schemathesis, in-process over WSGI, on the test database): never a 5xx, and every answer matches the
 document (status, content type, body schema)."""
+import os
+
 import pytest
 
 import schemathesis
@@ -10,6 +12,8 @@ from schemathesis.specs.openapi.checks import (
     content_type_conformance, response_schema_conformance, status_code_conformance,
 )
 
+# Examples per operation: 25 in the suite; FUZZ_EXAMPLES=400 for a longer hunt.
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
@@ -60,7 +64,7 @@ def _work(user) -> None:
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, database=None,
+@settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much])
 def test_no_input_makes_a_5xx_and_answers_match_the_document(case, bearer, web_app):
     if case.path.endswith("/execution"):
