@@ -8,15 +8,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import AssignmentStatus, Task, TaskAssignment, TaskStatus, User, Workflow
+from app.models import AssignmentStatus, Task, TaskAssignment, User, Workflow
 from app.schemas.helpdesk import BoardQuery
 from app.schemas.parsing import validate_data
 from app.schemas.ticket_tasks import UserStatusIn
 from app.services.helpdesk import ticket_tasks as svc
 from app.services.helpdesk.workflows import workflows_query
 from app.services.orchestration.sla_reports import task_sla_summary
+from app.services.orchestration.state_machines import TASK
 
-COLUMNS = [s.value for s in TaskStatus]
+COLUMNS = TASK.states
 OPEN_LIMIT, CLOSED_LIMIT = 100, 20  # closed columns show the most recent only
 
 
@@ -41,7 +42,7 @@ def _columns(user: User, view: BoardQuery) -> tuple[dict, dict]:
         stmt = svc.tasks_query(user, status=status, workflow_id=view.workflow_id,
                                assigned_user_id=user.id if view.mine else None)
         totals[status] = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-        limit = CLOSED_LIMIT if status in ("completed", "cancelled") else OPEN_LIMIT
+        limit = CLOSED_LIMIT if status in TASK.terminal else OPEN_LIMIT
         columns[status] = db.session.execute(stmt.options(
             selectinload(Task.ticket), selectinload(Task.assignments), selectinload(Task.assignee),
             selectinload(Task.current_step),

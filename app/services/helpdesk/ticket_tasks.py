@@ -25,7 +25,7 @@ from app.services.orchestration.transitions import allowed_transitions, finish, 
 
 S = TaskStatus
 OPEN_ASSIGNMENT = ("assigned", "in_progress", "on_hold")
-TERMINAL = (S.COMPLETED.value, S.CANCELLED.value)
+TERMINAL = tuple(TASK.terminal)
 # Board action → (the state it applies to, or None for any; the state it leads to; label). Which ones a
 # user may take comes from the state machine (`transitions.allowed_transitions`).
 ACTIONS: dict[str, tuple[str | None, str, str]] = {

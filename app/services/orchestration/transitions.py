@@ -30,6 +30,7 @@ from app.services.platform.errors import (
 )
 from app.services.platform.bulk_insert import insert_rows
 from app.services.platform.metrics import count, count_many
+from app.services.platform.events import task_kind
 from app.services.platform.outbox import event_values
 from app.schemas.workflow import TransitionItem
 
@@ -111,8 +112,8 @@ def _payload(machine: Machine, obj, before: str, after: str, actor: User | None,
     common = {"from": before, "to": after, "project_id": obj.project_id, "service_area": obj.service_area,
               "actor_id": actor.id if actor else None, "reason": reason}
     if machine is TASK:
-        return {"task_id": obj.id, "ticket_id": obj.ticket_id, "title": obj.title, "task_type": obj.task_type,
-                "priority": obj.priority,
+        return {"task_id": obj.id, "ticket_id": obj.ticket_id, "kind": task_kind(obj.ticket_id), "title": obj.title,
+                "task_type": obj.task_type, "priority": obj.priority,
                 "action_plan_id": obj.action_plan_id, "assignee_id": obj.assignee_id, **common}
     return {"action_plan_id": obj.id, "title": obj.title, **common}
 
