@@ -6,6 +6,8 @@ from datetime import datetime, timezone
 from flask import Flask, request
 from flask_login import current_user
 
+from app.models import TaskStatus
+from app.services.orchestration.state_machines import TASK
 from app.services.processing import job_status as st
 from app.services.processing.job_access import readable_log
 
@@ -18,8 +20,27 @@ _BADGE = {
 }
 
 
+# a task state's badge, by the enum (a state added to the machine without one is a test failure)
+TASK_BADGES = {
+    TaskStatus.NEW: "badge-queued",
+    TaskStatus.IN_PROGRESS: "badge-running",
+    TaskStatus.BLOCKED: "badge-error",
+    TaskStatus.COMPLETED: "badge-ok",
+    TaskStatus.CANCELLED: "badge-muted",
+}
+
+
 def status_badge_class(status: str) -> str:
     return _BADGE.get(status, "badge-muted")
+
+
+def task_badge_class(status: str) -> str:
+    return TASK_BADGES.get(status, "badge-muted")
+
+
+def task_is_closed(status: str) -> bool:
+    """A task in a terminal state of the machine (nothing more to do on it)."""
+    return status in TASK.terminal
 
 
 def format_datetime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -56,6 +77,8 @@ def url_with(**changes) -> str:
 
 def register(app: Flask) -> None:
     app.jinja_env.filters["badge"] = status_badge_class
+    app.jinja_env.filters["task_badge"] = task_badge_class
+    app.jinja_env.globals["task_is_closed"] = task_is_closed
     app.jinja_env.filters["dt"] = format_datetime
     app.jinja_env.filters["ago"] = time_ago
     app.jinja_env.globals["url_with"] = url_with

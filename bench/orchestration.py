@@ -113,14 +113,21 @@ def start_relay(env: dict) -> subprocess.Popen:
                             env=env, cwd=str(ROOT), stdout=subprocess.DEVNULL)
 
 
-def add_rule(app, event_type: str) -> None:
+def bench_payload(n: int, label: str) -> dict:
+    """A synthetic event's payload: an AlertRaised (the catalogue has no bench type) marked by its source."""
+    from app.services.platform.events import example_payload
+
+    return example_payload("AlertRaised", alert_id=n, project_id=None, source=label, title=f"bench {n}")
+
+
+def add_rule(app, label: str) -> None:
     from app.extensions import db
     from app.models import AutomationRule
 
     with app.app_context():
-        db.session.add(AutomationRule(name=f"bench {event_type}", event_type=event_type,
-                                      condition={"field": "payload.kind", "op": "eq", "value": "bench"},
-                                      actions=[{"type": "alert", "level": "info", "title": "bench {payload.n}"}]))
+        db.session.add(AutomationRule(name=f"bench {label}", event_type="AlertRaised",
+                                      condition={"field": "payload.source", "op": "eq", "value": label},
+                                      actions=[{"type": "alert", "level": "info", "title": "bench {payload.alert_id}"}]))
         db.session.commit()
         db.session.remove()
 
@@ -139,13 +146,13 @@ def run_latency(app, env: dict, count: int, rate: float) -> list[float]:
         time.sleep(3)  # the relay process starts
         with app.app_context():
             for n in range(count):
-                emit_event("BenchLatency", "bench", n, {"kind": "bench", "n": n})
+                emit_event("AlertRaised", "alert", n, bench_payload(n, "BenchLatency"))
                 db.session.commit()
                 time.sleep(1 / rate)
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 rows = db.session.execute(select(OutboxEvent.created_at, Alert.created_at).join(
-                    Alert, Alert.event_id == OutboxEvent.id).where(OutboxEvent.event_type == "BenchLatency")).all()
+                    Alert, Alert.event_id == OutboxEvent.id).where(OutboxEvent.payload["source"].as_string() == "BenchLatency")).all()
                 db.session.rollback()
                 if len(rows) >= count:
                     break
@@ -177,13 +184,13 @@ def run_relay_throughput(app, count: int, with_rule: bool, relays: int = 1) -> f
     from app.models import OutboxEvent
     from app.services.platform.outbox import event_values
 
-    event_type = f"Bench{'Ruled' if with_rule else 'Plain'}{relays}"
+    label = f"Bench{'Ruled' if with_rule else 'Plain'}{relays}"
     if with_rule:
-        add_rule(app, event_type)
+        add_rule(app, label)
     with app.app_context():
         for start in range(0, count, 5000):
             db.session.execute(OutboxEvent.__table__.insert(), [
-                event_values(event_type, "bench", n, {"kind": "bench", "n": n})
+                event_values("AlertRaised", "alert", n, bench_payload(n, label))
                 for n in range(start, min(count, start + 5000))])
         db.session.commit()
         db.session.remove()

@@ -184,12 +184,12 @@ def test_rules_of_other_projects_are_invisible(client, login, make_user, coord):
 
 def test_service_validation_names_fields(coord):
     with pytest.raises(ValidationFailed) as exc:
-        save(coord, event_type="NotificationRequested", condition={"field": "", "op": "eq"},
+        save(coord, event_type="AlertRaised", condition={"field": "", "op": "eq"},
              actions=[{"type": "transition", "to": "completed"}, {"type": "alert", "level": "loud", "title": ""},
                       {"type": "teleport"},
                       {"type": "create_task", "title": "t", "task_type": "general", "service_area": "Not/A/Slug"}])
     details = exc.value.details
-    assert "NotificationRequested is not about a task" in details["actions.0.type"][0]
+    assert "AlertRaised is not about a task" in details["actions.0.type"][0]
     assert {"condition", "actions.1.level", "actions.1.title", "actions.2.type", "actions.3.service_area"} <= set(details)
     with pytest.raises(ValidationFailed) as exc:
         save(coord, actions=[{"type": "transition", "to": "cancelled", "reason": ""}])

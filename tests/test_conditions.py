@@ -8,11 +8,12 @@ from app.services.platform.errors import ValidationFailed
 
 
 def validate_condition(condition) -> list[str]:
-    """The problems the rule schema finds in a condition (none: [])."""
+    """The problems the rule schema finds in a condition's shape (none: []). Which fields a rule's
+    event carries is checked too (tests/test_event_catalogue.py); these conditions test made-up events."""
     try:
         validate_data(RuleIn, {"name": "R", "event_type": "TaskCreated", "condition": condition})
     except ValidationFailed as exc:
-        return exc.details["condition"]
+        return [problem for problem in exc.details["condition"] if "events have no field" not in problem]
     return []
 
 EVENT = {"type": "TaskCompleted", "payload": {"task_type": "intake", "priority": "high", "score": 7, "tags": ["a"]}}

@@ -13,6 +13,7 @@ from app.extensions import get_queue
 from app.models import Alert, Job, OutboxEvent, SlaRecord, Task, utcnow
 from app.services.platform import metrics
 from app.services.platform.metrics import count, count_many
+from app.services.platform.events import example_payload
 from app.services.platform.outbox import event_values
 
 TOKEN = "scrape-token-0123456789"
@@ -86,7 +87,7 @@ def test_gauges_are_counted_from_the_database(scrape, db, make_user, app):
     db.session.add_all(tasks)
     db.session.flush()
     old = utcnow() - timedelta(minutes=10)
-    events = [event_values("TaskCreated", "task", i, {}) for i in range(5)]
+    events = [event_values("TaskCreated", "task", i, example_payload("TaskCreated", task_id=i)) for i in range(5)]
     for event, status in zip(events, ["pending", "pending", "dead", "done", "processing"]):
         event["status"] = status
     events[0]["created_at"] = old

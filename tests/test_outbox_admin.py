@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.models import AuditLog, OutboxEvent, utcnow
 from app.services.orchestration import outbox_admin
 from app.services.platform.errors import Conflict, Forbidden
+from app.services.platform.events import example_payload
 from app.services.platform.outbox import event_values
 from tests.conftest import PASSWORD
 
@@ -20,7 +21,7 @@ def _events(db, *specs) -> list[str]:
     """Insert events from (event_type, status, extra columns) specs; returns their ids in order."""
     rows = []
     for n, (event_type, status, extra) in enumerate(specs):
-        row = event_values(event_type, "task", n + 1, {"task_id": n + 1, "to": "completed"},
+        row = event_values(event_type, "task", n + 1, example_payload(event_type, task_id=n + 1),
                            correlation_id=f"task:{n + 1}")
         row.update(status=status, created_at=utcnow() - timedelta(minutes=len(specs) - n), **extra)
         if status == "dead":
@@ -48,7 +49,7 @@ def _status(db, event_id: str) -> OutboxEvent:
 
 
 def test_page_lists_dead_events_with_counts_and_filters(admin_client, db):
-    dead_a, dead_b, done, pending = _events(db, ("TaskCompleted", "dead", {}), ("SlaBreached", "dead", {}),
+    dead_a, dead_b, done, pending = _events(db, ("TaskStatusChanged", "dead", {}), ("SlaBreached", "dead", {}),
                                             ("TaskCreated", "done", {}), ("TaskCreated", "pending", {}))
     html = admin_client.get("/admin/outbox").get_data(as_text=True)
     assert f'data-event-id="{dead_a}"' in html and f'data-event-id="{dead_b}"' in html
@@ -66,7 +67,7 @@ def test_page_lists_dead_events_with_counts_and_filters(admin_client, db):
 
 
 def test_htmx_filter_gets_the_partial(admin_client, db):
-    (dead,) = _events(db, ("TaskCompleted", "dead", {}))
+    (dead,) = _events(db, ("TaskStatusChanged", "dead", {}))
     response = admin_client.get("/admin/outbox?status=dead", headers=HX)
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "HX-Request" in response.headers["Vary"]
@@ -74,13 +75,13 @@ def test_htmx_filter_gets_the_partial(admin_client, db):
 
 
 def test_event_detail_shows_payload_error_and_causation(admin_client, db):
-    cause, effect = _events(db, ("TaskCompleted", "done", {}), ("TaskCreated", "dead", {"depth": 1}))
+    cause, effect = _events(db, ("TaskStatusChanged", "done", {}), ("TaskCreated", "dead", {"depth": 1}))
     db.session.execute(OutboxEvent.__table__.update().where(OutboxEvent.id == effect).values(
         causation_id=cause, rule_chain=[3, 8]))
     db.session.commit()
     html = admin_client.get(f"/admin/outbox/events/{effect}").get_data(as_text=True)
-    assert f'<a href="/admin/outbox/events/{cause}">TaskCompleted {cause}</a>' in html
-    assert '"task_id": 2' in html and '"to": "completed"' in html  # pretty-printed payload
+    assert f'<a href="/admin/outbox/events/{cause}">TaskStatusChanged {cause}</a>' in html
+    assert '"task_id": 2' in html and '"kind": "ticket_task"' in html  # pretty-printed payload
     assert "alert service down #1" in html and "3 → 8" in html
     assert 'href="/admin/outbox?status=all&amp;correlation_id=task:2"' in html
     cause_html = admin_client.get(f"/admin/outbox/events/{cause}").get_data(as_text=True)
@@ -89,7 +90,7 @@ def test_event_detail_shows_payload_error_and_causation(admin_client, db):
 
 
 def test_replay_one_over_htmx_makes_it_pending_and_is_audited(admin_client, db, csrf, admin):
-    dead, other = _events(db, ("TaskCompleted", "dead", {}), ("TaskCompleted", "dead", {}))
+    dead, other = _events(db, ("TaskStatusChanged", "dead", {}), ("TaskStatusChanged", "dead", {}))
     before = utcnow()
     response = admin_client.post(f"/admin/outbox/events/{dead}/replay", headers={**HX, "X-CSRFToken": csrf()})
     assert response.status_code == 200
@@ -106,7 +107,7 @@ def test_replay_one_over_htmx_makes_it_pending_and_is_audited(admin_client, db, 
 
 
 def test_replay_all_dead_with_the_form(admin_client, db, csrf):
-    ids = _events(db, ("A", "dead", {}), ("B", "dead", {}), ("C", "done", {}), ("D", "pending", {}))
+    ids = _events(db, ("TaskCreated", "dead", {}), ("TaskAssigned", "dead", {}), ("TaskStepChanged", "done", {}), ("TaskStatusChanged", "pending", {}))
     response = admin_client.post("/admin/outbox/replay-dead", data={"csrf_token": csrf()}, follow_redirects=True)
     assert response.status_code == 200 and "2 dead events pending again." in response.get_data(as_text=True)
     assert [_status(db, i).status for i in ids] == ["pending", "pending", "done", "pending"]
@@ -115,8 +116,8 @@ def test_replay_all_dead_with_the_form(admin_client, db, csrf):
 
 
 def test_which_events_may_be_replayed(db, admin, make_user):
-    dead, done_a, done_b, pending = _events(db, ("A", "dead", {}), ("B", "done", {}), ("C", "done", {}),
-                                            ("D", "pending", {}))
+    dead, done_a, done_b, pending = _events(db, ("TaskCreated", "dead", {}), ("TaskAssigned", "done", {}), ("TaskStepChanged", "done", {}),
+                                            ("TaskStatusChanged", "pending", {}))
     assert outbox_admin.replay_events(admin, [done_a, done_b]) == 0  # a batch replays dead events only
     assert outbox_admin.replay_events(admin, [done_a]) == 1  # one chosen done event runs again
     with pytest.raises(Conflict, match="pending"):
@@ -136,7 +137,7 @@ def test_replaying_a_pending_event_over_htmx_is_a_toast(admin_client, db, csrf):
 
 
 def test_admins_only_and_csrf_checked(client, web_app, login, make_user, db, csrf, admin):
-    (dead,) = _events(db, ("TaskCompleted", "dead", {}))
+    (dead,) = _events(db, ("TaskStatusChanged", "dead", {}))
     assert client.get("/admin/outbox").status_code == 302  # anonymous: to the login page
     login(make_user(role="coordinator"))
     assert client.get("/admin/outbox").status_code == 403
@@ -151,7 +152,7 @@ def test_admins_only_and_csrf_checked(client, web_app, login, make_user, db, csr
 
 
 def test_outbox_counts_and_healthz_detail(client, db):
-    _events(db, ("A", "pending", {}), ("B", "dead", {}), ("C", "done", {}))
+    _events(db, ("TaskCreated", "pending", {}), ("TaskAssigned", "dead", {}), ("TaskStepChanged", "done", {}))
     counts = outbox_admin.outbox_counts()
     assert counts["by_status"] == {"pending": 1, "processing": 0, "done": 1, "dead": 1}
     assert 150 <= counts["oldest_pending_age_seconds"] < 400  # created three minutes ago
@@ -162,7 +163,7 @@ def test_outbox_counts_and_healthz_detail(client, db):
 
 @pytest.mark.browser
 def test_browser_replay_button(page, live_server, db, admin):  # noqa: F811
-    dead, other = _events(db, ("TaskCompleted", "dead", {}), ("SlaBreached", "dead", {}))
+    dead, other = _events(db, ("TaskStatusChanged", "dead", {}), ("SlaBreached", "dead", {}))
     page.goto(live_server.url + "/admin/outbox")
     page.fill("input[name=username]", admin.username)
     page.fill("input[name=password]", PASSWORD)

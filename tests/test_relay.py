@@ -12,6 +12,7 @@ from app.models import (
     Alert, AutomationRule, OutboxEvent, RuleExecution, Task, utcnow,
 )
 from app.services.orchestration import relay
+from app.services.platform.events import example_payload
 from app.services.platform.outbox import event_values
 
 BASE = "/api/workflow"
@@ -195,7 +196,7 @@ def test_relay_claims_in_batches_and_skips_locked_rows(db, app):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite runs one relay")
     db.session.execute(OutboxEvent.__table__.insert(), [
-        event_values("Ping", "test", i, {"n": i}) for i in range(10)])
+        event_values("AlertRaised", "alert", i, example_payload("AlertRaised", alert_id=i)) for i in range(10)])
     db.session.commit()
     from sqlalchemy.orm import Session
 
@@ -224,11 +225,12 @@ def test_relay_processes_run_side_by_side_and_stop_together(db, app, worker_env)
         refused = subprocess.run(command, env=worker_env, cwd=str(ROOT), capture_output=True, text=True, timeout=60)
         assert refused.returncode == 2 and "--processes > 1 needs PostgreSQL" in refused.stderr
         return
-    db.session.add(AutomationRule(name="Alert per report", event_type="ReportReceived",
-                                  condition={"field": "payload.kind", "op": "eq", "value": "report"},
-                                  actions=[{"type": "alert", "title": "Report {payload.n}"}]))
+    db.session.add(AutomationRule(name="Alert per report", event_type="AlertRaised",
+                                  condition={"field": "payload.source", "op": "eq", "value": "report"},
+                                  actions=[{"type": "alert", "title": "Report {payload.alert_id}"}]))
     db.session.execute(OutboxEvent.__table__.insert(), [
-        event_values("ReportReceived", "report", n, {"kind": "report", "n": n}) for n in range(1000)])
+        event_values("AlertRaised", "alert", n, example_payload("AlertRaised", alert_id=n, source="report",
+                                                                project_id=None)) for n in range(1000)])
     db.session.commit()
     proc = subprocess.Popen(command, env=worker_env, cwd=str(ROOT), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)

@@ -23,6 +23,7 @@ from app.services.orchestration import webhook_targets
 from app.services.orchestration import webhooks
 from app.services.orchestration import work_items
 from app.services.platform.errors import Forbidden, ValidationFailed
+from app.services.platform.events import example_payload
 from app.services.platform.outbox import emit_event
 from app.schemas.automation import EndpointIn
 from app.schemas.workflow import TaskIn
@@ -261,7 +262,8 @@ def test_subscriptions_are_idempotent_and_project_scoped(app, receiver, admin, m
                                                enabled=False, project_id=admin.project_ids[0]))
     webhooks.create_endpoint(admin, EndpointIn(name="Plans", url=receiver.url, event_types=["ActionPlanCreated"],
                                                project_id=admin.project_ids[0]))
-    event = emit_event("TaskCreated", "task", 1, {"task_id": 1, "project_id": admin.project_ids[0]})
+    event = emit_event("TaskCreated", "task", 1, example_payload("TaskCreated", task_id=1,
+                                                                 project_id=admin.project_ids[0]))
     db.session.flush()
     assert webhooks.queue_for_subscriptions(event) == 2
     assert webhooks.queue_for_subscriptions(event) == 0

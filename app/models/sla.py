@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.models.tickets import TaskStatus
 from app.models.base import Base, JSONType, UTCDateTime, utcnow
 
 
@@ -42,7 +43,7 @@ class SlaConfig(Base):
     response_minutes: Mapped[int | None] = mapped_column(Integer)
     resolution_minutes: Mapped[int] = mapped_column(Integer)
     warning_percent: Mapped[int] = mapped_column(Integer, default=80)
-    pause_states: Mapped[list] = mapped_column(JSONType, default=lambda: ["blocked"])
+    pause_states: Mapped[list] = mapped_column(JSONType, default=lambda: [TaskStatus.BLOCKED.value])
     calendar_id: Mapped[int | None] = mapped_column(ForeignKey("business_calendars.id"))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -23,13 +23,13 @@ from app.schemas.common import PRIORITIES, PageFilters, PriorityChoice, read_pri
 from app.schemas.parsing import Input, Unchanged, field_errors
 from app.schemas.types import Choice, Id, OptionalId, ProjectScope, Slug, Text, check_json_value, unstorable_text
 from app.services.orchestration.conditions import OPS
-from app.services.orchestration.event_catalogue import EVENT_TYPES, PLAN_EVENTS, TASK_EVENTS
+from app.services.orchestration.state_machines import ACTION_PLAN, TASK
+from app.services.platform.events import ALERT_LEVELS, EVENT_TYPES, PLAN_EVENTS, TASK_EVENTS, carries
 
 ACTION_TYPES = ("create_task", "transition", "alert", "webhook")
-ALERT_LEVELS = ("info", "warning", "critical")
-TASK_TARGETS = ("new", "in_progress", "blocked", "completed", "cancelled")
-PLAN_TARGETS = ("active", "archived")
-REASON_REQUIRED = ("blocked", "cancelled")
+TASK_TARGETS = tuple(TASK.targets)
+PLAN_TARGETS = tuple(ACTION_PLAN.targets)
+REASON_REQUIRED = tuple(sorted(TASK.reason_required | ACTION_PLAN.reason_required))
 MAX_ACTIONS = 10
 MAX_DEPTH = 8  # condition levels
 MAX_NODES = 100  # condition parts
@@ -278,6 +278,16 @@ def _misplaced_transitions(raw, event_type: str | None) -> list[dict]:
     return problems
 
 
+def _fields(node) -> list[str]:
+    """The field paths a parsed condition compares, in order."""
+    if isinstance(node, Comparison):
+        return [node.field]
+    if node is None:
+        return []
+    children = node.all if isinstance(node, AllOf) else node.any if isinstance(node, AnyOf) else [node.not_]
+    return [path for child in children for path in _fields(child)]
+
+
 # --- the rule ------------------------------------------------------------------------------------
 
 class RuleIn(Input):
@@ -294,14 +304,21 @@ class RuleIn(Input):
 
     @field_validator("condition", mode="wrap")
     @classmethod
-    def _condition(cls, raw, handler):
+    def _condition(cls, raw, handler, info: ValidationInfo):
         raw = _read_condition(raw)
         try:
-            return handler(raw)
+            condition = handler(raw)
         except ValidationError as exc:
             raise ValidationError.from_exception_data("condition", [
                 _problem((), f"{_untagged('condition.' + place) if place != 'body' else 'condition'}: {message}", raw)
                 for place, messages in field_errors(exc).items() for message in messages]) from None
+        event_type = info.data.get("event_type")
+        unknown = [path for path in _fields(condition) if event_type and not carries(event_type, path)]
+        if unknown:  # it could never match (or never fail): a typo, or a field of another event type
+            raise ValidationError.from_exception_data("condition", [
+                _problem((), f"condition: {event_type} events have no field {path} (see the suggestions)", raw)
+                for path in dict.fromkeys(unknown)])
+        return condition
 
     @field_validator("actions", mode="wrap")
     @classmethod

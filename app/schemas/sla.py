@@ -12,8 +12,9 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, Validati
 
 from app.schemas.parsing import Input
 from app.schemas.types import YEARS, OptionalId, ProjectScope, Slug, Text, TimeZone
+from app.services.orchestration.state_machines import DEFAULT_PAUSE_STATES, TASK
 
-PAUSABLE_STATES = ("new", "in_progress", "blocked")  # the task states that are not terminal
+PAUSABLE_STATES = tuple(TASK.active)  # a terminal state stops the clock: there is nothing to pause
 MAX_TARGET = 525_600  # a year of minutes: more is a typo
 
 
@@ -54,7 +55,7 @@ class SlaConfigIn(Input):
     response_minutes: Minutes | None = Field(None, description="Minutes until work starts (optional)")
     resolution_minutes: Minutes
     warning_percent: Percent = 80
-    pause_states: PauseStates = Field(default_factory=lambda: ["blocked"])
+    pause_states: PauseStates = Field(default_factory=lambda: list(DEFAULT_PAUSE_STATES))
     calendar_id: OptionalId = Field(None, description="null: the default calendar")
     enabled: bool = True
 

@@ -318,6 +318,10 @@ class MetadataOut(Succeeded):
     task_types: list[str]
     priorities: list[str]
     rules: list[RuleOut]
+    events: dict[str, dict[str, Any]] = Field(
+        description="The event catalogue: every event type (rules listen to them, webhooks deliver them) with the "
+                    "JSON Schema of its payload (`description` says what it means, `x-aggregate-type` what its "
+                    "aggregate id identifies)")
 
 
 class TaskCounts(BaseModel):

@@ -12,7 +12,7 @@ from app.schemas.automation import NewAction, Toggle
 from app.services.orchestration import automation_rules as svc
 from app.services.orchestration import rule_pages as pages
 from app.services.orchestration.conditions import OPS
-from app.services.orchestration.event_catalogue import payload_fields
+from app.services.platform.events import condition_fields
 
 
 def _form(form: pages.RuleForm, status: int = 200):
@@ -98,7 +98,7 @@ def rule_condition_row():
 @bp.get("/rules/form/field-hints")
 @login_required
 def rule_field_hints():
-    return render_template("automation/_field_hints.html", hints=payload_fields(request.args.get("event_type", "")))
+    return render_template("automation/_field_hints.html", hints=condition_fields(request.args.get("event_type", "")))
 
 
 @bp.get("/rules/form/action")

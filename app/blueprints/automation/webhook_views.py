@@ -24,6 +24,12 @@ def webhooks():
     return page_or_partial("automation/webhooks.html", "automation/_deliveries.html", **vars(listing))
 
 
+@bp.get("/webhooks/events")
+@login_required
+def webhook_events():
+    return render_template("automation/webhook_events.html", **vars(pages.events_page(current_user)))
+
+
 @bp.route("/webhooks/new", methods=["GET", "POST"])
 @login_required
 def webhook_new():

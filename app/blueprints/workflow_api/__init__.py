@@ -130,7 +130,7 @@ def archive_action_plan(plan_id: int, body: PlanChangeIn):
 @bp.get("/metadata")
 @operation(responses={200: MetadataOut})
 def metadata():
-    """State machines, task types, priorities and automation rules"""
+    """State machines, task types, priorities, automation rules and the event catalogue"""
     return jsonify(succeeded(workflow_stats.metadata(api_user())))
 
 

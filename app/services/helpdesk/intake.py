@@ -35,6 +35,7 @@ from app.schemas.common import read_priority
 from app.schemas.tickets import EXTERNAL_ID_KEYS, MAX_BATCH, TEXT_LIMITS, TicketIn, read_external_id, requester_name
 from app.schemas.types import read_datetime
 from app.services.helpdesk.matching import Route, match, matching_index
+from app.services.platform.events import task_created_payload
 from app.services.platform.outbox import event_values
 from app.services.helpdesk.round_robin import (
     RoleSourceUnreachable, Staffing, lock_states, next_assignees, role_staffing, save_states,
@@ -341,12 +342,11 @@ def _allocate(project_id: int, items: list[tuple[int, str, dict, Route]], staffi
                           "assigned_on": now.isoformat().replace("+00:00", "Z"), "role": route.role_name,
                           "reason": pick.reason})
         result[ticket_id] = (task_ids[ticket_id], users)
-        events.append(event_values("TaskCreated", "task", task_ids[ticket_id], {
-            "task_id": task_ids[ticket_id], "kind": TaskKind.TICKET_TASK.value, "ticket_id": ticket_id,
-            "external_id": ext, "project_id": project_id,
-            "workflow_id": route.workflow_id, "step_id": route.step_id, "status": TaskStatus.NEW.value,
-            "task_type": TICKET_TASK_TYPE, "service_area": areas[ticket_id], "priority": values["priority"],
-            "assignees": [p.user_id for p in chosen]},
+        events.append(event_values("TaskCreated", "task", task_ids[ticket_id], task_created_payload(
+            task_ids[ticket_id], project_id, kind=TaskKind.TICKET_TASK.value, ticket_id=ticket_id, external_id=ext,
+            workflow_id=route.workflow_id,
+            step_id=route.step_id, status=TaskStatus.NEW.value, task_type=TICKET_TASK_TYPE,
+            service_area=areas[ticket_id], priority=values["priority"], assignees=[p.user_id for p in chosen]),
             correlation_id=f"ticket:{ticket_id}"))
     with pipelined():  # four independent statements, one round trip
         insert_rows(_assignments, assignment_rows)

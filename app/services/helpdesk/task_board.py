@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import AssignmentStatus, Task, TaskAssignment, TaskStatus, User, Workflow
+from app.models import AssignmentStatus, Task, TaskAssignment, User, Workflow
 from app.schemas.helpdesk import BoardQuery
 from app.schemas.parsing import validate_data
 from app.schemas.ticket_tasks import UserStatusIn
@@ -15,8 +15,9 @@ from app.services.helpdesk import ticket_tasks as svc
 from app.services.helpdesk.workflows import workflows_query
 from app.services.orchestration.sla_reports import task_sla_summary
 from app.services.orchestration.task_queries import tasks_query, with_related
+from app.services.orchestration.state_machines import TASK
 
-COLUMNS = [s.value for s in TaskStatus]
+COLUMNS = TASK.states
 OPEN_LIMIT, CLOSED_LIMIT = 100, 20  # closed columns show the most recent only
 
 
@@ -41,7 +42,7 @@ def _columns(user: User, view: BoardQuery) -> tuple[dict, dict]:
     for status in COLUMNS:
         stmt = tasks_query(user, status=status, kind=view.kind, workflow_id=view.workflow_id, mine=view.mine)
         totals[status] = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-        limit = CLOSED_LIMIT if status in ("completed", "cancelled") else OPEN_LIMIT
+        limit = CLOSED_LIMIT if status in TASK.terminal else OPEN_LIMIT
         columns[status] = db.session.execute(with_related(stmt).limit(limit)).scalars().all()
     return columns, totals
 

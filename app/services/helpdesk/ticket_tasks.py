@@ -27,7 +27,7 @@ from app.schemas.ticket_tasks import AssignUserIn, TicketTaskFilters, UserStatus
 from app.services.orchestration.transitions import allowed_transitions, finish, is_supervisor, transition
 
 S = TaskStatus
-TERMINAL = (S.COMPLETED.value, S.CANCELLED.value)
+TERMINAL = tuple(TASK.terminal)
 # Board action → (the state it applies to, or None for any; the state it leads to; label). Which ones a
 # user may take comes from the state machine (`transitions.allowed_transitions`).
 ACTIONS: dict[str, tuple[str | None, str, str]] = {

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from app.extensions import db, get_redis
 from app.models import Alert, Job, Permission, SlaRecord, Task, User, WebhookDelivery
 from app.services.orchestration.outbox_admin import outbox_counts
+from app.services.orchestration.state_machines import TASK
 from app.services.platform.errors import Forbidden
 from app.services.platform.metrics import COUNTERS, read_counters
 from app.services.platform.permissions import Unauthorized
@@ -26,7 +27,7 @@ from app.services.processing import job_status
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-ACTIVE_TASK_STATES = ("new", "in_progress", "blocked")
+ACTIVE_TASK_STATES = tuple(TASK.active)
 OPEN_SLA_STATES = ("running", "paused", "breached")
 WEBHOOK_STATES = ("pending", "delivered", "dead")
 

@@ -15,7 +15,7 @@ from app.schemas.parsing import validate_data
 from app.services.orchestration import automation_rules as svc
 from app.services.orchestration import webhooks
 from app.services.orchestration.conditions import OPS
-from app.services.orchestration.event_catalogue import EVENT_TYPES, payload_fields
+from app.services.platform.events import EVENT_TYPES, FieldDoc, condition_fields
 from app.services.orchestration.rule_forms import ACTION_DEFAULTS, form_state, rule_data
 from app.services.platform.errors import Forbidden, ValidationFailed
 from app.services.platform.permissions import require_permission
@@ -58,7 +58,7 @@ class RuleForm(RuleChoices):
     rule: AutomationRule | None
     form: dict
     errors: dict
-    hints: list[str]
+    hints: list[FieldDoc]
 
 
 @dataclass
@@ -120,7 +120,7 @@ def _editable(user: User, rule_id) -> AutomationRule | None:
 
 
 def _form(user: User, rule: AutomationRule | None, state: dict, errors: dict | None = None) -> RuleForm:
-    return RuleForm(rule=rule, form=state, errors=errors or {}, hints=payload_fields(state["event_type"]),
+    return RuleForm(rule=rule, form=state, errors=errors or {}, hints=condition_fields(state["event_type"]),
                     **_choices(user))
 
 

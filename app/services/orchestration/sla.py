@@ -20,23 +20,23 @@ from sqlalchemy import String, bindparam, cast, func, insert, literal, or_, sele
 
 from app.extensions import db
 from app.models import (
-    BusinessCalendarConfig, OutboxEvent, SlaConfig, SlaRecord, SlaStatus, Task, utcnow,
+    BusinessCalendarConfig, OutboxEvent, SlaConfig, SlaRecord, SlaStatus, Task, TaskStatus, utcnow,
 )
 from app.models.base import UTCDateTime
 from app.services.platform.bulk_insert import insert_rows, is_postgresql
 from app.services.orchestration.business_calendar import BusinessCalendar
-from app.services.orchestration.state_machines import task_correlation
+from app.services.orchestration.state_machines import DEFAULT_PAUSE_STATES, task_correlation
 from app.services.platform.metrics import count
-from app.services.platform.outbox import event_values
+from app.services.platform.events import CLOCK_KINDS
+from app.services.platform.outbox import event_columns, event_values
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CALENDAR_NAME = "Default"
 # The issue's seed targets (resolution, business minutes) per task type.
 SEED_TARGETS = {"intake": 60, "assessment": 240, "review": 120, "general": 480}
-DEFAULT_PAUSE_STATES = ("blocked",)
 DEFAULT_WARNING_PERCENT = 80
-RESPONSE, RESOLUTION = "response", "resolution"
+RESPONSE, RESOLUTION = CLOCK_KINDS
 CHUNK = 5000
 
 
@@ -288,9 +288,9 @@ def _apply(record: SlaRecord, to_state: str, now: datetime) -> None:
         _resume(record, now)
     elif should_pause and not paused:
         _pause(record, now)
-    if to_state == "cancelled":
+    if to_state == TaskStatus.CANCELLED:
         _stop(record, now, cancelled=True)
-    elif to_state == "completed" or (to_state == "in_progress" and record.kind == RESPONSE):
+    elif to_state == TaskStatus.COMPLETED or (to_state == TaskStatus.IN_PROGRESS and record.kind == RESPONSE):
         _stop(record, now)
 
 
@@ -345,11 +345,12 @@ def _mark_and_emit_in_python(event_type: str, stmt) -> int:
 
 def _mark_and_emit_in_postgresql(event_type: str, stmt) -> int:
     """One statement: `WITH hit AS (UPDATE … RETURNING …) INSERT INTO outbox_events SELECT … FROM hit`,
-    so 10,000 breaches never travel to Python and back. Constant columns come from `event_values`,
-    the per-row ones (id, aggregate id, payload, correlation id) are built as the Python path does."""
+    so 10,000 breaches never travel to Python and back. Constant columns come from `event_columns`,
+    the per-row ones (id, aggregate id, payload, correlation id) are built as the Python path does (the
+    tests check both paths' payloads against the catalogue)."""
     hit = _returning(stmt).cte("hit")
     outbox = OutboxEvent.__table__
-    template = event_values(event_type, "task", 0, {})
+    template = event_columns(event_type, "task")
     per_row = {
         "id": cast(func.gen_random_uuid(), String),
         "aggregate_id": cast(hit.c.task_id, String),
@@ -363,7 +364,7 @@ def _mark_and_emit_in_postgresql(event_type: str, stmt) -> int:
             literal("ticket:") + cast(select(Task.ticket_id).where(Task.id == hit.c.task_id).scalar_subquery(), String),
             literal("task:") + cast(hit.c.task_id, String)),
     }
-    columns = list(template)
+    columns = list(per_row) + [name for name in template if name not in per_row]
     values = [per_row[name] if name in per_row else literal(template[name], outbox.c[name].type) for name in columns]
     source = select(*values).select_from(hit)
     emitted = insert(outbox).from_select(columns, source).returning(outbox.c.id).cte("emitted")

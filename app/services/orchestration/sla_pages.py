@@ -14,6 +14,7 @@ from app.schemas.sla import PAUSABLE_STATES, WEEKDAYS, CalendarIn, SlaConfigIn
 from app.services.orchestration import sla_configs as svc
 from app.services.orchestration import sla_reports
 from app.services.orchestration.sla import DEFAULT_CALENDAR_NAME
+from app.services.orchestration.state_machines import DEFAULT_PAUSE_STATES
 from app.services.platform.errors import ValidationFailed
 from app.services.platform.permissions import require_permission
 from app.services.platform.paging import page_of
@@ -85,7 +86,7 @@ def config_form(user: User, config_id: int | None = None, initial: dict | None =
     if config_id is not None:
         config = svc.editable_config(user, config_id)
         return _config_form(user, config, svc.config_form(config))
-    defaults = {"service_area": "*", "task_type": "*", "warning_percent": 80, "pause_states": ["blocked"],
+    defaults = {"service_area": "*", "task_type": "*", "warning_percent": 80, "pause_states": list(DEFAULT_PAUSE_STATES),
                 "enabled": True, "project_id": user.project_ids[0] if user.project_ids else ""}
     return _config_form(user, None, {**defaults, **(initial or {})})
 

@@ -34,6 +34,17 @@ class Machine:
     def terminal(self) -> list[str]:
         return [s for s, targets in self.edges.items() if not targets]
 
+    @property
+    def active(self) -> list[str]:
+        """The states a row can still leave (not terminal), in table order."""
+        return [s for s, targets in self.edges.items() if targets]
+
+    @property
+    def targets(self) -> list[str]:
+        """The states some transition leads to (what a move may ask for), in table order."""
+        reachable = {t for targets in self.edges.values() for t in targets}
+        return [s for s in self.edges if s in reachable]
+
     def normalise(self, raw) -> str | None:
         text = str(raw or "").strip().lower()
         text = self.aliases.get(text, text)
@@ -59,6 +70,8 @@ ACTION_PLAN = Machine(
     permission=Permission.ACTIVATE_ACTION_PLAN.value, event_type="ActionPlanStatusChanged",
 )
 MACHINES = {m.entity_type: m for m in (TASK, ACTION_PLAN)}
+# SLA clocks pause in these task states unless a config says otherwise (a blocked task waits on others).
+DEFAULT_PAUSE_STATES = (S.BLOCKED.value,)
 
 
 def machine_for(obj) -> Machine:

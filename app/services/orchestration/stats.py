@@ -7,20 +7,23 @@ from app.extensions import db
 from app.models import ActionPlan, AutomationRule, RuleExecution, Task, User
 from app.services.platform.permissions import require_permission
 from app.services.platform.access import project_scope
+from app.services.platform.events import EVENT_TYPES, payload_schema
 from app.services.orchestration.outbox_admin import outbox_counts
-from app.services.orchestration.state_machines import metadata as machine_metadata
+from app.services.orchestration.state_machines import TASK, metadata as machine_metadata
 from app.schemas.workflow import PRIORITIES, TASK_TYPES
 
 
 def metadata(user: User) -> dict:
-    """States and transitions of both machines, task types, priorities and the rules that apply."""
+    """States and transitions of both machines, task types, priorities, the rules that apply and the
+    event catalogue (each event type's payload schema)."""
     scope = project_scope(user)
     rules = db.session.execute(select(AutomationRule).where(
         or_(AutomationRule.project_id.is_(None), AutomationRule.project_id.in_(scope)))
         .order_by(AutomationRule.id)).scalars()
     return {"state_machines": machine_metadata(), "task_types": list(TASK_TYPES), "priorities": list(PRIORITIES),
             "rules": [{"id": r.id, "key": r.key, "name": r.name, "event_type": r.event_type, "enabled": r.enabled,
-                       "condition": r.condition, "actions": r.actions, "built_in": r.key is not None} for r in rules]}
+                       "condition": r.condition, "actions": r.actions, "built_in": r.key is not None} for r in rules],
+            "events": {name: payload_schema(name) for name in EVENT_TYPES}}
 
 
 def _grouped(*columns, where) -> list:
@@ -32,7 +35,7 @@ def stats(user: User) -> dict:
     require_permission(user, "VIEW_STATS")
     scope = project_scope(user)
     in_scope = Task.project_id.in_(scope)
-    by_state = {s: 0 for s in ("new", "in_progress", "blocked", "completed", "cancelled")}
+    by_state = dict.fromkeys(TASK.states, 0)
     by_state.update(dict(_grouped(Task.status, where=in_scope)))
     by_area: dict = {}
     for area, state, n in _grouped(Task.service_area, Task.status, where=in_scope):

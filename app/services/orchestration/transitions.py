@@ -119,8 +119,8 @@ def _payload(machine: Machine, obj, before: str, after: str, actor: User | None,
     common = {"from": before, "to": after, "project_id": obj.project_id, "service_area": obj.service_area,
               "actor_id": actor.id if actor else None, "reason": reason}
     if machine is TASK:
-        return {"task_id": obj.id, "ticket_id": obj.ticket_id, "title": obj.title, "task_type": obj.task_type,
-                "priority": obj.priority,
+        return {"task_id": obj.id, "ticket_id": obj.ticket_id, "kind": obj.kind, "title": obj.title,
+                "task_type": obj.task_type, "priority": obj.priority,
                 "action_plan_id": obj.action_plan_id, "assignee_id": obj.assignee_id, **common}
     return {"action_plan_id": obj.id, "title": obj.title, **common}
 

@@ -12,7 +12,7 @@ from app.models import Permission, Project, User, WebhookAttempt, WebhookDeliver
 from app.schemas.automation import DeliveryFilters, EndpointIn, Toggle
 from app.schemas.parsing import validate_data
 from app.services.orchestration import webhooks as svc
-from app.services.orchestration.event_catalogue import EVENT_TYPES
+from app.services.platform.events import EVENT_TYPES, EventType, FieldDoc, catalogue, example_payload
 from app.services.platform.errors import Forbidden, ValidationFailed
 from app.services.platform.permissions import require_permission
 from app.services.platform.paging import page_of
@@ -49,6 +49,28 @@ class CreatedEndpoint:
     endpoint: WebhookEndpoint | None = None
     secret: str | None = None
     form: EndpointForm | None = None
+
+
+@dataclass
+class EventDoc:
+    event: EventType
+    fields: tuple[FieldDoc, ...]
+    example: dict  # a delivery body of this type
+
+
+@dataclass
+class EventsPage:
+    """The events one can subscribe to, with their payload fields: the receivers' documentation."""
+
+    events: list[EventDoc]
+
+
+def events_page(user: User) -> EventsPage:
+    """Every event type of the catalogue with its payload fields and an example delivery body (any
+    signed-in user: it describes types, not data)."""
+    return EventsPage([EventDoc(event, fields, {"type": event.name, "timestamp": "2025-03-04T09:30:00.123456+00:00",
+                                                "data": example_payload(event.name)})
+                       for event, fields in catalogue()])
 
 
 @dataclass

@@ -37,7 +37,7 @@ from app.schemas.automation import EndpointIn
 from app.services.platform.access import project_scope, resolve_scope
 from app.services.platform.errors import Conflict, FieldErrors, Forbidden, NotFound
 from app.services.platform.metrics import count_many
-from app.services.orchestration.event_catalogue import EVENT_TYPES
+from app.services.platform.events import EVENT_TYPES
 from app.services.orchestration.webhook_targets import check_target, pinned_session, resolve_target
 
 log = logging.getLogger(__name__)

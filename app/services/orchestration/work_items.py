@@ -19,6 +19,7 @@ from app.services.platform.permissions import require_permission
 from app.services.platform import audit
 from app.services.platform.access import get_scoped, project_scope, resolve_project
 from app.services.platform.errors import FieldErrors
+from app.services.platform.events import task_created_payload
 from app.services.platform.outbox import emit_event
 from app.services.orchestration import sla
 from app.services.orchestration.sla_reports import task_sla_summary
@@ -74,11 +75,10 @@ def create_task(actor: User | None, data: TaskIn, *, project_id: int | None = No
     db.session.flush()
     sla.start_clocks(task, now)
     links = cause.event_kwargs() if cause else {"correlation_id": f"task:{task.id}"}
-    emit_event("TaskCreated", "task", task.id, {
-        "task_id": task.id, "kind": task.kind, "project_id": task.project_id, "task_type": task.task_type,
-        "service_area": task.service_area, "priority": task.priority, "title": task.title,
-        "created_by_id": task.created_by_id, "assignee_id": task.assignee_id, "action_plan_id": task.action_plan_id,
-    }, **links)
+    emit_event("TaskCreated", "task", task.id, task_created_payload(
+        task.id, task.project_id, kind=task.kind, title=task.title, status=task.status, task_type=task.task_type,
+        service_area=task.service_area, priority=task.priority, created_by_id=task.created_by_id,
+        assignee_id=task.assignee_id, action_plan_id=task.action_plan_id), **links)
     audit.record(actor, "create", "task", task.id, {"title": task.title, "task_type": task.task_type},
                  source="api" if actor else "automation")
     if commit:
