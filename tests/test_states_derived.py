@@ -55,14 +55,15 @@ def _state_of(node: ast.AST, aliases: set[str]) -> tuple[str, bool] | None:
 
 def _restated(items: list[ast.AST], aliases: set[str], whole_table_ok: bool = False) -> bool:
     """Two or more items, every one of them a task state (a mixed list is about something else), and
-    either written as text or, with the enum, one of the sets the machine names. (A subset such as
+    either written as text or, with the enum, one of the sets the machine names (a dict keyed by the
+    enum is a table of what each state does, not a restated set). (A subset such as
     "new or in_progress" written with the enum is a rule of its own, not a restatement.)"""
     found = [_state_of(item, aliases) for item in items]
     if len(found) < 2 or not all(found):
         return False
     states = frozenset(state for state, _text in found)
-    if whole_table_ok and states == STATES:
-        return False  # one entry per state: a per-state table
+    if whole_table_ok and (states == STATES or not any(text for _state, text in found)):
+        return False  # a per-state table: one entry per state, or keys written with the enum
     return any(text for _state, text in found) or states in DERIVED
 
 
