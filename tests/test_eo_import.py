@@ -1,80 +1,29 @@
 """EO aggregate import: offline end to end on the sample data, against a DHIS2 double on loopback
 that checks the payload and query parameters as DHIS2 documents them."""
-import base64
 import json
 import logging
-import threading
 
 import pytest
-from flask import Flask, jsonify, request
 
 from app.models import Dhis2Import, Job, JobLog, OrgUnit, OrgUnitType
 from app.schemas.processing import Dhis2ConnectionIn
 from app.services.processing import dhis2
 from app.services.processing import job_status as st
 from app.services.processing.jobs import enqueue_job
+from tests.dhis2_double import PASSWORD, Dhis2Double, dhis2_double  # noqa: F401 — a fixture
 
-PASSWORD = "s3cret-Pa55-never-shown"
 ELEMENT = "eoChirpsPr1"
-STRATEGIES = {"CREATE_AND_UPDATE", "CREATE", "UPDATE", "DELETE"}
-
-
-class Dhis2Double:
-    """POST /api/dataValueSets as DHIS2 (2.38+) answers it; refuses what DHIS2 would refuse."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        self.unavailable = 0  # answer the next N imports with 503, as DHIS2 behind a busy proxy does
-        self.app = Flask("dhis2-double")
-        self.app.add_url_rule("/api/dataValueSets", view_func=self.data_value_sets, methods=["POST"])
-
-    def data_value_sets(self):
-        auth = request.headers.get("Authorization", "")
-        if auth != "Basic " + base64.b64encode(f"admin:{PASSWORD}".encode()).decode():
-            return jsonify({"httpStatus": "Unauthorized", "httpStatusCode": 401, "status": "ERROR"}), 401
-        if self.unavailable:
-            self.unavailable -= 1
-            return "Service Unavailable", 503
-        dry_run, strategy = request.args.get("dryRun"), request.args.get("importStrategy")
-        body = request.get_json(silent=True) or {}
-        values = body.get("dataValues")
-        conflicts = []
-        if dry_run not in ("true", "false"):
-            conflicts.append({"object": "dryRun", "value": f"must be true or false, got {dry_run!r}"})
-        if strategy not in STRATEGIES:
-            conflicts.append({"object": "importStrategy", "value": f"unknown {strategy!r}"})
-        if not isinstance(values, list) or not values:
-            conflicts.append({"object": "dataValues", "value": "missing or empty"})
-        for v in values or []:
-            if set(v) != {"dataElement", "period", "orgUnit", "value"} or not all(isinstance(x, str) for x in v.values()):
-                conflicts.append({"object": json.dumps(v), "value": "a data value needs dataElement, period, orgUnit, value"})
-                break
-            float(v["value"])
-        self.requests.append({"dryRun": dry_run, "importStrategy": strategy, "body": body})
-        if conflicts:
-            return jsonify({"httpStatus": "Conflict", "httpStatusCode": 409, "status": "ERROR",
-                            "response": {"responseType": "ImportSummary", "status": "ERROR", "conflicts": conflicts,
-                                         "importCount": {"imported": 0, "updated": 0, "ignored": len(values or []), "deleted": 0}}}), 409
-        return jsonify({"httpStatus": "OK", "httpStatusCode": 200, "status": "OK", "message": "Import was successful.",
-                        "response": {"responseType": "ImportSummary", "status": "SUCCESS",
-                                     "importOptions": {"dryRun": dry_run == "true"},
-                                     "description": "Import process completed successfully",
-                                     "importCount": {"imported": len(values), "updated": 0, "ignored": 0, "deleted": 0},
-                                     "conflicts": []}})
+DISTRICTS = [f"DiStRiCt00{i}" for i in range(4)]
 
 
 @pytest.fixture
-def dhis2_double():
-    from werkzeug.serving import make_server
-
-    double = Dhis2Double()
-    server = make_server("127.0.0.1", 0, double.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    double.url = f"http://127.0.0.1:{server.server_port}"
-    yield double
-    server.shutdown()
-    thread.join(5)
+def double(dhis2_double):
+    """The DHIS2 double knowing the data element (monthly) and the four districts."""
+    dhis2_double.add_data_element(ELEMENT, "NUMBER", "Monthly")
+    dhis2_double.add_data_element("eoOther0001", "NUMBER", "Monthly")
+    for uid in DISTRICTS:
+        dhis2_double.add_org_unit(uid, uid, 3)
+    return dhis2_double
 
 
 def _square(x, y, size=1.0):
@@ -144,28 +93,29 @@ def test_offline_dry_run_by_default_builds_payload_and_artifacts(app, db, client
     assert client.get(again.results["payloadPreviewPath"], headers=headers).get_json()["dataValues"] == preview["dataValues"]
 
 
-def test_import_into_dhis2_double_is_idempotent(app, db, districts, run_worker, dhis2_double):
-    connection = _connection(districts, dhis2_double)
+def test_import_into_dhis2_double_is_idempotent(app, db, districts, run_worker, double):
+    connection = _connection(districts, double)
     dry = _run(db, run_worker, districts, connection=connection.id)
     assert dry.status == st.SUCCESSFUL, dry.message
-    assert dhis2_double.requests[-1]["dryRun"] == "true" and dhis2_double.requests[-1]["importStrategy"] == "CREATE_AND_UPDATE"
+    assert double.requests[-1]["dryRun"] == "true" and double.requests[-1]["importStrategy"] == "CREATE_AND_UPDATE"
     assert dry.results["importSummary"]["importCount"]["imported"] == 8
     assert db.session.query(Dhis2Import).count() == 0  # a dry run is not recorded
     real = _run(db, run_worker, districts, connection=connection.id, dryRun=False)
     assert real.status == st.SUCCESSFUL, real.message
-    sent = dhis2_double.requests[-1]
+    sent = double.requests[-1]
     assert sent["dryRun"] == "false" and len(sent["body"]["dataValues"]) == 8
     assert {v["dataElement"] for v in sent["body"]["dataValues"]} == {ELEMENT}
     assert db.session.query(Dhis2Import).count() == 1
-    count = len(dhis2_double.requests)
+    posts = lambda: len([r for r in double.requests if r["method"] == "POST"])  # noqa: E731
+    count = posts()
     skipped = _run(db, run_worker, districts, connection=connection.id, dryRun=False)
     assert skipped.status == st.SUCCESSFUL and skipped.results["skipped"] is True
-    assert "already imported" in skipped.results["skipReason"] and len(dhis2_double.requests) == count
+    assert "already imported" in skipped.results["skipReason"] and posts() == count
     assert [s["status"] for s in skipped.steps][2:] == ["skipped"] * 5
     dry_again = _run(db, run_worker, districts, connection=connection.id)  # a dry-run rerun is free
-    assert dry_again.status == st.SUCCESSFUL and len(dhis2_double.requests) == count + 1
+    assert dry_again.status == st.SUCCESSFUL and posts() == count + 1
     forced = _run(db, run_worker, districts, connection=connection.id, dryRun=False, force=True)
-    assert forced.status == st.SUCCESSFUL and len(dhis2_double.requests) == count + 2
+    assert forced.status == st.SUCCESSFUL and posts() == count + 2
     assert db.session.query(Dhis2Import).one().job_id == forced.id
     other_element = _run(db, run_worker, districts, connection=connection.id, dryRun=False, dataElement="eoOther0001")
     assert other_element.status == st.SUCCESSFUL and not other_element.results.get("skipped")
@@ -176,27 +126,28 @@ def test_a_period_without_data_fails_in_plain_words(app, db, client, login, dist
     server path on the page a coordinator reads."""
     job = _run(db, run_worker, districts, start="2019-03-01", end="2019-03-31")
     assert job.status == st.FAILED
-    assert job.message.startswith("No CHIRPS daily precipitation data for 2019-03 in the EO cache.")
+    assert job.message.startswith("No CHIRPS v2.0 daily precipitation data for 2019-03-01, 2019-03-02, 2019-03-03 "
+                                  "and 28 more in the EO cache. Put the files as published in the drop folder")
     step = next(s for s in job.steps if s["name"] == "extract_source_data")
     assert step["status"] == "failed" and step["attempts"] == 1  # missing data is not retried
     login(districts)
     html = client.get(f"/jobs/{job.id}").get_data(as_text=True)
-    assert "No CHIRPS daily precipitation data for 2019-03" in html
+    assert "No CHIRPS v2.0 daily precipitation data for 2019-03-01" in html
     for leak in ("Traceback", "Error:", "eo_cache/", app.instance_path):
         assert leak not in html, leak
 
 
-def test_dhis2_refusal_fails_the_import_step(app, db, districts, run_worker, dhis2_double):
-    connection = _connection(districts, dhis2_double, password="wrong")
+def test_dhis2_refusal_fails_the_import_step(app, db, districts, run_worker, double):
+    connection = _connection(districts, double, password="wrong")
     job = _run(db, run_worker, districts, connection=connection.id)
     assert job.status == st.FAILED and "DHIS2 answered 401" in job.message
-    step = next(s for s in job.steps if s["name"] == "import_to_dhis2")
+    step = next(s for s in job.steps if s["name"] == "build_dhis2_payload")  # the data element check
     assert step["status"] == "failed" and step["attempts"] == 1  # a refusal is not retried
 
 
-def test_dhis2_5xx_is_retried_with_backoff(app, db, districts, run_worker, dhis2_double):
-    connection = _connection(districts, dhis2_double)
-    dhis2_double.unavailable = 2
+def test_dhis2_5xx_is_retried_with_backoff(app, db, districts, run_worker, double):
+    connection = _connection(districts, double)
+    double.unavailable = 2
     job = _run(db, run_worker, districts, connection=connection.id)
     assert job.status == st.SUCCESSFUL, job.message
     step = next(s for s in job.steps if s["name"] == "import_to_dhis2")
@@ -205,13 +156,13 @@ def test_dhis2_5xx_is_retried_with_backoff(app, db, districts, run_worker, dhis2
 
 
 def test_secrets_never_reach_logs_job_rows_rq_or_pages(app, db, client, make_user, login, districts, run_worker,
-                                                     dhis2_double, caplog):
+                                                     double, caplog):
     from rq.job import Job as RQJob
 
     from app.extensions import get_redis
 
     caplog.set_level(logging.DEBUG)
-    connection = _connection(districts, dhis2_double)
+    connection = _connection(districts, double)
     job = enqueue_job("eo-aggregate-import", _inputs(connection=connection.id, dryRun=False), launcher=districts,
                       project_id=districts.project_ids[0])
     rq_job = RQJob.fetch(job.id, connection=get_redis())

@@ -206,8 +206,7 @@ def seed_eo_schedules(project_id: int) -> list[Schedule]:
                                 cron=PRESETS[frequency], timezone="Africa/Bangui", enabled=False,
                                 description="Seeded: a dry run over the previous period; set a connection and enable.",
                                 inputs={"datasetId": dataset, "start": "{period_start}", "end": "{period_end}",
-                                        "orgUnitLevel": 3, "aggregation": "sum" if dataset != "era5-land-temperature" else "mean",
-                                        "dataElement": element, "dryRun": True})
+                                        "orgUnitLevel": 3, "dataElement": element, "dryRun": True})
             db.session.add(schedule)
         out.append(schedule)
     db.session.commit()
