@@ -214,3 +214,86 @@ def test_the_form_with_an_empty_period_date_names_it_and_keeps_what_was_typed(ap
     assert '<p class="field-error" id="start-error">is required</p>' in html
     assert 'name="end" value="2024-01-31"' in html and f'value="{ELEMENT}"' in html
     assert db.session.query(Job).count() == 0
+
+
+def test_a_409_with_conflicts_is_a_partial_success_in_chunks_with_combos(app, db, districts, run_worker, double):
+    """DHIS2 ignores the values of an org unit it does not know (409, status WARNING): the job
+    succeeds, partial, with the counts and conflicts; values go in chunks, with the combos asked for."""
+    del double.org_units[DISTRICTS[3]]
+    double.combos.add("AttrCombo01")
+    app.config["EO_DHIS2_CHUNK_SIZE"] = 3
+    connection = _connection(districts, double)
+    job = _run(db, run_worker, districts, connection=connection.id, dryRun=False, attributeOptionCombo="AttrCombo01")
+    assert job.status == st.SUCCESSFUL, job.message
+    summary = job.results["importSummary"]
+    assert job.results["partial"] is True and summary["status"] == "WARNING" and summary["chunks"] == 3  # 8 values by 3
+    assert summary["importCount"] == {"imported": 6, "updated": 0, "ignored": 2, "deleted": 0}
+    assert summary["conflictCount"] == 2 and "Organisation unit not found" in summary["conflicts"][0]["value"]
+    posts = [r for r in double.requests if r["method"] == "POST"]
+    assert [len(p["body"]["dataValues"]) for p in posts] == [3, 3, 2]
+    assert all(v["attributeOptionCombo"] == "AttrCombo01" and "categoryOptionCombo" not in v
+               for p in posts for v in p["body"]["dataValues"])
+    assert len(double.stored) == 6  # what DHIS2 holds: the known districts' values, as sent
+    step = next(s for s in job.steps if s["name"] == "import_to_dhis2")
+    assert step["status"] == "successful" and step["attempts"] == 1
+
+
+@pytest.mark.parametrize("setup, words", [
+    (lambda d: d.data_elements.pop(ELEMENT), "DHIS2 has no data element eoChirpsPr1"),
+    (lambda d: d.add_data_element(ELEMENT, "TEXT"), "takes TEXT values, not numbers"),
+    (lambda d: d.add_data_element(ELEMENT, "NUMBER", "Daily"), "period type Daily, not MONTHLY"),
+    (lambda d: d.add_data_element(ELEMENT, "NUMBER", "Monthly", "TRACKER"), "not an aggregate data element"),
+])
+def test_the_data_element_is_checked_before_anything_is_posted(app, db, districts, run_worker, double, setup, words):
+    setup(double)
+    job = _run(db, run_worker, districts, connection=_connection(districts, double).id)
+    assert job.status == st.FAILED and words in job.message
+    assert not [r for r in double.requests if r["method"] == "POST"]
+
+
+def test_integer_data_elements_get_integer_values(app, db, districts, run_worker, double):
+    double.add_data_element(ELEMENT, "INTEGER_ZERO_OR_POSITIVE", "Monthly")
+    job = _run(db, run_worker, districts, connection=_connection(districts, double).id)
+    assert job.status == st.SUCCESSFUL, job.message
+    sent = [v["value"] for r in double.requests if r["method"] == "POST" for v in r["body"]["dataValues"]]
+    assert len(sent) == 8 and all(v.isdigit() for v in sent)
+
+
+def test_units_without_a_dhis2_uid_are_reported_never_sent_with_a_local_id(app, db, districts, run_worker, double):
+    unit = db.session.query(OrgUnit).filter(OrgUnit.source_ref == f"dhis2:{DISTRICTS[0]}").one()
+    unit.source_ref = None
+    db.session.commit()
+    job = _run(db, run_worker, districts, connection=_connection(districts, double).id)
+    assert job.status == st.SUCCESSFUL, job.message
+    assert job.results["orgUnitsWithoutUid"] == [{"id": unit.id, "name": "District 0"}]
+    sent = {v["orgUnit"] for r in double.requests if r["method"] == "POST" for v in r["body"]["dataValues"]}
+    assert sent == set(DISTRICTS[1:]) and str(unit.id) not in sent
+
+
+def test_the_seed_request_forms_datetime_parameters_and_nested_dhis2(app, db, client, districts, api_token, run_worker,
+                                                                     double):
+    """eo-api's execution request as the seed writes it: `datetime`, `parameters`, the DHIS2 options
+    nested under `dhis2`; GET /jobs/{id} carries the import summary and the flow name."""
+    connection = _connection(districts, double)
+    headers = api_token(districts)
+    body = {"inputs": {"datasetId": "chirps-daily", "parameters": ["precipitation"], "datetime": "2024-01-01/2024-01-31",
+                       "orgUnitLevel": 3, "aggregation": "mean", "periodType": "MONTHLY",
+                       "dhis2": {"dataElementId": ELEMENT, "dryRun": True, "connectionId": connection.id,
+                                 "importStrategy": "CREATE_AND_UPDATE"}}}
+    response = client.post("/processes/eo-aggregate-import/execution", headers=headers, json=body)
+    assert response.status_code == 201, response.get_json()
+    job_id = response.get_json()["jobID"]
+    run_worker()
+    status = client.get(f"/jobs/{job_id}", headers=headers).get_json()
+    assert status["status"] == "successful" and status["flowName"] == "eo_aggregate_import_v1"
+    assert status["importSummary"]["importCount"]["imported"] == 4
+    eo_view = client.get(f"/jobs/{job_id}?f=eo", headers=headers).get_json()
+    assert eo_view["flowName"] == "eo_aggregate_import_v1" and eo_view["importSummary"]["status"] == "SUCCESS"
+    stored = db.session.get(Job, job_id).inputs
+    assert (stored["start"], stored["end"], stored["dataElement"], stored["connection"]) == (
+        "2024-01-01", "2024-01-31", ELEMENT, connection.id)
+    for inputs, field in (({**body["inputs"], "parameters": ["t2m"]}, "parameters"),
+                          ({**body["inputs"], "dhis2": {"colour": "red"}}, "dhis2"),
+                          ({**body["inputs"], "start": "2024-01-01"}, "datetime")):
+        refused = client.post("/processes/eo-aggregate-import/execution", headers=headers, json={"inputs": inputs})
+        assert refused.status_code == 400 and field in json.dumps(refused.get_json()), refused.get_json()

@@ -437,8 +437,10 @@ STEPS = [
 register_process(steps_process(
     id="eo-aggregate-import",
     title="EO aggregate import into DHIS2",
-    description="Aggregates an earth-observation dataset (CHIRPS precipitation, ERA5-Land temperature, WorldPop "
-                "population) over org unit polygons and imports the values into DHIS2 as a data value set.",
+    description="eo-api's flow eo_aggregate_import_v1: aggregates an earth-observation dataset (CHIRPS "
+                "precipitation, ERA5-Land temperature or precipitation, WorldPop population) over org unit polygons "
+                "and imports the values into DHIS2 as a data value set.",
+    flow_name=FLOW_NAME,
     version="1.0.0",
     steps=STEPS,
     inputs=EoImportInputs,
@@ -447,7 +449,10 @@ register_process(steps_process(
     outputs_schema={
         "orgUnitCount": {"schema": {"type": "integer"}}, "rowCount": {"schema": {"type": "integer"}},
         "payloadPreviewPath": {"schema": {"type": "string"}}, "resultFeaturesPath": {"schema": {"type": "string"}},
-        "importSummary": {"schema": {"type": "object"}},
+        "importSummary": {"schema": {"type": "object"}}, "flowName": {"schema": {"type": "string"}},
+        "partial": {"schema": {"type": "boolean"}}, "sampleData": {"schema": {"type": "boolean"}},
+        "orgUnitsWithoutValue": {"schema": {"type": "array", "items": {"type": "object"}}},
+        "orgUnitsWithoutUid": {"schema": {"type": "array", "items": {"type": "object"}}},
     },
     timeout_seconds=1800,
 ))

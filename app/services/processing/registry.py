@@ -70,6 +70,8 @@ class Process:
     # resume(job) -> True when the work goes on: the reaper calls it for a running job whose worker died,
     # instead of failing the job (an OpenHEXA run keeps running: poll it again).
     resume: Callable[[Any], bool] | None = None
+    # Another system's name of this process that its clients see (eo-api's Prefect flow name)
+    flow_name: str | None = None
 
 
 _REGISTRY: dict[str, Process] = {}
