@@ -204,3 +204,44 @@ def test_missing_files_are_named_and_the_sample_is_in_the_published_format(app, 
     era5 = eo.run(run_worker, datasetId="era5-land-temperature", start="2021-03-31", end="2021-03-31")
     assert era5.status == st.SUCCESSFUL, era5.message
     assert all(15 < float(v["value"]) < 35 for v in eo.preview(era5)["dataValues"])  # °C, not K
+
+
+@pytest.fixture
+def file_server(tmp_path_factory):
+    """A loopback HTTP server over a folder laid out like CHC's and WorldPop's servers."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    root = tmp_path_factory.mktemp("published")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+def test_chirps_and_worldpop_are_downloaded_from_their_published_layouts(app, db, eo, run_worker, client, file_server):
+    root, url = file_server
+    daily = root / "CHIRPS-2.0" / "global_daily" / "tifs" / "p05" / "2021"
+    daily.mkdir(parents=True)
+    _tif(str(daily / "chirps-v2.0.2021.03.05.tif"), np.full((2, 2), 7.25), 10, 12, 1.0)
+    _gzip(str(daily / "chirps-v2.0.2021.03.05.tif"))
+    pop = root / "Global_2000_2020_1km" / "2020" / "CAF"
+    pop.mkdir(parents=True)
+    _tif(str(pop / "caf_ppp_2020_1km_Aggregated.tif"), np.full((2, 2), 250.0), 10, 12, 1.0, nodata=-99999.0)
+    app.config.update(EO_DOWNLOAD=True, EO_CHIRPS_DAILY_URL=f"{url}/CHIRPS-2.0/global_daily/tifs/p05",
+                      EO_WORLDPOP_URL=f"{url}/Global_2000_2020_1km", EO_WORLDPOP_COUNTRY="CAF")
+    eo.district("Dist0000001", _box(10, 10, 11.5, 12))
+    rain = eo.run(run_worker, datasetId="chirps-daily", start="2021-03-05", end="2021-03-05")
+    assert rain.status == st.SUCCESSFUL, rain.message
+    assert eo.values(client, rain) == {("Dist0000001", "20210305"): "7.25"}
+    assert os.listdir(eo.folder / "chirps-daily") == ["chirps-v2.0.2021.03.05.tif.gz"]  # kept: the next run reads it
+    people = eo.run(run_worker, datasetId="worldpop-population", start="2020-01-01", end="2020-12-31")
+    assert people.status == st.SUCCESSFUL, people.message
+    assert eo.values(client, people) == {("Dist0000001", "2020"): "750"}  # 3 pixels of 250
+    absent = eo.run(run_worker, datasetId="chirps-daily", start="2021-03-06", end="2021-03-06")  # a 404
+    assert absent.status == st.FAILED and "2021-03-06" in absent.message
