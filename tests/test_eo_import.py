@@ -9,6 +9,7 @@ from app.models import Dhis2Import, Job, JobLog, OrgUnit, OrgUnitType
 from app.schemas.processing import Dhis2ConnectionIn
 from app.services.processing import dhis2
 from app.services.processing import job_status as st
+from app.services.platform.errors import ValidationFailed
 from app.services.processing.jobs import enqueue_job
 from tests.dhis2_double import PASSWORD, Dhis2Double, dhis2_double  # noqa: F401 — a fixture
 
@@ -297,3 +298,37 @@ def test_the_seed_request_forms_datetime_parameters_and_nested_dhis2(app, db, cl
                           ({**body["inputs"], "start": "2024-01-01"}, "datetime")):
         refused = client.post("/processes/eo-aggregate-import/execution", headers=headers, json={"inputs": inputs})
         assert refused.status_code == 400 and field in json.dumps(refused.get_json()), refused.get_json()
+
+
+def test_org_units_imported_from_dhis2_keep_their_uids_and_feed_the_import(app, db, make_user, run_worker, double):
+    """The hierarchy with geometry from DHIS2's organisationUnits; the EO import then sends those UIDs."""
+    from app.services.planning.dhis2_orgunits import import_from_dhis2
+
+    user = make_user()
+    project_id = user.project_ids[0]
+    db.session.add_all([OrgUnitType(project_id=project_id, name=n, depth=d) for d, n in enumerate(("Country", "District"))])
+    db.session.commit()
+    double.org_units.clear()
+    double.add_org_unit("CountryUid1", "Demo", 1, geometry=_square(18, 3, 4))
+    double.add_org_unit("DistrictAa1", "Alpha", 2, "CountryUid1", _square(18, 3, 2))
+    double.add_org_unit("DistrictBb2", "Beta", 2, "CountryUid1", _square(20, 3, 2))
+    double.add_org_unit("FacilityCc3", "Clinic", 3, "DistrictAa1", {"type": "Point", "coordinates": [18.5, 3.5]})
+    connection = _connection(user, double)
+    result = import_from_dhis2(connection.id, 2)
+    assert (result["fetched"], result["created"]) == (3, 3)
+    assert [r for r in double.requests if r["path"] == "/api/organisationUnits"][0]["args"] == {
+        "level": "1", "fields": "id,name,level,parent[id],geometry", "paging": "false"}
+    alpha = db.session.query(OrgUnit).filter(OrgUnit.name == "Alpha").one()
+    assert alpha.source_ref == "dhis2:DistrictAa1" and alpha.geometry["type"] == "Polygon"
+    assert db.session.get(OrgUnit, alpha.parent_id).source_ref == "dhis2:CountryUid1"
+    assert import_from_dhis2(connection.id, 2)["updated"] == 3  # again: updated, not duplicated
+    job = enqueue_job("eo-aggregate-import", _inputs(orgUnitLevel=2, connection=connection.id), launcher=user,
+                      project_id=project_id)
+    run_worker()
+    job = db.session.get(Job, job.id)
+    assert job.status == st.SUCCESSFUL, job.message
+    sent = {v["orgUnit"] for r in double.requests if r["method"] == "POST" for v in r["body"]["dataValues"]}
+    assert sent == {"DistrictAa1", "DistrictBb2"}
+    with pytest.raises(ValidationFailed) as caught:
+        import_from_dhis2(connection.id, 3)  # no org unit type for level 3
+    assert "level(s) 3" in caught.value.message
