@@ -266,7 +266,7 @@ def _extract(sctx, state):
     sources = eo_sources.resolve(inputs.datasetId, inputs.start, inputs.end)
     sctx.log(f"{len(sources.files)} source file(s)" + (" (sample data: synthetic, for trying the flow)" if sources.sample else ""),
              "warning" if sources.sample else "info")
-    return sources
+    return {"files": sources.files, "sample": sources.sample}
 
 
 def _period_id(day: date, period_type: str) -> str:
@@ -295,7 +295,7 @@ def _aggregate(sctx, state):
     totals = {p: np.zeros(len(units)) for p in expected}
     seen = {p: np.zeros(len(units), dtype=int) for p in expected}
     zones: dict = {}
-    for n, raster in enumerate(eo_sources.rasters(inputs.datasetId, sources.files, inputs.start, inputs.end,
+    for n, raster in enumerate(eo_sources.rasters(inputs.datasetId, sources["files"], inputs.start, inputs.end,
                                                   eo_data.bounds_of(geometries)), start=1):
         grid = (tuple(raster.transform), raster.data.shape, str(raster.crs))
         if grid not in zones:
@@ -324,7 +324,7 @@ def _aggregate(sctx, state):
         raise PermanentError(f"The {dataset.title} data has no valid pixel over any of the "
                              f"{len(units)} org units: check that the files cover the country")
     sctx.log(f"{len(rows)} values over {len(expected)} period(s)")
-    return {"rows": rows, "withoutValue": without_value, "sample": sources.sample}
+    return {"rows": rows, "withoutValue": without_value, "sample": sources["sample"]}
 
 
 def _dhis2_call(function, *args, **kwargs):
@@ -455,4 +455,5 @@ register_process(steps_process(
         "orgUnitsWithoutUid": {"schema": {"type": "array", "items": {"type": "object"}}},
     },
     timeout_seconds=1800,
+    checkpoints=True,
 ))

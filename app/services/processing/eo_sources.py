@@ -109,7 +109,8 @@ def _download(url: str, path: str) -> bool:
 
 
 def _in_sample(dataset: Dataset, first: date, last: date) -> bool:
-    return bool(_config("EO_SAMPLE_DATA", True)) and dataset.sample_start <= first and last <= (
+    """Whether the sample covers a file of first..last (one that has begun: this year's population too)."""
+    return bool(_config("EO_SAMPLE_DATA", True)) and dataset.sample_start <= first and first <= (
         dataset.sample_end or date.today())
 
 

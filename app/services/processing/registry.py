@@ -72,6 +72,8 @@ class Process:
     resume: Callable[[Any], bool] | None = None
     # Another system's name of this process that its clients see (eo-api's Prefect flow name)
     flow_name: str | None = None
+    # A failed run can be retried from its failed step (the step runner kept every step's output)
+    retry_from_step: bool = False
 
 
 _REGISTRY: dict[str, Process] = {}
