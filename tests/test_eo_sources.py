@@ -245,3 +245,50 @@ def test_chirps_and_worldpop_are_downloaded_from_their_published_layouts(app, db
     assert eo.values(client, people) == {("Dist0000001", "2020"): "750"}  # 3 pixels of 250
     absent = eo.run(run_worker, datasetId="chirps-daily", start="2021-03-06", end="2021-03-06")  # a 404
     assert absent.status == st.FAILED and "2021-03-06" in absent.message
+
+
+def _grib(path, lons, lats, messages):
+    """GRIB 1 messages as ERA5-Land comes from the CDS: (shortName, date, hour, step, values)."""
+    import eccodes
+
+    with open(path, "wb") as fh:
+        for short_name, day, hour, step, values in messages:
+            gid = eccodes.codes_grib_new_from_samples("regular_ll_sfc_grib1")
+            for key, value in (("Ni", len(lons)), ("Nj", len(lats)),
+                               ("latitudeOfFirstGridPointInDegrees", float(lats[0])),
+                               ("latitudeOfLastGridPointInDegrees", float(lats[-1])),
+                               ("longitudeOfFirstGridPointInDegrees", float(lons[0])),
+                               ("longitudeOfLastGridPointInDegrees", float(lons[-1])),
+                               ("iDirectionIncrementInDegrees", float(lons[1] - lons[0])),
+                               ("jDirectionIncrementInDegrees", float(lats[0] - lats[1])),
+                               ("shortName", short_name), ("dataDate", int(day.strftime("%Y%m%d"))),
+                               ("dataTime", hour * 100)):
+                eccodes.codes_set(gid, key, value)
+            if short_name == "tp":
+                eccodes.codes_set(gid, "stepType", "accum")
+                eccodes.codes_set(gid, "startStep", 0)
+            eccodes.codes_set(gid, "endStep", step)
+            eccodes.codes_set_values(gid, np.asarray(values, dtype="float64").ravel())
+            eccodes.codes_write(gid, fh)
+            eccodes.codes_release(gid)
+
+
+def test_era5_land_grib_through_cfgrib(app, db, eo, run_worker, client):
+    """The same numbers from GRIB: t2m every 6 h (K), tp accumulated from 00 UTC with steps 6..24 h."""
+    pytest.importorskip("cfgrib")
+    from datetime import date as day_
+
+    lons, lats = np.array([10.0, 10.1, 10.2]), np.array([5.1, 5.0])
+    d = day_(2021, 7, 1)
+    messages = [("2t", d, h, 0, np.full((2, 3), k)) for h, k in ((0, 300.15), (6, 298.15), (12, 306.15), (18, 300.15))]
+    messages += [("tp", d, 0, step, np.full((2, 3), m)) for step, m in ((6, 0.001), (12, 0.002), (18, 0.004), (24, 0.0085))]
+    for dataset in ("era5-land-temperature", "era5-land-precipitation"):
+        _grib(str(eo.dataset_dir(dataset) / "era5-land.grib"), lons, lats, messages)
+    eo.district("Dist0000001", _box(9.95, 4.95, 10.25, 5.15))
+    temperature = eo.run(run_worker, datasetId="era5-land-temperature", start="2021-07-01", end="2021-07-01")
+    assert temperature.status == st.SUCCESSFUL, temperature.message
+    assert eo.values(client, temperature) == {("Dist0000001", "20210701"): "28.00"}  # 301.15 K
+    rain = eo.run(run_worker, datasetId="era5-land-precipitation", start="2021-07-01", end="2021-07-01")
+    assert rain.status == st.SUCCESSFUL, rain.message
+    assert eo.values(client, rain) == {("Dist0000001", "20210701"): "8.50"}  # step 24 = 2 Jul 00 UTC
+    assert not [n for n in os.listdir(eo.dataset_dir("era5-land-temperature")) if n.endswith(".idx")]

@@ -4,7 +4,7 @@
 |---|---|---|
 | chirps-daily | `chirps-v2.0.YYYY.MM.DD.tif` or `.tif.gz` (nodata −9999) | `EO_CHIRPS_DAILY_URL/YYYY/chirps-v2.0.YYYY.MM.DD.tif.gz` |
 | chirps-monthly | `chirps-v2.0.YYYY.MM.tif` or `.tif.gz` | `EO_CHIRPS_MONTHLY_URL/chirps-v2.0.YYYY.MM.tif.gz` |
-| era5-land-* | any `*.nc` as the CDS delivers it (`valid_time`/`latitude`/`longitude`, `t2m` K, `tp` m since 00 UTC) | — (CDS API needs a key: download there, drop the file here) |
+| era5-land-* | any `*.nc` as the CDS delivers it (`valid_time`/`latitude`/`longitude`, `t2m` K, `tp` m since 00 UTC), or `*.grib`/`*.grb`/`*.grib2` (cfgrib) | — (CDS API needs a key: download there, drop the file here) |
 | worldpop-population | any `*_ppp_YYYY*.tif` (100 m or 1 km, nodata as in the file) | `EO_WORLDPOP_URL/YYYY/ISO3/iso3_ppp_YYYY_1km_Aggregated.tif` |
 
 Rasters may be in any CRS: only the window covering the org units (their bounds reprojected to the
@@ -166,16 +166,30 @@ def _download_target(dataset: Dataset, folder: str, first: date) -> tuple[str, s
     return _chirps_url(dataset.id, first), os.path.join(folder, chirps_name(dataset.id, first) + ".gz")
 
 
-def _era5_times(path: str) -> np.ndarray:
-    with _open_nc(path) as ds:
-        return ds["valid_time"].values.astype("datetime64[s]")
+ERA5_FILES = ("*.nc", "*.grib", "*.grb", "*.grib2")
+ERA5_SHORT_NAMES = {"t2m": "2t", "tp": "tp"}  # CF (NetCDF, cfgrib) name → GRIB shortName
+
+
+def _era5_files(folder: str) -> list[str]:
+    return sorted(p for pattern in ERA5_FILES for p in glob.glob(os.path.join(folder, pattern)))
+
+
+def _era5_times(path: str, name: str) -> np.ndarray:
+    da = _era5_array(path, name)
+    if da is None:
+        return np.array([], dtype="datetime64[s]")
+    try:
+        return da["valid_time"].values.astype("datetime64[s]")
+    finally:
+        da.close()
 
 
 def _resolve_era5(dataset: Dataset, folder: str, start: date, end: date) -> Sources:
     """ERA5-Land files covering the hours of start..end (and 00 UTC of the day after, which holds the
     last day's accumulated precipitation)."""
-    files = sorted(glob.glob(os.path.join(folder, "*.nc")))
-    have = {t.astype(datetime).date() for p in files for t in _era5_times(p)}
+    files = _era5_files(folder)
+    name = "t2m" if dataset.variable == "temperature" else "tp"
+    have = {t.astype(datetime).date() for p in files for t in _era5_times(p, name)}
     need = _days(start, end + timedelta(days=1 if dataset.variable == "precipitation" else 0))
     sample = False
     for month in _months(start, need[-1]):
@@ -352,17 +366,48 @@ def _open_nc(path: str):
     return ds.rename(renames) if renames else ds
 
 
+def _era5_array(path: str, name: str):
+    """The variable `name` of an ERA5-Land file as (valid_time, latitude, longitude), lazily; None when
+    the file has none. NetCDF as the CDS delivers it, or GRIB through cfgrib (its time × step, as
+    accumulations come, flattened to valid times)."""
+    import xarray as xr
+
+    if path.endswith(".nc"):
+        ds = _open_nc(path)
+        if name not in ds.variables:
+            ds.close()
+            return None
+        return ds[name]
+    try:
+        import cfgrib  # noqa: F401 — the engine xarray looks up
+    except ImportError:
+        raise PermanentError("GRIB files need cfgrib (pip install cfgrib): ask the CDS for NetCDF, or install it") from None
+    ds = xr.open_dataset(path, engine="cfgrib", backend_kwargs={
+        "filter_by_keys": {"shortName": ERA5_SHORT_NAMES[name]}, "indexpath": ""})
+    if name not in ds.variables:
+        ds.close()
+        return None
+    da = ds[name]
+    stacked = [d for d in ("time", "step") if d in da.dims]
+    if not stacked:
+        return da.drop_vars([c for c in da.coords if c not in ("latitude", "longitude")]).expand_dims(
+            valid_time=[da["valid_time"].values])
+    da = da.stack(_valid=stacked)
+    valid = np.asarray(da["valid_time"].values)
+    da = da.drop_vars([c for c in da.coords if c not in ("latitude", "longitude")])
+    return da.rename({"_valid": "valid_time"}).assign_coords(valid_time=valid).transpose("valid_time", "latitude", "longitude")
+
+
 def _era5_rasters(dataset: Dataset, files: list[str], start: date, end: date, bounds) -> Iterator[Raster]:
     import xarray as xr
     from rasterio.transform import from_origin
 
     name = "t2m" if dataset.variable == "temperature" else "tp"
-    opened = [_open_nc(p) for p in files]
+    opened = [da for da in (_era5_array(p, name) for p in files) if da is not None]
     try:
-        parts = [ds[[name]] for ds in opened if name in ds.variables]
-        if not parts:
+        if not opened:
             raise PermanentError(f"No variable {name} in the ERA5-Land files of the drop folder")
-        da = xr.concat(parts, dim="valid_time")[name] if len(parts) > 1 else parts[0][name]
+        da = xr.concat(opened, dim="valid_time") if len(opened) > 1 else opened[0]
         da = da.drop_duplicates("valid_time").sortby("valid_time")
         lon = da["longitude"].values
         if lon.max() > 180:  # 0–360 → −180–180
@@ -393,6 +438,6 @@ def _era5_rasters(dataset: Dataset, files: list[str], start: date, end: date, bo
                 data = data * 1000 if units in ("m", "metres", "meters") else data
             yield Raster(day, data, transform, "EPSG:4326")
     finally:
-        for ds in opened:
-            ds.close()
+        for array in opened:
+            array.close()
 
