@@ -217,7 +217,8 @@ def test_the_form_with_an_empty_period_date_names_it_and_keeps_what_was_typed(ap
     assert db.session.query(Job).count() == 0
 
 
-def test_a_409_with_conflicts_is_a_partial_success_in_chunks_with_combos(app, db, districts, run_worker, double):
+def test_a_409_with_conflicts_is_a_partial_success_in_chunks_with_combos(app, db, client, login, districts, run_worker,
+                                                                        double):
     """DHIS2 ignores the values of an org unit it does not know (409, status WARNING): the job
     succeeds, partial, with the counts and conflicts; values go in chunks, with the combos asked for."""
     del double.org_units[DISTRICTS[3]]
@@ -237,6 +238,10 @@ def test_a_409_with_conflicts_is_a_partial_success_in_chunks_with_combos(app, db
     assert len(double.stored) == 6  # what DHIS2 holds: the known districts' values, as sent
     step = next(s for s in job.steps if s["name"] == "import_to_dhis2")
     assert step["status"] == "successful" and step["attempts"] == 1
+    login(districts)
+    page = client.get(f"/jobs/{job.id}").get_data(as_text=True)
+    assert 'data-import-status="WARNING"' in page and "partial: some values were ignored" in page
+    assert f"Organisation unit not found or not accessible: {DISTRICTS[3]}" in page
 
 
 @pytest.mark.parametrize("setup, words", [
