@@ -107,7 +107,6 @@ def run_ours(paths: list[str], units: list[dict], days: int) -> dict:
 
 
 def run_mask(paths: list[str], units: list[dict], mask_days: int, days: int) -> dict:
-    import numpy as np
     import rasterio
     from rasterio.mask import mask
 

@@ -11,7 +11,7 @@ from app.services.processing import dhis2
 from app.services.processing import job_status as st
 from app.services.platform.errors import ValidationFailed
 from app.services.processing.jobs import enqueue_job
-from tests.dhis2_double import PASSWORD, Dhis2Double, dhis2_double  # noqa: F401 — a fixture
+from tests.dhis2_double import PASSWORD, Dhis2Double
 
 ELEMENT = "eoChirpsPr1"
 DISTRICTS = [f"DiStRiCt00{i}" for i in range(4)]

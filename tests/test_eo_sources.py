@@ -292,3 +292,16 @@ def test_era5_land_grib_through_cfgrib(app, db, eo, run_worker, client):
     assert rain.status == st.SUCCESSFUL, rain.message
     assert eo.values(client, rain) == {("Dist0000001", "20210701"): "8.50"}  # step 24 = 2 Jul 00 UTC
     assert not [n for n in os.listdir(eo.dataset_dir("era5-land-temperature")) if n.endswith(".idx")]
+
+
+def test_zones_min_max_points_and_units_off_the_grid():
+    from rasterio.transform import from_origin
+
+    raster = np.array([[1.0, 5.0, np.nan], [3.0, np.nan, 9.0]])
+    zones = eo_data.Zones([_box(0, 0, 2, 2), {"type": "Point", "coordinates": [2.5, 0.5]}, _box(0, 1, 1, 2),
+                           _box(1, 0, 2, 1), _box(40, 40, 41, 41)], from_origin(0, 2, 1, 1), raster.shape)
+    assert zones.reduce(raster, "min")[:2].tolist() == [1.0, 9.0] and zones.reduce(raster, "max")[:2].tolist() == [5.0, 9.0]
+    means = zones.reduce(raster, "mean")
+    assert means[0] == 3.0 and means[2] == 1.0  # (1 + 5 + 3) / 3: the nodata pixel has no weight
+    assert np.isnan(means[3]) and np.isnan(means[4])  # only nodata / off the grid: no value
+    assert np.isnan(zones.reduce(raster, "max")[3]) and np.isnan(zones.reduce(raster, "sum")[4])
