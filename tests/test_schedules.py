@@ -263,3 +263,23 @@ def test_a_failed_run_raises_an_event_and_an_alert_and_is_retried_from_its_faile
     run_worker()
     assert db.session.query(Job).filter(Job.status == "successful").count() == 2
     assert client.post(f"/jobs/{retry.id}/rerun", data={"csrf_token": token}).status_code == 409  # only failed jobs
+
+
+def test_api_clients_rerun_and_retry_failed_jobs(app, db, client, editor, eo_project, run_worker, api_token, tmp_path):
+    app.config.update(EO_CACHE_DIR=str(tmp_path), EO_SAMPLE_DATA=False)
+    chirps = svc.seed_eo_schedules(eo_project)[1]
+    failed_id = svc.backfill(editor, chirps.id, datetime(2024, 3, 1).date(), datetime(2024, 3, 1).date())["created"][0]
+    run_worker()
+    headers = api_token(editor)
+    assert client.post(f"/jobs/{failed_id}/retry", headers={"Accept": "application/json"}).status_code == 401
+    assert client.post(f"/jobs/{failed_id}/retry").status_code == 302  # a browser: to the login page
+    app.config["EO_SAMPLE_DATA"] = True
+    retried = client.post(f"/jobs/{failed_id}/retry", headers=headers)
+    assert retried.status_code == 201 and retried.headers["Location"].endswith(f"/jobs/{retried.get_json()['jobID']}")
+    rerun = client.post(f"/jobs/{failed_id}/rerun", headers=headers)
+    assert rerun.status_code == 201 and rerun.get_json()["status"] == "accepted"
+    run_worker()
+    done = client.get(f"/jobs/{retried.get_json()['jobID']}", headers=headers).get_json()
+    assert done["status"] == "successful" and done["steps"][0]["message"] == f"reused from job {failed_id}"
+    again = client.post(f"/jobs/{done['jobID']}/rerun", headers=headers)
+    assert again.status_code == 409 and "only a failed job" in again.get_json()["detail"]

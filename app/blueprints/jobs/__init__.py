@@ -105,22 +105,41 @@ def artifact(job_id: str, name: str, query: ArtifactQuery):
     return send_file(path, mimetype=mimetype, as_attachment=query.download)
 
 
-@bp.post("/jobs/<job_id>/rerun")
 @login_required
-def rerun(job_id: str):
-    """Run a failed job again from its first step, as a new job"""
-    job = actions.rerun_job(current_user, job_id)
+def _rerun_page(job_id: str):
+    job = actions.rerun_job(changing_actor(), job_id)
     flash("A new run of the job was started.", "success")
     return redirect(url_for("jobs.detail", job_id=job.id))
 
 
-@bp.post("/jobs/<job_id>/retry")
 @login_required
-def retry(job_id: str):
-    """Retry a failed job from its failed step, reusing the earlier steps' outputs, as a new job"""
-    job = actions.retry_job(current_user, job_id)
+def _retry_page(job_id: str):
+    job = actions.retry_job(changing_actor(), job_id)
     flash("The job was retried from its failed step.", "success")
     return redirect(url_for("jobs.detail", job_id=job.id))
+
+
+def _created(job):
+    response = make_response(jsonify(docs.job_status_info(job, request.host_url)), 201)
+    response.headers["Location"] = f"{docs.base()}/jobs/{job.id}"
+    return response
+
+
+@bp.post("/jobs/<job_id>/rerun")
+@csrf.exempt
+@operation(auth="session-or-token-csrf", responses={201: StatusInfo, 409: None}, html=_rerun_page, tags=OGC)
+def rerun(job_id: str):
+    """Run a failed job again from its first step, as a new job (201, its statusInfo and Location)"""
+    return _created(actions.rerun_job(changing_actor(), job_id))
+
+
+@bp.post("/jobs/<job_id>/retry")
+@csrf.exempt
+@operation(auth="session-or-token-csrf", responses={201: StatusInfo, 409: None}, html=_retry_page, tags=OGC)
+def retry(job_id: str):
+    """Retry a failed job from its failed step, reusing the earlier steps' outputs, as a new job (201);
+    a 400 names a job that cannot be retried so (re-run it)"""
+    return _created(actions.retry_job(changing_actor(), job_id))
 
 
 @bp.post("/jobs/<job_id>/dismiss")
