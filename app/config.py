@@ -118,6 +118,13 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
         # EO source files (GeoTIFF per month/year per dataset); the sample dataset is generated here
         "EO_CACHE_DIR": env.get("EO_CACHE_DIR") or os.path.join(instance_path, "eo_cache"),
+        "EO_SAMPLE_DATA": _bool(env, "EO_SAMPLE_DATA", True),  # generate the synthetic sample for missing files
+        "EO_DOWNLOAD": _bool(env, "EO_DOWNLOAD", False),  # fetch missing CHIRPS/WorldPop files from the URLs below
+        "EO_CHIRPS_DAILY_URL": env.get("EO_CHIRPS_DAILY_URL") or "https://data.chc.ucsb.edu/products/CHIRPS-2.0/global_daily/tifs/p05",
+        "EO_CHIRPS_MONTHLY_URL": env.get("EO_CHIRPS_MONTHLY_URL") or "https://data.chc.ucsb.edu/products/CHIRPS-2.0/global_monthly/tifs",
+        "EO_WORLDPOP_URL": env.get("EO_WORLDPOP_URL") or "https://data.worldpop.org/GIS/Population/Global_2000_2020_1km",
+        "EO_WORLDPOP_COUNTRY": env.get("EO_WORLDPOP_COUNTRY") or "",  # ISO3 code, e.g. CAF
+        "EO_DHIS2_CHUNK_SIZE": _int(env, "EO_DHIS2_CHUNK_SIZE", 5000, 1),  # data values per POST
         # OpenHEXA: what pipelines call back (default: the URL the launch request came in on)
         "PIPELINE_CALLBACK_HOST": _http_url(env, "PIPELINE_CALLBACK_HOST"),
         "OPENHEXA_HTTP_TIMEOUT": _int(env, "OPENHEXA_HTTP_TIMEOUT", 10, 1),

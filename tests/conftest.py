@@ -25,7 +25,7 @@ from app.models import Base  # noqa: E402
 
 PASSWORD = "correct-horse-battery"
 
-pytest_plugins = ["tests.planning_fixtures", "tests.ticket_fixtures"]
+pytest_plugins = ["tests.planning_fixtures", "tests.ticket_fixtures", "tests.dhis2_double"]
 
 
 def _free_port() -> int:

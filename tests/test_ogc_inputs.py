@@ -33,7 +33,8 @@ def test_process_descriptions_are_generated_from_the_input_models(client, make_u
     headers = {**api_token(make_user()), **JSON}
     eo = client.get("/processes/eo-aggregate-import", headers=headers).get_json()["inputs"]
     assert eo["datasetId"] == {"title": "Dataset", "description": "", "minOccurs": 1, "maxOccurs": 1, "schema": {
-        "type": "string", "enum": ["chirps-daily", "era5-land-temperature", "worldpop-population"]}}
+        "type": "string", "enum": ["chirps-daily", "chirps-monthly", "era5-land-temperature", "era5-land-precipitation",
+                                    "worldpop-population"]}}
     assert eo["start"]["schema"] == {"type": "string", "format": "date"}
     assert eo["dryRun"]["schema"] == {"type": "boolean", "default": True} and eo["dryRun"]["minOccurs"] == 0
     assert eo["dataElement"]["schema"]["pattern"] == "^[A-Za-z][A-Za-z0-9]{10}$"
@@ -82,12 +83,12 @@ def test_the_execute_form_is_generated_and_read_with_the_model(db, client, make_
 
 def test_every_input_name_clients_send_is_still_accepted(db, client, make_user, api_token, country, planning):
     headers = api_token(country.coordinator)
-    eo = {**EO, "periodType": "MONTHLY", "aggregation": "sum", "dryRun": True, "force": False,
+    eo = {**EO, "periodType": "MONTHLY", "aggregation": "mean", "dryRun": True, "force": False,
           "importStrategy": "CREATE", "connection": None}
     response = client.post("/processes/eo-aggregate-import/execution", headers=headers, json={"inputs": eo})
     assert response.status_code == 201, response.get_json()
     stored = db.session.get(Job, response.get_json()["jobID"]).inputs
-    assert stored == {**eo, "orgUnitLevel": 2}
+    assert stored == {**eo, "orgUnitLevel": 2, "parameters": None, "categoryOptionCombo": None, "attributeOptionCombo": None}
     # the OpenHEXA SDK's forms: "-" placeholders, one JSON string, comma-separated lists; OGC qualified values
     inputs = {"planning_id": {"value": planning.id}, TYPES: f"{country.types['REGION'].id},{country.types['DISTRICT'].id}",
               QUANTITIES: "[1, 1]", EXCEPTIONS: ["-", "-"], CRITERIA: "-", "seed": 3}

@@ -156,3 +156,130 @@ def test_schedule_pages_create_edit_pause_and_list_runs(app, db, client, make_us
     db.session.expire_all()
     assert db.session.get(Schedule, schedule.id).cron == svc.PRESETS["monthly"]
     assert "Nightly echo" in client.get("/schedules").get_data(as_text=True)
+
+
+# --- operable EO schedules: out of the box, run now, backfill, re-run, retry, alerts -------------
+
+@pytest.fixture
+def eo_project(app, db, editor):
+    """The editor's project with country → region → four districts (level 3) over the sample country."""
+    from app.models import OrgUnit, OrgUnitType
+
+    project_id = editor.project_ids[0]
+    types = [OrgUnitType(project_id=project_id, name=n, depth=d) for d, n in enumerate(("Country", "Region", "District"))]
+    db.session.add_all(types)
+    db.session.flush()
+    parent = None
+    for depth, name in ((0, "Demo"), (1, "North")):
+        unit = OrgUnit(project_id=project_id, name=name, org_unit_type_id=types[depth].id, parent_id=parent, path="",
+                       depth=depth, geometry=_square(18, 3, 4))
+        db.session.add(unit)
+        db.session.flush()
+        parent = unit.id
+    for i, (x, y) in enumerate(((18, 3), (20, 3), (18, 5), (20, 5))):
+        db.session.add(OrgUnit(project_id=project_id, name=f"District {i}", org_unit_type_id=types[2].id, parent_id=parent,
+                               path="", depth=2, geometry=_square(x, y, 2), source_ref=f"dhis2:DiStRiCt00{i}"))
+    db.session.commit()
+    return project_id
+
+
+def _square(x, y, size):
+    return {"type": "Polygon", "coordinates": [[[x, y], [x + size, y], [x + size, y + size], [x, y + size], [x, y]]]}
+
+
+def test_the_seeded_eo_schedules_run_out_of_the_box_on_the_sample_data(app, db, editor, eo_project, run_worker, tmp_path):
+    app.config["EO_CACHE_DIR"] = str(tmp_path)
+    seeded = svc.seed_eo_schedules(eo_project)
+    jobs = []
+    for schedule in seeded:
+        enabled = svc.set_enabled(editor, schedule.id, True)
+        jobs.append(svc.dispatch_schedule(enabled, enabled.next_run_at, enabled.next_run_at))
+    run_worker()
+    for job_id in jobs:
+        job = db.session.get(Job, job_id)
+        assert job.status == "successful", (job.inputs["datasetId"], job.message)
+        assert job.results["rowCount"] == 4 and job.results["sampleData"] is True
+        assert job.results["importSummary"]["status"] == "SKIPPED"  # dry run without a connection
+
+
+def test_run_now_and_an_idempotent_backfill_with_its_runs_listed(app, db, client, editor, eo_project, run_worker,
+                                                                 login, csrf, tmp_path):
+    app.config["EO_CACHE_DIR"] = str(tmp_path)
+    chirps = svc.seed_eo_schedules(eo_project)[1]
+    login(editor)
+    token = csrf()
+    now = client.post(f"/schedules/{chirps.id}/run-now", data={"csrf_token": token})
+    assert now.status_code == 302
+    job = db.session.query(Job).one()
+    assert job.external_ref == f"schedule:{chirps.id}" and job.launcher_id == editor.id and job.inputs["start"] == job.inputs["end"]
+    response = client.post(f"/schedules/{chirps.id}/backfill", data={"csrf_token": token, "start": "2024-03-01",
+                                                                      "end": "2024-03-03"})
+    assert response.status_code == 302
+    backfilled = {svc.period_job_id(chirps.id, datetime(2024, 3, d).date()) for d in (1, 2, 3)}
+    assert {j.id for j in db.session.query(Job).filter(Job.id.in_(backfilled))} == backfilled
+    assert sorted(db.session.get(Job, i).inputs["start"] for i in backfilled) == ["2024-03-01", "2024-03-02", "2024-03-03"]
+    again = svc.backfill(editor, chirps.id, datetime(2024, 3, 2).date(), datetime(2024, 3, 4).date())
+    assert len(again["created"]) == 1 and len(again["existing"]) == 2  # one run per period, ever
+    run_worker()
+    page = client.get(f"/schedules/{chirps.id}").get_data(as_text=True)
+    assert page.count("successful") >= 5 and "Backfill" in page
+    bad = client.post(f"/schedules/{chirps.id}/backfill", data={"csrf_token": token, "start": "2024-03-05", "end": "x"})
+    assert bad.status_code == 400
+    monthly = svc.periods_between("monthly", datetime(2024, 1, 15).date(), datetime(2024, 4, 1).date())
+    assert [p[0].isoformat() for p in monthly] == ["2024-02-01", "2024-03-01", "2024-04-01"]
+
+
+def test_a_failed_run_raises_an_event_and_an_alert_and_is_retried_from_its_failed_step(
+        app, db, client, editor, eo_project, run_worker, login, csrf, tmp_path):
+    from app.models import Alert, OutboxEvent
+    from app.services.orchestration.relay import relay_outbox
+
+    app.config.update(EO_CACHE_DIR=str(tmp_path), EO_SAMPLE_DATA=False)
+    chirps = svc.seed_eo_schedules(eo_project)[1]
+    failed_id = svc.backfill(editor, chirps.id, datetime(2024, 3, 1).date(), datetime(2024, 3, 1).date())["created"][0]
+    run_worker()
+    failed = db.session.get(Job, failed_id)
+    assert failed.status == "failed" and "2024-03-01" in failed.message
+    event = db.session.query(OutboxEvent).filter(OutboxEvent.event_type == "JobFailed").one()
+    assert event.payload["job_id"] == failed_id and event.payload["schedule_id"] == chirps.id
+    assert event.payload["failed_step"] == "extract_source_data" and event.payload["project_id"] == eo_project
+    relay_outbox()
+    alert = db.session.query(Alert).filter(Alert.title == "Job failed: eo-aggregate-import").one()
+    assert alert.project_id == eo_project and failed_id in alert.message
+    login(editor)
+    token = csrf()
+    panel = client.get(f"/jobs/{failed_id}").get_data(as_text=True)
+    assert 'data-retry-step="extract_source_data"' in panel and ">Re-run<" in panel
+    app.config["EO_SAMPLE_DATA"] = True  # the data is there now
+    retried = client.post(f"/jobs/{failed_id}/retry", data={"csrf_token": token})
+    assert retried.status_code == 302
+    run_worker()
+    retry = db.session.query(Job).filter(Job.id != failed_id).one()
+    assert retry.status == "successful", retry.message
+    assert [s["message"] for s in retry.steps[:2]] == [f"reused from job {failed_id}"] * 2
+    assert retry.external_ref == f"schedule:{chirps.id}" and retry.results["rowCount"] == 4
+    rerun = client.post(f"/jobs/{failed_id}/rerun", data={"csrf_token": token})
+    assert rerun.status_code == 302
+    run_worker()
+    assert db.session.query(Job).filter(Job.status == "successful").count() == 2
+    assert client.post(f"/jobs/{retry.id}/rerun", data={"csrf_token": token}).status_code == 409  # only failed jobs
+
+
+def test_api_clients_rerun_and_retry_failed_jobs(app, db, client, editor, eo_project, run_worker, api_token, tmp_path):
+    app.config.update(EO_CACHE_DIR=str(tmp_path), EO_SAMPLE_DATA=False)
+    chirps = svc.seed_eo_schedules(eo_project)[1]
+    failed_id = svc.backfill(editor, chirps.id, datetime(2024, 3, 1).date(), datetime(2024, 3, 1).date())["created"][0]
+    run_worker()
+    headers = api_token(editor)
+    assert client.post(f"/jobs/{failed_id}/retry", headers={"Accept": "application/json"}).status_code == 401
+    assert client.post(f"/jobs/{failed_id}/retry").status_code == 302  # a browser: to the login page
+    app.config["EO_SAMPLE_DATA"] = True
+    retried = client.post(f"/jobs/{failed_id}/retry", headers=headers)
+    assert retried.status_code == 201 and retried.headers["Location"].endswith(f"/jobs/{retried.get_json()['jobID']}")
+    rerun = client.post(f"/jobs/{failed_id}/rerun", headers=headers)
+    assert rerun.status_code == 201 and rerun.get_json()["status"] == "accepted"
+    run_worker()
+    done = client.get(f"/jobs/{retried.get_json()['jobID']}", headers=headers).get_json()
+    assert done["status"] == "successful" and done["steps"][0]["message"] == f"reused from job {failed_id}"
+    again = client.post(f"/jobs/{done['jobID']}/rerun", headers=headers)
+    assert again.status_code == 409 and "only a failed job" in again.get_json()["detail"]

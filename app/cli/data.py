@@ -107,6 +107,24 @@ def import_org_units_command(file, project_name):
     click.echo(f"Imported {file} into {project_name}: {result['created']} created, {result['updated']} updated.")
 
 
+@orgunits_cli.command("import-dhis2")
+@click.option("--connection", "connection_id", type=int, required=True, help="Stored DHIS2 connection id.")
+@click.option("--levels", type=int, default=3, show_default=True, help="Import levels 1..N.")
+def import_dhis2_org_units_command(connection_id, levels):
+    """Import the org unit hierarchy (geometry, UIDs as source refs) from a DHIS2 connection into its project."""
+    from app.services.planning.dhis2_orgunits import import_from_dhis2
+
+    progress = _Progress("Org units")
+    try:
+        result = import_from_dhis2(connection_id, levels, progress=progress)
+    except ValidationFailed as exc:
+        progress.close()
+        _print_errors(exc)
+        raise click.ClickException("nothing was imported") from None
+    progress.close()
+    click.echo(f"Fetched {result['fetched']} org units: {result['created']} created, {result['updated']} updated.")
+
+
 def register_data_cli(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(orgunits_cli)

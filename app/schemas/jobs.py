@@ -35,3 +35,6 @@ class StatusInfo(BaseModel):
     updated: datetime | None
     links: list[Link]
     steps: list[dict[str, Any]] | None = Field(default=None, description="Per-step status of multi-step processes")
+    flowName: str | None = Field(default=None, description="eo-api's name of the flow (EO aggregate import)")  # noqa: N815
+    importSummary: dict[str, Any] | None = Field(  # noqa: N815
+        default=None, description="The DHIS2 import summary of a finished EO aggregate import")

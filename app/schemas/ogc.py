@@ -148,6 +148,8 @@ class EoJobStatus(BaseModel):
     progress: int | None
     message: str | None
     resultRef: str | None  # noqa: N815
+    flowName: str | None = None  # noqa: N815
+    importSummary: dict[str, Any] | None = None  # noqa: N815
 
 
 class JobView(RootModel[StatusInfo | EoJobStatus]):

@@ -4,6 +4,7 @@ saved (`app.services.processing.schedules`)."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,6 +34,13 @@ def _time_zone(value: str) -> str:
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError("is not a known time zone (e.g. Africa/Bangui, Europe/Brussels, UTC)") from None
     return value
+
+
+class BackfillIn(Input):
+    """A backfill of a schedule: one run per period starting between `start` and `end`."""
+
+    start: date = Field(title="From")
+    end: date = Field(title="To")
 
 
 class ScheduleIn(Input):

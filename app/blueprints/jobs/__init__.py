@@ -17,6 +17,7 @@ from app.security import changing_actor, current_actor
 from app.services.processing import job_pages as pages
 from app.services.processing import job_status as st
 from app.services.processing import job_access as svc
+from app.services.processing import job_actions as actions
 
 bp = Blueprint("jobs", __name__)
 
@@ -27,6 +28,12 @@ POLL_DONE = 286  # htmx stops polling on this status
 def can_dismiss(job) -> bool:
     """Whether the page's user may stop this job (the Stop button shows only then)."""
     return current_user.is_authenticated and svc.may_dismiss(current_user, job)
+
+
+@bp.app_template_global("retry_from")
+def retry_from(job) -> str | None:
+    """The step a retry of this failed job starts from (the Retry button shows only then)."""
+    return actions.retry_step(job)
 
 
 @login_required
@@ -96,6 +103,43 @@ def artifact(job_id: str, name: str, query: ArtifactQuery):
     path = pages.job_artifact(current_actor(), job_id, name)
     mimetype = "application/geo+json" if name.endswith(".geojson") else None
     return send_file(path, mimetype=mimetype, as_attachment=query.download)
+
+
+@login_required
+def _rerun_page(job_id: str):
+    job = actions.rerun_job(changing_actor(), job_id)
+    flash("A new run of the job was started.", "success")
+    return redirect(url_for("jobs.detail", job_id=job.id))
+
+
+@login_required
+def _retry_page(job_id: str):
+    job = actions.retry_job(changing_actor(), job_id)
+    flash("The job was retried from its failed step.", "success")
+    return redirect(url_for("jobs.detail", job_id=job.id))
+
+
+def _created(job):
+    response = make_response(jsonify(docs.job_status_info(job, request.host_url)), 201)
+    response.headers["Location"] = f"{docs.base()}/jobs/{job.id}"
+    return response
+
+
+@bp.post("/jobs/<job_id>/rerun")
+@csrf.exempt
+@operation(auth="session-or-token-csrf", responses={201: StatusInfo, 409: None}, html=_rerun_page, tags=OGC)
+def rerun(job_id: str):
+    """Run a failed job again from its first step, as a new job (201, its statusInfo and Location)"""
+    return _created(actions.rerun_job(changing_actor(), job_id))
+
+
+@bp.post("/jobs/<job_id>/retry")
+@csrf.exempt
+@operation(auth="session-or-token-csrf", responses={201: StatusInfo, 409: None}, html=_retry_page, tags=OGC)
+def retry(job_id: str):
+    """Retry a failed job from its failed step, reusing the earlier steps' outputs, as a new job (201);
+    a 400 names a job that cannot be retried so (re-run it)"""
+    return _created(actions.retry_job(changing_actor(), job_id))
 
 
 @bp.post("/jobs/<job_id>/dismiss")

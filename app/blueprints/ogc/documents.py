@@ -6,7 +6,8 @@ from flask import request
 
 from app.models import Job
 from app.services.processing import job_status as st
-from app.services.processing.registry import Process, input_specs
+from app.services.platform.errors import NotFound
+from app.services.processing.registry import Process, get_process, input_specs
 
 from .openapi_schemas import to_oas30
 
@@ -110,14 +111,29 @@ def job_status_info(job: Job, base_url: str) -> dict:
     if job.status == st.SUCCESSFUL:
         info["links"].append({"href": f"{base_url}jobs/{job.id}/results", "rel": REL + "results",
                               "type": "application/json", "title": "Results"})
-    return info
+    return {**info, **_flow_fields(job)}
+
+
+def _flow_fields(job: Job) -> dict:
+    """eo-api's flow name and import summary, for the processes that have them."""
+    out = {}
+    try:
+        flow = get_process(job.process_id).flow_name
+    except NotFound:
+        flow = None
+    if flow:
+        out["flowName"] = flow
+    if isinstance(job.results, dict) and isinstance(job.results.get("importSummary"), dict):
+        out["importSummary"] = job.results["importSummary"]
+    return out
 
 
 def eo_job_status(job: Job, base_url: str) -> dict:
     """The eo-api view of a job (`/jobs/{id}?f=eo`)."""
     return {"jobId": job.id, "processId": job.process_id, "status": st.to_eo(job.status),
             "progress": job.progress, "message": job.message,
-            "resultRef": f"{base_url}jobs/{job.id}/results" if job.status == st.SUCCESSFUL else None}
+            "resultRef": f"{base_url}jobs/{job.id}/results" if job.status == st.SUCCESSFUL else None,
+            **_flow_fields(job)}
 
 
 def job_list(page: dict, base_url: str) -> dict:

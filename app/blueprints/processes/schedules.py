@@ -60,3 +60,19 @@ def toggle_schedule(schedule_id: int):
     item = pages.toggle_schedule(current_user, schedule_id, request.form.get("enabled") == "1")
     flash(f"Schedule {'enabled' if item.enabled else 'paused'}.", "info")
     return redirect(request.referrer or url_for("processes.schedules"))
+
+
+@bp.post("/schedules/<int:schedule_id>/run-now")
+@login_required
+def run_schedule_now(schedule_id: int):
+    job = pages.run_now(current_user, schedule_id)
+    flash("The run for the latest period was started.", "success")
+    return redirect(url_for("jobs.detail", job_id=job.id))
+
+
+@bp.post("/schedules/<int:schedule_id>/backfill")
+@login_required
+def backfill_schedule(schedule_id: int):
+    result = pages.backfill(current_user, schedule_id, request.form.to_dict())
+    flash(f"Backfill: {len(result['created'])} run(s) started, {len(result['existing'])} period(s) already run.", "info")
+    return redirect(url_for("processes.schedule", schedule_id=schedule_id))

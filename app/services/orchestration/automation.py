@@ -50,6 +50,12 @@ BUILTIN_RULES = (
      "condition": {"field": "payload.to", "op": "eq", "value": "active"},
      "actions": [{"type": "alert", "level": "info", "title": "Action plan activated: {payload.title}",
                   "message": "Action plan {payload.action_plan_id} ({payload.service_area}) is now active."}]},
+    {"key": "job_failed_alert", "name": "Job failed → alert",
+     "description": "When a job (a scheduled run included) fails, raise an alert for its project.",
+     "event_type": "JobFailed",
+     "condition": {"field": "payload.status", "op": "eq", "value": "failed"},
+     "actions": [{"type": "alert", "level": "warning", "title": "Job failed: {payload.process_id}",
+                  "message": "Job {payload.job_id} failed: {payload.message}"}]},
 )
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.]+)\}")

@@ -173,6 +173,16 @@ class AlertRaised(Payload):
     entity_id: str | None = Field(description="Its id", examples=["42"])
 
 
+class JobFailed(Payload):
+    job_id: str = Field(description="The job's id", examples=["5b0c6a1e-8f7d-4c1e-9a57-0d1f3e2b6c44"])
+    process_id: str = Field(description="The process that ran", examples=["eo-aggregate-import"])
+    project_id: int | None = Field(description="Its project")
+    status: Literal["failed"] = Field(description="Always failed")
+    message: str = Field(description="What went wrong, in plain words")
+    failed_step: str | None = Field(description="The step that failed (null: not a stepped process)")
+    schedule_id: int | None = Field(description="The schedule that started it (null: launched by a person)")
+
+
 @dataclass(frozen=True)
 class EventType:
     name: str
@@ -197,6 +207,7 @@ EVENTS: dict[str, EventType] = {e.name: e for e in (
     EventType("ActionPlanStatusChanged", "action_plan", ActionPlanStatusChanged,
               "An action plan moved from one state to another."),
     EventType("AlertRaised", "alert", AlertRaised, "An alert was raised by a rule or the system."),
+    EventType("JobFailed", "job", JobFailed, "A job (a scheduled run included) failed."),
 )}
 EVENT_TYPES = tuple(EVENTS)
 # The events whose aggregate is a task, or an action plan (a rule's transition action moves it).

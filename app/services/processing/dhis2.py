@@ -68,19 +68,92 @@ def client_for(connection_id: int):
                        password=unseal(connection.password_encrypted), retries=0, timeout=60, connect_timeout=10)
 
 
-def import_data_values(connection_id: int, payload: dict, dry_run: bool,
-                       strategy: str = "CREATE_AND_UPDATE") -> dict:
-    """POST the data value set; returns the import summary (status, importCount, conflicts)."""
+NUMERIC_TYPES = {"NUMBER": None, "UNIT_INTERVAL": None, "PERCENTAGE": None, "INTEGER": 0, "INTEGER_POSITIVE": 0,
+                 "INTEGER_NEGATIVE": 0, "INTEGER_ZERO_OR_POSITIVE": 0}  # value type → forced decimals (None: ours)
+
+
+def check_data_element(connection_id: int, uid: str, period_type: str) -> dict:
+    """The data element as DHIS2 describes it, checked for an import: it exists, is aggregate and
+    numeric, and (when it is in data sets) one of them has the period type. Returns {valueType,
+    decimals (0 for integer types, else None), warnings}; raises ValueError in plain words otherwise."""
+    from dhis2_client.errors import DHIS2HTTPError
+
     client = client_for(connection_id)
     try:
-        response = client.post("/api/dataValueSets", json=payload,
-                               params={"dryRun": "true" if dry_run else "false", "importStrategy": strategy})
+        element = client.get(f"/api/dataElements/{uid}", params={
+            "fields": "id,name,valueType,domainType,dataSetElements[dataSet[id,name,periodType]]"})
+    except DHIS2HTTPError as exc:
+        if exc.status_code == 404:
+            raise ValueError(f"DHIS2 has no data element {uid}") from None
+        raise
     finally:
         client.close()
+    value_type = element.get("valueType")
+    if element.get("domainType", "AGGREGATE") != "AGGREGATE":
+        raise ValueError(f"data element {uid} ({element.get('name')}) is not an aggregate data element")
+    if value_type not in NUMERIC_TYPES:
+        raise ValueError(f"data element {uid} ({element.get('name')}) takes {value_type} values, not numbers")
+    sets = [e.get("dataSet") or {} for e in element.get("dataSetElements") or []]
+    period_types = {d.get("periodType") for d in sets if d.get("periodType")}
+    warnings = []
+    if not sets:
+        warnings.append(f"data element {uid} is in no data set: DHIS2 stores the values but no form shows them")
+    elif period_type.capitalize() not in {p.capitalize() for p in period_types}:
+        raise ValueError(f"data element {uid} is in data sets of period type {', '.join(sorted(period_types))}, "
+                         f"not {period_type}")
+    return {"name": element.get("name"), "valueType": value_type, "decimals": NUMERIC_TYPES[value_type],
+            "warnings": warnings}
+
+
+def _summary_of(response: dict) -> dict:
     # DHIS2 ≥ 2.38 wraps the ImportSummary in a WebMessage under "response".
     summary = response.get("response") if isinstance(response.get("response"), dict) else response
-    return {"status": summary.get("status"), "importCount": summary.get("importCount", {}),
-            "conflicts": summary.get("conflicts", [])[:50], "description": summary.get("description")}
+    return {"status": summary.get("status") or response.get("status"), "importCount": summary.get("importCount") or {},
+            "conflicts": summary.get("conflicts") or [], "description": summary.get("description")}
+
+
+def merge_summaries(summaries: list[dict]) -> dict:
+    """One summary for chunked posts: counts added, conflicts kept (the first 50), the worst status."""
+    counts: dict[str, int] = {}
+    for s in summaries:
+        for key, value in (s.get("importCount") or {}).items():
+            counts[key] = counts.get(key, 0) + int(value or 0)
+    statuses = [s.get("status") for s in summaries]
+    status = "ERROR" if statuses and all(x == "ERROR" for x in statuses) else \
+        "WARNING" if any(x in ("ERROR", "WARNING") for x in statuses) or any(s.get("conflicts") for s in summaries) \
+        else "SUCCESS"
+    conflicts = [c for s in summaries for c in s.get("conflicts") or []]
+    return {"status": status, "importCount": counts, "conflicts": conflicts[:50], "conflictCount": len(conflicts),
+            "chunks": len(summaries), "description": "; ".join(dict.fromkeys(s["description"] for s in summaries
+                                                                              if s.get("description"))) or None}
+
+
+def import_data_values(connection_id: int, payload: dict, dry_run: bool,
+                       strategy: str = "CREATE_AND_UPDATE", chunk_size: int = 5000, on_chunk=None) -> dict:
+    """POST the data value set in chunks of `chunk_size` values; returns one import summary (status
+    SUCCESS, WARNING for a partial import — a 409 with conflicts is one — or ERROR; importCount,
+    conflicts). A 409 is DHIS2's answer for "imported what it could": counted, not raised."""
+    from dhis2_client.errors import DHIS2HTTPError
+
+    values = payload["dataValues"]
+    client = client_for(connection_id)
+    summaries = []
+    try:
+        for n in range(0, max(len(values), 1), chunk_size):
+            body = {**payload, "dataValues": values[n:n + chunk_size]}
+            try:
+                response = client.post("/api/dataValueSets", json=body, params={
+                    "dryRun": "true" if dry_run else "false", "importStrategy": strategy})
+            except DHIS2HTTPError as exc:
+                if exc.status_code != 409 or not isinstance(exc.payload, dict) or not exc.payload.get("response"):
+                    raise
+                response = exc.payload
+            summaries.append(_summary_of(response))
+            if on_chunk:
+                on_chunk(len(summaries), -(-len(values) // chunk_size))
+    finally:
+        client.close()
+    return merge_summaries(summaries)
 
 
 def import_key(**parts) -> str:

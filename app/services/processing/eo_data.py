@@ -1,26 +1,28 @@
-"""Earth-observation source data for the EO aggregate import: datasets, the local cache of
-GeoTIFFs, the synthetic sample dataset, and zonal statistics over org unit polygons.
+"""Earth-observation datasets of the EO aggregate import: what each measures, how its days fold
+into a DHIS2 period, how pixels fold into an org unit, how values are written — and the zonal
+statistics themselves.
 
-Source files are read from a per-dataset cache folder (`EO_CACHE_DIR/<dataset>/`): one GeoTIFF per
-month for daily datasets (one band per day), one per year for yearly ones. When a requested file is
-absent and the period lies inside the sample range, a small synthetic file is generated
-deterministically (seeded by dataset and period) over the demo country, so the flow runs offline
-end to end. Real downloads (dhis2eo / earthkit) are not wired in: dhis2eo pulls a large scientific
-stack (earthkit, cartopy, dask, eccodes); files placed in the cache folder are used as they are.
+| dataset | per pixel | over an org unit (spatial) | over a period (temporal) | written |
+|---|---|---|---|---|
+| chirps-daily | daily total, mm | coverage-weighted mean | sum of the daily means | mm, 2 decimals |
+| chirps-monthly | monthly total, mm | coverage-weighted mean | sum of the monthly means | mm, 2 decimals |
+| era5-land-temperature | hourly t2m, K → daily mean °C | coverage-weighted mean | mean of the daily means | °C, 2 decimals |
+| era5-land-precipitation | tp, m since 00 UTC → daily total mm | coverage-weighted mean | sum of the daily means | mm, 2 decimals |
+| worldpop-population | people | coverage-weighted sum | (one raster a year) | people, 0 decimals |
+
+Nodata is excluded, never zero: a pixel without data has no weight; an org unit with no valid pixel
+on a day of its period gets no value for that period and is reported. Coverage weights come from
+`exactextract` (the exact fraction of each pixel inside the polygon), computed once per grid and
+reused for every raster of the period (a sparse weighted sum per raster: see `Zones`).
+Source files (published formats, drop folder, downloads, the sample) are in `eo_sources`.
 """
 from __future__ import annotations
 
-import hashlib
-import os
+import math
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
-from flask import current_app
-
-from app.services.processing.steps import PermanentError
-
-GRID_WEST, GRID_NORTH, GRID_RES, GRID_SIZE = 16.5, 8.5, 0.1, 70  # 0.1° over the demo country
 
 
 @dataclass(frozen=True)
@@ -29,139 +31,117 @@ class Dataset:
     title: str
     variable: str
     units: str
-    native: str  # "daily" or "yearly"
-    temporal: str  # how days fold into a longer period: "sum" or "mean"
+    native: str  # "daily", "monthly" or "yearly": one raster per …
+    temporal: str  # how rasters fold into a longer period: "sum" or "mean"
+    aggregations: tuple[str, ...]  # spatial reductions that make sense; the first is the default
+    decimals: int
     sample_start: date
-    sample_end: date
+    sample_end: date | None  # None: up to today (the sample is generated for any day in range)
 
 
 DATASETS = {d.id: d for d in (
-    Dataset("chirps-daily", "CHIRPS daily precipitation", "precipitation", "mm", "daily", "sum",
-            date(2024, 1, 1), date(2024, 6, 30)),
-    Dataset("era5-land-temperature", "ERA5-Land daily 2 m temperature", "temperature", "°C", "daily", "mean",
-            date(2024, 1, 1), date(2024, 6, 30)),
+    Dataset("chirps-daily", "CHIRPS v2.0 daily precipitation", "precipitation", "mm", "daily", "sum",
+            ("mean", "min", "max"), 2, date(2020, 1, 1), None),
+    Dataset("chirps-monthly", "CHIRPS v2.0 monthly precipitation", "precipitation", "mm", "monthly", "sum",
+            ("mean", "min", "max"), 2, date(2020, 1, 1), None),
+    Dataset("era5-land-temperature", "ERA5-Land 2 m temperature", "temperature", "°C", "daily", "mean",
+            ("mean", "min", "max"), 2, date(2020, 1, 1), None),
+    Dataset("era5-land-precipitation", "ERA5-Land total precipitation", "precipitation", "mm", "daily", "sum",
+            ("mean", "min", "max"), 2, date(2020, 1, 1), None),
     Dataset("worldpop-population", "WorldPop population (people per pixel)", "population", "people", "yearly", "sum",
-            date(2020, 1, 1), date(2024, 12, 31)),
+            ("sum",), 0, date(2020, 1, 1), None),
 )}
+REDUCERS = ("mean", "sum", "min", "max")
 
 
-def cache_dir(dataset_id: str) -> str:
-    root = current_app.config.get("EO_CACHE_DIR") or os.path.join(current_app.instance_path, "eo_cache")
-    path = os.path.join(root, dataset_id)
-    os.makedirs(path, exist_ok=True)
-    return path
+def format_value(value: float, decimals: int) -> str:
+    """Exactly, with fixed decimals and never an exponent: 2743500 → "2743500", 12.345 → "12.35"."""
+    text = f"{value:.{decimals}f}"
+    return text.lstrip("-") if float(text) == 0 else text  # never "-0.00"
 
 
-def _seed(*parts) -> int:
-    return int.from_bytes(hashlib.sha256(":".join(map(str, parts)).encode()).digest()[:8], "little")
+class Zones:
+    """The pixels of each org unit on one grid, with the fraction of each pixel inside the unit.
+
+    `geometries` are GeoJSON in EPSG:4326; they are reprojected to the grid's CRS. A point takes the
+    pixel under it. Built once per grid; `reduce(raster)` is then one gather and a few `bincount`s."""
+
+    def __init__(self, geometries: list[dict], transform, shape: tuple[int, int], crs=None):
+        from exactextract import exact_extract
+        from exactextract.raster import NumPyRasterSource
+        from rasterio.transform import rowcol
+        from rasterio.warp import transform_geom
+
+        self.n, self.shape = len(geometries), shape
+        if crs is not None and not _is_wgs84(crs):
+            geometries = [transform_geom("EPSG:4326", crs, g) for g in geometries]
+        height, width = shape
+        west, north = transform.c, transform.f
+        east, south = west + transform.a * width, north + transform.e * height
+        raster = NumPyRasterSource(np.zeros(shape, dtype="uint8"), xmin=west, ymin=south, xmax=east, ymax=north)
+        polygons = [(i, g) for i, g in enumerate(geometries) if g.get("type") in ("Polygon", "MultiPolygon")]
+        cells, weights, units = [], [], []
+        if polygons:
+            features = [{"type": "Feature", "properties": {"i": i}, "geometry": g} for i, g in polygons]
+            for feature in exact_extract(raster, features, ["cell_id", "coverage"], include_cols=["i"]):
+                p = feature["properties"]
+                cells.append(np.asarray(p["cell_id"], dtype=np.int64))
+                weights.append(np.asarray(p["coverage"], dtype=np.float64))
+                units.append(np.full(len(p["cell_id"]), p["i"], dtype=np.int64))
+        for i, g in enumerate(geometries):
+            if g.get("type") == "Point":
+                row, col = rowcol(transform, *g["coordinates"][:2])
+                if 0 <= row < height and 0 <= col < width:
+                    cells.append(np.array([row * width + col]))
+                    weights.append(np.ones(1))
+                    units.append(np.array([i]))
+        join = (lambda parts, dtype: np.concatenate(parts) if parts else np.empty(0, dtype=dtype))
+        self.cells, self.weights, self.units = join(cells, np.int64), join(weights, np.float64), join(units, np.int64)
+        order = np.argsort(self.units, kind="stable")
+        self.cells, self.weights, self.units = self.cells[order], self.weights[order], self.units[order]
+        keep = self.weights > 0
+        self.cells, self.weights, self.units = self.cells[keep], self.weights[keep], self.units[keep]
+
+    def reduce(self, raster: np.ndarray, aggregation: str) -> np.ndarray:
+        """One value per unit (NaN where the unit has no valid pixel). `raster` has NaN for nodata."""
+        values = raster.reshape(-1)[self.cells].astype(np.float64)
+        valid = ~np.isnan(values)
+        weights = np.where(valid, self.weights, 0.0)
+        covered = np.bincount(self.units, weights=weights, minlength=self.n)
+        out = np.full(self.n, np.nan)
+        has = covered > 0
+        if aggregation in ("mean", "sum"):
+            total = np.bincount(self.units, weights=weights * np.where(valid, values, 0.0), minlength=self.n)
+            out[has] = total[has] / covered[has] if aggregation == "mean" else total[has]
+            return out
+        pick = valid
+        if pick.any():
+            fill = np.inf if aggregation == "min" else -np.inf
+            ufunc = np.minimum if aggregation == "min" else np.maximum
+            masked = np.where(pick, values, fill)
+            starts = np.flatnonzero(np.r_[True, self.units[1:] != self.units[:-1]]) if self.units.size else np.empty(0, int)
+            reduced = ufunc.reduceat(masked, starts) if starts.size else np.empty(0)
+            out[self.units[starts]] = reduced
+            out[~has] = np.nan
+        return out
 
 
-def _synthetic(dataset: Dataset, key: str, days: list[date]) -> np.ndarray:
-    """A smooth, deterministic field per day (or one for a year): same inputs, same numbers."""
-    rng = np.random.default_rng(_seed(dataset.id, key))
-    ys, xs = np.mgrid[0:GRID_SIZE, 0:GRID_SIZE] / GRID_SIZE
-    if dataset.variable == "population":
-        hubs = rng.uniform(0.2, 0.8, size=(6, 2))
-        density = sum(np.exp(-((xs - hx) ** 2 + (ys - hy) ** 2) / 0.01) for hx, hy in hubs)
-        return (50 + 2000 * density * rng.uniform(0.9, 1.1, size=xs.shape))[None].astype("float32")
-    out = np.empty((len(days), GRID_SIZE, GRID_SIZE), dtype="float32")
-    for i, day in enumerate(days):
-        season = np.sin(2 * np.pi * (day.timetuple().tm_yday - 80) / 365)
-        if dataset.variable == "precipitation":
-            wet = np.clip(0.3 + 0.4 * season + 0.3 * ys - 0.2 * xs, 0.02, 0.95)
-            rain = rng.gamma(0.8, 9.0, size=xs.shape) * (rng.random(xs.shape) < wet)
-            out[i] = rain
-        else:
-            out[i] = 26 + 3 * season - 6 * ys + rng.normal(0, 0.8, size=xs.shape)
-    return out
+def _is_wgs84(crs) -> bool:
+    from rasterio.crs import CRS
+
+    try:
+        return CRS.from_user_input(crs) == CRS.from_epsg(4326)
+    except Exception:  # noqa: BLE001 — an unreadable CRS is not WGS 84: reprojecting says why
+        return False
 
 
-def _write_tif(path: str, data: np.ndarray) -> None:
-    import rasterio
-    from rasterio.transform import from_origin
+def bounds_of(geometries: list[dict]) -> tuple[float, float, float, float]:
+    """west, south, east, north of GeoJSON geometries (EPSG:4326)."""
+    from shapely.geometry import shape
 
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with rasterio.open(tmp, "w", driver="GTiff", width=GRID_SIZE, height=GRID_SIZE, count=data.shape[0],
-                       dtype="float32", crs="EPSG:4326", compress="deflate", predictor=3,
-                       transform=from_origin(GRID_WEST, GRID_NORTH, GRID_RES, GRID_RES)) as dst:
-        dst.write(data)
-    os.replace(tmp, path)  # atomic: two workers generating the same month never see half a file
+    boxes = np.array([shape(g).bounds for g in geometries]) if geometries else np.zeros((1, 4))
+    return float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()), float(boxes[:, 3].max())
 
 
-def _month_days(year: int, month: int) -> list[date]:
-    first = date(year, month, 1)
-    nxt = date(year + (month == 12), month % 12 + 1, 1)
-    return [first + timedelta(days=n) for n in range((nxt - first).days)]
-
-
-def source_files(dataset_id: str, start: date, end: date) -> list[tuple[str, list[date]]]:
-    """(file, dates of its bands) covering start..end, generating sample files when missing."""
-    dataset = DATASETS[dataset_id]
-    folder, out = cache_dir(dataset_id), []
-    if dataset.native == "yearly":
-        keys = [(str(y), [date(y, 1, 1)]) for y in range(start.year, end.year + 1)]
-    else:
-        keys, y, m = [], start.year, start.month
-        while (y, m) <= (end.year, end.month):
-            keys.append((f"{y:04d}-{m:02d}", _month_days(y, m)))
-            y, m = y + (m == 12), m % 12 + 1
-    for key, days in keys:
-        path = os.path.join(folder, f"{key}.tif")
-        if not os.path.exists(path):
-            if not (dataset.sample_start <= days[0] and days[-1] <= dataset.sample_end):
-                raise PermanentError(
-                    f"No {dataset.title} data for {key} in the EO cache. The sample data covers "
-                    f"{dataset.sample_start:%d %b %Y} to {dataset.sample_end:%d %b %Y}: choose a period inside it, "
-                    f"or ask an administrator to add the source file for {key}.")
-            _write_tif(path, _synthetic(dataset, key, days))
-        out.append((path, days))
-    return out
-
-
-def read_period(dataset_id: str, start: date, end: date) -> tuple[np.ndarray, list[date], object]:
-    """Stack of rasters (T, H, W) for each date in start..end (one per year for yearly data)."""
-    import rasterio
-
-    arrays, dates, transform = [], [], None
-    for path, days in source_files(dataset_id, start, end):
-        with rasterio.open(path) as src:
-            transform = src.transform
-            data = src.read(masked=False).astype("float64")
-            nodata = src.nodata
-        if nodata is not None:
-            data[data == nodata] = np.nan
-        for band, day in enumerate(days):
-            if DATASETS[dataset_id].native == "yearly" or start <= day <= end:
-                arrays.append(data[band])
-                dates.append(day)
-    return np.stack(arrays), dates, transform
-
-
-def unit_masks(geometries: dict[int, dict], shape: tuple[int, int], transform) -> dict[int, np.ndarray]:
-    """Flat pixel indices of each org unit: pixel centres inside its polygon (all touched pixels for a
-    unit smaller than a pixel; the pixel under it for a point)."""
-    from rasterio.features import geometry_mask
-    from rasterio.transform import rowcol
-
-    masks = {}
-    for unit_id, geometry in geometries.items():
-        if geometry.get("type") == "Point":
-            row, col = rowcol(transform, *geometry["coordinates"][:2])
-            inside = 0 <= row < shape[0] and 0 <= col < shape[1]
-            masks[unit_id] = np.array([row * shape[1] + col]) if inside else np.array([], dtype=int)
-            continue
-        mask = geometry_mask([geometry], out_shape=shape, transform=transform, invert=True)
-        if not mask.any():
-            mask = geometry_mask([geometry], out_shape=shape, transform=transform, invert=True, all_touched=True)
-        masks[unit_id] = np.flatnonzero(mask)
-    return masks
-
-
-REDUCERS = {"mean": np.nanmean, "sum": np.nansum, "min": np.nanmin, "max": np.nanmax}
-
-
-def zonal_stat(raster: np.ndarray, pixels: np.ndarray, aggregation: str) -> float | None:
-    values = raster.ravel()[pixels]
-    if values.size == 0 or np.all(np.isnan(values)):
-        return None
-    return float(REDUCERS[aggregation](values))
+def is_number(value: float) -> bool:
+    return value is not None and not math.isnan(value)

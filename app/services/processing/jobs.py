@@ -28,7 +28,8 @@ from rq.job import Job as RQJob
 from sqlalchemy import insert, select, update
 
 from app.extensions import db, get_queue, get_redis
-from app.models import Job, JobLog, User, utcnow
+from app.models import Job, JobLog, OutboxEvent, User, utcnow
+from app.services.platform.outbox import event_values
 from app.services.platform.permissions import SystemActor
 from app.services.processing.registry import (
     Ended, Launch, Process, Waiting, authorize_launch, get_process, parse_inputs)
@@ -49,14 +50,32 @@ class JobDismissed(Exception):
 
 # --- writing job state outside the caller's transaction ------------------------------------
 
-def update_job(job_id: str, only_if_status: tuple[str, ...] | None = None, **values) -> bool:
-    """UPDATE the job row in its own transaction; with `only_if_status`, compare-and-set."""
+def update_job(job_id: str, only_if_status: tuple[str, ...] | None = None, event: str | None = None,
+               **values) -> bool:
+    """UPDATE the job row in its own transaction; with `only_if_status`, compare-and-set. With `event`,
+    an outbox event of that type about the job joins the same transaction when the row changed."""
     values.setdefault("updated_at", utcnow())
     stmt = update(_jobs).where(_jobs.c.id == job_id).values(**values)
     if only_if_status:
         stmt = stmt.where(_jobs.c.status.in_(only_if_status))
     with db.engine.begin() as conn:
-        return conn.execute(stmt).rowcount == 1
+        changed = conn.execute(stmt).rowcount == 1
+        if changed and event:
+            conn.execute(insert(OutboxEvent.__table__).values(_job_event(conn, event, job_id)))
+        return changed
+
+
+def _job_event(conn, event_type: str, job_id: str) -> dict:
+    """JobFailed: which job, process, project and schedule, the message and the step that failed
+    (webhooks subscribe to it; the built-in rule raises an alert)."""
+    row = conn.execute(select(_jobs.c.process_id, _jobs.c.project_id, _jobs.c.external_ref, _jobs.c.message,
+                              _jobs.c.steps).where(_jobs.c.id == job_id)).one()
+    ref = row.external_ref or ""
+    failed_step = next((s.get("name") for s in row.steps or [] if s.get("status") == st.FAILED), None)
+    return event_values(event_type, "job", job_id, {
+        "job_id": job_id, "process_id": row.process_id, "project_id": row.project_id, "status": st.FAILED,
+        "message": row.message, "failed_step": failed_step,
+        "schedule_id": int(ref.split(":", 1)[1]) if ref.startswith("schedule:") and ref[9:].isdigit() else None})
 
 
 def write_steps(job_id: str, steps: list[dict]) -> None:
@@ -416,7 +435,7 @@ def finish_job(job_id: str, status: str, message: str, results: dict | None = No
         values["results"] = results
     if status != st.SUCCESSFUL:
         values.update(_closed_steps(job_id, status))
-    if update_job(job_id, only_if_status=from_statuses, **values):
+    if update_job(job_id, only_if_status=from_statuses, event="JobFailed" if status == st.FAILED else None, **values):
         append_log(job_id, message, "error" if status == st.FAILED else "info")
         _set_rq_meta(status=status, progress=values.get("progress"))
     return status

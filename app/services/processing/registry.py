@@ -70,6 +70,10 @@ class Process:
     # resume(job) -> True when the work goes on: the reaper calls it for a running job whose worker died,
     # instead of failing the job (an OpenHEXA run keeps running: poll it again).
     resume: Callable[[Any], bool] | None = None
+    # Another system's name of this process that its clients see (eo-api's Prefect flow name)
+    flow_name: str | None = None
+    # A failed run can be retried from its failed step (the step runner kept every step's output)
+    retry_from_step: bool = False
 
 
 _REGISTRY: dict[str, Process] = {}

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from app.models import Job, Permission, Project, Schedule, User
 from app.schemas.parsing import validate_data
-from app.schemas.processing import ScheduleIn
+from app.schemas.processing import BackfillIn, ScheduleIn
 from app.services.platform.errors import ValidationFailed
 from app.services.platform.permissions import require_permission
 from app.services.processing import schedules as svc
@@ -99,3 +99,15 @@ def save_schedule_form(user: User, data: dict, schedule_id: int | None = None) -
 def toggle_schedule(user: User, schedule_id: int, enabled: bool) -> Schedule:
     """Pause or enable a schedule (enabling sets its next run from now: no catch-up burst)."""
     return svc.set_enabled(user, schedule_id, enabled)
+
+
+def run_now(user: User, schedule_id: int) -> Job:
+    """Start the schedule's run for the latest period (MANAGE_PIPELINES)."""
+    return svc.run_now(user, schedule_id)
+
+
+def backfill(user: User, schedule_id: int, form: dict) -> dict:
+    """One run per period between the form's `start` and `end` (dates); see schedules.backfill."""
+    svc.get_schedule(user, schedule_id)  # another project's schedule is a 404 whatever the form says
+    data = validate_data(BackfillIn, {k: v for k, v in form.items() if k != "csrf_token"}, "Invalid backfill")
+    return svc.backfill(user, schedule_id, data.start, data.end)

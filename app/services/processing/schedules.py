@@ -68,7 +68,11 @@ def period_for(frequency: str, at: datetime, tz: str) -> tuple[date, date]:
 
 def render_inputs(inputs: dict, frequency: str, at: datetime, tz: str) -> dict:
     """Replace the placeholders {period_start} / {period_end} in string inputs."""
-    start, end = period_for(frequency, at, tz)
+    return with_period(inputs, *period_for(frequency, at, tz))
+
+
+def with_period(inputs: dict, start: date, end: date) -> dict:
+    """`inputs` with {period_start} / {period_end} replaced in its strings."""
     return {k: v.replace("{period_start}", start.isoformat()).replace("{period_end}", end.isoformat())
             if isinstance(v, str) else v for k, v in inputs.items()}
 
@@ -189,6 +193,77 @@ def dispatch_due_schedules(now: datetime | None = None) -> list[str]:
     return created
 
 
+# --- running by hand: now, and over past periods -------------------------------------------------
+
+MAX_BACKFILL_RUNS = 400
+
+
+def period_job_id(schedule_id: int, start: date) -> str:
+    """The id of a backfill run: one per schedule and period, so a backfill run twice adds nothing."""
+    return str(uuid.uuid5(RUN_NAMESPACE, f"{schedule_id}:period:{start.isoformat()}"))
+
+
+def periods_between(frequency: str, first: date, last: date) -> list[tuple[date, date]]:
+    """The schedule's periods (days, months or years) that start within first..last."""
+    out, day = [], first
+    if frequency == "monthly":
+        day = first.replace(day=1) if first.day == 1 else (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    elif frequency == "yearly":
+        day = first if (first.month, first.day) == (1, 1) else date(first.year + 1, 1, 1)
+    while day <= last and len(out) <= MAX_BACKFILL_RUNS:
+        if frequency == "monthly":
+            nxt = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+        elif frequency == "yearly":
+            nxt = date(day.year + 1, 1, 1)
+        else:
+            nxt = day + timedelta(days=1)
+        out.append((day, nxt - timedelta(days=1)))
+        day = nxt
+    return out
+
+
+def run_now(user: User, schedule_id) -> Job:
+    """Start the schedule's run for the latest period now (as the dispatcher would at this instant),
+    launched by the user (MANAGE_PIPELINES), whether the schedule is enabled or not."""
+    require_permission(user, Permission.MANAGE_PIPELINES)
+    schedule = get_schedule(user, schedule_id)
+    at = utcnow()
+    return enqueue_job(schedule.process_id, render_inputs(schedule.inputs or {}, schedule.frequency, at, schedule.timezone),
+                       launcher=user, project_id=schedule.project_id, external_ref=f"schedule:{schedule.id}")
+
+
+def backfill(user: User, schedule_id, first: date, last: date) -> dict:
+    """One run per period of the schedule starting within first..last (daily: each day; monthly: each
+    month; yearly: each year). Idempotent: a period that already has its backfill run is not run
+    again (re-run or retry a failed one from its job). Returns {"created": [...], "existing": [...]}
+    — the runs' progress is the schedule's run list."""
+    require_permission(user, Permission.MANAGE_PIPELINES)
+    schedule = get_schedule(user, schedule_id)
+    if last < first:
+        raise ValidationFailed("Invalid backfill", {"end": ["must not be before start"]})
+    if schedule.frequency not in ("daily", "monthly", "yearly"):
+        raise ValidationFailed("Invalid backfill", {"frequency": ["a backfill needs a daily, monthly or yearly schedule"]})
+    periods = periods_between(schedule.frequency, first, last)
+    if len(periods) > MAX_BACKFILL_RUNS:
+        raise ValidationFailed("Invalid backfill", {"end": [f"at most {MAX_BACKFILL_RUNS} periods at once"]})
+    if not periods:
+        raise ValidationFailed("Invalid backfill", {"end": [f"no whole {schedule.frequency} period starts in the range"]})
+    created, existing = [], []
+    for start, end in periods:
+        job_id = period_job_id(schedule.id, start)
+        if db.session.get(Job, job_id) is not None:
+            existing.append(job_id)
+            continue
+        try:
+            enqueue_job(schedule.process_id, with_period(schedule.inputs or {}, start, end), launcher=user,
+                        project_id=schedule.project_id, job_id=job_id, external_ref=f"schedule:{schedule.id}")
+            created.append(job_id)
+        except IntegrityError:  # a concurrent backfill made it
+            db.session.rollback()
+            existing.append(job_id)
+    return {"created": created, "existing": existing}
+
+
 def seed_eo_schedules(project_id: int) -> list[Schedule]:
     """The seed's three EO schedules (daily ERA5-Land, daily CHIRPS, yearly WorldPop) in this project:
     dry runs, disabled, ready to enable. Idempotent (matched by project and name)."""
@@ -206,8 +281,7 @@ def seed_eo_schedules(project_id: int) -> list[Schedule]:
                                 cron=PRESETS[frequency], timezone="Africa/Bangui", enabled=False,
                                 description="Seeded: a dry run over the previous period; set a connection and enable.",
                                 inputs={"datasetId": dataset, "start": "{period_start}", "end": "{period_end}",
-                                        "orgUnitLevel": 3, "aggregation": "sum" if dataset != "era5-land-temperature" else "mean",
-                                        "dataElement": element, "dryRun": True})
+                                        "orgUnitLevel": 3, "dataElement": element, "dryRun": True})
             db.session.add(schedule)
         out.append(schedule)
     db.session.commit()

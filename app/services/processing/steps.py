@@ -12,6 +12,8 @@ cooperative: it fires at the step's next `progress`, `log`, `sleep` or `check_ki
 """
 from __future__ import annotations
 
+import json
+import os
 import signal
 import threading
 import time
@@ -133,7 +135,43 @@ def _iso(value) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def run_steps(steps: list[Step], ctx, inputs: Input, finish: Callable[[dict], dict]) -> dict:
+# --- checkpoints: retry from the failed step ----------------------------------------------------
+# A process run with checkpoints stores each step's (JSON) output under instance/checkpoints/<job id>/;
+# a retry is a new job with a `resume.json` there naming the failed job and the step to start from:
+# earlier steps' outputs are read back instead of run again.
+
+def _checkpoint_dir(job_id: str) -> str:
+    from flask import current_app
+
+    return os.path.join(current_app.instance_path, "checkpoints", job_id)
+
+
+def _write_json(path: str, value) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as fh:
+        json.dump(value, fh, separators=(",", ":"))
+    os.replace(path + ".tmp", path)
+
+
+def has_checkpoint(job_id: str, step: str) -> bool:
+    return os.path.exists(os.path.join(_checkpoint_dir(job_id), f"{step}.json"))
+
+
+def plan_resume(job_id: str, from_job: str, from_step: str) -> None:
+    """Make the (not yet started) job `job_id` start at `from_step`, reusing `from_job`'s earlier outputs."""
+    _write_json(os.path.join(_checkpoint_dir(job_id), "resume.json"), {"job": from_job, "step": from_step})
+
+
+def _resume_point(job_id: str) -> tuple[str | None, str | None]:
+    path = os.path.join(_checkpoint_dir(job_id), "resume.json")
+    if not os.path.exists(path):
+        return None, None
+    with open(path) as fh:
+        plan = json.load(fh)
+    return plan["job"], plan["step"]
+
+
+def run_steps(steps: list[Step], ctx, inputs: Input, finish: Callable[[dict], dict], checkpoints: bool = False) -> dict:
     """Run `steps` in order for the job behind `ctx`; returns finish(state) as the job's results."""
     from app.services.processing.jobs import JobDismissed, write_steps
 
@@ -142,10 +180,20 @@ def run_steps(steps: list[Step], ctx, inputs: Input, finish: Callable[[dict], di
                 "attempts": 0, "progress": 0, "message": "", "started": None, "finished": None} for s in steps]
     write_steps(ctx.job_id, records)
     state: dict = {"inputs": inputs, "_job_id": ctx.job_id}
+    from_job, from_step = _resume_point(ctx.job_id) if checkpoints else (None, None)
+    reusing = from_step is not None and from_step in {s.name for s in steps}
     done = 0.0
     for step, record in zip(steps, records):
         lo, hi = 100 * done / total, 100 * (done + step.weight) / total
         done += step.weight
+        if reusing and step.name != from_step:
+            with open(os.path.join(_checkpoint_dir(from_job), f"{step.name}.json")) as fh:
+                state[step.name] = json.load(fh)
+            _write_json(os.path.join(_checkpoint_dir(ctx.job_id), f"{step.name}.json"), state[step.name])
+            record.update(status=SUCCESSFUL, progress=100, message=f"reused from job {from_job}")
+            write_steps(ctx.job_id, records)
+            continue
+        reusing = False
         record.update(status=RUNNING, started=_iso(utcnow()))
         for attempt in range(1, step.retries + 2):
             record["attempts"] = attempt
@@ -183,6 +231,8 @@ def run_steps(steps: list[Step], ctx, inputs: Input, finish: Callable[[dict], di
                 write_steps(ctx.job_id, records)
                 ctx.log(f"[{step.name}] {record['message']}", "warning")
                 ctx.sleep(wait)
+        if checkpoints:
+            _write_json(os.path.join(_checkpoint_dir(ctx.job_id), f"{step.name}.json"), state[step.name])
         record.update(status=SUCCESSFUL, finished=_iso(utcnow()), progress=100,
                       message=f"succeeded on attempt {record['attempts']}" if record["attempts"] > 1 else "")
         write_steps(ctx.job_id, records)
@@ -205,9 +255,10 @@ def _reason(exc: Exception) -> str:
 
 
 def steps_process(*, id: str, title: str, description: str, version: str, steps: list[Step],
-                  inputs: type[Input], finish: Callable[[dict], dict], **kwargs) -> Process:
-    """A Process whose run() is the step runner over `steps`."""
+                  inputs: type[Input], finish: Callable[[dict], dict], checkpoints: bool = False, **kwargs) -> Process:
+    """A Process whose run() is the step runner over `steps`. With `checkpoints` (every step's output
+    is JSON), each output is kept and a failed run can be retried from its failed step."""
     steps = list(steps)
     return Process(id=id, title=title, description=description, version=version, inputs=inputs,
-                   run=lambda ctx, inputs: run_steps(steps, ctx, inputs, finish),
-                   step_names=tuple(s.name for s in steps), **kwargs)
+                   run=lambda ctx, inputs: run_steps(steps, ctx, inputs, finish, checkpoints),
+                   step_names=tuple(s.name for s in steps), retry_from_step=checkpoints, **kwargs)
