@@ -42,7 +42,7 @@ def _clock_times(db):
 
 def test_every_flow_writes_events_that_follow_the_catalogue(client, db, desk, api_token, make_user):
     """Drive each producer (intake, the seed's task API, work items, transitions, action plans, the SLA
-    scan, rules raising alerts) and read back what was stored: every catalogued type is written, and
+    scan, rules raising alerts, a failed job) and read back what was stored: every catalogued type is written, and
     every stored payload has exactly its type's fields."""
     boss, (a1, a2, _a3) = api_token(desk.boss), desk.agents
     _sla_config(db, desk.project_id, "review")
@@ -61,6 +61,9 @@ def test_every_flow_writes_events_that_follow_the_catalogue(client, db, desk, ap
     plan = client.post(f"{WORKFLOW}/action-plans", json={"title": "Measles follow-up"}, headers=boss).json
     assert client.post(f"{WORKFLOW}/action-plans/{plan['action_plan']['id']}/activate",
                        headers=boss).status_code == 200
+    from app.services.processing.jobs import run_job_now
+
+    assert run_job_now("echo", {"message": "x", "fail": True}, launcher=desk.boss).status == "failed"  # JobFailed
     warn_at, due_at = _clock_times(db)
     assert sla.scan_sla_breaches(warn_at + timedelta(minutes=1))["warned"] == 1
     assert sla.scan_sla_breaches(due_at + timedelta(minutes=1))["breached"] == 1
