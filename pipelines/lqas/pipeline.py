@@ -25,7 +25,7 @@ PAGE = 500
 class Fieldflow:
     """The few Fieldflow API calls the pipeline makes."""
 
-    def __init__(self, host: str, token: str, task_id: str):
+    def __init__(self, host: str, token: str, task_id: int):
         self.host, self.task_id = host.rstrip("/"), task_id
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {token}"
@@ -127,7 +127,7 @@ def run_sampling(api: Fieldflow, planning_id: int, types: list[int], quantities:
 @pipeline("fieldflow-lqas", name="Fieldflow LQAS sampling")
 @parameter("connection_host", type=str, name="Fieldflow URL (set by Fieldflow)", required=True)
 @parameter("connection_token", type=str, name="Fieldflow token (set by Fieldflow)", required=True)
-@parameter("task_id", type=str, name="Fieldflow task (set by Fieldflow)", required=True)
+@parameter("task_id", type=int, name="Fieldflow task number (set by Fieldflow)", required=True)
 @parameter("planning_id", type=int, name="Planning", required=True)
 @parameter("org_unit_type_sequence_identifiers", type=int, multiple=True, name="Org unit type per level", required=True)
 @parameter("org_unit_type_quantities", type=int, multiple=True, name="Quantity per level", required=True)

@@ -25,6 +25,7 @@ TYPES = "org_unit_type_sequence_identifiers"
 QUANTITIES = "org_unit_type_quantities"
 EXCEPTIONS = "org_unit_type_exceptions"
 CRITERIA = "org_unit_type_criteria"
+SAMPLING_KEYS = (TYPES, QUANTITIES, EXCEPTIONS, CRITERIA)
 
 
 @dataclass
@@ -52,6 +53,11 @@ def prepare_inputs(inputs: LqasInputs) -> LqasInputs:
     the exceptions, the team tree); the inputs to store, one entry per level and with a seed."""
     plan = _plan(inputs)
     return inputs.model_copy(update={EXCEPTIONS: plan.exceptions, CRITERIA: plan.criteria, "seed": plan.seed})
+
+
+def check_plan(inputs: LqasInputs) -> None:
+    """The database's checks of sampling parameters (for a run on OpenHEXA too); ValidationFailed names them."""
+    _plan(inputs)
 
 
 def _plan(inputs: LqasInputs) -> Plan:
