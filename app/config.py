@@ -140,4 +140,10 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "WEBHOOK_RETRY_SECONDS": _int(env, "WEBHOOK_RETRY_SECONDS", 5, 0),
         # /metrics: a Bearer token for Prometheus (users with VIEW_STATS may also read it when logged in)
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
+        # The workflow seed's switches: metrics served at all (/metrics, and PROMETHEUS_PORT when set: the
+        # exposition on its own port from each worker, for Prometheus on the internal network, no token)
+        "METRICS_ENABLED": _bool(env, "METRICS_ENABLED", True),
+        "PROMETHEUS_PORT": _int(env, "PROMETHEUS_PORT", 0, 0) or None,
+        # Automation rules fire (false: events are still relayed and webhooks delivered; no rule runs)
+        "WORKFLOW_ENABLED": _bool(env, "WORKFLOW_ENABLED", True),
     }

@@ -106,8 +106,10 @@ def error_code(failure: Failure) -> str:
 
 
 def workflow_error(failure: Failure) -> Response:
-    return jsonify({"success": False, "message": failure.message, "error_code": error_code(failure),
-                    "details": failure.details})
+    body = {"success": False, "message": failure.message, "error_code": error_code(failure), "details": failure.details}
+    if failure.status == 403:
+        body["detail"] = "Insufficient permissions"  # the seed's 403 body (`message` says which permission)
+    return jsonify(body)
 
 
 def iaso_error(failure: Failure) -> Response:

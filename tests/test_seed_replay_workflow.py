@@ -144,3 +144,19 @@ def test_the_seeds_custom_trigger_runs_as_written(client, db, make_user, api_tok
     db.session.expire_all()
     alerts = db.session.execute(select(Alert).where(Alert.source.like("rule:%"))).scalars().all()
     assert [(a.entity_id, a.level, a.title) for a in alerts] == [(str(task["id"]), "critical", "critical_task_blocked")]
+
+
+def test_the_seeds_settings(client, app, web_app, db, make_user, api_token):
+    from app.config import load_config
+    from app.services.orchestration.relay import relay_outbox
+
+    config = load_config(app.instance_path, {"METRICS_ENABLED": "false", "PROMETHEUS_PORT": "9090", "WORKFLOW_ENABLED": "false"})
+    assert (config["METRICS_ENABLED"], config["PROMETHEUS_PORT"], config["WORKFLOW_ENABLED"]) == (False, 9090, False)
+    web_app.config["METRICS_ENABLED"] = False
+    assert client.get("/metrics", headers={"Authorization": "Bearer x"}).status_code == 404
+    app.config["WORKFLOW_ENABLED"] = False  # the relay runs with the tests' app: no rule fires
+    headers = api_token(make_user("coordinator"))
+    plan = client.post(f"{BASE}/action-plans", headers=headers, json={"title": "Quiet"}).json["action_plan"]
+    client.post(f"{BASE}/action-plans/{plan['id']}/activate", headers=headers)
+    assert relay_outbox().claimed >= 1
+    assert db.session.execute(select(Alert)).scalars().all() == []  # the built-in activation alert did not fire

@@ -77,6 +77,7 @@ class WorkflowError(BaseModel):
     message: str
     error_code: str
     details: dict[str, Any] = {}
+    detail: str | None = Field(None, description='403 only: "Insufficient permissions" (the seed\'s key)')
 
 
 class Problem(BaseModel):
