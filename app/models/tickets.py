@@ -250,6 +250,8 @@ class Task(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the seed's fetched_at: when one of its current step's assignees first fetched it (GET on the task API)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     ticket: Mapped[Ticket | None] = relationship(back_populates="task")
     workflow: Mapped[Workflow | None] = relationship()

@@ -1,6 +1,7 @@
 """seed contract fields and default SLA configs
 
-Action plans keep the seed's `goals` and `metadata`; tasks keep the seed's `assigned_to` reference. The
+Action plans keep the seed's `goals` and `metadata`; tasks keep the seed's `assigned_to` reference and
+`fetched_at` (when one of its assignees first fetched it through the task API). The
 default calendar is around the clock (every day 00:00–24:00 UTC; business calendars are opt-in per config):
 created when missing, and an untouched old default (UTC Mon–Fri 08:00–17:00, no holidays) becomes it. The
 seed's default SLA configs (global, any service area: intake 60, assessment 240, review 120, general 480
@@ -34,6 +35,7 @@ def upgrade():
         batch.add_column(sa.Column('metadata', JSON, nullable=True))
     with op.batch_alter_table('tasks') as batch:
         batch.add_column(sa.Column('assigned_to', sa.String(length=150), nullable=True))
+        batch.add_column(sa.Column('fetched_at', app.models.base.UTCDateTime(), nullable=True))
 
     bind = op.get_bind()
     calendars = sa.table('business_calendars', sa.column('id', sa.Integer), sa.column('name', sa.String),
@@ -70,6 +72,7 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table('tasks') as batch:
+        batch.drop_column('fetched_at')
         batch.drop_column('assigned_to')
     with op.batch_alter_table('action_plans') as batch:
         batch.drop_column('metadata')
