@@ -29,7 +29,7 @@ def test_a_new_ticket_gets_a_task_on_the_first_step_with_assignments_and_an_even
     ticket = client.get(body["_links"]["ticket"], headers=api_token(desk.boss)).json
     assert ticket["is_task_allocated"] is True and ticket["workflow_name"] == "Laptop repair"
     assert ticket["requester"] == "Ama Owusu" and ticket["priority"] == "high"
-    assert ticket["task"]["current_step_name"] == "Triage" and ticket["task"]["status"] == "new"
+    assert ticket["task"]["current_step_name"] == "Triage" and ticket["task"]["status"] == "pending"  # the seed's word for new
     event = db.session.execute(select(OutboxEvent)).scalar_one()
     assert event.event_type == "TaskCreated" and event.status == "pending"
     assert event.payload["task_id"] == body["task_id"] and event.payload["assignees"] == [a.id for a in desk.agents]

@@ -101,7 +101,8 @@ def ticket_json(ticket: Ticket, with_task: bool = True) -> dict:
     if with_task:
         task = ticket.task
         out["task"] = None if task is None else {
-            "id": task.id, "status": task.status, "current_step_name": task.current_step.name,
+            "id": task.id, "status": seed_status(task.status), "state": task.status,
+            "current_step_name": task.current_step.name,
             "users": task_assignees_json(task)}
     return out
 
