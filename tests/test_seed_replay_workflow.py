@@ -152,6 +152,7 @@ def test_the_seeds_settings(client, app, web_app, db, make_user, api_token):
 
     config = load_config(app.instance_path, {"METRICS_ENABLED": "false", "PROMETHEUS_PORT": "9090", "WORKFLOW_ENABLED": "false"})
     assert (config["METRICS_ENABLED"], config["PROMETHEUS_PORT"], config["WORKFLOW_ENABLED"]) == (False, 9090, False)
+    assert load_config(app.instance_path, {"WORKFLOW_WORKER_INTERVAL": "5"})["WORKFLOW_WORKER_INTERVAL"] == 5.0
     web_app.config["METRICS_ENABLED"] = False
     assert client.get("/metrics", headers={"Authorization": "Bearer x"}).status_code == 404
     app.config["WORKFLOW_ENABLED"] = False  # the relay runs with the tests' app: no rule fires
