@@ -108,3 +108,14 @@ def test_a_user_outside_the_team_named_with_it_is_refused(client, db, api_token,
     body = response.get_json()
     assert set(body) == {"error", "details"} and "assignments[0]" in body["details"]
     assert body["details"]["code"] == "VALIDATION_FAILED" and _live(db, planning.id) == []
+
+
+def test_the_pipeline_checks_the_team_hierarchy_before_sampling():
+    import pytest
+
+    from pipelines.lqas.lqas_core import HierarchyMismatch, check_hierarchy
+
+    tree = {("team", 1, "Country team"): [("team", 2, "North")], ("team", 2, "North"): [("user", 3, "ama")]}
+    check_hierarchy(("team", 1, "Country team"), 2, lambda entity: tree.get(entity, []))
+    with pytest.raises(HierarchyMismatch, match="too shallow for 3 levels"):
+        check_hierarchy(("team", 1, "Country team"), 3, lambda entity: tree.get(entity, []))

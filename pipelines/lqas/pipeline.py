@@ -15,9 +15,9 @@ import requests
 from openhexa.sdk import current_run, parameter, pipeline
 
 try:  # deployed on OpenHEXA: the pipeline folder is the import root
-    from lqas_core import Level, TooFewCandidates, sample_levels
+    from lqas_core import Level, TooFewCandidates, check_hierarchy, sample_levels
 except ImportError:  # run from the Fieldflow repository
-    from pipelines.lqas.lqas_core import Level, TooFewCandidates, sample_levels
+    from pipelines.lqas.lqas_core import Level, TooFewCandidates, check_hierarchy, sample_levels
 
 PAGE = 500
 
@@ -111,8 +111,9 @@ def run_sampling(api: Fieldflow, planning_id: int, types: list[int], quantities:
         api.report(5 + int(80 * level / total), message)
 
     root = planning["org_unit_details"]
-    rows, stats = sample_levels((root["id"], root["name"], ""), ("team", planning["team"], planning["team_details"]["name"]),
-                                levels, seed, candidates, children, progress)
+    root_team = ("team", planning["team"], planning["team_details"]["name"])
+    check_hierarchy(root_team, len(levels), children)  # the seed's "Verify org unit type hierarchy matches team hierarchy"
+    rows, stats = sample_levels((root["id"], root["name"], ""), root_team, levels, seed, candidates, children, progress)
     api.report(90, f"Writing {len(rows)} assignments")
     new = {unit for unit, _, _ in rows}
     current = {a["org_unit"] for a in api.all_pages("/api/microplanning/assignments/", planning=planning_id)}
