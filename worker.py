@@ -22,6 +22,31 @@ def _drop_inherited_connections() -> None:
             engine.dispose(close=False)
 
 
+def serve_metrics(port: int) -> None:
+    """PROMETHEUS_PORT: the /metrics exposition on its own port, in a daemon thread of this worker (for
+    Prometheus on the internal network: no token, as its own port is not published)."""
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from app.services.orchestration.metrics_exposition import CONTENT_TYPE, render_metrics
+
+    def exposition(environ, start_response):
+        if environ.get("PATH_INFO", "/") not in ("/", "/metrics"):
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"Not found\n"]
+        with app.app_context():
+            body = render_metrics()
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(body)))])
+        return [body]
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args):  # one line per scrape is noise
+            pass
+
+    server = make_server("0.0.0.0", port, exposition, handler_class=Quiet)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--burst", action="store_true", help="Quit when the queue is empty.")
@@ -30,6 +55,8 @@ def main() -> None:
                         help="Run each job in a forked work horse (isolation; ~150 ms more per job).")
     args = parser.parse_args()
     os.register_at_fork(after_in_child=_drop_inherited_connections)
+    if app.config["METRICS_ENABLED"] and app.config["PROMETHEUS_PORT"]:
+        serve_metrics(app.config["PROMETHEUS_PORT"])
     worker_class = Worker if (args.fork or os.environ.get("FIELDFLOW_WORKER_FORK") == "1") else SimpleWorker
     with app.app_context():
         worker = worker_class([get_queue()], connection=get_redis(), name=args.name)

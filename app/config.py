@@ -28,6 +28,19 @@ def _int(env: dict, name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+def _seconds(env: dict, name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not 0 <= value <= 3600:
+        raise ConfigError(f"{name} must be between 0 and 3600 seconds, got {raw!r}")
+    return value
+
+
 def _bool(env: dict, name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -147,4 +160,12 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "WEBHOOK_RETRY_SECONDS": _int(env, "WEBHOOK_RETRY_SECONDS", 5, 0),
         # /metrics: a Bearer token for Prometheus (users with VIEW_STATS may also read it when logged in)
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
+        # The workflow seed's switches: metrics served at all (/metrics, and PROMETHEUS_PORT when set: the
+        # exposition on its own port from each worker, for Prometheus on the internal network, no token)
+        "METRICS_ENABLED": _bool(env, "METRICS_ENABLED", True),
+        "PROMETHEUS_PORT": _int(env, "PROMETHEUS_PORT", 0, 0) or None,
+        # Automation rules fire (false: events are still relayed and webhooks delivered; no rule runs)
+        "WORKFLOW_ENABLED": _bool(env, "WORKFLOW_ENABLED", True),
+        # The relay's sleep when no event is due (`flask outbox relay`; --interval overrides it)
+        "WORKFLOW_WORKER_INTERVAL": _seconds(env, "WORKFLOW_WORKER_INTERVAL", 0.25),
     }

@@ -100,14 +100,21 @@ def ogc_problem_type(exc: Exception) -> str:
 
 # --- one builder per family ------------------------------------------------------------------
 
+def error_code(failure: Failure) -> str:
+    """The machine-readable code of a failure (VALIDATION_FAILED, INVALID_TRANSITION, NOT_FOUND, …)."""
+    return (failure.code or HTTP_CODES.get(failure.status, "error")).upper()
+
+
 def workflow_error(failure: Failure) -> Response:
-    return jsonify({"success": False, "message": failure.message,
-                    "error_code": (failure.code or HTTP_CODES.get(failure.status, "error")).upper(),
-                    "details": failure.details})
+    body = {"success": False, "message": failure.message, "error_code": error_code(failure), "details": failure.details}
+    if failure.status == 403:
+        body["detail"] = "Insufficient permissions"  # the seed's 403 body (`message` says which permission)
+    return jsonify(body)
 
 
 def iaso_error(failure: Failure) -> Response:
-    return jsonify({"error": failure.message, "details": failure.details})
+    """Iaso's `{"error", "details"}`; `details` carries the `code` (the seed's error format)."""
+    return jsonify({"error": failure.message, "details": {**failure.details, "code": error_code(failure)}})
 
 
 def ogc_problem(failure: Failure) -> Response:

@@ -99,6 +99,12 @@ def api_user() -> User:
     return g.api_user
 
 
+def optional_api_user() -> User | None:
+    """The caller of a public JSON endpoint that shows more to users: None without an Authorization
+    header; with one, its token must be valid (else 401)."""
+    return api_user() if request.headers.get("Authorization") else None
+
+
 def current_actor() -> User:
     """The caller of an endpoint that serves both browsers and clients. An Authorization header makes
     it a token request: its token must be valid (else 401, whatever cookie comes with it). Without one,

@@ -86,7 +86,7 @@ def test_form_builds_condition_and_actions_or_names_each_bad_field(client, login
                                       {"field": "payload.priority", "op": "in", "value": ["high", "critical"]}]}
     assert rule.project_id == coord.project_ids[0]
     assert rule.actions == [{"type": "alert", "level": "warning", "title": "Task {payload.task_id} done",
-                             "message": "In {payload.service_area}"}]
+                             "message": "In {payload.service_area}", "escalate": False}]
     edit = client.get(f"/automation/rules/{rule.id}/edit").get_data(as_text=True)
     assert 'value="payload.priority"' in edit and 'value="high, critical"' in edit
     assert 'value="Task {payload.task_id} done"' in edit

@@ -81,7 +81,7 @@ def test_iaso_family_shape(client, make_user, api_token):
     assert missing.status_code == 404 and set(missing.get_json()) == {"error", "details"}
     refused = client.post("/api/auth/token", json={"username": "nobody", "password": "wrong"})
     assert refused.status_code == 401
-    assert refused.get_json() == {"error": "Invalid username or password", "details": {}}
+    assert refused.get_json() == {"error": "Invalid username or password", "details": {"code": "UNAUTHORIZED"}}
 
 
 def test_htmx_toast_and_page_shapes(client, make_user, login):

@@ -105,7 +105,7 @@ def test_the_500_handler_survives_a_failed_transaction(app_config, make_user, ap
         headers = api_token(make_user())
     response = broken.test_client().get("/api/broken/", headers=headers)
     assert response.status_code == 500
-    assert response.get_json() == {"error": "Something went wrong on our side; it has been logged.", "details": {}}
+    assert response.get_json() == {"error": "Something went wrong on our side; it has been logged.", "details": {"code": "INTERNAL_ERROR"}}
     with broken.app_context():
         for engine in _db.engines.values():
             engine.dispose()

@@ -188,7 +188,7 @@ def test_dismiss_from_the_page_needs_csrf(app, db, client, make_user, login, csr
 
 
 @pytest.mark.parametrize("external, canonical, skipped", [
-    ("queued", "accepted", False), ("running", "running", False), ("terminating", "running", False),
+    ("queued", "running", False), ("running", "running", False), ("terminating", "running", False),
     ("success", "successful", False), ("failed", "failed", False), ("stopped", "dismissed", False),
     ("skipped", "successful", True), ("COMPLETED", "successful", False), ("done", "successful", False),
     ("errored", "failed", False), ("Cancelled", "failed", False), ("error", "failed", False),

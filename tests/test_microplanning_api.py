@@ -51,7 +51,7 @@ def test_bad_planning_input_writes_nothing(client, api_token, country, db, chang
     before = db.session.query(Planning).count()
     response = client.post("/api/microplanning/plannings/", headers=api_token(country.coordinator), json=body)
     assert response.status_code == 400
-    assert {name.split(".")[0] for name in response.get_json()["details"]} == fields  # `pipeline_uuids.0`: its first
+    assert {name.split(".")[0] for name in response.get_json()["details"] if name != "code"} == fields  # `pipeline_uuids.0`: its first
     assert db.session.query(Planning).count() == before
 
 
@@ -61,7 +61,7 @@ def test_iaso_bulk_create_and_delete(client, api_token, country, planning, db):
     districts = units_of("DISTRICT", country)[:3]
     response = client.post("/api/microplanning/assignments/bulk_create_assignments/", headers=headers,
                            json={"planning": planning.id, "team": team.id, "org_units": [d.id for d in districts]})
-    assert response.status_code == 201, response.get_json()
+    assert response.status_code == 200, response.get_json()
     assert {a["org_unit"] for a in response.get_json()} == {d.id for d in districts}
     listing = client.get(f"/api/microplanning/assignments/?planning={planning.id}&team={team.id}", headers=headers).get_json()
     assert listing["_meta"]["total"] == 3
@@ -85,15 +85,14 @@ def test_shorthand_bulk_create_and_delete(client, api_token, country, planning, 
     d1, d2 = units_of("DISTRICT", country)[:2]
     response = client.post("/api/assignments/bulk_create_assignments/", headers=headers, json={
         "planning": planning.id, "assignments": [{"org_unit": d1.id, "team": team.id}, {"org_unit": d2.id, "user": user.id}]})
-    assert response.status_code == 201 and response.get_json()["created"] == 2
+    assert response.status_code == 200 and response.get_json()["created"] == 2
     assert client.delete(f"/api/assignments/?planning={planning.id}", headers=headers).get_json()["deleted"] == 2
     assert _live(db, planning.id) == []
 
 
 @pytest.mark.parametrize("bad_row, text", [
     ({"org_unit": "OUTSIDE", "team": "TEAM"}, "outside the planning's root"),
-    ({"org_unit": "D2", "team": "TEAM", "user": "USER"}, "exactly one of team or user"),
-    ({"org_unit": "D2"}, "exactly one of team or user"),
+    ({"org_unit": "D2"}, "give a team, a user, or both"),
     ({"org_unit": "D2", "team": "FOREIGN_TEAM"}, "not in the planning's team tree"),
     ({"org_unit": "D2", "user": "OUTSIDER"}, "not a member"),
     ({"org_unit": "D1", "team": "TEAM"}, "appears twice"),
@@ -153,7 +152,7 @@ def test_sampling_through_the_api(client, api_token, country, planning, run_work
     assert client.get(f"/jobs/{status['jobID']}/results", headers=headers).get_json()["assignments_created"] == 2
     bad = client.post(f"/api/microplanning/plannings/{planning.id}/sample/", headers=headers, json={
         "org_unit_type_sequence_identifiers": [country.types["REGION"].id], "org_unit_type_quantities": [0]})
-    assert bad.status_code == 400 and list(bad.get_json()["details"]) == ["org_unit_type_quantities.0"]
+    assert bad.status_code == 400 and [k for k in bad.get_json()["details"] if k != "code"] == ["org_unit_type_quantities.0"]
 
 
 # --- strict bodies: no bool → int, no float truncation, ids within range (issue 13) ----------------
@@ -190,7 +189,7 @@ def test_a_planning_that_is_not_a_whole_number_is_a_400_and_touches_nothing(clie
     before = db.session.query(AuditLog).count()
     response = client.post(path, headers=api_token(country.coordinator), json=body)
     assert response.status_code == 400, response.get_json()
-    assert list(response.get_json()["details"]) == ["planning"]
+    assert [k for k in response.get_json()["details"] if k != "code"] == ["planning"]
     assert len(_live(db, 1)) == 1 and len(_live(db, planning.id)) == 1
     assert db.session.query(AuditLog).count() == before
 
@@ -255,13 +254,14 @@ def test_planning_aliases_and_what_a_put_may_not_change(client, api_token, count
     assert same.status_code == 200, same.get_json()
     assert same.get_json()["started_at"] == "2027-01-10" and same.get_json()["description"] == ""
     both = client.put(url, headers=headers, json={"team": country.root_team.id, "team_id": country.root_team.id})
-    assert both.status_code == 400 and list(both.get_json()["details"]) == ["team_id"]
+    assert both.status_code == 400 and [k for k in both.get_json()["details"] if k != "code"] == ["team_id"]
     other = make_user(role="coordinator", projects=["Demo project", "Other"])
     elsewhere = next(p.id for p in other.projects if p.name == "Other")
     moved = client.patch(url, headers=api_token(other), json={"project_id": elsewhere})
-    assert moved.status_code == 400 and list(moved.get_json()["details"]) == ["project_id"]
+    assert moved.status_code == 400 and [k for k in moved.get_json()["details"] if k != "code"] == ["project_id"]
     cleared = client.patch(url, headers=headers, json={"name": None, "team": None})
-    assert cleared.status_code == 400 and cleared.get_json()["details"] == {"name": ["is required"], "team": ["is required"]}
+    assert cleared.status_code == 400 and cleared.get_json()["details"] == {"name": ["is required"], "team": ["is required"],
+                                                                     "code": "VALIDATION_FAILED"}
     assert client.get("/api/microplanning/plannings/?publishing_status=maybe", headers=headers).status_code == 400
     assert client.get(f"/api/microplanning/assignments/?planning={planning.id}&order=sideways",
                       headers=headers).status_code == 400

@@ -81,13 +81,13 @@ def test_launch_then_poll_to_each_end(client, db, api_token, configured, double,
     task = _launch(client, api_token(configured))
     assert task["status"] == "QUEUED"
     run_worker()
-    job = _job(db, task["id"])
+    job = _job(db, task["job_id"])
     assert job.status == canonical, job.message
     assert job.external_ref in double.runs
     assert openhexa_task_json(job)["status"] == iaso
     assert any(line.message.startswith("[OpenHEXA INFO] poll") for line in job.logs)
     sent = double.last_run()["config"]
-    assert sent["task_id"] == job.id and sent["connection_host"] == "http://localhost"
+    assert sent["task_id"] == job.number and sent["connection_host"] == "http://localhost"
     claims = decode_token(sent["connection_token"])
     assert claims["scope"] == "pipeline" and claims["job_id"] == job.id
     assert "connection_token" not in json.dumps(job.inputs)
@@ -98,7 +98,7 @@ def test_success_false_fails_the_job_with_the_error_code(client, db, api_token, 
     double.run_errors = ["PIPELINE_RUNS_LIMIT_REACHED"]
     task = _launch(client, api_token(configured))
     run_worker()
-    job = _job(db, task["id"])
+    job = _job(db, task["job_id"])
     assert job.status == st.FAILED and "PIPELINE_RUNS_LIMIT_REACHED" in job.message
 
 
@@ -106,7 +106,7 @@ def test_graphql_errors_fail_the_job(client, db, api_token, configured, double, 
     double.graphql_error = "Resolver exploded"
     task = _launch(client, api_token(configured))
     run_worker()
-    job = _job(db, task["id"])
+    job = _job(db, task["job_id"])
     assert job.status == st.FAILED and "Resolver exploded" in job.message
 
 
@@ -114,7 +114,7 @@ def test_500s_and_slow_answers_are_retried(client, db, api_token, configured, sh
     double.fail_polls, double.slow_polls = 2, 1
     task = _launch(client, api_token(configured))
     run_worker()
-    job = _job(db, task["id"])
+    job = _job(db, task["job_id"])
     assert job.status == st.SUCCESSFUL
     warnings = [line.message for line in job.logs if line.level == "warning"]
     assert len(warnings) == 3 and "HTTP 500" in warnings[0] and "Timeout" in warnings[2]
@@ -126,12 +126,12 @@ def test_timeout_stops_the_run(client, db, api_token, configured, double, run_wo
     db.session.commit()
     task = _launch(client, api_token(configured))
     run_worker()
-    job = _job(db, task["id"])
+    job = _job(db, task["job_id"])
     assert job.status == st.RUNNING
     job.started_at = utcnow() - timedelta(minutes=11)
     db.session.commit()
     assert execute_job(job.id) == st.FAILED  # the next poll, run now
-    job = _job(db, task["id"])
+    job = _job(db, task["job_id"])
     assert job.message == f"Polling timeout reached after 10 minutes for pipeline {PIPELINE_ID}"
     assert double.stopped == [job.external_ref]
 
@@ -142,9 +142,9 @@ def test_kill_stops_the_run_and_dismisses(client, db, api_token, configured, dou
     db.session.commit()
     task = _launch(client, api_token(configured))
     run_worker()
-    request_kill(task["id"])
-    assert execute_job(task["id"]) == st.DISMISSED
-    assert double.stopped == [_job(db, task["id"]).external_ref]
+    request_kill(task["job_id"])
+    assert execute_job(task["job_id"]) == st.DISMISSED
+    assert double.stopped == [_job(db, task["job_id"]).external_ref]
 
 
 def test_worker_killed_mid_poll_leaves_no_ghost(client, db, api_token, configured, double, worker_process):
@@ -153,15 +153,15 @@ def test_worker_killed_mid_poll_leaves_no_ghost(client, db, api_token, configure
     db.session.commit()
     task = _launch(client, api_token(configured))
     worker = worker_process()
-    wait_for(lambda: _job(db, task["id"]).status == st.RUNNING and double.runs and
+    wait_for(lambda: _job(db, task["job_id"]).status == st.RUNNING and double.runs and
              list(double.runs.values())[-1]["polls"] >= 2, timeout=20, message="polling")
     kill_tree(worker.pid)
     worker.wait(10)
-    wait_for(lambda: reap_stale_jobs() >= 0 and any("resumed" in line.message for line in _job(db, task["id"]).logs),
+    wait_for(lambda: reap_stale_jobs() >= 0 and any("resumed" in line.message for line in _job(db, task["job_id"]).logs),
              timeout=15, interval=0.5, message="polling resumed by the reaper")
     double.last_run()["statuses"] = ["success"]
     worker_process()
-    wait_for(lambda: _job(db, task["id"]).status == st.SUCCESSFUL, timeout=20, message="run finished after restart")
+    wait_for(lambda: _job(db, task["job_id"]).status == st.SUCCESSFUL, timeout=20, message="run finished after restart")
 
 
 def test_pipeline_callbacks_and_token_scope(client, db, api_token, configured, double, run_worker, country, planning):
@@ -170,14 +170,14 @@ def test_pipeline_callbacks_and_token_scope(client, db, api_token, configured, d
     task = _launch(client, api_token(configured), {"planning_id": planning.id, "seed": 2})
     other = _launch(client, api_token(configured), {"planning_id": planning.id, "seed": 3})
     run_worker()
-    token = double.runs[_job(db, task["id"]).external_ref]["config"]["connection_token"]
+    token = double.runs[_job(db, task["job_id"]).external_ref]["config"]["connection_token"]
     pipeline = {"Authorization": f"Bearer {token}"}
     url = f"/api/openhexa/pipelines/{PIPELINE_ID}/"
     ok = client.patch(url, headers=pipeline, json={"task_id": task["id"], "progress_value": 0, "end_value": 10,
                                                    "progress_message": "starting"})
-    assert ok.status_code == 200 and ok.get_json()["progress_value"] == 0
+    assert ok.status_code == 200 and ok.get_json()["task"]["progress_value"] == 0
     assert client.patch(url, headers=pipeline, json={"task_id": other["id"], "progress_value": 5}).status_code == 403
-    assert _job(db, other["id"]).progress == 0
+    assert _job(db, other["job_id"]).progress == 0
     assert client.get(f"/api/microplanning/plannings/{planning.id}/", headers=pipeline).status_code == 200
     assert client.get("/api/orgunits/", headers=pipeline).status_code == 200
     assert client.get("/api/me/", headers=pipeline).status_code == 403  # a user endpoint
@@ -189,9 +189,9 @@ def test_pipeline_callbacks_and_token_scope(client, db, api_token, configured, d
     refused = client.post("/api/microplanning/assignments/bulk_delete_assignments/", headers=pipeline,
                           json={"planning": second.id})
     assert refused.status_code == 403
-    assert [line.message for line in _job(db, task["id"]).logs if line.message == "starting"] == ["starting"]
-    double.runs[_job(db, task["id"]).external_ref]["statuses"] = ["success"]
-    assert execute_job(task["id"]) == st.SUCCESSFUL  # OpenHEXA ends the run
+    assert [line.message for line in _job(db, task["job_id"]).logs if line.message == "starting"] == ["starting"]
+    double.runs[_job(db, task["job_id"]).external_ref]["statuses"] = ["success"]
+    assert execute_job(task["job_id"]) == st.SUCCESSFUL  # OpenHEXA ends the run
     # once the run has ended, its token opens nothing
     assert client.get(f"/api/microplanning/plannings/{planning.id}/", headers=pipeline).status_code == 403
 
@@ -203,10 +203,10 @@ def test_expired_pipeline_token_is_refused(client, db, api_token, configured, do
     db.session.commit()
     task = _launch(client, api_token(configured), {"planning_id": planning.id})
     run_worker()
-    expired = issue_pipeline_token(task["id"], planning.id, configured, timedelta(seconds=-5))
+    expired = issue_pipeline_token(task["job_id"], planning.id, configured, timedelta(seconds=-5))
     response = client.patch(f"/api/openhexa/pipelines/{PIPELINE_ID}/", headers={"Authorization": f"Bearer {expired}"},
                             json={"task_id": task["id"], "progress_value": 50})
-    assert response.status_code == 401 and _job(db, task["id"]).progress == 0
+    assert response.status_code == 401 and _job(db, task["job_id"]).progress == 0
 
 
 def test_users_without_pipeline_permission_cannot_launch(client, db, api_token, configured, make_user):
@@ -221,7 +221,7 @@ def test_secrets_stay_out_of_logs_jobs_rq_and_pages(client, web_app, db, api_tok
     caplog.set_level(logging.DEBUG)
     task = _launch(client, api_token(configured))
     run_worker()
-    job = _job(db, task["id"])
+    job = _job(db, task["job_id"])
     pipeline_token = double.last_run()["config"]["connection_token"]
     assert TOKEN not in caplog.text and pipeline_token not in caplog.text
     assert TOKEN not in json.dumps(job.inputs) and pipeline_token not in json.dumps(job.inputs)
@@ -307,9 +307,9 @@ def test_strict_launch_and_callback_bodies(client, db, api_token, configured, do
         assert response.status_code == 400 and field in response.get_json()["details"], body
     assert client.patch(callback, headers=headers, json={"task_id": 456}).status_code == 404  # Iaso's numbers: none here
     huge = client.patch(callback, headers=headers, json={"task_id": task["id"], "progress_value": 1e12, "end_value": 1e-300})
-    assert huge.status_code == 200 and huge.get_json()["progress_value"] == 100
+    assert huge.status_code == 200 and huge.get_json()["task"]["progress_value"] == 100
     listed = client.patch(callback, headers=headers, json={"task_id": task["id"], "result": [1, 2]})
-    assert listed.get_json()["result"] == {"result": [1, 2]}
+    assert listed.get_json()["task"]["result"] == {"result": [1, 2]}
 
 
 def test_openhexa_unreachable_is_a_502_not_a_500(client, db, api_token, configured):

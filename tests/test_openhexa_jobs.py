@@ -35,7 +35,7 @@ def _launch(client, headers, config) -> str:
     response = client.post(f"/api/openhexa/pipelines/{PIPELINE_ID}/launch/", headers=headers,
                            json={"version": VERSION_ID, "config": config})
     assert response.status_code == 201, response.get_json()
-    return response.get_json()["task"]["id"]
+    return response.get_json()["task"]["job_id"]
 
 
 def _scheduled_polls() -> list[RQJob]:
@@ -91,8 +91,9 @@ def test_ogc_execute_launches_a_run(client, db, web_app, api_token, configured, 
     run_worker()
     sent = double.last_run()["config"]
     assert sent["connection_host"] == "https://fieldflow.example"  # the server's setting wins
-    assert sent["task_id"] == created.get_json()["jobID"] and sent["planning_id"] == planning.id
-    assert _job(db, sent["task_id"]).status == st.SUCCESSFUL
+    job = _job(db, created.get_json()["jobID"])
+    assert sent["task_id"] == job.number and sent["planning_id"] == planning.id  # Iaso's integer task id
+    assert job.status == st.SUCCESSFUL
 
 
 def test_a_pipeline_reporting_success_early_leaves_the_job_to_openhexa(client, db, api_token, configured, double,
@@ -104,7 +105,7 @@ def test_a_pipeline_reporting_success_early_leaves_the_job_to_openhexa(client, d
     done = client.patch(f"/api/openhexa/pipelines/{PIPELINE_ID}/", headers=pipeline, json={
         "task_id": job_id, "status": "SUCCESS", "progress_value": 100, "end_value": 100,
         "progress_message": "6 assignments written", "result_data": {"assignments_created": 6}})
-    assert done.status_code == 200 and done.get_json()["status"] == "RUNNING"
+    assert done.status_code == 200 and done.get_json()["task"]["status"] == "RUNNING"
     job = _job(db, job_id)
     assert job.status == st.RUNNING and job.message == "Pipeline reports done: 6 assignments written"
     assert "Pipeline reports done (SUCCESS); waiting for OpenHEXA to end the run" in [line.message for line in job.logs]
@@ -122,7 +123,7 @@ def test_a_pipeline_reporting_queued_keeps_polling_until_the_timeout_stops_the_r
     run_worker()
     queued = client.patch(f"/api/openhexa/pipelines/{PIPELINE_ID}/", headers=_pipeline_headers(double, db, job_id),
                           json={"task_id": job_id, "status": "queued", "progress_value": 1})
-    assert queued.get_json()["status"] == "RUNNING" and _job(db, job_id).status == st.RUNNING
+    assert queued.get_json()["task"]["status"] == "RUNNING" and _job(db, job_id).status == st.RUNNING
     run = double.runs[_job(db, job_id).external_ref]
     assert execute_job(job_id) == st.RUNNING and run["polls"] == 1  # still polled
     update_job(job_id, started_at=utcnow() - timedelta(minutes=11))

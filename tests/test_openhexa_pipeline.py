@@ -44,7 +44,7 @@ def test_sdk_pipeline_samples_like_the_builtin_one(app, web_app, db, client, liv
     fieldflow_lqas.run(config)  # what OpenHEXA would do with the config it received
 
     db.session.expire_all()
-    job = db.session.get(Job, response.get_json()["task"]["id"])
+    job = db.session.get(Job, response.get_json()["task"]["job_id"])
     # the pipeline reported SUCCESS: recorded, but OpenHEXA, still running it, ends the job
     assert job.status == st.RUNNING and job.message.startswith("Pipeline reports done"), job.message
     double.last_run()["statuses"] = ["success"]

@@ -82,7 +82,8 @@ def test_we_serve_the_seed_role_source(client, db, desk, api_token):
     response = client.get("/api/v1/tts/round-robin/?role_name=Intake officer", headers=headers)
     assert response.json == [desk.agents[0].id, desk.agents[2].id]
     assert client.get("/api/v1/tts/round-robin/?role_name=Nobody", headers=headers).json == []
-    assert client.get("/api/v1/tts/round-robin/", headers=headers).json["details"] == {"role_name": ["is required"]}
+    assert client.get("/api/v1/tts/round-robin/", headers=headers).json["details"] == {"role_name": ["is required"],
+                                                                                   "code": "VALIDATION_FAILED"}
     assert client.get("/api/v1/tts/round-robin/?role_name=Technician").status_code == 401
 
 

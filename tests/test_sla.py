@@ -79,7 +79,7 @@ def events(db, event_type) -> list[OutboxEvent]:
 
 # --- due times ------------------------------------------------------------------------------------
 
-def test_seed_defaults_are_idempotent_and_cross_the_weekend(db, project_id):
+def test_seed_defaults_are_idempotent_and_around_the_clock(db, project_id):
     sla.seed_sla_defaults()
     sla.seed_sla_defaults()
     seeded = {c.task_type: c for c in db.session.execute(select(SlaConfig)).scalars()}
@@ -89,12 +89,12 @@ def test_seed_defaults_are_idempotent_and_cross_the_weekend(db, project_id):
                for c in seeded.values())
     default = db.session.execute(select(BusinessCalendarConfig)).scalar_one()
     assert (default.name, default.timezone, default.work_start, default.work_end, default.workdays) == (
-        "Default", "UTC", "08:00", "17:00", [0, 1, 2, 3, 4])
+        "Default", "UTC", "00:00", "24:00", [0, 1, 2, 3, 4, 5, 6])
 
-    task = new_task(db, project_id, at(2024, 6, 7, 16, 0))  # Friday 16:00: 60 min left that day
+    task = new_task(db, project_id, at(2024, 6, 7, 16, 0))  # Friday 16:00: the weekend counts (the seed's targets)
     record = clock(db, task)
-    assert record.due_at == at(2024, 6, 10, 11, 0)  # + 180 on Monday from 08:00
-    assert record.warn_at == at(2024, 6, 10, 10, 12)  # 80 % of 240 = 192 min
+    assert record.due_at == at(2024, 6, 7, 20, 0)  # + 240 minutes
+    assert record.warn_at == at(2024, 6, 7, 19, 12)  # 80 % of 240 = 192 min
     assert (record.status, record.target_minutes, record.calendar["timezone"]) == ("running", 240, "UTC")
 
 
@@ -302,7 +302,7 @@ def test_config_validation_names_each_bad_field(db, coord, project_id, make_user
         validate_data(SlaConfigIn, {"name": "", "service_area": "Nutrition!", "task_type": "", "resolution_minutes": "x",
                                     "response_minutes": 0, "warning_percent": 150, "pause_states": ["completed"],
                                     "calendar_id": 2**31})
-    assert set(bad.value.details) == {"name", "service_area", "resolution_minutes", "response_minutes",
+    assert set(bad.value.details) == {"service_area", "resolution_minutes", "response_minutes",  # a blank name: made up
                                       "warning_percent", "pause_states", "calendar_id"}
     with pytest.raises(ValidationFailed) as bad:  # the service: what needs the database or the user
         cfg.save_config(coord, SlaConfigIn(name="x", resolution_minutes=60, response_minutes=90, calendar_id=999))

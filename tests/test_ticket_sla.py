@@ -56,7 +56,7 @@ def test_ticket_service_area_is_the_department_as_a_short_name():
 def test_a_ticket_received_through_the_api_gets_its_clock_on_the_default_calendar(client, db, desk, api_token,
                                                                                    monkeypatch):
     sla.seed_sla_defaults()
-    received_at(monkeypatch, at(2024, 6, 7, 16, 0))  # Friday 16:00 UTC: 60 business minutes left that day
+    received_at(monkeypatch, at(2024, 6, 7, 16, 0))  # Friday 16:00 UTC: the default calendar is around the clock
     response = client.post("/api/tickets/", json=payload("TK-1"), headers=api_token(desk.boss))
     assert response.status_code == 201, response.json
     task = db.session.get(Task, response.json["task_id"])
@@ -66,9 +66,9 @@ def test_a_ticket_received_through_the_api_gets_its_clock_on_the_default_calenda
     assert (kind, record.config_id, record.target_minutes, record.status) == ("resolution", general.id, 480, "running")
     assert (record.project_id, record.service_area, record.task_type) == (desk.project_id, "it", "general")
     assert record.started_at == at(2024, 6, 7, 16, 0)
-    assert record.due_at == at(2024, 6, 10, 15, 0)  # + 420 min on Monday from 08:00
-    assert record.warn_at == at(2024, 6, 10, 13, 24)  # 80 % of 480 = 384 min
-    assert record.calendar["name"] == "Default" and record.calendar["workdays"] == [0, 1, 2, 3, 4]
+    assert record.due_at == at(2024, 6, 8, 0, 0)  # + 480 min
+    assert record.warn_at == at(2024, 6, 7, 22, 24)  # 80 % of 480 = 384 min
+    assert record.calendar["name"] == "Default" and record.calendar["workdays"] == [0, 1, 2, 3, 4, 5, 6]
     assert (record.paused_at, record.remaining_minutes, record.warned_at, record.breached_at, record.stopped_at) == (
         None, None, None, None, None)
     created = db.session.execute(select(OutboxEvent).where(OutboxEvent.event_type == "TaskCreated")).scalar_one()

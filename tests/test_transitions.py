@@ -219,7 +219,8 @@ def test_list_filters_metadata_and_stats(client, db, people, api_token):
     assert meta["state_machines"]["task"]["transitions"]["blocked"] == ["in_progress", "cancelled"]
     assert meta["state_machines"]["action_plan"]["transitions"]["draft"] == ["active", "archived"]
     assert {r["key"] for r in meta["rules"] if r["built_in"]} == {"intake_completed_assessment",
-                                                                  "action_plan_activated_alert", "job_failed_alert"}
+                                                                  "action_plan_activated_alert", "job_failed_alert",
+                                                                  "sla_breached_escalate"}
     stats = client.get(f"{BASE}/stats", headers=coord).json
     assert stats["tasks"]["by_state"]["in_progress"] == 1 and stats["tasks"]["total"] == 3
     assert client.get(f"{BASE}/stats", headers=agent).status_code == 403

@@ -25,7 +25,7 @@ from tests.ticket_fixtures import payload
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 # JSON routes that are public on purpose: the token exchange is how a client authenticates. (The OGC
 # landing page, /conformance and /openapi.json are public too; they read no input.)
-PUBLIC_JSON = {"api.token"}
+PUBLIC_JSON = {"api.token", "workflow_api.metadata"}  # + the seed's metadata, called without a token
 # CSRF-exempt, but a page for the platform operator behind the login (its own JavaScript posts
 # without our token): anonymous callers are sent to the login page.
 OPERATOR_CONSOLE = "rq_dashboard"

@@ -12,15 +12,19 @@ outbox_cli = AppGroup("outbox", help="The transactional outbox: relay events to 
 
 @outbox_cli.command("relay")
 @click.option("--once", is_flag=True, help="Process what is due now (with a progress bar), then exit.")
-@click.option("--interval", default=0.25, show_default=True, help="Seconds to sleep when idle.")
+@click.option("--interval", type=float, default=None, help="Seconds to sleep when idle (WORKFLOW_WORKER_INTERVAL).")
 @click.option("--batch", "batch_size", type=int, default=None, help="Events per batch (OUTBOX_BATCH_SIZE).")
 @click.option("--processes", type=click.IntRange(1, 32), default=1, show_default=True,
               help="Relays side by side (PostgreSQL only: SKIP LOCKED shares the batches between them).")
 def relay_command(once: bool, interval: float, batch_size: int | None, processes: int):
     """Run the outbox relay until stopped (SIGTERM/SIGINT end it after the current batch)."""
+    from flask import current_app
+
     from app.extensions import db
     from app.services.orchestration import relay
 
+    if interval is None:
+        interval = current_app.config["WORKFLOW_WORKER_INTERVAL"]
     if processes > 1 and db.engine.dialect.name != "postgresql":
         raise click.UsageError("--processes > 1 needs PostgreSQL (SQLite has one writer).")
 

@@ -54,7 +54,7 @@ class Planning(Base):
 
 
 class Assignment(Base):
-    """One org unit of a planning given to a team or a user (exactly one). At most one live
+    """One org unit of a planning given to a team, a user, or a user of a team (both). At most one live
     assignment per (planning, org unit): a partial unique index on live rows."""
 
     __tablename__ = "assignments"
@@ -70,6 +70,7 @@ class Assignment(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     job_id: Mapped[str | None] = mapped_column(String(36))
 

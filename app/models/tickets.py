@@ -242,11 +242,16 @@ class Task(Base):
     priority: Mapped[str] = mapped_column(String(16), default=Priority.MEDIUM.value)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # the seed's `assigned_to`: someone by reference, as sent (an id or name in another system when it is
+    # none of the project's users; when it is, assignee_id is them too)
+    assigned_to: Mapped[str | None] = mapped_column(String(150))
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     data: Mapped[dict] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the seed's fetched_at: when one of its current step's assignees first fetched it (GET on the task API)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     ticket: Mapped[Ticket | None] = relationship(back_populates="task")
     workflow: Mapped[Workflow | None] = relationship()

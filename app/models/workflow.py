@@ -29,6 +29,8 @@ class ActionPlan(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     service_area: Mapped[str] = mapped_column(String(80), default="general")
     status: Mapped[str] = mapped_column(String(16), default=ActionPlanStatus.DRAFT.value)
+    goals: Mapped[list | None] = mapped_column(JSONType, default=list)  # the seed's goals: short texts
+    plan_metadata: Mapped[dict | None] = mapped_column("metadata", JSONType, default=dict)  # the seed's metadata
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

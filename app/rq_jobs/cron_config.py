@@ -13,6 +13,8 @@ from app.rq_jobs.schedules import dispatch_schedules
 from app.rq_jobs.sla import scan_sla_breaches_job
 
 QUEUE = os.environ.get("RQ_QUEUE", "fieldflow")
+# The workflow seed's SLA_MONITOR_INTERVAL (seconds between breach scans; RQ cron's granularity is a second)
+SLA_MONITOR_INTERVAL = max(1, int(os.environ.get("SLA_MONITOR_INTERVAL") or 60))
 
 cron.register(reap_jobs, QUEUE, interval=60, job_timeout=120, name="reap-stale-jobs")
 # Schedules table → due runs; unique job ids per schedule and period, so a second `rq cron` is harmless.
@@ -23,4 +25,4 @@ cron.register(retry_ticket_allocations, QUEUE, interval=60, job_timeout=300, nam
 cron.register(clear_ended_ticket_batches, QUEUE, interval=300, job_timeout=120, name="clear-ended-ticket-batches")
 # Safety net for the outbox relay process (`flask outbox relay`): events and webhooks flow even without it.
 cron.register(relay_outbox_job, QUEUE, interval=60, job_timeout=120, name="relay-outbox")
-cron.register(scan_sla_breaches_job, QUEUE, interval=60, job_timeout=120, name="scan-sla-breaches")
+cron.register(scan_sla_breaches_job, QUEUE, interval=SLA_MONITOR_INTERVAL, job_timeout=120, name="scan-sla-breaches")

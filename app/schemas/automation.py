@@ -227,6 +227,8 @@ class AlertAction(Input):
     level: Choice(ALERT_LEVELS) = "info"
     title: Text(255, min_length=1)
     message: Text(5000) = ""
+    escalate: bool = Field(False, description=(
+        "Escalate: the alert is critical, and the event's task (a task or SLA event's) becomes critical priority"))
 
 
 class WebhookAction(Input):
@@ -288,6 +290,48 @@ def _fields(node) -> list[str]:
     return [path for child in children for path in _fields(child)]
 
 
+# --- the seed's spellings of a trigger (AutomationTrigger) -------------------------------------------
+
+SEED_EVENT_TYPES = {"TaskStateChanged": "TaskStatusChanged", "ActionPlanStateChanged": "ActionPlanStatusChanged",
+                    "SLABreached": "SlaBreached", "SLAWarning": "SlaWarning"}
+SEED_FIELDS = {"new_state": "payload.to", "old_state": "payload.from"}  # event_data['new_state'] …
+
+
+def _seed_condition_fields(node, event_type):
+    """The seed's `event_data` names in a condition as our paths: new_state → payload.to, old_state →
+    payload.from, and any other bare name the event's payload carries → payload.<name>."""
+    if isinstance(node, list):
+        return [_seed_condition_fields(item, event_type) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _seed_condition_fields(value, event_type) for key, value in node.items()}
+    field = out.get("field")
+    if isinstance(field, str) and "." not in field and "op" in out:
+        if field in SEED_FIELDS:
+            out["field"] = SEED_FIELDS[field]
+        elif event_type and carries(event_type, f"payload.{field}"):
+            out["field"] = f"payload.{field}"
+    return out
+
+
+def _seed_action(action):
+    """The seed's `AutomationAction(action_type, parameters)` as one of ours: emit_alert → alert (its
+    `alert_type` the title; `escalate` kept: a critical alert that escalates the task), create_task and
+    the others by name."""
+    if not isinstance(action, dict) or "action_type" not in action or "type" in action:
+        return action
+    params = action.get("parameters") if isinstance(action.get("parameters"), dict) else {}
+    rest = {k: v for k, v in action.items() if k not in ("action_type", "parameters")}
+    kind = action["action_type"]
+    if kind in ("emit_alert", "alert"):
+        escalate = params.get("escalate") is True
+        alert = {"type": "alert", "title": params.get("title") or params.get("alert_type") or "Alert",
+                 "message": params.get("message", ""), "level": params.get("level") or ("critical" if escalate else
+                                                                                     "warning")}
+        return {**alert, **({"escalate": True} if escalate else {}), **rest}
+    return {"type": kind, **params, **rest}
+
+
 # --- the rule ------------------------------------------------------------------------------------
 
 class RuleIn(Input):
@@ -302,10 +346,23 @@ class RuleIn(Input):
     actions: list[Action] = Field(default_factory=list, max_length=MAX_ACTIONS)
     enabled: bool = True
 
+    @model_validator(mode="before")
+    @classmethod
+    def _seed_trigger(cls, data):
+        """The seed's trigger spellings: its event names and its actions' `action_type`/`parameters`."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if data.get("event_type") in SEED_EVENT_TYPES:
+            data["event_type"] = SEED_EVENT_TYPES[data["event_type"]]
+        if isinstance(data.get("actions"), list):
+            data["actions"] = [_seed_action(action) for action in data["actions"]]
+        return data
+
     @field_validator("condition", mode="wrap")
     @classmethod
     def _condition(cls, raw, handler, info: ValidationInfo):
-        raw = _read_condition(raw)
+        raw = _seed_condition_fields(_read_condition(raw), info.data.get("event_type"))
         try:
             condition = handler(raw)
         except ValidationError as exc:

@@ -63,7 +63,8 @@ class ListOf(BaseModel, Generic[T]):
 
 
 class IasoError(BaseModel):
-    """Errors on /api/… (Iaso's shape): what went wrong, and per-field messages."""
+    """Errors on /api/… (Iaso's shape): what went wrong, and per-field messages with the error `code`
+    (VALIDATION_FAILED, NOT_FOUND, …) among them, as the Iaso seed has it."""
 
     error: str
     details: dict[str, Any] = {}
@@ -76,6 +77,7 @@ class WorkflowError(BaseModel):
     message: str
     error_code: str
     details: dict[str, Any] = {}
+    detail: str | None = Field(None, description='403 only: "Insufficient permissions" (the seed\'s key)')
 
 
 class Problem(BaseModel):

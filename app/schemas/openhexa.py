@@ -82,7 +82,7 @@ class OpenHexaRunInputs(Input):
 
 
 def _task_ref(value):
-    """Iaso's pipelines send the task id as a number; ours are strings."""
+    """Iaso's pipelines send the task id as a number (the job's `number`); the job's UUID works too."""
     return str(value) if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT64_MAX else value
 
 
@@ -177,7 +177,8 @@ class OpenHexaPipelineDetail(OpenHexaPipeline):
 class IasoTask(BaseModel):
     """An OpenHEXA run's job as an Iaso task."""
 
-    id: str
+    id: int = Field(description="Iaso's task id: the job's number (what the pipeline gets as `task_id`)")
+    job_id: str = Field(description="The job's UUID (/jobs/{job_id})")
     name: str
     status: str = Field(description="QUEUED, RUNNING, SUCCESS, ERRORED, KILLED or SKIPPED")
     progress_value: int
@@ -191,4 +192,6 @@ class IasoTask(BaseModel):
 
 
 class LaunchedTask(BaseModel):
+    """Iaso's answer to a launch and to a pipeline's PATCH: the task, wrapped."""
+
     task: IasoTask

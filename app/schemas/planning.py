@@ -144,7 +144,8 @@ class PlanningMapQuery(AssignmentsQuery):
 
 
 class AssignmentRow(Input):
-    """One org unit given to a team or a user (exactly one of them)."""
+    """One org unit given to a team, a user, or a user of a team (both: the user works it as a member of
+    that team; they must belong to it)."""
 
     org_unit: Id
     team: OptionalId = None
@@ -348,7 +349,9 @@ class AssignmentOut(BaseModel):
     team: int | None
     user: int | None
     org_unit_details: OrgUnitBrief
+    created_by: int | None
     created_at: datetime | None
+    updated_at: datetime | None
 
 
 class AssignmentList(RootModel[list[AssignmentOut]]):
@@ -356,8 +359,11 @@ class AssignmentList(RootModel[list[AssignmentOut]]):
 
 
 class AssignmentsDeleted(BaseModel):
-    planning: int
-    deleted: int
+    message: str
+    deleted_count: int
+    planning_id: int
+    planning: int = Field(description="= planning_id (kept for earlier clients)")
+    deleted: int = Field(description="= deleted_count (kept for earlier clients)")
 
 
 class AssignmentsCreated(BaseModel):

@@ -10,8 +10,9 @@ from typing import Annotated, Literal
 import holidays as holidays_lib
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationInfo, WithJsonSchema, field_validator
 
-from app.schemas.parsing import Input
+from app.schemas.parsing import AliasedInput, Input
 from app.schemas.types import YEARS, OptionalId, ProjectScope, Slug, Text, TimeZone
+from app.services.orchestration.business_calendar import END_OF_DAY, clock_time
 from app.services.orchestration.state_machines import DEFAULT_PAUSE_STATES, TASK
 
 PAUSABLE_STATES = tuple(TASK.active)  # a terminal state stops the clock: there is nothing to pause
@@ -45,10 +46,13 @@ TypeScope = Slug(40, star=True)
 PROJECT = 'Absent: your project (required when you have several). null or "*": every project (administrators only)'
 
 
-class SlaConfigIn(Input):
-    """A new SLA config; also the config form, new or edited."""
+class SlaConfigIn(AliasedInput):
+    """A new SLA config; also the config form, new or edited. The seed's `target_minutes` and `active`
+    are `resolution_minutes` and `enabled`."""
 
-    name: Name
+    aliases = {"resolution_minutes": ("target_minutes",), "enabled": ("active",)}
+
+    name: Name | None = Field(None, description="Default: the service area and task type")
     project_id: ProjectScope = Field(None, description=PROJECT)
     service_area: AreaScope = Field("*", description='"*" for any')
     task_type: TypeScope = Field("*", description='"*" for any')
@@ -60,8 +64,10 @@ class SlaConfigIn(Input):
     enabled: bool = True
 
 
-class SlaConfigChanges(Input):
+class SlaConfigChanges(AliasedInput):
     """A change to an SLA config (PATCH): the fields given change, the others stay."""
+
+    aliases = SlaConfigIn.aliases
 
     name: Name = _unset()
     project_id: ProjectScope = _unset(description=PROJECT)
@@ -92,6 +98,8 @@ class SlaConfigOut(BaseModel):
     calendar_id: int | None
     enabled: bool
     calendar: str | None
+    target_minutes: int = Field(description="The seed's name of resolution_minutes")
+    active: bool = Field(description="The seed's name of enabled")
     scope: Literal["global", "project"]
     updated_at: str | None
 
@@ -115,8 +123,8 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 def _clock_time(value: str) -> str:
-    if not _HHMM.match(value):
-        raise ValueError(f"must be a time like 08:00, got {value!r}")
+    if not _HHMM.match(value) and value != END_OF_DAY:
+        raise ValueError(f"must be a time like 08:00 (24:00: the end of the day), got {value!r}")
     return value
 
 
@@ -191,7 +199,7 @@ class CalendarIn(Input):
     @classmethod
     def _after_start(cls, end: str, info: ValidationInfo) -> str:
         start = info.data.get("work_start")
-        if start and time.fromisoformat(end) <= time.fromisoformat(start):
+        if start and clock_time(end) <= clock_time(start):
             raise ValueError("must be after the start of the working day")
         return end
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal, Union
 
-from pydantic import BaseModel, Field, RootModel
+from pydantic import BaseModel, Field, RootModel, ValidationError, model_validator
 
 from app.models import AssignmentStatus, TaskStatus
 from app.schemas.common import Paging, TaskKindChoice
@@ -17,6 +17,14 @@ ASSIGNMENT_STATUS_ALIASES = {"pending": "assigned", "done": "completed"}
 TaskStatusChoice = Choice([s.value for s in TaskStatus], TASK.aliases)
 AssignmentStatusChoice = Choice([s.value for s in AssignmentStatus], ASSIGNMENT_STATUS_ALIASES)
 BOARD_ACTIONS = ("start", "block", "resume", "cancel")  # the actions with a route of their own
+SEED_STATUS = ("The seed's task status: pending, in_progress, on_hold, completed, cancelled (our new and "
+               "blocked are its pending and on_hold; `state` has ours)")
+
+
+class AssigneesByStatus(BaseModel):
+    task_id: int
+    status: str | None
+    users: list[AssigneeOut]
 
 
 class TicketTaskFilters(Paging, AliasedInput):
@@ -37,16 +45,31 @@ class TicketRef(Input):
 
 
 class AssignUserIn(AliasedInput):
-    """The seed's UserAssignmentSerializer: the user (ours, by id) and the role shown with the
-    assignment; `username`, `email` and `status` are accepted and not used (the user's own are)."""
+    """The seed's UserAssignmentSerializer: the user by `userID`, else by `username` or `email` (a user of
+    the task's project; with TTS_SERVICE_URL, also an id the role source lists for the role, named by the
+    `username` or `email` sent), and the role shown with the assignment. `status` is accepted and not
+    used (a new assignment is `assigned`)."""
 
     aliases = {"userID": ("user_id",)}
 
-    userID: Id  # noqa: N815 — the seed's name
+    userID: OptionalId = Field(None, description="Required unless username or email is given")  # noqa: N815
     role: Text(120) | None = Field(None, description="Default: the current step's role")
     username: Text(150) | None = None
     email: Text(254) | None = None
     status: AssignmentStatusChoice | None = None
+
+    @model_validator(mode="after")
+    def _someone(self):
+        if self.userID is None and not self.username and not self.email:  # named as the missing userID
+            raise ValidationError.from_exception_data("AssignUserIn", [{"type": "missing", "loc": ("userID",),
+                                                                        "input": {}}])
+        return self
+
+
+class AssigneeStatusQuery(Input):
+    """The seed's `get_assigned_users_by_status`: the current step's assignees in this status."""
+
+    status: AssignmentStatusChoice | None = Field(None, description="Absent: every assignee of the current step")
 
 
 class UserStatusIn(AliasedInput):
@@ -91,9 +114,11 @@ class TicketTaskOut(BaseModel):
     current_step_role: str | None
     current_step_order: int | None
     steps_count: int
-    status: str
+    status: str = Field(description=SEED_STATUS)
+    state: str = Field(description="Fieldflow's state: new, in_progress, blocked, completed, cancelled")
     priority: str
     due_date: str | None
+    fetched_at: str | None = Field(description="When one of its assignees first fetched it (GET on this API)")
     users: list[AssigneeOut]
     created_at: str | None
     updated_at: str | None
@@ -116,7 +141,8 @@ class WorkItemOut(BaseModel):
     action_plan_id: int | None
     created_by_id: int | None
     assignee_id: int | None
-    status: str
+    status: str = Field(description=SEED_STATUS)
+    state: str = Field(description="Fieldflow's state: new, in_progress, blocked, completed, cancelled")
     priority: str
     due_date: str | None
     created_at: str | None

@@ -208,7 +208,8 @@ class TicketBatchOut(BaseModel):
 
 class TicketTaskBrief(BaseModel):
     id: int
-    status: str
+    status: str = Field(description="The seed's vocabulary: pending, in_progress, on_hold, completed, cancelled")
+    state: str = Field(description="Ours: new, in_progress, blocked, completed, cancelled")
     current_step_name: str | None
     users: list[AssigneeOut]
 

@@ -53,7 +53,8 @@ class TaskIn(AliasedInput):
     action_plan_id: OptionalId = None
     data: JsonObject | None = Field(None, description="Free-form JSON kept with the task")
     assigned_to: ExternalRef = Field(
-        None, description="The seed's external assignee reference: accepted, not used (set assignee_id)")
+        None, description="The seed's assignee reference, kept as sent; when it names a user of the project "
+                          "(username, or id) and assignee_id is not given, that user is the assignee")
 
 
 class TransitionIn(AliasedInput):
@@ -93,9 +94,8 @@ class ActionPlanIn(AliasedInput):
     description: Text(10_000) = ""
     service_area: Slug(40) = "general"
     project_id: OptionalId = Field(None, description="Required when you belong to several projects")
-    goals: list[Text(500)] | None = Field(None, max_length=100,
-                                          description="The seed's goals: accepted, not stored")
-    metadata: JsonObject | None = Field(None, description="The seed's metadata: accepted, not stored")
+    goals: list[Text(500)] | None = Field(None, max_length=100, description="The seed's goals (short texts)")
+    metadata: JsonObject | None = Field(None, description="The seed's metadata: free-form JSON kept with the plan")
 
 
 class CorrelationHeader(Input):
@@ -159,7 +159,9 @@ class _TaskFields(BaseModel):
     action_plan_id: int | None
     created_by_id: int | None
     assignee_id: int | None
+    assigned_to: str | None = Field(description="The seed's assignee reference as sent (null: none was sent)")
     due_at: str | None
+    due_date: str | None = Field(description="= due_at (the seed's name)")
     created_at: str | None
     updated_at: str | None
     completed_at: str | None
@@ -199,6 +201,8 @@ class ActionPlanOut(BaseModel):
     created_at: str | None
     activated_at: str | None
     archived_at: str | None
+    goals: list[str]
+    metadata: dict[str, Any]
     task_count: int
     allowed_transitions: list[str]
 
@@ -219,6 +223,7 @@ class SlaClockOut(BaseModel):
     status: str
     due_at: str | None
     target_minutes: int | None
+    actual_minutes: float | None = Field(None, description="Minutes of the target used so far (at the stop, once stopped)")
     percent_used: float | None
     warned: bool
     breached: bool

@@ -32,6 +32,29 @@ class TooFewCandidates(Exception):
         self.parent, self.level = parent, level
 
 
+class HierarchyMismatch(ValueError):
+    """The team tree is too shallow for the levels asked (the seed's "Hierarchy Mismatch")."""
+
+
+def check_hierarchy(root_team: Entity, levels: int, children: Callable[[Entity], list[Entity]]) -> None:
+    """Every team that receives picks above the deepest level needs sub-teams or users, level by level
+    down from the planning's team; HierarchyMismatch names the first that has none."""
+    frontier = [root_team]
+    for level in range(1, levels + 1):
+        below: list[Entity] = []
+        for entity in frontier:
+            if entity[0] == "user":
+                raise HierarchyMismatch(
+                    f"Hierarchy mismatch: level {level} needs sub-teams under user '{entity[2]}'; the team tree of "
+                    f"'{root_team[2]}' is too shallow for {levels} levels.")
+            found = children(entity)
+            if not found:
+                raise HierarchyMismatch(f"Hierarchy mismatch: level {level} needs sub-teams or users under team "
+                                        f"'{entity[2]}', which has none.")
+            below.extend(found)
+        frontier = below
+
+
 def sample_levels(root: Unit, root_team: Entity, levels: list[Level], seed: int,
                   candidates: Callable[[Unit, Level], list[Unit]], children: Callable[[Entity], list[Entity]],
                   progress: Callable[[int, int, str], None] | None = None) -> tuple[list[tuple[int, str, int]], dict]:

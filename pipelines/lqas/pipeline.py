@@ -15,9 +15,9 @@ import requests
 from openhexa.sdk import current_run, parameter, pipeline
 
 try:  # deployed on OpenHEXA: the pipeline folder is the import root
-    from lqas_core import Level, TooFewCandidates, sample_levels
+    from lqas_core import Level, TooFewCandidates, check_hierarchy, sample_levels
 except ImportError:  # run from the Fieldflow repository
-    from pipelines.lqas.lqas_core import Level, TooFewCandidates, sample_levels
+    from pipelines.lqas.lqas_core import Level, TooFewCandidates, check_hierarchy, sample_levels
 
 PAGE = 500
 
@@ -25,7 +25,7 @@ PAGE = 500
 class Fieldflow:
     """The few Fieldflow API calls the pipeline makes."""
 
-    def __init__(self, host: str, token: str, task_id: str):
+    def __init__(self, host: str, token: str, task_id: int):
         self.host, self.task_id = host.rstrip("/"), task_id
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {token}"
@@ -111,8 +111,9 @@ def run_sampling(api: Fieldflow, planning_id: int, types: list[int], quantities:
         api.report(5 + int(80 * level / total), message)
 
     root = planning["org_unit_details"]
-    rows, stats = sample_levels((root["id"], root["name"], ""), ("team", planning["team"], planning["team_details"]["name"]),
-                                levels, seed, candidates, children, progress)
+    root_team = ("team", planning["team"], planning["team_details"]["name"])
+    check_hierarchy(root_team, len(levels), children)  # the seed's "Verify org unit type hierarchy matches team hierarchy"
+    rows, stats = sample_levels((root["id"], root["name"], ""), root_team, levels, seed, candidates, children, progress)
     api.report(90, f"Writing {len(rows)} assignments")
     new = {unit for unit, _, _ in rows}
     current = {a["org_unit"] for a in api.all_pages("/api/microplanning/assignments/", planning=planning_id)}
@@ -127,7 +128,7 @@ def run_sampling(api: Fieldflow, planning_id: int, types: list[int], quantities:
 @pipeline("fieldflow-lqas", name="Fieldflow LQAS sampling")
 @parameter("connection_host", type=str, name="Fieldflow URL (set by Fieldflow)", required=True)
 @parameter("connection_token", type=str, name="Fieldflow token (set by Fieldflow)", required=True)
-@parameter("task_id", type=str, name="Fieldflow task (set by Fieldflow)", required=True)
+@parameter("task_id", type=int, name="Fieldflow task number (set by Fieldflow)", required=True)
 @parameter("planning_id", type=int, name="Planning", required=True)
 @parameter("org_unit_type_sequence_identifiers", type=int, multiple=True, name="Org unit type per level", required=True)
 @parameter("org_unit_type_quantities", type=int, multiple=True, name="Quantity per level", required=True)

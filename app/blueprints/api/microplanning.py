@@ -79,11 +79,11 @@ def assignments(query: AssignmentFilters):
 
 
 @bp.post("/microplanning/assignments/bulk_create_assignments/")
-@operation(body=BulkAssignIn, auth="actor", responses={201: AssignmentList, 404: None})
+@operation(body=BulkAssignIn, auth="actor", responses={200: AssignmentList, 404: None})
 def bulk_create_assignments(body: BulkAssignIn):
     """Iaso: {planning, team | user, org_units: [ids]} → assign each org unit to that team or user."""
     created = access.assign_org_units(api_actor(), body)
-    return jsonify([assignment_json(a) for a in created]), 201
+    return jsonify([assignment_json(a) for a in created])
 
 
 @bp.post("/microplanning/assignments/bulk_delete_assignments/")
@@ -94,10 +94,10 @@ def bulk_delete_assignments(body: BulkUnassignIn):
 
 
 @bp.post("/assignments/bulk_create_assignments/")
-@operation(body=AssignmentRowsIn, auth="actor", responses={201: AssignmentsCreated, 404: None})
+@operation(body=AssignmentRowsIn, auth="actor", responses={200: AssignmentsCreated, 404: None})
 def shorthand_bulk_create(body: AssignmentRowsIn):
     """Seed shorthand: {planning, assignments: [{org_unit, team, user}]}."""
-    return jsonify(shorthand_bulk_create_json(*access.assign_rows(api_actor(), body))), 201
+    return jsonify(shorthand_bulk_create_json(*access.assign_rows(api_actor(), body)))
 
 
 @bp.delete("/assignments/")

@@ -3,11 +3,11 @@ from flask import jsonify, request
 
 from app.blueprints.api.blueprint import bp
 from app.blueprints.api.serializers import (
-    openhexa_launch_json, openhexa_pipeline_json, openhexa_pipeline_list_json, openhexa_task_json,
+    openhexa_launch_json, openhexa_pipeline_json, openhexa_pipeline_list_json,
 )
 from app.blueprints.operations import operation
 from app.schemas.openhexa import (
-    IasoTask, LaunchedTask, OpenHexaConfigStatus, OpenHexaPipelineDetail, OpenHexaPipelineList, PipelineLaunchIn,
+    LaunchedTask, OpenHexaConfigStatus, OpenHexaPipelineDetail, OpenHexaPipelineList, PipelineLaunchIn,
     TaskUpdateIn,
 )
 from app.security import api_actor, api_user
@@ -44,7 +44,7 @@ def openhexa_launch(pipeline_id: str, body: PipelineLaunchIn):
 
 
 @bp.patch("/openhexa/pipelines/<pipeline_id>/")
-@operation(body=TaskUpdateIn, auth="actor", responses={200: IasoTask})
+@operation(body=TaskUpdateIn, auth="actor", responses={200: LaunchedTask})
 def openhexa_callback(pipeline_id: str, body: TaskUpdateIn):
-    """A pipeline run reports progress, messages, results (and optionally its status)"""
-    return jsonify(openhexa_task_json(svc.apply_callback(api_actor(), pipeline_id, body)))
+    """A pipeline run reports progress, messages, results (and optionally its status); Iaso's {"task": …}"""
+    return jsonify(openhexa_launch_json(svc.apply_callback(api_actor(), pipeline_id, body)))

@@ -71,12 +71,14 @@ def assignment_json(a) -> dict:
     return {
         "id": a.id, "planning": a.planning_id, "org_unit": a.org_unit_id, "team": a.team_id, "user": a.user_id,
         "org_unit_details": {"id": a.org_unit.id, "name": a.org_unit.name, "org_unit_type": a.org_unit.org_unit_type_id},
-        "created_at": iso(a.created_at),
+        "created_by": a.created_by_id, "created_at": iso(a.created_at), "updated_at": iso(a.updated_at),
     }
 
 
 def bulk_delete_json(planning: Planning, deleted: int) -> dict:
-    return {"planning": planning.id, "deleted": deleted}
+    """Iaso's answer (`message`, `deleted_count`, `planning_id`), with our earlier keys kept."""
+    return {"message": f"{deleted} assignment(s) deleted", "deleted_count": deleted, "planning_id": planning.id,
+            "planning": planning.id, "deleted": deleted}
 
 
 def shorthand_bulk_create_json(planning: Planning, created: list) -> dict:
@@ -97,7 +99,7 @@ def openhexa_task_json(job: Job) -> dict:
     """The Iaso task shape of an OpenHEXA run's job."""
     results = job.results or {}
     return {
-        "id": job.id, "name": job.process_id, "status": st.to_iaso(job.status, bool(results.get("skipped"))),
+        "id": job.number, "job_id": job.id, "name": job.process_id, "status": st.to_iaso(job.status, bool(results.get("skipped"))),
         "progress_value": job.progress, "end_value": 100, "progress_message": job.message,
         "result": results, "external_id": job.external_ref,
         "created_at": job.created_at.isoformat() if job.created_at else None,

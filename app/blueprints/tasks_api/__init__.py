@@ -5,10 +5,10 @@ from flask import Blueprint, jsonify
 
 from app.blueprints.api.pagination import paginated, paging
 from app.blueprints.operations import operation
-from app.blueprints.tickets_api.serializers import task_json, ticket_task_action_json
+from app.blueprints.tickets_api.serializers import assignees_by_status_json, task_json, ticket_task_action_json
 from app.schemas.common import ListOf
 from app.schemas.ticket_tasks import (
-    ActionIn, AssignUserIn, CompleteIn, StatisticsQuery, TicketApiTaskOut, TicketRef, TicketTaskAction, TicketTaskFilters,
+    ActionIn, AssigneesByStatus, AssigneeStatusQuery, AssignUserIn, CompleteIn, StatisticsQuery, TicketApiTaskOut, TicketRef, TicketTaskAction, TicketTaskFilters,
     UserStatusIn, WorkflowStatistics,
 )
 from app.security import api_user
@@ -35,7 +35,15 @@ def tasks(query: TicketTaskFilters):
 @operation(responses={200: TicketApiTaskOut})
 def task(task_id: int):
     """A task (either kind) with the actions you may take; a ticket task with its assignees"""
-    return jsonify(task_json(svc.get_task(api_user(), task_id), api_user()))
+    return jsonify(task_json(svc.fetch_task(api_user(), task_id), api_user()))
+
+
+@bp.get("/<int:task_id>/users/")
+@operation(query=AssigneeStatusQuery, responses={200: AssigneesByStatus})
+def assigned_users(task_id: int, query: AssigneeStatusQuery):
+    """The current step's assignees, in one status (the seed's get_assigned_users_by_status)"""
+    task, assignments = svc.assigned_users_by_status(api_user(), task_id, query.status)
+    return jsonify(assignees_by_status_json(task, query.status, assignments))
 
 
 @bp.post("/create_task_for_ticket/")

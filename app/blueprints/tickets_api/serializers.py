@@ -8,13 +8,31 @@ from app.models import Task, Ticket, User
 from app.services.helpdesk.intake import Outcome, summarize_outcomes
 from app.services.helpdesk.ticket_tasks import allowed_actions, current_assignments
 from app.services.helpdesk.ticket_batches import TicketBatch
+from app.services.orchestration.state_machines import TASK
+
+
+SEED_STATUS = {state: seed for seed, state in TASK.aliases.items()}  # new → pending, blocked → on_hold
+
+
+def seed_status(state: str) -> str:
+    """A task's status in the seed's vocabulary (pending, in_progress, on_hold, completed, cancelled)."""
+    return SEED_STATUS.get(state, state)
+
+
+def assignees_json(assignments) -> list[dict]:
+    """The seed's user assignment objects: {userID, username, status, assigned_on, role} (+ reason)."""
+    return [{"userID": a.user_id, "username": a.username, "status": a.status,
+             "assigned_on": a.assigned_on.isoformat().replace("+00:00", "Z"), "role": a.role_name, "reason": a.reason}
+            for a in assignments]
 
 
 def task_assignees_json(task: Task) -> list[dict]:
-    """The seed's `users` list for the current step: {userID, username, status, assigned_on, role} (+ reason)."""
-    return [{"userID": a.user_id, "username": a.username, "status": a.status,
-             "assigned_on": a.assigned_on.isoformat().replace("+00:00", "Z"), "role": a.role_name, "reason": a.reason}
-            for a in current_assignments(task)]
+    """The seed's `users` list for the current step."""
+    return assignees_json(current_assignments(task))
+
+
+def assignees_by_status_json(task: Task, status: str | None, assignments) -> dict:
+    return {"task_id": task.id, "status": status, "users": assignees_json(assignments)}
 
 
 def ticket_task_json(task: Task, user: User | None = None) -> dict:
@@ -28,7 +46,8 @@ def ticket_task_json(task: Task, user: User | None = None) -> dict:
         "current_step": step.id if step else None, "current_step_name": step.name if step else None,
         "current_step_role": step.role.name if step else None,
         "current_step_order": next((i for i, s in enumerate(steps, start=1) if step and s.id == step.id), None),
-        "steps_count": len(steps), "status": task.status, "priority": task.priority, "due_date": iso(task.due_at),
+        "steps_count": len(steps), "status": seed_status(task.status), "state": task.status,
+        "priority": task.priority, "due_date": iso(task.due_at), "fetched_at": iso(task.fetched_at),
         "users": task_assignees_json(task), "created_at": iso(task.created_at), "updated_at": iso(task.updated_at),
         "completed_at": iso(task.completed_at),
     }
@@ -45,8 +64,9 @@ def work_item_json(task: Task, user: User | None = None) -> dict:
         "id": task.id, "task_id": task.id, "kind": task.kind, "project_id": task.project_id, "title": task.title,
         "description": task.description, "task_type": task.task_type, "service_area": task.service_area,
         "action_plan_id": task.action_plan_id, "created_by_id": task.created_by_id, "assignee_id": task.assignee_id,
-        "status": task.status, "priority": task.priority, "due_date": iso(task.due_at),
-        "created_at": iso(task.created_at), "updated_at": iso(task.updated_at), "completed_at": iso(task.completed_at),
+        "status": seed_status(task.status), "state": task.status, "priority": task.priority,
+        "due_date": iso(task.due_at), "created_at": iso(task.created_at), "updated_at": iso(task.updated_at),
+        "completed_at": iso(task.completed_at),
     }
     if user is not None:
         out["allowed_actions"] = allowed_actions(task, user)
@@ -81,7 +101,8 @@ def ticket_json(ticket: Ticket, with_task: bool = True) -> dict:
     if with_task:
         task = ticket.task
         out["task"] = None if task is None else {
-            "id": task.id, "status": task.status, "current_step_name": task.current_step.name,
+            "id": task.id, "status": seed_status(task.status), "state": task.status,
+            "current_step_name": task.current_step.name,
             "users": task_assignees_json(task)}
     return out
 

@@ -15,7 +15,7 @@ from app.schemas.workflow import (
     MetadataOut, PlanChangeIn, StatsOut, TaskCreated, TaskDetail, TaskFilters, TaskIn, TaskTransitioned,
     TransitionIn, TransitionsIn, TransitionsOut, WorkflowPage, WorkflowTaskOut,
 )
-from app.security import api_user
+from app.security import api_user, optional_api_user
 from app.services.orchestration import stats as workflow_stats
 from app.services.orchestration import work_items as svc
 from app.services.orchestration.transitions import transition_described
@@ -128,10 +128,11 @@ def archive_action_plan(plan_id: int, body: PlanChangeIn):
 
 
 @bp.get("/metadata")
-@operation(responses={200: MetadataOut})
+@operation(auth="public", responses={200: MetadataOut})
 def metadata():
-    """State machines, task types, priorities, automation rules and the event catalogue"""
-    return jsonify(succeeded(workflow_stats.metadata(api_user())))
+    """State machines, task types, priorities and the event catalogue (public, as the seed's example calls
+    it); with a Bearer token also the automation rules that apply to your projects"""
+    return jsonify(succeeded(workflow_stats.metadata(optional_api_user())))
 
 
 @bp.get("/stats")

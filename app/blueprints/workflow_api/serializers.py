@@ -27,7 +27,7 @@ def _task_fields(task: Task, user: User | None) -> dict:
         "task_type": task.task_type, "service_area": task.service_area, "status": task.status,
         "priority": task.priority, "project_id": task.project_id, "ticket_id": task.ticket_id,
         "action_plan_id": task.action_plan_id, "created_by_id": task.created_by_id, "assignee_id": task.assignee_id,
-        "due_at": _iso(task.due_at), "created_at": _iso(task.created_at), "updated_at": _iso(task.updated_at),
+        "assigned_to": task.assigned_to, "due_at": _iso(task.due_at), "due_date": _iso(task.due_at), "created_at": _iso(task.created_at), "updated_at": _iso(task.updated_at),
         "completed_at": _iso(task.completed_at),
         "allowed_transitions": allowed_transitions(task, user) if user is not None else [],
     }
@@ -60,7 +60,8 @@ def workflow_action_plan_json(plan: ActionPlan, user: User | None = None) -> dic
     return {"id": plan.id, "title": plan.title, "description": plan.description, "service_area": plan.service_area,
             "status": plan.status, "project_id": plan.project_id, "created_by_id": plan.created_by_id,
             "created_at": _iso(plan.created_at), "activated_at": _iso(plan.activated_at),
-            "archived_at": _iso(plan.archived_at), "task_count": task_count,
+            "archived_at": _iso(plan.archived_at), "goals": plan.goals or [], "metadata": plan.plan_metadata or {},
+            "task_count": task_count,
             "allowed_transitions": allowed_transitions(plan, user) if user is not None else []}
 
 
@@ -107,6 +108,7 @@ def transitions_batch_json(results: list[dict]) -> dict:
 
 def sla_config_json(config: SlaConfig) -> dict:
     return {"id": config.id, **config_form(config), "calendar": config.calendar.name if config.calendar else None,
+            "target_minutes": config.resolution_minutes, "active": config.enabled,
             "scope": "global" if config.project_id is None else "project",
             "updated_at": config.updated_at.isoformat().replace("+00:00", "Z") if config.updated_at else None}
 

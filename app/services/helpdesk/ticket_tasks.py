@@ -8,6 +8,7 @@ and commit once.
 """
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy import Select, func, select, update
 
 from app.extensions import db
@@ -19,7 +20,9 @@ from app.services.platform import audit
 from app.services.platform.access import get_scoped, project_scope
 from app.services.platform.errors import Conflict, DomainError, FieldErrors, Forbidden, InvalidTransition, NotFound
 from app.services.platform.outbox import emit_event
-from app.services.helpdesk.round_robin import RoleSourceUnreachable, lock_states, next_assignees, role_staffing, save_states
+from app.services.helpdesk.round_robin import (
+    RoleSourceUnreachable, fetch_external_ids, lock_states, next_assignees, role_staffing, save_states,
+)
 from app.services.orchestration.state_machines import TASK
 from app.services.orchestration.task_queries import tasks_query, with_related
 from app.services.orchestration.task_effects import close_step_assignments
@@ -54,6 +57,25 @@ def get_task(user: User, task_id) -> Task:
 
 def current_assignments(task: Task) -> list[TaskAssignment]:
     return [a for a in task.assignments if a.step_id == task.current_step_id]
+
+
+def fetch_task(user: User, task_id) -> Task:
+    """A task as its reader fetches it (GET on the task API): the first fetch by one of its current
+    step's assignees stamps the seed's `fetched_at`."""
+    task = get_task(user, task_id)
+    if task.fetched_at is None and any(a.user_id == user.id and a.status != AssignmentStatus.DECLINED.value
+                                       for a in current_assignments(task)):
+        now = utcnow()
+        db.session.execute(update(Task).where(Task.id == task.id, Task.fetched_at.is_(None)).values(fetched_at=now))
+        db.session.commit()
+        db.session.refresh(task)
+    return task
+
+
+def assigned_users_by_status(user: User, task_id, status: str | None) -> tuple[Task, list[TaskAssignment]]:
+    """The seed's `get_assigned_users_by_status`: the current step's assignees in that status (all without one)."""
+    task = get_task(user, task_id)
+    return task, [a for a in current_assignments(task) if status is None or a.status == status]
 
 
 def allowed_actions(task: Task, user: User) -> list[str]:
@@ -188,25 +210,41 @@ def assign_user(user: User, task_id, data: AssignUserIn) -> TaskAssignment:
     if task.current_step_id is None:
         raise Conflict(f"Task {task.id} has no workflow step to assign users to.")
     errors = FieldErrors()
-    user_id = data.userID
-    target = db.session.get(User, user_id)
-    if target is None or task.project_id not in target.project_ids:
-        errors.add("userID", f"user {user_id} does not exist in this project")
-    elif not target.active:
-        errors.add("userID", f"user {target.username} is inactive")
-    elif any(a.user_id == target.id and a.status != "declined"
-                                    for a in current_assignments(task)):
-        errors.add("userID", f"{target.username} is already assigned to this step")
-    errors.raise_if_any("Cannot assign user")
     role = data.role or task.current_step.role.name
-    assignment = TaskAssignment(task_id=task.id, step_id=task.current_step_id, user_id=target.id,
-                                username=target.username, role_name=role, status="assigned",
+    user_id, username = _assignee(task, data, role, errors)
+    if user_id is not None and any(a.user_id == user_id and a.status != AssignmentStatus.DECLINED.value
+                                   for a in current_assignments(task)):
+        errors.add("userID", f"{username or user_id} is already assigned to this step")
+    errors.raise_if_any("Cannot assign user")
+    assignment = TaskAssignment(task_id=task.id, step_id=task.current_step_id, user_id=user_id,
+                                username=username, role_name=role, status=AssignmentStatus.ASSIGNED.value,
                                 reason=f"assigned manually by {user.username}")
     db.session.add(assignment)
-    _event("TaskAssigned", task, {"user_id": target.id, "step_id": task.current_step_id, "actor_id": user.id})
-    audit.record(user, "assign_user", "task", task.id, {"user_id": target.id})
+    _event("TaskAssigned", task, {"user_id": user_id, "step_id": task.current_step_id, "actor_id": user.id})
+    audit.record(user, "assign_user", "task", task.id, {"user_id": user_id})
     db.session.commit()
     return assignment
+
+
+def _assignee(task: Task, data: AssignUserIn, role: str, errors: FieldErrors) -> tuple[int | None, str]:
+    """Who `assign_user` names: a user of the task's project by `userID`, else by `username` or `email`;
+    with TTS_SERVICE_URL set, also a user of the external role source (an id it lists for the role, not
+    one of ours: the assignment keeps the `username` or `email` sent as its name)."""
+    field, by = ("userID", User.id == data.userID) if data.userID is not None else \
+        ("username", User.username == data.username) if data.username else ("email", func.lower(User.email) == data.email.lower())
+    target = db.session.execute(select(User).where(by)).scalar_one_or_none()
+    if target is not None and task.project_id in target.project_ids:
+        if not target.active:
+            errors.add(field, f"user {target.username} is inactive")
+        return target.id, target.username
+    if target is None and data.userID is not None and current_app.config.get("TTS_SERVICE_URL"):
+        if data.userID in fetch_external_ids(role):  # RoleSourceUnreachable (503) when it cannot say
+            return data.userID, (data.username or data.email or "")[:80]
+        errors.add("userID", f"user {data.userID} is neither a user of this project nor listed by the role source "
+                             f"for role '{role}'")
+        return None, ""
+    errors.add(field, f"user {getattr(data, field)} does not exist in this project")
+    return None, ""
 
 
 def update_user_status(user: User, task_id, data: UserStatusIn) -> TaskAssignment:

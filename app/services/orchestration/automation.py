@@ -21,8 +21,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.extensions import db
-from app.models import AutomationBudget, AutomationRule, OutboxEvent, RuleExecution, RuleOutcome, utcnow
+from app.models import AutomationBudget, AutomationRule, OutboxEvent, Priority, RuleExecution, RuleOutcome, Task, utcnow
 from app.services.platform.bulk_insert import RowBuffer
+from app.services.platform import audit
 from app.services.orchestration import webhooks
 from app.services.orchestration.alerts import raise_alert
 from app.services.orchestration.conditions import evaluate, lookup
@@ -56,6 +57,13 @@ BUILTIN_RULES = (
      "condition": {"field": "payload.status", "op": "eq", "value": "failed"},
      "actions": [{"type": "alert", "level": "warning", "title": "Job failed: {payload.process_id}",
                   "message": "Job {payload.job_id} failed: {payload.message}"}]},
+    {"key": "sla_breached_escalate", "name": "SLA breached → escalate",
+     "description": "When a task's SLA clock is breached, raise a critical alert and make the task critical priority.",
+     "event_type": "SlaBreached", "condition": {},
+     "actions": [{"type": "alert", "level": "critical", "escalate": True,
+                  "title": "SLA breached: task {payload.task_id}",
+                  "message": "The {payload.kind} target of {payload.target_minutes} minutes was due at "
+                             "{payload.due_at}; the task is escalated to critical priority."}]},
 )
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.]+)\}")
@@ -239,11 +247,27 @@ def _alert(action: dict, rule: AutomationRule, event: OutboxEvent, doc: dict, pa
            rows: RowBuffer) -> dict:
     causation = SimpleNamespace(id=event.id, correlation_id=event.correlation_id, depth=event.depth,
                                 rule_chain=list(cause.rule_chain))
-    alert_id = raise_alert(payload.get("project_id"), action.get("level") or "info",
+    escalate = action.get("escalate") is True
+    escalated = _escalate(event, payload) if escalate else None
+    alert_id = raise_alert(payload.get("project_id"), "critical" if escalate else action.get("level") or "info",
                         render_text(action.get("title") or rule.name, doc)[:255],
                         render_text(action.get("message") or "", doc), source=f"rule:{rule.id}", event_id=event.id,
                         entity_type=event.aggregate_type, entity_id=str(event.aggregate_id), causation=causation, rows=rows)
-    return {"type": "alert", "ok": True, "alert_id": alert_id}
+    return {"type": "alert", "ok": True, "alert_id": alert_id, **({"escalated_task_id": escalated} if escalate else {})}
+
+
+def _escalate(event: OutboxEvent, payload: dict) -> int | None:
+    """Escalation: the event's task (its aggregate, or the task an SLA event names) becomes critical
+    priority (audited); its id, or None when the event is about no task."""
+    task_id = payload.get("task_id") if event.aggregate_type == "task" else None
+    task = db.session.get(Task, int(task_id)) if task_id is not None else None
+    if task is None:
+        return None
+    if task.priority != Priority.CRITICAL.value:
+        audit.record(None, "escalate", "task", task.id, {"priority": [task.priority, Priority.CRITICAL.value],
+                                                         "event_id": event.id}, source="automation")
+        task.priority = Priority.CRITICAL.value
+    return task.id
 
 
 def rules_for_project(project_ids: list[int]):

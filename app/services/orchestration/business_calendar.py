@@ -11,6 +11,12 @@ from zoneinfo import ZoneInfo
 import holidays as holidays_lib
 
 MAX_DAYS = 3660  # ten years of searching is a misconfiguration, not a deadline
+END_OF_DAY = "24:00"  # a working day's end at midnight (work_end); read as time.max
+
+
+def clock_time(value: str) -> time:
+    """HH:MM as a time; "24:00" (a day's end) as time.max."""
+    return time.max if value == END_OF_DAY else time.fromisoformat(value)
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,12 @@ class BusinessCalendar:
             return {}
         return holidays_lib.country_holidays(self.country, subdiv=self.subdivision)
 
+    @cached_property
+    def around_the_clock(self) -> bool:
+        """Every minute counts: seven days of 00:00–24:00 and no holidays (the default calendar)."""
+        return (self.work_start == time(0, 0) and self.work_end == time.max and len(self.workdays) == 7
+                and not self.country and not self.extra_holidays)
+
     def is_working_day(self, day: date) -> bool:
         return day.weekday() in self.workdays and day not in self.extra_holidays and day not in self._holidays
 
@@ -51,6 +63,8 @@ class BusinessCalendar:
         """The UTC instant `minutes` working minutes after `start` (UTC, aware)."""
         if start.tzinfo is None:
             raise ValueError("start must be timezone-aware")
+        if self.around_the_clock:
+            return (start + timedelta(minutes=minutes)).astimezone(timezone.utc)
         local = start.astimezone(self.zone)
         left = timedelta(minutes=minutes)
         day = local.date()
@@ -71,6 +85,8 @@ class BusinessCalendar:
         """Working minutes between two UTC instants (0 if end ≤ start)."""
         if end <= start:
             return 0.0
+        if self.around_the_clock:
+            return (end - start).total_seconds() / 60
         a, b = start.astimezone(self.zone), end.astimezone(self.zone)
         total = timedelta()
         day = a.date()

@@ -19,7 +19,7 @@ from app.extensions import db, get_redis
 from app.models import Alert, Job, Permission, SlaRecord, Task, User, WebhookDelivery
 from app.services.orchestration.outbox_admin import outbox_counts
 from app.services.orchestration.state_machines import TASK
-from app.services.platform.errors import Forbidden
+from app.services.platform.errors import Forbidden, NotFound
 from app.services.platform.metrics import COUNTERS, read_counters
 from app.services.platform.permissions import Unauthorized
 from app.services.processing import job_status
@@ -143,5 +143,7 @@ def scrape(user: User, authorization: str) -> bytes:
     """`render_metrics` for a scraper: `authorization` is the request's Authorization header (the
     METRICS_TOKEN as a Bearer token), `user` the session's user (anonymous without a session), who
     needs VIEW_STATS."""
+    if not current_app.config.get("METRICS_ENABLED", True):
+        raise NotFound("Metrics are disabled on this server (METRICS_ENABLED=false).")
     _check_reader(user, authorization)
     return render_metrics()

@@ -56,7 +56,7 @@ def relay_outbox(batch_size: int | None = None, now: datetime | None = None) -> 
     if not events:
         db.session.rollback()
         return result
-    rules = automation.RuleSet.load()
+    rules = automation.RuleSet.load() if current_app.config.get("WORKFLOW_ENABLED", True) else automation.RuleSet()
     subscribed = _subscribed_types()
     work = [(event, rules.for_event(event), event.event_type in subscribed) for event in events]
     handled = automation.handled_pairs([e.id for e, event_rules, _ in work if event_rules])

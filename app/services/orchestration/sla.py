@@ -24,7 +24,7 @@ from app.models import (
 )
 from app.models.base import UTCDateTime
 from app.services.platform.bulk_insert import insert_rows, is_postgresql
-from app.services.orchestration.business_calendar import BusinessCalendar
+from app.services.orchestration.business_calendar import END_OF_DAY, BusinessCalendar, clock_time
 from app.services.orchestration.state_machines import DEFAULT_PAUSE_STATES, task_correlation
 from app.services.platform.metrics import count
 from app.services.platform.events import CLOCK_KINDS
@@ -33,8 +33,12 @@ from app.services.platform.outbox import event_columns, event_values
 log = logging.getLogger(__name__)
 
 DEFAULT_CALENDAR_NAME = "Default"
-# The issue's seed targets (resolution, business minutes) per task type.
+# The seed's targets (resolution minutes) per task type; on the default calendar, around the clock
+# (business calendars are opt-in, per config). The same rows are written by migration c4d5e6f7a8b9.
 SEED_TARGETS = {"intake": 60, "assessment": 240, "review": 120, "general": 480}
+ALL_DAYS = (0, 1, 2, 3, 4, 5, 6)
+AROUND_THE_CLOCK = {"name": DEFAULT_CALENDAR_NAME, "timezone": "UTC", "work_start": "00:00", "work_end": END_OF_DAY,
+                    "workdays": list(ALL_DAYS), "country": None, "subdivision": None, "extra_holidays": []}
 DEFAULT_WARNING_PERCENT = 80
 RESPONSE, RESOLUTION = CLOCK_KINDS
 CHUNK = 5000
@@ -43,11 +47,10 @@ CHUNK = 5000
 # --- calendars ------------------------------------------------------------------------------------
 
 def calendar_snapshot(config: BusinessCalendarConfig | None) -> dict:
-    """The JSON form of a stored calendar, or of a row with its columns (the built-in UTC Mon–Fri
-    08:00–17:00 one for None)."""
+    """The JSON form of a stored calendar, or of a row with its columns (the built-in one, around the
+    clock, for None)."""
     if config is None:
-        return {"name": "built-in", "timezone": "UTC", "work_start": "08:00", "work_end": "17:00",
-                "workdays": [0, 1, 2, 3, 4], "country": None, "subdivision": None, "extra_holidays": []}
+        return dict(AROUND_THE_CLOCK, name="built-in")
     return {"name": config.name, "timezone": config.timezone, "work_start": config.work_start,
             "work_end": config.work_end, "workdays": sorted(config.workdays or []), "country": config.country,
             "subdivision": config.subdivision, "extra_holidays": sorted(config.extra_holidays or [])}
@@ -56,14 +59,14 @@ def calendar_snapshot(config: BusinessCalendarConfig | None) -> dict:
 def calendar_from_snapshot(snapshot: dict | None) -> BusinessCalendar:
     """The BusinessCalendar a record's snapshot describes (cached: holiday tables are costly)."""
     s = snapshot or calendar_snapshot(None)
-    return _calendar(s.get("timezone") or "UTC", s.get("work_start") or "08:00", s.get("work_end") or "17:00",
-                     tuple(sorted(s.get("workdays") or (0, 1, 2, 3, 4))), s.get("country") or None,
+    return _calendar(s.get("timezone") or "UTC", s.get("work_start") or "00:00", s.get("work_end") or END_OF_DAY,
+                     tuple(sorted(s.get("workdays") or ALL_DAYS)), s.get("country") or None,
                      s.get("subdivision") or None, tuple(sorted(s.get("extra_holidays") or ())))
 
 
 @lru_cache(maxsize=256)
 def _calendar(tz, start, end, workdays, country, subdivision, extra) -> BusinessCalendar:
-    return BusinessCalendar(timezone=tz, work_start=time.fromisoformat(start), work_end=time.fromisoformat(end),
+    return BusinessCalendar(timezone=tz, work_start=clock_time(start), work_end=clock_time(end),
                             workdays=frozenset(workdays), country=country, subdivision=subdivision,
                             extra_holidays=frozenset(date.fromisoformat(d) for d in extra))
 
@@ -393,13 +396,14 @@ def scan_sla_breaches(now: datetime | None = None) -> dict:
 # --- seed -----------------------------------------------------------------------------------------
 
 def seed_sla_defaults() -> None:
-    """Create the default calendar (UTC, Mon–Fri 08:00–17:00) and the four global configs of the seed
-    targets, keyed by task type, if missing. Idempotent; commits only when it adds something."""
+    """Create the default calendar (around the clock: every day 00:00–24:00 UTC, no holidays) and the four
+    global configs of the seed targets, keyed by task type, if missing. Idempotent; commits only when it
+    adds something."""
     calendar = default_calendar()
     added = False
     if calendar is None:
-        calendar = BusinessCalendarConfig(name=DEFAULT_CALENDAR_NAME, timezone="UTC", work_start="08:00",
-                                          work_end="17:00", workdays=[0, 1, 2, 3, 4], extra_holidays=[])
+        calendar = BusinessCalendarConfig(**{k: v for k, v in AROUND_THE_CLOCK.items() if k != "name"},
+                                          name=DEFAULT_CALENDAR_NAME)
         db.session.add(calendar)
         db.session.flush()
         added = True

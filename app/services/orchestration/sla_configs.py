@@ -94,7 +94,8 @@ def save_config(user: User, data: SlaConfigIn | SlaConfigChanges, config_id: int
     if config is None:
         config = SlaConfig()
         db.session.add(config)
-    config.name, config.project_id, config.service_area, config.task_type = values["name"], project_id, area, task_type
+    name = values["name"] or f"{area} / {task_type}"
+    config.name, config.project_id, config.service_area, config.task_type = name, project_id, area, task_type
     config.response_minutes, config.resolution_minutes = response, resolution
     config.warning_percent, config.pause_states = values["warning_percent"], list(values["pause_states"])
     config.calendar_id, config.enabled = values["calendar_id"], values["enabled"]

@@ -13,12 +13,20 @@ from app.services.platform.access import project_scope
 from app.services.orchestration.sla import CHUNK, RESOLUTION, iso_z, remaining_at
 
 
+def actual_minutes(record: SlaRecord, now: datetime | None = None) -> float:
+    """Minutes of the target used (on its calendar), at its stop time if stopped: the seed's `actual_minutes`."""
+    return round(_used(record, now), 1)
+
+
+def _used(record: SlaRecord, now: datetime | None) -> float:
+    return record.target_minutes - remaining_at(record, record.stopped_at or now or utcnow())
+
+
 def percent_used(record: SlaRecord, now: datetime | None = None) -> float:
     """How much of the target is used (over 100 once overdue), at its stop time if stopped."""
-    at = record.stopped_at or now or utcnow()
     if record.target_minutes <= 0:
         return 100.0
-    return round(100 * (record.target_minutes - remaining_at(record, at)) / record.target_minutes, 1)
+    return round(100 * _used(record, now) / record.target_minutes, 1)
 
 
 def _pick(records: list[SlaRecord]) -> SlaRecord:
@@ -42,7 +50,8 @@ def task_sla_summary(task_ids: list[int]) -> dict[int, dict]:
     for task_id, records in by_task.items():
         r = _pick(records)
         out[task_id] = {"kind": r.kind, "status": r.status, "due_at": iso_z(r.due_at) if r.due_at else None,
-                        "target_minutes": r.target_minutes, "percent_used": percent_used(r, now),
+                        "target_minutes": r.target_minutes, "actual_minutes": actual_minutes(r, now),
+                        "percent_used": percent_used(r, now),
                         "warned": r.warned_at is not None, "breached": r.breached_at is not None,
                         "paused": r.status == SlaStatus.PAUSED.value}
     return out

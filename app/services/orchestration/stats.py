@@ -13,13 +13,15 @@ from app.services.orchestration.state_machines import TASK, metadata as machine_
 from app.schemas.workflow import PRIORITIES, TASK_TYPES
 
 
-def metadata(user: User) -> dict:
-    """States and transitions of both machines, task types, priorities, the rules that apply and the
-    event catalogue (each event type's payload schema)."""
-    scope = project_scope(user)
-    rules = db.session.execute(select(AutomationRule).where(
-        or_(AutomationRule.project_id.is_(None), AutomationRule.project_id.in_(scope)))
-        .order_by(AutomationRule.id)).scalars()
+def metadata(user: User | None) -> dict:
+    """States and transitions of both machines, task types, priorities, the event catalogue (each event
+    type's payload schema) — what any client may know — and, for a user, the rules that apply to their
+    projects (project data: none without a user)."""
+    rules = []
+    if user is not None:
+        rules = db.session.execute(select(AutomationRule).where(
+            or_(AutomationRule.project_id.is_(None), AutomationRule.project_id.in_(project_scope(user))))
+            .order_by(AutomationRule.id)).scalars()
     return {"state_machines": machine_metadata(), "task_types": list(TASK_TYPES), "priorities": list(PRIORITIES),
             "rules": [{"id": r.id, "key": r.key, "name": r.name, "event_type": r.event_type, "enabled": r.enabled,
                        "condition": r.condition, "actions": r.actions, "built_in": r.key is not None} for r in rules],

@@ -218,9 +218,10 @@ def _check(machine: Machine, actor, obj, raw_to, reason, expected_state) -> tupl
         raise Conflict(f"{machine.label.capitalize()} {obj.id} is {before}, not {expected_state}; reload it.",
                        {"status": [before]})
     if to_state not in machine.edges.get(before, ()):
-        raise InvalidTransition(
-            f"{machine.label.capitalize()} {obj.id} cannot go from {before} to {to_state}.",
-            {"from": before, "to": to_state, "allowed": list(machine.edges.get(before, ()))})
+        raise InvalidTransition(  # the seed's message and details, with ours (from, to, allowed, entity_id)
+            f"Transition from {before} to {to_state} not allowed",
+            {"current_state": before, "target_state": to_state, "entity_type": machine.model.__name__,
+             "entity_id": obj.id, "from": before, "to": to_state, "allowed": list(machine.edges.get(before, ()))})
     if actor is not None:
         if not actor.has_permission(machine.permission):
             raise Forbidden(f"You need the {machine.permission} permission to change {machine.label}s.",

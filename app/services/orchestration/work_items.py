@@ -40,6 +40,17 @@ def _member(project_id: int, user_id: int | None, errors: FieldErrors, field: st
     return None
 
 
+def _assigned_to(project_id: int, reference: str | None) -> int | None:
+    """The project's active user the seed's `assigned_to` names (by username, or by id when it is digits),
+    if any: a reference to someone elsewhere is kept as sent and assigns no one here."""
+    if not reference:
+        return None
+    by = User.id == int(reference) if reference.isascii() and reference.isdigit() and len(reference) < 10 \
+        else User.username == reference
+    user = db.session.execute(select(User).where(by, User.active.is_(True))).scalar_one_or_none()
+    return user.id if user is not None and project_id in user.project_ids else None
+
+
 def _plan_for(project_id: int, plan_id: int | None, errors: FieldErrors) -> int | None:
     if plan_id is None:
         return None
@@ -65,7 +76,10 @@ def create_task(actor: User | None, data: TaskIn, *, project_id: int | None = No
               "service_area": data.service_area, "priority": data.priority, "due_at": data.due_at}
     if project_id is not None:
         fields["assignee_id"] = _member(project_id, data.assignee_id, errors, "assignee_id")
+        if data.assignee_id is None:
+            fields["assignee_id"] = _assigned_to(project_id, data.assigned_to)
         fields["action_plan_id"] = _plan_for(project_id, data.action_plan_id, errors)
+    fields["assigned_to"] = data.assigned_to
     errors.raise_if_any("Cannot create the task")
     now = utcnow()
     task = Task(project_id=project_id, kind=TaskKind.WORK_ITEM.value, status=TaskStatus.NEW.value,
@@ -124,6 +138,7 @@ def create_action_plan(user: User, data: ActionPlanIn) -> ActionPlan:
     title, description, area = data.title, data.description, data.service_area
     now = utcnow()
     plan = ActionPlan(project_id=project_id, title=title, description=description, service_area=area,
+                      goals=list(data.goals or []), plan_metadata=dict(data.metadata or {}),
                       status=ActionPlanStatus.DRAFT.value, created_by_id=user.id, created_at=now, updated_at=now)
     db.session.add(plan)
     db.session.flush()

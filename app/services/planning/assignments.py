@@ -1,6 +1,6 @@
 """Assignments: a planning's org units given to teams or users.
 
-Rules: exactly one of team/user; the org unit inside the planning's root subtree; the team inside
+Rules: a team, a user, or both (a user of that team: they must be a member of it); the org unit inside the planning's root subtree; the team inside
 the planning's team tree; the user a member of a team in it; one live assignment per org unit.
 Every bulk call is one transaction: one bad row and nothing is written.
 """
@@ -65,15 +65,21 @@ def _units_in_root(planning: Planning, ids: set[int]) -> set[int]:
 # --- validation -------------------------------------------------------------------------------
 
 def validate_rows(planning: Planning, rows: list[AssignmentRow], label: str) -> list[Row]:
-    """Check every row against the planning (one of team/user, the org unit under its root, the team
-    in its tree, the user a member of it, each org unit once); raise one ValidationFailed naming each
-    bad row (e.g. `assignments[3]`)."""
+    """Check every row against the planning (a team, a user or both, the org unit under its root, the
+    team in its tree, the user a member of it — of the row's team when both are given —, each org unit
+    once); raise one ValidationFailed naming each bad row (e.g. `assignments[3]`)."""
     errors = FieldErrors()
     parsed = [(f"{label}[{index}]", row.org_unit, row.team, row.user) for index, row in enumerate(rows)]
     for name, _, team, user in parsed:
-        if (team is None) == (user is None):
-            errors.add(name, "give exactly one of team or user")
+        if team is None and user is None:
+            errors.add(name, "give a team, a user, or both (a user of that team)")
     errors.raise_if_any("Invalid assignments")
+    pairs = {(team, user) for _, _, team, user in parsed if team is not None and user is not None}
+    paired = set()
+    if pairs:
+        paired = set(db.session.execute(select(team_users.c.team_id, team_users.c.user_id).where(
+            team_users.c.team_id.in_({team for team, _ in pairs}),
+            team_users.c.user_id.in_({user for _, user in pairs}))).tuples())
 
     tree = team_tree(planning)
     tree_ids = {t.id for t in tree}
@@ -92,6 +98,8 @@ def validate_rows(planning: Planning, rows: list[AssignmentRow], label: str) -> 
             errors.add(name, f"team {team} is not in the planning's team tree ('{planning.team.name}')")
         if user is not None and user not in members:
             errors.add(name, f"user {user} is not a member of a team in the planning's team tree")
+        elif team is not None and user is not None and team in tree_ids and (team, user) not in paired:
+            errors.add(name, f"user {user} is not a member of team {team}")
         valid.append(Row(unit, team, user))
     errors.raise_if_any("Invalid assignments")
     return valid
@@ -159,7 +167,7 @@ def replace_assignments(planning_id: int, rows: list[Row], actor_id: int | None,
     if rows:
         db.session.execute(insert(Assignment), [
             {"planning_id": planning_id, "org_unit_id": r.org_unit_id, "team_id": r.team_id, "user_id": r.user_id,
-             "created_by_id": actor_id, "created_at": now, "job_id": job_id} for r in rows])
+             "created_by_id": actor_id, "created_at": now, "updated_at": now, "job_id": job_id} for r in rows])
     audit.record(db.session.get(User, actor_id) if actor_id else None, "replace_assignments", "planning", planning_id,
                  {"created": len(rows), "job_id": job_id}, "job")
     db.session.commit()

@@ -23,6 +23,7 @@ from app.services.platform.errors import DomainError, FieldErrors, Forbidden, No
 from app.services.processing.jobs import append_log, resume_polling, update_job
 from app.services.processing.registry import Ended, Waiting
 from app.services.planning.openhexa_client import OpenHexaClient, OpenHexaError, OpenHexaUnreachable
+from app.schemas.types import INT32_MAX
 from app.schemas.openhexa import INJECTED, OpenHexaRunInputs, OpenHexaSettingsIn, TaskUpdateIn
 from app.services.platform.secrets_box import seal, unseal
 
@@ -181,9 +182,28 @@ def authorize_inputs(principal, inputs: OpenHexaRunInputs) -> int | None:
     return planning_input(principal, inputs.planning_id, f"Invalid inputs for {PROCESS_ID}").project_id
 
 
+def check_sampling_config(inputs: OpenHexaRunInputs) -> None:
+    """A run whose config carries LQAS sampling parameters is checked as the built-in sampling checks
+    them (the type chain under the planning root, the exceptions, the team tree), before anything is sent
+    to OpenHEXA: the same rules for the dialog, the API and OGC launches."""
+    from app.schemas.parsing import validate_data
+    from app.schemas.planning import LqasInputs
+    from app.services.planning.sampling import SAMPLING_KEYS, check_plan
+
+    given = {key: value for key, value in inputs.config.items() if key in SAMPLING_KEYS}
+    if not given:
+        return
+    if inputs.planning_id is None:
+        raise ValidationFailed("Invalid sampling parameters — planning_id is required with them",
+                               {"planning_id": ["is required with sampling parameters"]})
+    check_plan(validate_data(LqasInputs, {"planning_id": inputs.planning_id, **given}, "Invalid sampling parameters"))
+
+
 def prepare_inputs(inputs: OpenHexaRunInputs) -> OpenHexaRunInputs:
-    """OpenHEXA must be configured (409 otherwise); the callback URL is PIPELINE_CALLBACK_HOST when set."""
+    """OpenHEXA must be configured (409 otherwise); sampling parameters are checked; the callback URL is
+    PIPELINE_CALLBACK_HOST when set."""
     client()
+    check_sampling_config(inputs)
     host = current_app.config.get("PIPELINE_CALLBACK_HOST") or inputs.callback_host
     if not host:
         raise ValidationFailed("Invalid inputs for openhexa-pipeline — callback_host is required",
@@ -198,7 +218,7 @@ def start_run(ctx, inputs: OpenHexaRunInputs) -> Waiting:
     config = get_config()
     api = client(config)
     expires = timedelta(minutes=config.timeout_minutes + 10)
-    run_config = {**inputs.config, "connection_host": inputs.callback_host, "task_id": job.id,
+    run_config = {**inputs.config, "connection_host": inputs.callback_host, "task_id": job.number,
                   "connection_token": issue_pipeline_token(job.id, inputs.planning_id, job.launcher, expires)}
     version_id = str(inputs.version_id) if inputs.version_id else None
     try:
@@ -276,12 +296,20 @@ _REPORTED = {st.SUCCESSFUL: "Pipeline reports done", st.FAILED: "Pipeline report
              st.DISMISSED: "Pipeline reports it stopped"}
 
 
+def task_job_id(task_ref: str) -> str | None:
+    """The job a pipeline's `task_id` names: Iaso's whole number (`jobs.number`), or the job's UUID."""
+    if task_ref.isascii() and task_ref.isdigit():
+        number = int(task_ref)
+        return db.session.scalar(select(Job.id).where(Job.number == number)) if number <= INT32_MAX else None
+    return task_ref
+
+
 def apply_callback(actor: "User | PipelineActor", pipeline_id: str, data: TaskUpdateIn) -> Job:
     """PATCH /api/openhexa/pipelines/<id>/: progress, messages and results from the run. A `status` is
     recorded, never applied: the job ends when polling sees OpenHEXA end the run (or the timeout or a
     dismissal stops it) — so a pipeline reporting SUCCESS before its run ends, or `queued`, leaves it
     running and polled."""
-    job_id = data.task_id
+    job_id = task_job_id(data.task_id)
     if isinstance(actor, PipelineActor):
         if actor.job_id != job_id:
             raise Forbidden("This token belongs to another job.")
@@ -290,11 +318,11 @@ def apply_callback(actor: "User | PipelineActor", pipeline_id: str, data: TaskUp
         require_permission(actor, Permission.MANAGE_PIPELINES)
         from app.services.processing.job_access import get_job_for
 
-        job = get_job_for(actor, job_id, reap=False)
+        job = get_job_for(actor, job_id, reap=False) if job_id else None
     if job is None or job.process_id != PROCESS_ID:
-        raise NotFound(f"No OpenHEXA task {job_id}")
+        raise NotFound(f"No OpenHEXA task {data.task_id}")
     if job.status in st.TERMINAL:
-        raise DomainError(f"Task {job_id} is already {job.status}.")
+        raise DomainError(f"Task {data.task_id} is already {job.status}.")
     values: dict = {}
     if data.progress_value is not None:
         # a fraction of end_value when given (capped before rounding: any ratio stays a small number)

@@ -19,12 +19,13 @@ from app.models import OrgUnit, OrgUnitType, Planning, Team, TeamType, User, utc
 from app.schemas.planning import AreaCriterion, LqasInputs
 from app.services.planning.assignments import Row, replace_assignments
 from app.services.platform.errors import FieldErrors, ValidationFailed
-from pipelines.lqas.lqas_core import Level, TooFewCandidates, sample_levels
+from pipelines.lqas.lqas_core import HierarchyMismatch, Level, TooFewCandidates, check_hierarchy, sample_levels
 
 TYPES = "org_unit_type_sequence_identifiers"
 QUANTITIES = "org_unit_type_quantities"
 EXCEPTIONS = "org_unit_type_exceptions"
 CRITERIA = "org_unit_type_criteria"
+SAMPLING_KEYS = (TYPES, QUANTITIES, EXCEPTIONS, CRITERIA)
 
 
 @dataclass
@@ -52,6 +53,11 @@ def prepare_inputs(inputs: LqasInputs) -> LqasInputs:
     the exceptions, the team tree); the inputs to store, one entry per level and with a seed."""
     plan = _plan(inputs)
     return inputs.model_copy(update={EXCEPTIONS: plan.exceptions, CRITERIA: plan.criteria, "seed": plan.seed})
+
+
+def check_plan(inputs: LqasInputs) -> None:
+    """The database's checks of sampling parameters (for a run on OpenHEXA too); ValidationFailed names them."""
+    _plan(inputs)
 
 
 def _plan(inputs: LqasInputs) -> Plan:
@@ -140,21 +146,10 @@ class TeamTree:
 def check_team_tree(planning: Planning, levels: int, tree: TeamTree | None = None) -> TeamTree:
     """Every team that can receive picks above the deepest level needs sub-teams or users."""
     tree = tree or TeamTree(planning)
-    frontier: list[Entity] = [("team", planning.team_id, planning.team.name)]
-    for level in range(1, levels + 1):
-        next_frontier: list[Entity] = []
-        for kind, entity_id, name in frontier:
-            if kind == "user":
-                raise ValidationFailed(
-                    f"Hierarchy mismatch: level {level} needs sub-teams under user '{name}'; the team tree of "
-                    f"'{planning.team.name}' is too shallow for {levels} levels.", {TYPES: ["hierarchy mismatch"]})
-            children = tree.children(entity_id)
-            if not children:
-                raise ValidationFailed(
-                    f"Hierarchy mismatch: level {level} needs sub-teams or users under team '{name}', which has none.",
-                    {TYPES: ["hierarchy mismatch"]})
-            next_frontier.extend(children)
-        frontier = next_frontier
+    try:
+        check_hierarchy(("team", planning.team_id, planning.team.name), levels, lambda entity: tree.children(entity[1]))
+    except HierarchyMismatch as exc:
+        raise ValidationFailed(str(exc), {TYPES: ["hierarchy mismatch"]}) from None
     return tree
 
 

@@ -26,9 +26,10 @@ _VIEWS = {
 # canonical -> RQ's job status words, which the ticket batch status URL spoke when RQ held its status
 _RQ = {ACCEPTED: "queued", RUNNING: "started", SUCCESSFUL: "finished", FAILED: "failed", DISMISSED: "canceled"}
 
-# OpenHEXA pipeline run status (inbound) -> (canonical, skipped)
+# OpenHEXA pipeline run status (inbound) -> (canonical, skipped). `queued` is RUNNING, as the Iaso seed
+# maps it: once launched, the Iaso task runs (QUEUED is the task's state before the launch).
 _FROM_OPENHEXA = {
-    "queued": (ACCEPTED, False),
+    "queued": (RUNNING, False),
     "running": (RUNNING, False),
     "terminating": (RUNNING, False),
     "success": (SUCCESSFUL, False),
@@ -40,6 +41,7 @@ _FROM_OPENHEXA = {
 # Case-insensitive aliases seen in Iaso, folded onto an OpenHEXA value.
 _ALIASES = {
     "completed": "success",
+    "exported": "success",  # Iaso's EXPORTED: the results have been exported
     "done": "success",
     "succeeded": "success",
     "successful": "success",
@@ -50,7 +52,7 @@ _ALIASES = {
     "dismissed": "stopped",
     "pending": "running",
     "started": "running",
-    "accepted": "queued",
+
 }
 
 
@@ -77,6 +79,8 @@ def from_external(value: str) -> tuple[str, bool]:
     Raises ValueError for a value no vocabulary knows.
     """
     key = (value or "").strip().lower()
+    if key in CANONICAL:
+        return key, False
     key = _ALIASES.get(key, key)
     if key in _FROM_OPENHEXA:
         return _FROM_OPENHEXA[key]
