@@ -56,6 +56,15 @@ class UserStatusIn(AliasedInput):
     status: AssignmentStatusChoice
 
 
+class ReassignIn(Input):
+    """Leave a ticket task's current step: decline your own assignment, or (a lead) move someone's to
+    another user. Without `to_user_id` the step's role picks who takes over (its mode, who is free)."""
+
+    user_id: OptionalId = Field(None, description="The assignee leaving the step (default: you, declining)")
+    to_user_id: OptionalId = Field(None, description="Who takes over (leads only; default: the role picks)")
+    reason: Text(500, min_length=1) = Field(description="Why; kept in the task's history")
+
+
 class ActionIn(Input):
     """The optional body of a task action."""
 

@@ -8,7 +8,7 @@ from app.blueprints.operations import operation
 from app.blueprints.tickets_api.serializers import task_json, ticket_task_action_json
 from app.schemas.common import ListOf
 from app.schemas.ticket_tasks import (
-    ActionIn, AssignUserIn, CompleteIn, StatisticsQuery, TicketApiTaskOut, TicketRef, TicketTaskAction, TicketTaskFilters,
+    ActionIn, AssignUserIn, CompleteIn, ReassignIn, StatisticsQuery, TicketApiTaskOut, TicketRef, TicketTaskAction, TicketTaskFilters,
     UserStatusIn, WorkflowStatistics,
 )
 from app.security import api_user
@@ -91,3 +91,11 @@ def action(task_id: int, action: str, body: ActionIn):
 def workflow_statistics(query: StatisticsQuery):
     """Task counts by status for each workflow, and ticket allocation counts"""
     return jsonify(svc.workflow_statistics(api_user(), query.project_id))
+
+
+@bp.post("/<int:task_id>/reassign/")
+@operation(body=ReassignIn, responses={200: TicketTaskAction, 409: None, 503: None})
+def reassign(task_id: int, body: ReassignIn):
+    """Leave the current step with a reason: decline your own assignment, or (leads) move someone's to
+    `to_user_id`; otherwise the step's role picks who takes over"""
+    return _ok(svc.reassign(api_user(), task_id, body), "Reassigned")

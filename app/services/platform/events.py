@@ -102,6 +102,17 @@ class TaskAssigned(_TaskIds):
     actor_id: int = Field(description="The supervisor who assigned them")
 
 
+class TaskReassigned(_TaskIds):
+    step_id: int = Field(description="The workflow step")
+    from_user_id: int = Field(description="The assignee who left the step (their assignment is now declined)")
+    to_user_id: int | None = Field(description="Who took their place (null: nobody was free; the other "
+                                               "assignees carry on)")
+    how: Literal["declined", "reassigned", "handed_back"] = Field(
+        description="declined by the assignee, reassigned by a lead, or handed back by someone going away")
+    reason: str = Field(description="Why, as given", examples=["On a training course this week"])
+    actor_id: int = Field(description="Who did it")
+
+
 class TaskStepChanged(_TaskIds):
     from_step_id: int | None = Field(description="The step it left")
     to_step_id: int = Field(description="The step it is on now")
@@ -186,6 +197,8 @@ EVENTS: dict[str, EventType] = {e.name: e for e in (
               "made through the API, an action plan or a rule."),
     EventType("TaskStatusChanged", "task", TaskStatusChanged, "A task moved from one state to another."),
     EventType("TaskAssigned", "task", TaskAssigned, "A supervisor put a user on a ticket task's current step."),
+    EventType("TaskReassigned", "task", TaskReassigned, "An assignee left a ticket task's current step (declined, "
+              "reassigned or handed back) and, when someone was free, another took their place."),
     EventType("TaskStepChanged", "task", TaskStepChanged, "A ticket task moved to its workflow's next step."),
     EventType("TaskUserStatusChanged", "task", TaskUserStatusChanged,
               "An assignee's own status on a ticket task's current step changed."),
