@@ -11,6 +11,7 @@ from app.services.helpdesk import availability
 from app.services.helpdesk.intake import receive_ticket, retry_due_allocations
 from app.services.helpdesk.round_robin import Member, next_assignees
 from app.services.helpdesk.staff_roles import update_staff_role
+from tests.conftest import csrf_token_from
 from tests.ticket_fixtures import desk, payload  # noqa: F401
 
 API = "/api/helpdesk"
@@ -140,3 +141,41 @@ def test_availability_api(client, db, desk, api_token):
     leave_id = added.json["leaves"][0]["id"]
     assert client.delete(f"{API}/leaves/{leave_id}/", headers=api_token(a2)).status_code == 403
     assert client.delete(f"{API}/leaves/{leave_id}/", headers=api_token(a1)).json["leaves"] == []
+
+
+HX = {"HX-Request": "true"}
+
+
+def test_board_declines_with_a_reason_and_agents_set_themselves_away(client, login, csrf, db, desk, web_app):
+    a1, a2, _ = desk.agents
+    update_staff_role(desk.boss, desk.intake.id, StaffRoleChanges(max_assignments=1))
+    task_id = receive_ticket(desk.project_id, payload("PB-1")).task_id  # a1
+    login(a1)
+    html = client.get("/tasks/").get_data(as_text=True)
+    card = html.split(f'data-task-id="{task_id}"')[1].split("</article>")[0]
+    assert 'data-action="decline"' in card and 'data-availability="available"' in html
+    headers = {**HX, "X-CSRFToken": csrf(), "HX-Prompt": "Not my area"}
+    body = client.post(f"/tasks/{task_id}/reassign", data={"user_id": a1.id}, headers=headers).get_data(as_text=True)
+    card = body.split(f'data-task-id="{task_id}"')[1].split("</article>")[0]
+    assert 'data-user-id="%d"' % a2.id in card and 'data-action="decline"' not in card
+    blank = client.post(f"/tasks/{task_id}/reassign", data={}, headers={**HX, "X-CSRFToken": csrf()})
+    assert blank.status_code == 400  # no reason: refused, nothing changed
+
+    away = client.post(f"/tasks/availability/{a1.id}", data={"away": "true", "csrf_token": csrf()})
+    assert away.status_code == 302
+    page = client.get("/tasks/").get_data(as_text=True)
+    assert "a1 is away." in page and "You are away" in page
+    other = client.post(f"/tasks/availability/{a2.id}", data={"away": "true", "csrf_token": csrf()})
+    assert other.status_code == 403  # an agent sets only themselves
+
+    boss = login(desk.boss, test_client=web_app.test_client())
+    role_page = boss.get(f"/workflows/roles/{desk.intake.id}").get_data(as_text=True)
+    assert f'data-user-id="{a1.id}" data-availability="away"' in role_page and "Least open tasks first" in role_page
+    token = csrf_token_from(role_page)
+    back = boss.post(f"/tasks/availability/{a1.id}?role_id={desk.intake.id}", data={"away": "false",
+                                                                                     "csrf_token": token})
+    assert back.headers["Location"].endswith(f"/workflows/roles/{desk.intake.id}")
+    saved = boss.post(f"/workflows/roles/{desk.intake.id}", data={
+        "max_assignments": "1", "description": "", "assignment_mode": "least_open", "max_open_tasks": "0",
+        "user_ids": [str(a.id) for a in desk.agents], "csrf_token": token})
+    assert saved.status_code == 400 and "max_open_tasks" in saved.get_data(as_text=True)

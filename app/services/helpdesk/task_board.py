@@ -7,15 +7,17 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import AssignmentStatus, Task, TaskAssignment, User, Workflow
+from app.models import AssignmentStatus, Task, TaskAssignment, User, Workflow, utcnow
 from app.schemas.helpdesk import BoardQuery
 from app.schemas.parsing import validate_data
-from app.schemas.ticket_tasks import UserStatusIn
+from app.schemas.ticket_tasks import ReassignIn, UserStatusIn
 from app.services.helpdesk import ticket_tasks as svc
+from app.services.helpdesk.round_robin import absences
 from app.services.helpdesk.workflows import workflows_query
 from app.services.orchestration.sla_reports import task_sla_summary
 from app.services.orchestration.task_queries import tasks_query, with_related
 from app.services.orchestration.state_machines import TASK
+from app.services.orchestration.transitions import is_supervisor
 
 COLUMNS = TASK.states
 OPEN_LIMIT, CLOSED_LIMIT = 100, 20  # closed columns show the most recent only
@@ -35,6 +37,8 @@ class TaskBoard:
     highlight: int | None
     actions: dict[str, tuple]  # action → (from state, to state, label): the buttons' labels
     assignment_statuses: list[str]  # what an assignee may set as their own status
+    lead: bool = False  # may reassign anyone's step and set others away
+    my_absence: str = ""  # why the caller takes no new work today ("away", "on leave until …"), or ""
 
 
 def _columns(user: User, view: BoardQuery) -> tuple[dict, dict]:
@@ -57,7 +61,16 @@ def task_board(user: User, view: BoardQuery) -> TaskBoard:
         assignees={t.id: svc.current_assignments(t) for t in tasks}, sla=task_sla_summary([t.id for t in tasks]),
         workflows=list(db.session.execute(workflows_query(user)).scalars()),
         mine=view.mine, kind=view.kind, workflow_id=view.workflow_id, highlight=view.task, actions=svc.ACTIONS,
-        assignment_statuses=[s.value for s in AssignmentStatus])
+        assignment_statuses=[s.value for s in AssignmentStatus], lead=is_supervisor(user),
+        my_absence="".join(absences([user.id], utcnow().date()).get(user.id, ())))
+
+
+def reassign_on_board(user: User, task_id: int, form: dict, view: BoardQuery) -> TaskBoard:
+    """Decline one's own step (or, a lead, hand someone's on) with the reason the button asked for;
+    the board after it."""
+    svc.get_task(user, task_id)
+    svc.reassign(user, task_id, validate_data(ReassignIn, form, "Cannot reassign"))
+    return task_board(user, view)
 
 
 def act_on_task(user: User, task_id: int, action: str, reason: str, view: BoardQuery,
