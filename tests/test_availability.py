@@ -179,3 +179,47 @@ def test_board_declines_with_a_reason_and_agents_set_themselves_away(client, log
         "max_assignments": "1", "description": "", "assignment_mode": "least_open", "max_open_tasks": "0",
         "user_ids": [str(a.id) for a in desk.agents], "csrf_token": token})
     assert saved.status_code == 400 and "max_open_tasks" in saved.get_data(as_text=True)
+
+
+def test_ticket_page_declines_and_reassigns_with_the_reason_in_the_history(client, login, db, desk, web_app):
+    a1, a2, _ = desk.agents
+    update_staff_role(desk.boss, desk.intake.id, StaffRoleChanges(max_assignments=1))
+    outcome = receive_ticket(desk.project_id, payload("TP-1"))  # a1
+    login(a1)
+    page = client.get(f"/tickets/{outcome.ticket_id}").get_data(as_text=True)
+    assert f'data-reassign="{a1.id}"' in page and "to_user_id" not in page  # agents decline; leads choose
+    token = csrf_token_from(page)
+    refused = client.post(f"/tickets/{outcome.ticket_id}/reassign", data={"user_id": a1.id, "reason": "",
+                                                                          "csrf_token": token}, follow_redirects=True)
+    assert "reason" in refused.get_data(as_text=True)
+    done = client.post(f"/tickets/{outcome.ticket_id}/reassign", data={"user_id": a1.id, "reason": "On leave soon",
+                                                                       "csrf_token": token}, follow_redirects=True)
+    html = done.get_data(as_text=True)
+    assert "reassigned." in html and "TaskReassigned" in html and f'data-reassign="{a1.id}"' not in html
+    boss = login(desk.boss, test_client=web_app.test_client())
+    page = boss.get(f"/tickets/{outcome.ticket_id}").get_data(as_text=True)
+    assert f'data-reassign="{a2.id}"' in page and 'name="to_user_id"' in page
+    boss.post(f"/tickets/{outcome.ticket_id}/reassign", data={"user_id": a2.id, "to_user_id": desk.tech.id,
+                                                              "reason": "Hardware", "csrf_token": csrf_token_from(page)})
+    db.session.expire_all()
+    task = db.session.get(Task, outcome.task_id)
+    assert [(a.username, a.status) for a in task.assignments] == [
+        ("a1", "declined"), ("a2", "declined"), ("t1", "assigned")]
+    assert task.assignments[-1].reason == "reassigned to them by boss: Hardware"
+
+
+def test_board_leave_form(client, login, csrf, desk):
+    a1 = desk.agents[0]
+    login(a1)
+    token = csrf()
+    bad = client.post(f"/tasks/availability/{a1.id}/leaves", data={"starts_on": "2030-01-05", "ends_on": "2030-01-01",
+                                                                   "csrf_token": token}, follow_redirects=True)
+    assert "ends on: must be on or after the first day" in bad.get_data(as_text=True)
+    page = client.post(f"/tasks/availability/{a1.id}/leaves", data={"starts_on": "2030-01-01", "ends_on": "2030-01-05",
+                                                                    "note": "holiday", "csrf_token": token},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Leave added" in page and "2030-01-01 – 2030-01-05" in page
+    leave_id = page.split('data-leave-id="')[1].split('"')[0]
+    page = client.post(f"/tasks/leaves/{leave_id}/remove", data={"csrf_token": token},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Leave removed." in page and "data-leave-id" not in page

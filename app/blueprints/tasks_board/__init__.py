@@ -59,3 +59,20 @@ def set_availability(user_id: int):
           + (f"; {change.allocated} waiting ticket(s) assigned" if change.allocated else "") + ".", "success")
     role_id = request.args.get("role_id", type=int)  # set from a role's page: back to it
     return redirect(url_for("workflows.role", role_id=role_id) if role_id else url_for("tasks_board.index"))
+
+
+@bp.post("/availability/<int:user_id>/leaves")
+@login_required
+def add_leave(user_id: int):
+    refusal = availability.add_leave_from_form(current_user, user_id, {k: request.form.get(k) for k in
+                                                                       ("starts_on", "ends_on", "note")})
+    flash(refusal or "Leave added: no new tasks for you those days.", "error" if refusal else "success")
+    return redirect(url_for("tasks_board.index"))
+
+
+@bp.post("/leaves/<int:leave_id>/remove")
+@login_required
+def remove_leave(leave_id: int):
+    availability.remove_leave(current_user, leave_id)
+    flash("Leave removed.", "success")
+    return redirect(url_for("tasks_board.index"))

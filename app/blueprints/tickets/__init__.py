@@ -1,6 +1,6 @@
 """Ticket pages: the queue (filters, search, live refresh, new-ticket form) and one ticket. Parse →
 one service call → render."""
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.blueprints.inputs import form_data, page_query
@@ -45,4 +45,17 @@ def allocate(ticket_id: int):
         flash(f"Task {attempt.task.id} created.", "success")
     else:
         flash(attempt.refusal, "error")
+    return redirect(url_for("tickets.detail", ticket_id=ticket_id))
+
+
+@bp.post("/<int:ticket_id>/reassign")
+@login_required
+def reassign(ticket_id: int):
+    """Decline one's step of the ticket's task, or (a lead) hand someone's on, with a reason."""
+    done = pages.reassign_from_ticket(current_user, ticket_id, {k: request.form.get(k) for k in
+                                                                  ("user_id", "to_user_id", "reason")})
+    if done.task is not None:
+        flash(f"Task {done.task.id}: reassigned.", "success")
+    else:
+        flash(done.refusal, "error")
     return redirect(url_for("tickets.detail", ticket_id=ticket_id))

@@ -12,13 +12,14 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AgentAvailability, AgentLeave, Permission, User, utcnow
 from app.schemas.helpdesk import AvailabilityIn, LeaveIn
+from app.schemas.parsing import validate_data
 from app.services.helpdesk.intake import allocate_waiting
 from app.services.helpdesk.round_robin import absences
 from app.services.helpdesk.ticket_tasks import hand_back_tasks
 from app.services.orchestration.transitions import is_supervisor
 from app.services.platform import audit
 from app.services.platform.access import project_scope
-from app.services.platform.errors import Forbidden, NotFound
+from app.services.platform.errors import Forbidden, NotFound, ValidationFailed
 
 
 @dataclass
@@ -109,3 +110,19 @@ def remove_leave(actor: User, leave_id) -> Availability:
     db.session.commit()
     allocate_waiting(agent.project_ids)
     return _view(actor, agent)
+
+
+def add_leave_from_form(actor: User, user_id, form: dict) -> str | None:
+    """A leave from the board's form (dates as typed): None when added, else what is wrong with it
+    (each field named). Not allowed or not found is raised, whatever was posted."""
+    _agent(actor, user_id, edit=True)
+    try:
+        add_leave(actor, user_id, validate_data(LeaveIn, {k: v for k, v in form.items() if v}, "Cannot add the leave"))
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return exc.message + " — " + "; ".join(f"{k.replace('_', ' ')}: {v[0]}" for k, v in exc.details.items())
+    return None
+
+
+def my_leaves(user: User) -> list[AgentLeave]:
+    return _view(user, user).leaves

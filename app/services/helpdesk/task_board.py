@@ -2,7 +2,7 @@
 clock, the actions the user may take), and the board's actions, each answered with the board."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
@@ -12,6 +12,7 @@ from app.schemas.helpdesk import BoardQuery
 from app.schemas.parsing import validate_data
 from app.schemas.ticket_tasks import ReassignIn, UserStatusIn
 from app.services.helpdesk import ticket_tasks as svc
+from app.services.helpdesk.availability import my_leaves
 from app.services.helpdesk.round_robin import absences
 from app.services.helpdesk.workflows import workflows_query
 from app.services.orchestration.sla_reports import task_sla_summary
@@ -39,6 +40,7 @@ class TaskBoard:
     assignment_statuses: list[str]  # what an assignee may set as their own status
     lead: bool = False  # may reassign anyone's step and set others away
     my_absence: str = ""  # why the caller takes no new work today ("away", "on leave until …"), or ""
+    my_leaves: list = field(default_factory=list)  # the caller's leaves not over yet
 
 
 def _columns(user: User, view: BoardQuery) -> tuple[dict, dict]:
@@ -62,7 +64,8 @@ def task_board(user: User, view: BoardQuery) -> TaskBoard:
         workflows=list(db.session.execute(workflows_query(user)).scalars()),
         mine=view.mine, kind=view.kind, workflow_id=view.workflow_id, highlight=view.task, actions=svc.ACTIONS,
         assignment_statuses=[s.value for s in AssignmentStatus], lead=is_supervisor(user),
-        my_absence="".join(absences([user.id], utcnow().date()).get(user.id, ())))
+        my_absence="".join(absences([user.id], utcnow().date()).get(user.id, ())),
+        my_leaves=my_leaves(user))
 
 
 def reassign_on_board(user: User, task_id: int, form: dict, view: BoardQuery) -> TaskBoard:

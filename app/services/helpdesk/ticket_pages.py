@@ -3,7 +3,7 @@ form, and one ticket with its task and events; and the page actions (submit the 
 allocation). Each function scopes to the acting user's projects and returns plain values."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import select
@@ -17,8 +17,12 @@ from app.services.helpdesk import tickets as svc
 from app.services.helpdesk.intake import Outcome
 from app.schemas.parsing import validate_data
 from app.schemas.tickets import PRIORITIES, QUEUE_STATUSES, TicketIn, TicketQueueFilters
-from app.services.helpdesk.ticket_tasks import create_task_for_ticket
-from app.services.platform.errors import DomainError, ValidationFailed
+from app.schemas.ticket_tasks import ReassignIn
+from app.services.helpdesk.round_robin import OPEN_ASSIGNMENT
+from app.services.helpdesk.ticket_tasks import TERMINAL, create_task_for_ticket, current_assignments, reassign
+from app.services.orchestration.transitions import is_supervisor
+from app.services.platform.errors import Conflict, DomainError, ValidationFailed
+from app.services.platform.users import project_users
 from app.services.platform.paging import page_of
 
 PER_PAGE = 25
@@ -89,6 +93,8 @@ class TicketPage:
     steps: dict[int, WorkflowStep]  # the task's workflow steps by id
     can_allocate: bool
     can_manage_workflows: bool
+    can_reassign: set[int] = field(default_factory=set)  # assignment ids the user may decline or hand on
+    users: list[User] = field(default_factory=list)  # who a lead may hand a step to
 
 
 def ticket_page(user: User, ticket_id: int) -> TicketPage:
@@ -97,8 +103,31 @@ def ticket_page(user: User, ticket_id: int) -> TicketPage:
     events = db.session.execute(select(OutboxEvent).where(OutboxEvent.correlation_id == f"ticket:{ticket.id}")
                                 .order_by(OutboxEvent.created_at)).scalars().all()
     steps = {s.id: s for s in ticket.task.workflow.steps} if ticket.task else {}
-    return TicketPage(ticket, ticket.task, list(events), steps, user.has_permission(Permission.CREATE_TASK),
-                      user.has_permission(Permission.MANAGE_WORKFLOWS))
+    lead = is_supervisor(user)
+    task = ticket.task
+    mine_or_led = {a.id for a in (current_assignments(task) if task and task.status not in TERMINAL else [])
+                   if a.status in OPEN_ASSIGNMENT and (lead or a.user_id == user.id)}
+    return TicketPage(ticket, task, list(events), steps, user.has_permission(Permission.CREATE_TASK),
+                      user.has_permission(Permission.MANAGE_WORKFLOWS), mine_or_led,
+                      project_users(user) if lead and mine_or_led else [])
+
+
+def reassign_from_ticket(user: User, ticket_id: int, form: dict) -> AllocationAttempt:
+    """Decline one's step of the ticket's task, or (a lead) hand someone's on, from the ticket page's
+    form (`user_id`, `to_user_id` — blank: the role picks —, `reason`). Not allowed or not found is
+    raised; a refusal (no reason, nobody on the step) is returned to be shown."""
+    ticket = svc.get_ticket(user, ticket_id)
+    try:
+        if ticket.task is None:
+            raise Conflict(f"Ticket {ticket.external_id} has no task.")
+        data = validate_data(ReassignIn, {k: v for k, v in form.items() if v not in ("", None)}, "Cannot reassign")
+        return AllocationAttempt(task=reassign(user, ticket.task.id, data))
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.status in (401, 403, 404):
+            raise
+        fields = "; ".join(f"{k}: {v[0]}" for k, v in (exc.details or {}).items() if isinstance(v, list))
+        return AllocationAttempt(refusal=exc.message + (f" ({fields})" if fields else ""))
 
 
 @dataclass
