@@ -128,6 +128,8 @@ class BoardQuery(Input):
     kind: TaskKindChoice | None = None
     workflow_id: OptionalId = None
     task: OptionalId = Field(None, description="A task to highlight")
+    sla: Annotated[Choice(("at_risk", "breached")) | None, BeforeValidator(lambda v: v or None)] = Field(
+        None, description="Only open tasks at risk (past a warning threshold) or breached (overdue)")
 
 
 class BoardActionIn(Input):

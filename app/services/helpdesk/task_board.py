@@ -13,9 +13,9 @@ from app.schemas.parsing import validate_data
 from app.schemas.ticket_tasks import ReassignIn, UserStatusIn
 from app.services.helpdesk import ticket_tasks as svc
 from app.services.helpdesk.availability import my_leaves
+from app.services.helpdesk.deadlines import Deadline, at_risk_condition, breached_condition, deadlines
 from app.services.helpdesk.round_robin import absences
 from app.services.helpdesk.workflows import workflows_query
-from app.services.orchestration.sla_reports import task_sla_summary
 from app.services.orchestration.task_queries import tasks_query, with_related
 from app.services.orchestration.state_machines import TASK
 from app.services.orchestration.transitions import is_supervisor
@@ -30,11 +30,12 @@ class TaskBoard:
     totals: dict[str, int]  # status → how many (columns show the first OPEN_LIMIT / CLOSED_LIMIT)
     allowed: dict[int, list[str]]  # task id → the board actions the user may take now
     assignees: dict[int, list[TaskAssignment]]  # task id → its current step's assignments
-    sla: dict[int, dict]  # task id → its SLA clock summary
+    deadlines: dict[int, Deadline]  # task id → what its card says about time (open tasks with a deadline)
     workflows: list[Workflow]
     mine: bool
     kind: str | None  # one kind only (TaskKind), or both
     workflow_id: int | None
+    sla_filter: str | None  # at_risk | breached | None
     highlight: int | None
     actions: dict[str, tuple]  # action → (from state, to state, label): the buttons' labels
     assignment_statuses: list[str]  # what an assignee may set as their own status
@@ -45,8 +46,11 @@ class TaskBoard:
 
 def _columns(user: User, view: BoardQuery) -> tuple[dict, dict]:
     columns, totals = {}, {}
+    now = utcnow()
     for status in COLUMNS:
         stmt = tasks_query(user, status=status, kind=view.kind, workflow_id=view.workflow_id, mine=view.mine)
+        if view.sla:
+            stmt = stmt.where((breached_condition if view.sla == "breached" else at_risk_condition)(now))
         totals[status] = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
         limit = CLOSED_LIMIT if status in TASK.terminal else OPEN_LIMIT
         columns[status] = db.session.execute(with_related(stmt).limit(limit)).scalars().all()
@@ -60,9 +64,9 @@ def task_board(user: User, view: BoardQuery) -> TaskBoard:
     tasks = [t for column in columns.values() for t in column]
     return TaskBoard(
         columns=columns, totals=totals, allowed={t.id: svc.allowed_actions(t, user) for t in tasks},
-        assignees={t.id: svc.current_assignments(t) for t in tasks}, sla=task_sla_summary([t.id for t in tasks]),
+        assignees={t.id: svc.current_assignments(t) for t in tasks}, deadlines=deadlines(tasks),
         workflows=list(db.session.execute(workflows_query(user)).scalars()),
-        mine=view.mine, kind=view.kind, workflow_id=view.workflow_id, highlight=view.task, actions=svc.ACTIONS,
+        mine=view.mine, kind=view.kind, workflow_id=view.workflow_id, sla_filter=view.sla, highlight=view.task, actions=svc.ACTIONS,
         assignment_statuses=[s.value for s in AssignmentStatus], lead=is_supervisor(user),
         my_absence="".join(absences([user.id], utcnow().date()).get(user.id, ())),
         my_leaves=my_leaves(user))
