@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import AssignmentStatus, Task, TaskAssignment, User, Workflow, utcnow
+from app.models import AssignmentStatus, Task, TaskAssignment, TaskStatus, User, Workflow, utcnow
 from app.schemas.helpdesk import BoardQuery
 from app.schemas.parsing import validate_data
 from app.schemas.ticket_tasks import ReassignIn, UserStatusIn
@@ -42,6 +42,8 @@ class TaskBoard:
     lead: bool = False  # may reassign anyone's step and set others away
     my_absence: str = ""  # why the caller takes no new work today ("away", "on leave until …"), or ""
     my_leaves: list = field(default_factory=list)  # the caller's leaves not over yet
+    notice: str = ""  # what the action just done did (a toast)
+    moved_to: str = ""  # the column the acted-on card is in now (narrow screens show that one)
 
 
 def _columns(user: User, view: BoardQuery) -> tuple[dict, dict]:
@@ -76,22 +78,35 @@ def reassign_on_board(user: User, task_id: int, form: dict, view: BoardQuery) ->
     """Decline one's own step (or, a lead, hand someone's on) with the reason the button asked for;
     the board after it."""
     svc.get_task(user, task_id)
-    svc.reassign(user, task_id, validate_data(ReassignIn, form, "Cannot reassign"))
-    return task_board(user, view)
+    task = svc.reassign(user, task_id, validate_data(ReassignIn, form, "Cannot reassign"))
+    taker = [a.username or str(a.user_id) for a in svc.current_assignments(task) if a.status == "assigned"]
+    return _after(user, task, view, f"Task {task.id} handed on" + (f"; on it now: {', '.join(taker)}." if taker
+                                                                     else "; nobody else was free."))
 
 
 def act_on_task(user: User, task_id: int, action: str, reason: str, view: BoardQuery,
                 skip_remaining_steps: bool = False) -> TaskBoard:
-    """Take a board action (start, block, resume, next_step, complete, cancel); the board after it.
+    """Take a board action (start, block, resume, next_step, complete, cancel); the board after it, the
+    card highlighted in its new column and a toast saying what happened.
     `skip_remaining_steps`: Complete's confirmation at an early step (the button asks first)."""
-    svc.perform_action(user, task_id, action, reason, skip_remaining_steps)
-    return task_board(user, view)
+    task = svc.perform_action(user, task_id, action, reason, skip_remaining_steps)
+    if action == "next_step" and task.status != TaskStatus.COMPLETED.value:
+        notice = f"Task {task.id} moved to step '{task.current_step.name}'."
+    else:
+        notice = f"Task {task.id} is now {task.status.replace('_', ' ')}."
+    return _after(user, task, view, notice)
+
+
+def _after(user: User, task: Task, view: BoardQuery, notice: str) -> TaskBoard:
+    board = task_board(user, view.model_copy(update={"task": task.id}))
+    board.notice, board.moved_to = notice, task.status
+    return board
 
 
 def set_my_status(user: User, task_id: int, status: str | None, view: BoardQuery) -> TaskBoard:
     """Set the caller's own status on the task's current step; the board after it. The task is looked up
     before the form is read: another project's task is a 404 whatever was posted."""
     svc.get_task(user, task_id)
-    svc.update_user_status(user, task_id, validate_data(UserStatusIn, {"user_id": user.id, "status": status},
-                                                        "Cannot update your status"))
-    return task_board(user, view)
+    assignment = svc.update_user_status(user, task_id, validate_data(
+        UserStatusIn, {"user_id": user.id, "status": status}, "Cannot update your status"))
+    return _after(user, assignment.task, view, f"Your status on task {task_id} is now {assignment.status.replace('_', ' ')}.")

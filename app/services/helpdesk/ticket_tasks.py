@@ -118,9 +118,24 @@ def perform_action(user: User, task_id, action: str, reason: str = "", skip_rema
     if action == "complete":
         return complete_task(user, task.id, reason, skip_remaining_steps)
     _check_action(user, task, action)
-    transition(user, "task", task.id, ACTIONS[action][1], reason=reason, context={"action": action})
+    result = transition(user, "task", task.id, ACTIONS[action][1], reason=reason, context={"action": action},
+                        commit=False)
+    _follow(user, task, ACTIONS[action][1])
+    finish(result)
     db.session.refresh(task)
     return task
+
+
+# The actor's own status on the step follows what they do to the task, so the card has one status control.
+_OWN_STATUS = {S.IN_PROGRESS.value: AssignmentStatus.IN_PROGRESS.value, S.BLOCKED.value: AssignmentStatus.ON_HOLD.value}
+
+
+def _follow(user: User, task: Task, to_state: str) -> None:
+    """Set the actor's open assignment on the current step to match the task's new state (if they have one)."""
+    own = _OWN_STATUS.get(to_state)
+    mine = next((a for a in current_assignments(task) if a.user_id == user.id and a.status in OPEN_ASSIGNMENT), None)
+    if own and mine is not None and mine.status != own:
+        mine.status, mine.updated_at = own, utcnow()
 
 
 def complete_task(user: User, task_id, reason: str = "", skip_remaining_steps: bool = False) -> Task:
