@@ -316,3 +316,30 @@ class TaskAssignment(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     task: Mapped[Task] = relationship(back_populates="assignments")
+
+
+class CommentVisibility(StrEnum):
+    INTERNAL = "internal"  # a note for the people working it
+    REPLY = "reply"  # a reply to the requester (a `CommentAdded` event carries it out)
+
+
+class Comment(Base):
+    """A comment on a ticket (and its task) or on a work item: an internal note or a reply to the requester."""
+
+    __tablename__ = "comments"
+    __table_args__ = (
+        CheckConstraint("ticket_id IS NOT NULL OR task_id IS NOT NULL", name="on_ticket_or_task"),
+        Index("ix_comments_ticket_created", "ticket_id", "created_at"),
+        Index("ix_comments_task_created", "task_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    visibility: Mapped[str] = mapped_column(String(16), default=CommentVisibility.INTERNAL.value)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author: Mapped[User | None] = relationship()

@@ -59,3 +59,13 @@ def reassign(ticket_id: int):
     else:
         flash(done.refusal, "error")
     return redirect(url_for("tickets.detail", ticket_id=ticket_id))
+
+
+@bp.post("/<int:ticket_id>/comments")
+@login_required
+def comment(ticket_id: int):
+    """An internal note or a reply to the requester, from the ticket page."""
+    refusal = pages.comment_from_ticket_page(current_user, ticket_id, {k: request.form.get(k)
+                                                                       for k in ("body", "visibility")})
+    flash(refusal or "Comment added.", "error" if refusal else "success")
+    return redirect(url_for("tickets.detail", ticket_id=ticket_id) + "#history")

@@ -5,16 +5,17 @@ from flask import Blueprint, jsonify, url_for
 from app.blueprints.api.pagination import paginated, paging
 from app.blueprints.operations import operation
 from app.blueprints.tickets_api.serializers import (
-    availability_json, batch_summary_json, intake_outcome_json, queued_batch_json, ticket_batch_json, ticket_json,
+    availability_json, batch_summary_json, comment_json, intake_outcome_json, queued_batch_json, ticket_batch_json, ticket_json,
 )
 from app.schemas.common import ListOf
 from app.schemas.helpdesk import AvailabilityIn, AvailabilityOut, LeaveIn
+from app.schemas.ticket_tasks import CommentIn, CommentOut, CommentsOut
 from app.schemas.tickets import (
     BatchSummaryOut, BulkQuery, IntakeOutcomeOut, QueuedBatchOut, RoundRobinQuery, TicketBatchIn, TicketBatchOut,
     TicketFilters, TicketIn, TicketOut, UserIds,
 )
 from app.security import api_user
-from app.services.helpdesk import availability, ticket_batches
+from app.services.helpdesk import availability, comments, ticket_batches
 from app.services.helpdesk import tickets as svc
 from app.services.helpdesk.staff_roles import round_robin_user_ids
 from app.services.platform.paging import paginate
@@ -105,3 +106,17 @@ def add_agent_leave(user_id: int, body: LeaveIn):
 def remove_agent_leave(leave_id: int):
     """Remove a leave; the agent's availability after it"""
     return jsonify(availability_json(availability.remove_leave(api_user(), leave_id)))
+
+
+@bp.get("/tickets/<int:ticket_id>/comments/")
+@operation(responses={200: CommentsOut})
+def ticket_comments(ticket_id: int):
+    """The comments on a ticket and its task, oldest first"""
+    return jsonify([comment_json(c) for c in comments.ticket_comments(api_user(), ticket_id)])
+
+
+@bp.post("/tickets/<int:ticket_id>/comments/")
+@operation(body=CommentIn, responses={201: CommentOut})
+def comment_on_ticket(ticket_id: int, body: CommentIn):
+    """Comment on a ticket: an internal note, or a reply to the requester (a CommentAdded event)"""
+    return jsonify(comment_json(comments.comment_on_ticket(api_user(), ticket_id, body))), 201

@@ -124,3 +124,10 @@ def availability_json(view, handed_back: list | None = None, allocated: int | No
                         "note": leave.note} for leave in view.leaves],
             "handed_back": [task_id for task_id, _ in handed_back] if handed_back is not None else None,
             "allocated": allocated}
+
+
+def comment_json(comment) -> dict:
+    return {"id": comment.id, "ticket_id": comment.ticket_id, "task_id": comment.task_id,
+            "author_id": comment.author_id, "author": comment.author.username if comment.author else "",
+            "visibility": comment.visibility, "body": comment.body,
+            "created_at": comment.created_at.isoformat().replace("+00:00", "Z")}

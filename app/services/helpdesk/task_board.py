@@ -13,6 +13,7 @@ from app.schemas.parsing import validate_data
 from app.schemas.ticket_tasks import ReassignIn, UserStatusIn
 from app.services.helpdesk import ticket_tasks as svc
 from app.services.helpdesk.availability import my_leaves
+from app.services.helpdesk.comments import block_reasons
 from app.services.helpdesk.deadlines import Deadline, at_risk_condition, breached_condition, deadlines
 from app.services.helpdesk.round_robin import absences
 from app.services.helpdesk.workflows import workflows_query
@@ -31,6 +32,7 @@ class TaskBoard:
     allowed: dict[int, list[str]]  # task id → the board actions the user may take now
     assignees: dict[int, list[TaskAssignment]]  # task id → its current step's assignments
     deadlines: dict[int, Deadline]  # task id → what its card says about time (open tasks with a deadline)
+    blocked_because: dict[int, str]  # task id → why it is blocked (blocked tasks)
     workflows: list[Workflow]
     mine: bool
     kind: str | None  # one kind only (TaskKind), or both
@@ -67,6 +69,7 @@ def task_board(user: User, view: BoardQuery) -> TaskBoard:
     return TaskBoard(
         columns=columns, totals=totals, allowed={t.id: svc.allowed_actions(t, user) for t in tasks},
         assignees={t.id: svc.current_assignments(t) for t in tasks}, deadlines=deadlines(tasks),
+        blocked_because=block_reasons(tasks),
         workflows=list(db.session.execute(workflows_query(user)).scalars()),
         mine=view.mine, kind=view.kind, workflow_id=view.workflow_id, sla_filter=view.sla, highlight=view.task, actions=svc.ACTIONS,
         assignment_statuses=[s.value for s in AssignmentStatus], lead=is_supervisor(user),

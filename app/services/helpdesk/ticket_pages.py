@@ -17,7 +17,8 @@ from app.services.helpdesk import tickets as svc
 from app.services.helpdesk.intake import Outcome
 from app.schemas.parsing import validate_data
 from app.schemas.tickets import PRIORITIES, QUEUE_STATUSES, TicketIn, TicketQueueFilters
-from app.schemas.ticket_tasks import ReassignIn
+from app.schemas.ticket_tasks import CommentIn, ReassignIn
+from app.services.helpdesk.comments import Moment, block_reason, comment_on_ticket, ticket_timeline
 from app.services.helpdesk.round_robin import OPEN_ASSIGNMENT
 from app.services.helpdesk.ticket_tasks import TERMINAL, create_task_for_ticket, current_assignments, reassign
 from app.services.orchestration.transitions import is_supervisor
@@ -95,6 +96,9 @@ class TicketPage:
     can_manage_workflows: bool
     can_reassign: set[int] = field(default_factory=set)  # assignment ids the user may decline or hand on
     users: list[User] = field(default_factory=list)  # who a lead may hand a step to
+    timeline: list[Moment] = field(default_factory=list)  # the ticket's history, oldest first
+    block_reason: str = ""  # why its task is blocked, when it is
+    can_comment: bool = False
 
 
 def ticket_page(user: User, ticket_id: int) -> TicketPage:
@@ -109,7 +113,21 @@ def ticket_page(user: User, ticket_id: int) -> TicketPage:
                    if a.status in OPEN_ASSIGNMENT and (lead or a.user_id == user.id)}
     return TicketPage(ticket, task, list(events), steps, user.has_permission(Permission.CREATE_TASK),
                       user.has_permission(Permission.MANAGE_WORKFLOWS), mine_or_led,
-                      project_users(user) if lead and mine_or_led else [])
+                      project_users(user) if lead and mine_or_led else [], ticket_timeline(ticket), block_reason(task),
+                      user.has_permission(Permission.UPDATE_TASK))
+
+
+def comment_from_ticket_page(user: User, ticket_id: int, form: dict) -> str | None:
+    """A comment from the ticket page's form: None when added, else what is wrong with it. Not allowed
+    or not found is raised, whatever was posted."""
+    svc.get_ticket(user, ticket_id)
+    try:
+        comment_on_ticket(user, ticket_id, validate_data(CommentIn, {k: v for k, v in form.items() if v},
+                                                         "Cannot add the comment"))
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return exc.message + " — " + "; ".join(f"{k}: {v[0]}" for k, v in exc.details.items())
+    return None
 
 
 def reassign_from_ticket(user: User, ticket_id: int, form: dict) -> AllocationAttempt:

@@ -173,6 +173,19 @@ class ActionPlanStatusChanged(Payload):
     reason: str = Field(description="Why (may be empty)", examples=[""])
 
 
+class CommentAdded(Payload):
+    comment_id: int = _id("comment")
+    project_id: int = _id("project")
+    ticket_id: int | None = Field(description="The ticket it is on (null: a work item's)")
+    external_id: str | None = Field(description="The ticket's id in the system it came from", examples=["TCK-1042"])
+    task_id: int | None = Field(description="The task it is on (null: a ticket without a task yet)")
+    author_id: int = Field(description="Who wrote it")
+    visibility: Literal["internal", "reply"] = Field(description="internal: a note for the people working it; "
+                                                                 "reply: to be sent to the requester")
+    requester: str = Field(description="The ticket's requester (empty for a work item)", examples=["Ama Owusu"])
+    body: str = Field(description="The text", examples=["The new battery arrives tomorrow."])
+
+
 class AlertRaised(Payload):
     alert_id: int = _id("alert")
     project_id: int | None = Field(description="Its project (null: an event without one)")
@@ -209,6 +222,8 @@ EVENTS: dict[str, EventType] = {e.name: e for e in (
     EventType("ActionPlanCreated", "action_plan", ActionPlanCreated, "An action plan was created (draft)."),
     EventType("ActionPlanStatusChanged", "action_plan", ActionPlanStatusChanged,
               "An action plan moved from one state to another."),
+    EventType("CommentAdded", "comment", CommentAdded, "Someone commented on a ticket or task: an internal note, "
+              "or a reply for the requester (send it with a webhook)."),
     EventType("AlertRaised", "alert", AlertRaised, "An alert was raised by a rule or the system."),
 )}
 EVENT_TYPES = tuple(EVENTS)
