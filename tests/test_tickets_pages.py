@@ -34,6 +34,16 @@ def test_new_ticket_form_creates_and_allocates_or_names_bad_fields(client, login
     assert bad.status_code == 400
     for field in ("subject", "category", "priority"):
         assert f'id="{field}-error"' in html
+    for field in ("category", "priority"):  # each error sits under its own field
+        box = html.split(f'name="{field}"')[1].split('<div class="field">')[0]
+        assert f'id="{field}-error"' in box, field
+    assert '<select name="department" required>' in html and '<option value="IT" selected>' in html
+    forged = client.post("/tickets/", data={"csrf_token": token, "subject": "Leak", "department": "Plumbing",
+                                            "category": "Hardware", "sub_category": "Printer2", "priority": "low"})
+    html = forged.get_data(as_text=True)
+    assert forged.status_code == 400
+    assert "choose one of the departments in the list" in html.split('name="department"')[1].split('<div class="field">')[0]
+    assert "is not a sub-category of Hardware" in html
     done = client.post("/tickets/", data={"csrf_token": token, "subject": "Keyboard dead", "department": "IT",
                                           "category": "Hardware", "sub_category": "Laptop", "priority": "low"},
                        follow_redirects=True)

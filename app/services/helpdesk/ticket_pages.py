@@ -22,7 +22,7 @@ from app.services.helpdesk.comments import Moment, block_reason, comment_on_tick
 from app.services.helpdesk.round_robin import OPEN_ASSIGNMENT
 from app.services.helpdesk.ticket_tasks import TERMINAL, create_task_for_ticket, current_assignments, reassign
 from app.services.orchestration.transitions import is_supervisor
-from app.services.platform.errors import Conflict, DomainError, ValidationFailed
+from app.services.platform.errors import Conflict, DomainError, FieldErrors, ValidationFailed
 from app.services.platform.users import project_users
 from app.services.platform.paging import page_of
 
@@ -47,6 +47,7 @@ class TicketQueue:
     categories: list[Category]
     projects: list[Project]
     form_open: bool = False
+    can_manage_catalog: bool = False
 
 
 def ticket_queue(user: User, filters: TicketQueueFilters, form: dict | None = None,
@@ -65,7 +66,8 @@ def ticket_queue(user: User, filters: TicketQueueFilters, form: dict | None = No
         can_create=user.has_permission(Permission.CREATE_TASK),
         departments=list(db.session.execute(catalog.departments_query(user)).scalars()),
         categories=list(db.session.execute(catalog.categories_query(user)).scalars()),
-        projects=list(user.projects), form_open=bool(errors))
+        projects=list(user.projects), form_open=bool(errors),
+        can_manage_catalog=user.has_permission(Permission.MANAGE_WORKFLOWS))
 
 
 @dataclass
@@ -80,10 +82,29 @@ def submit_ticket_form(user: User, form: dict, filters: TicketQueueFilters) -> S
     """Receive a ticket from the queue page's form (processed now: matched, allocated); on bad input,
     nothing is stored and the queue comes back with every error named."""
     try:
-        return SubmittedTicket(outcome=svc.submit_ticket(user, validate_data(TicketIn, form, "Invalid ticket")))
+        ticket = validate_data(TicketIn, form, "Invalid ticket")
+        _from_the_lists(user, ticket)
+        return SubmittedTicket(outcome=svc.submit_ticket(user, ticket))
     except ValidationFailed as exc:
         db.session.rollback()
         return SubmittedTicket(queue=ticket_queue(user, filters, form, exc.details))
+
+
+def _from_the_lists(user: User, ticket: TicketIn) -> None:
+    """The form offers the departments and categories managed on the workflow pages: a value not among
+    them (an old page, a forged post) is refused under its field. The API takes free text instead."""
+    departments = {d.name for d in db.session.execute(catalog.departments_query(user)).scalars()}
+    categories = list(db.session.execute(catalog.categories_query(user)).scalars())
+    tops = {c.name: c.id for c in categories if c.parent_id is None}
+    errors = FieldErrors()
+    if ticket.department not in departments:
+        errors.add("department", "choose one of the departments in the list")
+    if ticket.category not in tops:
+        errors.add("category", "choose one of the categories in the list")
+    elif ticket.sub_category and ticket.sub_category not in {c.name for c in categories
+                                                              if c.parent_id == tops[ticket.category]}:
+        errors.add("sub_category", f"is not a sub-category of {ticket.category}")
+    errors.raise_if_any("Invalid ticket")
 
 
 @dataclass
