@@ -18,9 +18,9 @@ def test_ticket_form_queue_and_board(page, live_server, desk):  # noqa: F811
 
     page.click("details.new-ticket > summary")
     page.fill("input[name=subject]", "Projector in room 4 is dead")
-    page.fill("input[name=department]", "IT")
-    page.fill("input[name=category]", "Hardware")
-    page.fill("input[name=sub_category]", "Laptop")
+    page.select_option("select[name=department]", "IT")  # chosen from the lists the workflow pages manage
+    page.select_option("select[name=category]", "Hardware")
+    page.select_option("select[name=sub_category]", "Laptop")
     page.select_option("select[name=priority]", "critical")
     page.click("text=Receive ticket")
     page.wait_for_selector("#toasts >> text=assigned to a1, a2, a3")

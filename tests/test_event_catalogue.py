@@ -50,6 +50,10 @@ def test_every_flow_writes_events_that_follow_the_catalogue(client, db, desk, ap
     task_id = ticket["task_id"]
     extra = make_user("agent", username="extra")
     assert client.post(f"{TASKS}/{task_id}/assign_user/", json={"userID": extra.id}, headers=boss).status_code == 200
+    assert client.post(f"{TASKS}/{task_id}/comments/", json={"body": "On it", "visibility": "reply"},
+                       headers=api_token(a1)).status_code == 201
+    assert client.post(f"{TASKS}/{task_id}/reassign/", json={"reason": "Not my area"},
+                       headers=api_token(a2)).status_code == 200
     assert client.post(f"{TASKS}/{task_id}/update_user_status/", json={"user_id": a1.id, "status": "in_progress"},
                        headers=api_token(a1)).status_code == 200
     for who in (a1, desk.tech, a1):  # Triage → Repair → Check → completed (the workflow notifies)

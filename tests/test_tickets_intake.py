@@ -233,3 +233,9 @@ def test_a_ticket_is_read_strictly_and_in_the_seed_spellings(client, db, desk, a
 def test_steps_are_taken_in_order(app, db, desk):
     step = db.session.execute(select(WorkflowStep).where(WorkflowStep.name == "Triage")).scalar_one()
     assert receive_ticket(desk.project_id, payload("O-1")).users[0]["role"] == step.role.name
+
+
+def test_the_api_takes_free_text_matched_case_insensitively(client, desk, api_token):
+    sent = client.post("/api/tickets/", json=payload("CI-1", department="it", category="HARDWARE", sub_category="laptop"),
+                       headers=api_token(desk.boss))
+    assert sent.status_code == 201 and sent.json["allocation_status"] == "allocated"

@@ -34,6 +34,16 @@ def test_new_ticket_form_creates_and_allocates_or_names_bad_fields(client, login
     assert bad.status_code == 400
     for field in ("subject", "category", "priority"):
         assert f'id="{field}-error"' in html
+    for field in ("category", "priority"):  # each error sits under its own field
+        box = html.split(f'name="{field}"')[1].split('<div class="field">')[0]
+        assert f'id="{field}-error"' in box, field
+    assert '<select name="department" required>' in html and '<option value="IT" selected>' in html
+    forged = client.post("/tickets/", data={"csrf_token": token, "subject": "Leak", "department": "Plumbing",
+                                            "category": "Hardware", "sub_category": "Printer2", "priority": "low"})
+    html = forged.get_data(as_text=True)
+    assert forged.status_code == 400
+    assert "choose one of the departments in the list" in html.split('name="department"')[1].split('<div class="field">')[0]
+    assert "is not a sub-category of Hardware" in html
     done = client.post("/tickets/", data={"csrf_token": token, "subject": "Keyboard dead", "department": "IT",
                                           "category": "Hardware", "sub_category": "Laptop", "priority": "low"},
                        follow_redirects=True)
@@ -72,9 +82,10 @@ def test_task_board_columns_actions_and_my_status(client, login, csrf, desk, web
     assert moved.status_code == 200 and "<h1>" not in body
     column = body.split('data-column="in_progress"')[1].split('data-column="blocked"')[0]
     assert card in column
-    body = client.post(f"/tasks/{outcome.task_id}/my-status", data={"status": "in_progress"},
-                       headers=headers).get_data(as_text=True)
-    assert 'aria-label="My status on task' in body
+    assert "Task %d is now in progress." % outcome.task_id in body  # the toast (out of band)
+    assert 'hx-swap-oob="beforeend:#toasts"' in body and 'data-moved="in_progress"' in body
+    own = body.split(card)[1].split("</article>")[0].split(f'data-user-id="{desk.agents[0].id}"')[1].split("</li>")[0]
+    assert "in progress" in own and "<select" not in own  # one status control: my status follows the task
     refused = client.post(f"/tasks/{outcome.task_id}/actions/resume", headers=headers)
     assert refused.status_code == 400 and refused.headers["HX-Retarget"] == "#toasts"
     mine = client.get("/tasks/?mine=1", headers=HX).get_data(as_text=True)

@@ -3,18 +3,21 @@ reads a row by id in its path answers a user of another project 404 — a row of
 indistinguishable from a row that does not exist (not 200, not 403)."""
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import select
 
 from app.extensions import csrf
 from app.models import Alert, Task, WebhookDelivery
 from app.schemas.automation import EndpointIn, RuleIn
+from app.schemas.helpdesk import LeaveIn
 from app.schemas.parsing import validate_data
 from app.schemas.sla import SlaConfigIn
 from app.schemas.tickets import TicketBatchIn, TicketIn
 from app.schemas.workflow import ActionPlanIn
 from app.schemas.processing import Dhis2ConnectionIn, ScheduleIn
-from app.services.helpdesk import ticket_batches, tickets
+from app.services.helpdesk import availability, ticket_batches, tickets
 from app.services.orchestration import automation_rules, sla_configs, webhooks, work_items
 from app.services.processing import schedules
 from app.services.processing.jobs import enqueue_job
@@ -120,6 +123,7 @@ def rows(app, db, country, planning, desk, run_worker):
     run_worker()  # the job succeeds: its results are there for its owner
     dhis2.save_connection(coordinator, Dhis2ConnectionIn(name="HMIS", url="https://dhis2.example.org", username="u",
                                                          password="secret-1"))
+    leave = availability.add_leave(boss, desk.agents[0].id, LeaveIn(starts_on=date(2030, 1, 1), ends_on=date(2030, 1, 2)))
     by_name = {
         "planning_id": (planning.id, coordinator), "org_unit_id": (country.country.id, coordinator),
         "type_id": (country.types["REGION"].id, coordinator), "team_id": (country.root_team.id, coordinator),
@@ -129,6 +133,7 @@ def rows(app, db, country, planning, desk, run_worker):
         "delivery_id": (delivery.id, boss), "alert_id": (alert.id, boss), "workflow_id": (desk.workflow.id, boss),
         "step_id": (desk.workflow.steps[0].id, boss), "role_id": (desk.intake.id, boss),
         "name": ("payload-preview.json", coordinator), "action": ("start", boss),
+        "user_id": (desk.agents[0].id, boss), "leave_id": (leave.id, boss),
     }
     by_endpoint = {("tickets_api.batch", "job_id"): (batch, boss)}
     return by_name, by_endpoint

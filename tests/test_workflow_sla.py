@@ -62,8 +62,9 @@ def test_board_shows_orchestration_tasks_with_their_sla(client, db, make_user, a
     login(coord)
     html = client.get("/tasks/").get_data(as_text=True)
     card = html.split(f'data-task-id="{task["id"]}"')[1].split("</article>")[0]
-    assert "Trace contacts" in card and "intake · surveillance" in card and "SLA 0%" in card
+    assert "Trace contacts" in card and "intake · surveillance" in card
+    assert 'data-deadline="ok"' in card and " left</span>" in card and "SLA resolution: 0% of the time used" in card
     blocked = client.post(f"/tasks/{task['id']}/actions/block",
                           headers={"HX-Request": "true", "X-CSRFToken": csrf(), "HX-Prompt": "No transport"})
     card = blocked.get_data(as_text=True).split(f'data-task-id="{task["id"]}"')[1].split("</article>")[0]
-    assert 'data-status="blocked"' in card and "SLA paused" in card
+    assert 'data-status="blocked"' in card and 'data-deadline="paused"' in card and ">paused, " in card

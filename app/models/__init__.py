@@ -9,9 +9,9 @@ from app.models.users import (  # noqa: F401
 )
 from app.models.planning import Assignment, AuditLog, Form, Planning, planning_forms  # noqa: F401
 from app.models.tickets import (  # noqa: F401
-    PRIORITY_ALIASES, AllocationStatus, AssignmentStatus, Category, Department, EndLogic, Priority, RoundRobinState,
-    StaffRole, Task, TaskAssignment, TaskKind, TaskStatus, Ticket, Workflow, WorkflowStatus, WorkflowStep,
-    user_staff_roles,
+    PRIORITY_ALIASES, AgentAvailability, AgentLeave, AllocationStatus, AssignmentMode, AssignmentStatus, Category,
+    Comment, CommentVisibility, Department, EndLogic, Priority, RoundRobinState, StaffRole, Task, TaskAssignment,
+    TaskKind, TaskStatus, Ticket, Workflow, WorkflowStatus, WorkflowStep, user_staff_roles,
 )
 from app.models.outbox import OutboxEvent, OutboxStatus  # noqa: F401
 from app.models.openhexa import OpenHexaConfig  # noqa: E402,F401

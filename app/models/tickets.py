@@ -6,11 +6,11 @@ permission roles (admin / coordinator / agent) of `app.models.users`.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
-    Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint,
+    Boolean, CheckConstraint, Column, Date, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -37,6 +37,9 @@ class AllocationStatus(StrEnum):
     NO_WORKFLOW = "no_workflow"
     NO_STEPS = "no_steps"
     NO_USERS_FOR_ROLE = "no_users_for_role"
+    # The role has active users but none can take it now (away, on leave or at the role's cap): the
+    # ticket waits in the unassigned queue and is allocated when someone becomes available.
+    UNASSIGNED = "unassigned"
     ROLE_SOURCE_UNREACHABLE = "role_source_unreachable"
     INVALID_DATA = "invalid_data"
     NOT_FOUND = "not_found"
@@ -112,8 +115,16 @@ user_staff_roles = Table(
 )
 
 
+class AssignmentMode(StrEnum):
+    """How a staff role's users are picked: the exact rotation, or the fewest open tasks first."""
+
+    ROUND_ROBIN = "round_robin"
+    LEAST_OPEN = "least_open"
+
+
 class StaffRole(Base):
-    """Who works a workflow step. `max_assignments` users are put on each task, round-robin."""
+    """Who works a workflow step. `max_assignments` users are put on each task, picked by
+    `assignment_mode`; nobody is given more than `max_open_tasks` open tasks (no cap when null)."""
 
     __tablename__ = "staff_roles"
     __table_args__ = (UniqueConstraint("project_id", "name"),)
@@ -123,9 +134,39 @@ class StaffRole(Base):
     name: Mapped[str] = mapped_column(String(120))
     description: Mapped[str] = mapped_column(String(500), default="")
     max_assignments: Mapped[int] = mapped_column(Integer, default=3)
+    assignment_mode: Mapped[str] = mapped_column(String(16), default=AssignmentMode.ROUND_ROBIN.value,
+                                                 server_default=AssignmentMode.ROUND_ROBIN.value)
+    max_open_tasks: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     users: Mapped[list[User]] = relationship(secondary=user_staff_roles, lazy="selectin", order_by=User.id)
+
+
+class AgentAvailability(Base):
+    """Whether an agent takes new work: `away` until they (or a lead) say otherwise. No row: available."""
+
+    __tablename__ = "agent_availability"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    away: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AgentLeave(Base):
+    """A date range (inclusive, UTC dates) an agent is away for: no new work those days."""
+
+    __tablename__ = "agent_leaves"
+    __table_args__ = (CheckConstraint("ends_on >= starts_on", name="leave_ends_after_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class RoundRobinState(Base):
@@ -280,3 +321,30 @@ class TaskAssignment(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     task: Mapped[Task] = relationship(back_populates="assignments")
+
+
+class CommentVisibility(StrEnum):
+    INTERNAL = "internal"  # a note for the people working it
+    REPLY = "reply"  # a reply to the requester (a `CommentAdded` event carries it out)
+
+
+class Comment(Base):
+    """A comment on a ticket (and its task) or on a work item: an internal note or a reply to the requester."""
+
+    __tablename__ = "comments"
+    __table_args__ = (
+        CheckConstraint("ticket_id IS NOT NULL OR task_id IS NOT NULL", name="on_ticket_or_task"),
+        Index("ix_comments_ticket_created", "ticket_id", "created_at"),
+        Index("ix_comments_task_created", "task_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    visibility: Mapped[str] = mapped_column(String(16), default=CommentVisibility.INTERNAL.value)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author: Mapped[User | None] = relationship()

@@ -3,12 +3,13 @@ steps, and the page actions on them (move a step, publish, deploy). Each model i
 posts; the services take them."""
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from app.models import EndLogic
+from app.models import AssignmentMode, EndLogic
 from app.schemas.common import TaskKindChoice
 from app.schemas.parsing import Input, Unchanged
 from app.schemas.types import Choice, Id, OptionalId, Text
@@ -49,14 +50,22 @@ class CategoryIn(Input):
     project_id: OptionalId = Field(None, description="Needed when you belong to several projects")
 
 
+OpenCap = Annotated[Annotated[int, Field(ge=1, le=10_000)] | None, BeforeValidator(lambda v: None if v == "" else v),
+                    Field(description="Most open tasks one user may hold (null: no cap)")]
+Mode = Choice(m.value for m in AssignmentMode)
+
+
 class StaffRoleChanges(Input):
     """A change to a staff role (its page's form): the fields given change."""
 
     description: Description = Unchanged()
     max_assignments: PerTask | SkipJsonSchema[None] = Unchanged()
     user_ids: Members | SkipJsonSchema[None] = Unchanged()
+    assignment_mode: Mode | SkipJsonSchema[None] = Unchanged(
+        description="round_robin (the exact rotation) or least_open (fewest open tasks first)")
+    max_open_tasks: OpenCap = Unchanged()
 
-    _not_cleared = field_validator("max_assignments", "user_ids")(_required)
+    _not_cleared = field_validator("max_assignments", "user_ids", "assignment_mode")(_required)
 
 
 class StaffRoleIn(StaffRoleChanges):
@@ -65,6 +74,8 @@ class StaffRoleIn(StaffRoleChanges):
     description: Description = ""
     max_assignments: PerTask = 3
     user_ids: Members = Field(default_factory=list)
+    assignment_mode: Mode = AssignmentMode.ROUND_ROBIN.value
+    max_open_tasks: OpenCap = None
 
 
 class WorkflowChanges(Input):
@@ -117,6 +128,8 @@ class BoardQuery(Input):
     kind: TaskKindChoice | None = None
     workflow_id: OptionalId = None
     task: OptionalId = Field(None, description="A task to highlight")
+    sla: Annotated[Choice(("at_risk", "breached")) | None, BeforeValidator(lambda v: v or None)] = Field(
+        None, description="Only open tasks at risk (past a warning threshold) or breached (overdue)")
 
 
 class BoardActionIn(Input):
@@ -124,3 +137,49 @@ class BoardActionIn(Input):
     confirms skipping the workflow's remaining steps."""
 
     skip_remaining_steps: bool = False
+
+
+class AvailabilityIn(Input):
+    """An agent's availability: away takes them out of assignment until they are back."""
+
+    away: bool
+    note: Text(200) = Field("", description="Shown to leads, e.g. 'at the district office'")
+    hand_back: bool = Field(False, description="Going away: hand my open ticket tasks back, each to whoever the "
+                                               "step's role picks")
+
+
+class LeaveIn(Input):
+    """A leave: the agent takes no new work from `starts_on` to `ends_on` (both included)."""
+
+    starts_on: date
+    ends_on: date
+    note: Text(200) = ""
+
+    @field_validator("ends_on")
+    @classmethod
+    def _after_start(cls, value: date, info: ValidationInfo) -> date:
+        start = info.data.get("starts_on")
+        if start is not None and value < start:
+            raise ValueError("must be on or after the first day")
+        return value
+
+
+class LeaveOut(BaseModel):
+    id: int
+    starts_on: date
+    ends_on: date
+    note: str
+
+
+class AvailabilityOut(BaseModel):
+    """An agent's availability: `available` is whether assignment may pick them today."""
+
+    user_id: int
+    username: str
+    away: bool
+    note: str
+    available: bool
+    absent_today: str = Field(description="Why not available today (away, on leave until …); empty when available")
+    leaves: list[LeaveOut] = Field(description="Leaves not over yet, soonest first")
+    handed_back: list[int] | None = Field(None, description="Going away with hand_back: the tasks handed back")
+    allocated: int | None = Field(None, description="Coming back: tickets of the unassigned queue that got a task")

@@ -79,6 +79,38 @@ class UserStatusIn(AliasedInput):
     status: AssignmentStatusChoice
 
 
+class ReassignIn(Input):
+    """Leave a ticket task's current step: decline your own assignment, or (a lead) move someone's to
+    another user. Without `to_user_id` the step's role picks who takes over (its mode, who is free)."""
+
+    user_id: OptionalId = Field(None, description="The assignee leaving the step (default: you, declining)")
+    to_user_id: OptionalId = Field(None, description="Who takes over (leads only; default: the role picks)")
+    reason: Text(500, min_length=1) = Field(description="Why; kept in the task's history")
+
+
+class CommentIn(Input):
+    """A comment on a ticket or task: an internal note (default) or a reply to the requester."""
+
+    body: Text(5000, min_length=1)
+    visibility: Choice(("internal", "reply")) = Field("internal", description="internal: a note for the people "
+                                                      "working it; reply: for the requester (a CommentAdded event)")
+
+
+class CommentOut(BaseModel):
+    id: int
+    ticket_id: int | None
+    task_id: int | None
+    author_id: int | None
+    author: str
+    visibility: str
+    body: str
+    created_at: str
+
+
+class CommentsOut(RootModel[list[CommentOut]]):
+    """Comments, oldest first."""
+
+
 class ActionIn(Input):
     """The optional body of a task action."""
 

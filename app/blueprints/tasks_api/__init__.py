@@ -5,13 +5,17 @@ from flask import Blueprint, jsonify
 
 from app.blueprints.api.pagination import paginated, paging
 from app.blueprints.operations import operation
-from app.blueprints.tickets_api.serializers import assignees_by_status_json, task_json, ticket_task_action_json
+from app.blueprints.tickets_api.serializers import (
+    assignees_by_status_json, comment_json, task_json, ticket_task_action_json,
+)
 from app.schemas.common import ListOf
 from app.schemas.ticket_tasks import (
-    ActionIn, AssigneesByStatus, AssigneeStatusQuery, AssignUserIn, CompleteIn, StatisticsQuery, TicketApiTaskOut, TicketRef, TicketTaskAction, TicketTaskFilters,
+    ActionIn, AssigneesByStatus, AssigneeStatusQuery, AssignUserIn, CommentIn, CommentOut, CommentsOut, CompleteIn,
+    ReassignIn, StatisticsQuery, TicketApiTaskOut, TicketRef, TicketTaskAction, TicketTaskFilters,
     UserStatusIn, WorkflowStatistics,
 )
 from app.security import api_user
+from app.services.helpdesk import comments
 from app.services.helpdesk import ticket_tasks as svc
 from app.services.platform.paging import paginate
 
@@ -99,3 +103,25 @@ def action(task_id: int, action: str, body: ActionIn):
 def workflow_statistics(query: StatisticsQuery):
     """Task counts by status for each workflow, and ticket allocation counts"""
     return jsonify(svc.workflow_statistics(api_user(), query.project_id))
+
+
+@bp.post("/<int:task_id>/reassign/")
+@operation(body=ReassignIn, responses={200: TicketTaskAction, 409: None, 503: None})
+def reassign(task_id: int, body: ReassignIn):
+    """Leave the current step with a reason: decline your own assignment, or (leads) move someone's to
+    `to_user_id`; otherwise the step's role picks who takes over"""
+    return _ok(svc.reassign(api_user(), task_id, body), "Reassigned")
+
+
+@bp.get("/<int:task_id>/comments/")
+@operation(responses={200: CommentsOut})
+def task_comments(task_id: int):
+    """The comments on a task (and on its ticket), oldest first"""
+    return jsonify([comment_json(c) for c in comments.task_comments(api_user(), task_id)])
+
+
+@bp.post("/<int:task_id>/comments/")
+@operation(body=CommentIn, responses={201: CommentOut})
+def comment_on_task(task_id: int, body: CommentIn):
+    """Comment on a task: an internal note, or a reply to its ticket's requester"""
+    return jsonify(comment_json(comments.comment_on_task(api_user(), task_id, body))), 201

@@ -1,6 +1,6 @@
 """Ticket pages: the queue (filters, search, live refresh, new-ticket form) and one ticket. Parse →
 one service call → render."""
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.blueprints.inputs import form_data, page_query
@@ -46,3 +46,26 @@ def allocate(ticket_id: int):
     else:
         flash(attempt.refusal, "error")
     return redirect(url_for("tickets.detail", ticket_id=ticket_id))
+
+
+@bp.post("/<int:ticket_id>/reassign")
+@login_required
+def reassign(ticket_id: int):
+    """Decline one's step of the ticket's task, or (a lead) hand someone's on, with a reason."""
+    done = pages.reassign_from_ticket(current_user, ticket_id, {k: request.form.get(k) for k in
+                                                                  ("user_id", "to_user_id", "reason")})
+    if done.task is not None:
+        flash(f"Task {done.task.id}: reassigned.", "success")
+    else:
+        flash(done.refusal, "error")
+    return redirect(url_for("tickets.detail", ticket_id=ticket_id))
+
+
+@bp.post("/<int:ticket_id>/comments")
+@login_required
+def comment(ticket_id: int):
+    """An internal note or a reply to the requester, from the ticket page."""
+    refusal = pages.comment_from_ticket_page(current_user, ticket_id, {k: request.form.get(k)
+                                                                       for k in ("body", "visibility")})
+    flash(refusal or "Comment added.", "error" if refusal else "success")
+    return redirect(url_for("tickets.detail", ticket_id=ticket_id) + "#history")

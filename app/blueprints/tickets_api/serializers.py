@@ -135,3 +135,20 @@ def ticket_batch_json(batch: TicketBatch, batch_url: str, job_url: str) -> dict:
                          "Tickets received before that are stored; sending the batch again is safe (tickets are "
                          "matched by their external id and never get a second task).")
     return body
+
+
+def availability_json(view, handed_back: list | None = None, allocated: int | None = None) -> dict:
+    """An agent's availability (`availability.Availability`), and what a change did."""
+    return {"user_id": view.user.id, "username": view.user.username, "away": view.away, "note": view.note,
+            "available": not view.absent_today, "absent_today": view.absent_today,
+            "leaves": [{"id": leave.id, "starts_on": leave.starts_on.isoformat(), "ends_on": leave.ends_on.isoformat(),
+                        "note": leave.note} for leave in view.leaves],
+            "handed_back": [task_id for task_id, _ in handed_back] if handed_back is not None else None,
+            "allocated": allocated}
+
+
+def comment_json(comment) -> dict:
+    return {"id": comment.id, "ticket_id": comment.ticket_id, "task_id": comment.task_id,
+            "author_id": comment.author_id, "author": comment.author.username if comment.author else "",
+            "visibility": comment.visibility, "body": comment.body,
+            "created_at": comment.created_at.isoformat().replace("+00:00", "Z")}

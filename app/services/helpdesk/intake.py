@@ -38,7 +38,8 @@ from app.services.helpdesk.matching import Route, match, matching_index
 from app.services.platform.events import task_created_payload
 from app.services.platform.outbox import event_values
 from app.services.helpdesk.round_robin import (
-    RoleSourceUnreachable, Staffing, lock_states, next_assignees, role_staffing, save_states,
+    RoleSourceUnreachable, Staffing, lock_states, next_assignees, nobody_free, role_staffing, save_states,
+    with_availability,
 )
 
 MAX_ALLOCATION_ATTEMPTS = 8
@@ -252,11 +253,18 @@ def _write_batch(project_id: int, latest: dict, routes: dict, members: dict) -> 
     existing = [ext for ext in sorted(latest) if ext not in inserted]
     if existing:
         outcomes += _update_existing(project_id, existing, latest, plans, to_allocate, now)
-    allocated = _allocate(project_id, to_allocate, members, now)
+    allocated, waiting = _allocate(project_id, to_allocate, members, now)
     for outcome in outcomes:
-        if outcome.ticket_id in allocated:
-            outcome.task_id, outcome.users = allocated[outcome.ticket_id]
+        _allocated(outcome, allocated, waiting)
     return outcomes
+
+
+def _allocated(outcome: Outcome, allocated: dict, waiting: dict) -> None:
+    """Fill in an outcome from `_allocate`'s answer: its task and users, or why it waits."""
+    if outcome.ticket_id in allocated:
+        outcome.task_id, outcome.users = allocated[outcome.ticket_id]
+    elif outcome.ticket_id in waiting:
+        outcome.allocation_status, outcome.message = AS.UNASSIGNED.value, waiting[outcome.ticket_id]
 
 
 def _update_existing(project_id: int, existing: list[str], latest: dict, plans: dict, to_allocate: list,
@@ -305,18 +313,25 @@ def _update_by_id(table, rows: list[dict], key: str) -> None:
 
 
 def _allocate(project_id: int, items: list[tuple[int, str, dict, Route]], staffing: dict[int, Staffing],
-              now) -> dict[int, tuple[int, list[dict]]]:
-    """Create a task on each ticket's first step, staffed round-robin, with its TaskCreated event and
-    its SLA clocks (`sla.clock_rows`; the configs are read in this transaction). Items are (ticket id,
-    external id, ticket values, route); returns {ticket id: (task id, users)}."""
+              now) -> tuple[dict[int, tuple[int, list[dict]]], dict[int, str]]:
+    """Create a task on each ticket's first step, staffed by its role's mode (round-robin or least
+    open tasks, skipping who is away, on leave or at the cap), with its TaskCreated event and its SLA
+    clocks (`sla.clock_rows`; the configs are read in this transaction). Items are (ticket id,
+    external id, ticket values, route). A ticket nobody can take now is put in the unassigned queue
+    instead. Returns ({ticket id: (task id, users)}, {ticket id: why it waits})."""
     if not items:
-        return {}
+        return {}, {}
     states = lock_states(route.role_id for *_, route in items)
-    task_rows, picks = [], {}
+    staffing, load = with_availability({rid: staffing[rid] for rid in states}, now.date())
+    task_rows, picks, waiting = [], {}, {}
     for ticket_id, _ext, values, route in sorted(items, key=lambda item: item[0]):
         role = staffing[route.role_id]
         chosen, states[route.role_id] = next_assignees(role.members, states[route.role_id], role.limit,
-                                                       route.role_name)
+                                                       route.role_name, mode=role.mode, cap=role.cap, load=load)
+        if not chosen:
+            waiting[ticket_id] = (f"Nobody can take it now for role '{route.role_name}' ({nobody_free(role, load)}); "
+                                  "it waits in the unassigned queue and is allocated when someone becomes available.")
+            continue
         picks[ticket_id] = chosen
         task_rows.append({"project_id": project_id, "kind": TaskKind.TICKET_TASK.value, "ticket_id": ticket_id,
                           "workflow_id": route.workflow_id,
@@ -324,6 +339,12 @@ def _allocate(project_id: int, items: list[tuple[int, str, dict, Route]], staffi
                           "task_type": TICKET_TASK_TYPE, "service_area": ticket_service_area(values["department"]),
                           "priority": values["priority"], "due_at": values.get("due_at"), "created_at": now,
                           "updated_at": now, "completed_at": None})
+    _update_by_id(_tickets, [{"_id": ticket_id, "allocation_status": AS.UNASSIGNED.value, "allocation_error": why,
+                              "is_task_allocated": False, "next_allocation_at": None}
+                             for ticket_id, why in waiting.items()], "_id")
+    if not task_rows:
+        save_states(states)
+        return {}, waiting
     task_ids = dict(insert_rows(_tasks, task_rows, returning=("ticket_id", "id")))
     # Built now (it reads the SLA configs), inserted in the pipeline below with the other rows.
     clocks = sla.clock_rows([sla.NewTask(task_ids[row["ticket_id"]], project_id, row["service_area"], row["task_type"],
@@ -353,7 +374,7 @@ def _allocate(project_id: int, items: list[tuple[int, str, dict, Route]], staffi
         insert_rows(OutboxEvent.__table__, events)
         insert_rows(SlaRecord.__table__, clocks)
         save_states(states)
-    return result
+    return result, waiting
 
 
 def receive_ticket(project_id: int, payload, strict: bool = False) -> Outcome:
@@ -408,8 +429,11 @@ def allocate_tickets(ticket_ids: list[int]) -> list[Outcome]:
                 outcomes[ticket_id] = Outcome(wanted.index(ticket_id), tickets[ticket_id]["external_id"], "skipped",
                                               ticket_id, None, "It was allocated or changed meanwhile.")
             _update_by_id(_tickets, updates, "_id")
-            for ticket_id, (task_id, users) in _allocate(project_id, to_allocate, members, now).items():
-                outcomes[ticket_id].task_id, outcomes[ticket_id].users = task_id, users
+            allocated, waiting = _allocate(project_id, to_allocate, members, now)
+            for ticket_id in allocated.keys() | waiting.keys():
+                _allocated(outcomes[ticket_id], allocated, waiting)
+                if ticket_id in waiting:
+                    outcomes[ticket_id].action = "failed"
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -418,8 +442,9 @@ def allocate_tickets(ticket_ids: list[int]) -> list[Outcome]:
 
 
 def retry_due_allocations(limit: int = 500) -> int:
-    """Retry tickets whose role source was unreachable and whose backoff has passed (RQ cron).
-    Returns how many were retried."""
+    """Retry tickets whose role source was unreachable and whose backoff has passed, and the
+    unassigned queue (someone's leave ended, a task closed under a cap) — RQ cron. Returns how many
+    were retried."""
     due = db.session.execute(
         select(_tickets.c.id).where(_tickets.c.allocation_status == AS.ROLE_SOURCE_UNREACHABLE.value,
                                     _tickets.c.next_allocation_at <= utcnow())
@@ -427,4 +452,23 @@ def retry_due_allocations(limit: int = 500) -> int:
     db.session.rollback()
     if due:
         allocate_tickets(list(due))
-    return len(due)
+    return len(due) + allocate_waiting(chunk=limit)
+
+
+def allocate_waiting(project_ids: list[int] | None = None, chunk: int = 500) -> int:
+    """Try the unassigned queue again, oldest ticket first, `chunk` tickets per transaction, until it
+    is through or a chunk finds nobody free: called when someone becomes available, when a role's
+    staffing changes, and by RQ cron. Returns how many tickets got a task."""
+    done, after = 0, 0
+    while True:
+        stmt = select(_tickets.c.id).where(_tickets.c.allocation_status == AS.UNASSIGNED.value, _tickets.c.id > after)
+        if project_ids is not None:
+            stmt = stmt.where(_tickets.c.project_id.in_(project_ids))
+        waiting = db.session.execute(stmt.order_by(_tickets.c.id).limit(chunk)).scalars().all()
+        db.session.rollback()
+        if not waiting:
+            return done
+        allocated = sum(1 for o in allocate_tickets(list(waiting)) if o.task_id)
+        done, after = done + allocated, waiting[-1]
+        if not allocated or len(waiting) < chunk:
+            return done

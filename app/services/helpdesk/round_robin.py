@@ -12,20 +12,30 @@ already holds the database's single write lock, its first statement being a writ
 round), skipping inactive users, and stores the new last user before committing. So the rotation is exact under any number
 of concurrent workers and survives restarts. The state is kept per role rather than per step, so a
 role used by several workflows or steps still shares its work out evenly.
+
+A role may instead balance load (`least_open`: the fewest open tasks first, ties in rotation order)
+and cap the open tasks anyone holds. Whoever is away or on leave (`availability`), or at the cap, is
+skipped and named in the pick's reason. Availability and open tasks are read after the role's lock is
+taken, so they are what the previous holder committed: caps and balance are exact too. When nobody
+can take a ticket, it waits (`unassigned`) and is allocated when someone becomes available.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 
 import requests
 from flask import current_app
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.extensions import db
-from app.models import RoundRobinState, StaffRole, User, user_staff_roles, utcnow
+from app.models import (
+    AgentAvailability, AgentLeave, AssignmentMode, AssignmentStatus, RoundRobinState, StaffRole, TaskAssignment,
+    User, user_staff_roles, utcnow,
+)
 from app.services.platform.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -47,14 +57,19 @@ class Member:
     user_id: int
     username: str = ""
     active: bool = True
+    # Why the member takes no new work now ("away", "on leave" with " until <date>"): empty when available.
+    absence: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
 class Staffing:
-    """Who can be picked for a role, and how many of them go on each task."""
+    """Who can be picked for a role, how many of them go on each task, how (AssignmentMode) and the
+    most open tasks anyone may hold (None: no cap)."""
 
     members: list[Member]
     limit: int
+    mode: str = AssignmentMode.ROUND_ROBIN.value
+    cap: int | None = None
 
 
 @dataclass(frozen=True)
@@ -73,13 +88,14 @@ def local_staffing(role_ids) -> dict[int, Staffing]:
         return {}
     roles, users, links = StaffRole.__table__, User.__table__, user_staff_roles
     rows = db.session.execute(
-        select(roles.c.id, roles.c.max_assignments, users.c.id, users.c.username, users.c.active)
+        select(roles.c.id, roles.c.max_assignments, roles.c.assignment_mode, roles.c.max_open_tasks,
+               users.c.id, users.c.username, users.c.active)
         .select_from(roles.outerjoin(links, links.c.staff_role_id == roles.c.id)
                      .outerjoin(users, users.c.id == links.c.user_id))
         .where(roles.c.id.in_(ids)).order_by(roles.c.id, users.c.id)).all()
     out: dict[int, Staffing] = {}
-    for role_id, limit, user_id, username, active in rows:
-        staffing = out.setdefault(role_id, Staffing([], limit))
+    for role_id, limit, mode, cap, user_id, username, active in rows:
+        staffing = out.setdefault(role_id, Staffing([], limit, mode, cap))
         if user_id is not None:
             staffing.members.append(Member(user_id, username, bool(active)))
     return out
@@ -129,46 +145,143 @@ def role_staffing(roles: dict[int, str]) -> dict[int, Staffing | RoleSourceUnrea
     out: dict[int, Staffing | RoleSourceUnreachable] = {}
     for role_id, name in roles.items():
         try:
-            out[role_id] = Staffing(external_members(name), local[role_id].limit)
+            out[role_id] = replace(local[role_id], members=external_members(name))
         except RoleSourceUnreachable as exc:
             out[role_id] = exc
     return out
 
 
+# --- availability and load, read inside the transaction holding the role's lock -------------------
+
+OPEN_ASSIGNMENT = (AssignmentStatus.ASSIGNED.value, AssignmentStatus.IN_PROGRESS.value, AssignmentStatus.ON_HOLD.value)
+
+
+def absences(user_ids, today: date) -> dict[int, tuple[str, str]]:
+    """{user id: (why, detail)} for the users who take no new work today: away (their own switch, or a
+    lead's), or on leave (a date range holding today)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    out: dict[int, tuple[str, str]] = {}
+    for user_id, ends_on in db.session.execute(
+            select(AgentLeave.user_id, func.max(AgentLeave.ends_on))
+            .where(AgentLeave.user_id.in_(ids), AgentLeave.starts_on <= today, AgentLeave.ends_on >= today)
+            .group_by(AgentLeave.user_id)).all():
+        out[user_id] = ("on leave", f" until {ends_on.isoformat()}")
+    for user_id in db.session.execute(select(AgentAvailability.user_id).where(
+            AgentAvailability.user_id.in_(ids), AgentAvailability.away.is_(True))).scalars():
+        out[user_id] = ("away", "")
+    return out
+
+
+def open_tasks(user_ids) -> dict[int, int]:
+    """{user id: open assignments} (assigned, in progress or on hold on a task's current step: a
+    task's step moving on or the task closing closes them)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    rows = db.session.execute(select(TaskAssignment.user_id, func.count()).where(
+        TaskAssignment.user_id.in_(ids), TaskAssignment.status.in_(OPEN_ASSIGNMENT))
+        .group_by(TaskAssignment.user_id)).all()
+    return {user_id: rows_count for user_id, rows_count in rows}
+
+
+def with_availability(staffing: dict[int, Staffing], today: date) -> tuple[dict[int, Staffing], dict[int, int]]:
+    """The staffings with each member's absence filled in, and the open tasks of the members of roles
+    that need them (least-open mode or a cap). Call after `lock_states`: what is read then is what
+    the previous holder of the role's lock committed, so caps and balance hold under concurrency."""
+    found = {rid: s for rid, s in staffing.items() if isinstance(s, Staffing)}
+    everyone = {m.user_id for s in found.values() for m in s.members}
+    away = absences(everyone, today)
+    counted = {m.user_id for s in found.values() if s.mode == AssignmentMode.LEAST_OPEN.value or s.cap is not None
+               for m in s.members}
+    load = {uid: 0 for uid in counted} | open_tasks(counted)
+    out = {rid: replace(s, members=[replace(m, absence=away.get(m.user_id)) for m in s.members])
+           for rid, s in found.items()}
+    return out, load
+
+
 # --- picking ------------------------------------------------------------------------------------
 
-def _reason(role_name: str, previous: int | None, skipped: list[int]) -> str:
+def _skipped(skipped: list[tuple[int, str, str]]) -> str:
+    """"inactive users 4, 5; away user 6; on leave user 7 until 2026-12-03" (in order of first skip)."""
+    groups: dict[str, list[str]] = {}
+    for user_id, why, detail in skipped:
+        groups.setdefault(why, []).append(f"{user_id}{detail}")
+    return "; ".join(f"{why} {'user' if len(ids) == 1 else 'users'} {', '.join(ids)}" for why, ids in groups.items())
+
+
+def _reason(role_name: str, previous: int | None, skipped: list[tuple[int, str, str]]) -> str:
     text = f"round-robin for role {role_name}: " + (
         f"next after user {previous}" if previous is not None else "first in the rotation")
-    if skipped:
-        label = "user" if len(skipped) == 1 else "users"
-        text += f" (skipped inactive {label} {', '.join(str(s) for s in skipped)})"
-    return text
+    return text + (f" (skipped {_skipped(skipped)})" if skipped else "")
 
 
-def next_assignees(members: list[Member], last_user_id: int | None, limit: int,
-                   role_name: str) -> tuple[list[Pick], int | None]:
-    """Up to `limit` active members starting after `last_user_id` (ascending ids, wrapping round),
-    each with the reason it was picked; and the new last user. Fewer active members than `limit`:
-    all of them. None active: no picks and the state unchanged."""
+def _why_not(member: Member, cap: int | None, load: dict[int, int]) -> tuple[str, str] | None:
+    if not member.active:
+        return ("inactive", "")
+    if member.absence:
+        return member.absence
+    if cap is not None and load.get(member.user_id, 0) >= cap:
+        return (f"at the cap of {cap} open tasks", "")
+    return None
+
+
+def nobody_free(staffing: Staffing, load: dict[int, int]) -> str:
+    """Why none of a role's members can take work now ("away user 6; on leave user 7 until …")."""
+    return _skipped([(m.user_id, *why) for m in staffing.members if (why := _why_not(m, staffing.cap, load))]) \
+        or "no members"
+
+
+def next_assignees(members: list[Member], last_user_id: int | None, limit: int, role_name: str, *,
+                   mode: str = AssignmentMode.ROUND_ROBIN.value, cap: int | None = None,
+                   load: dict[int, int] | None = None) -> tuple[list[Pick], int | None]:
+    """Up to `limit` members who can take work (active, not away or on leave, under the `cap` of open
+    tasks), each with the reason it was picked, and the new last user.
+
+    Round-robin: the next ones after `last_user_id` (ascending ids, wrapping round). Least open: the
+    ones with the fewest open tasks (`load`), ties going to the next in the rotation. `load` is
+    updated with the picks, so one call per task of a batch keeps balance and caps. Nobody can take
+    work: no picks and the state unchanged."""
     ordered = sorted({m.user_id: m for m in members}.values(), key=lambda m: m.user_id)
     if not ordered or limit < 1:
         return [], last_user_id
+    load = {} if load is None else load
     start = 0
     if last_user_id is not None:
         start = next((i for i, m in enumerate(ordered) if m.user_id > last_user_id), 0)
+    rotation = [ordered[(start + k) % len(ordered)] for k in range(len(ordered))]
+    if mode == AssignmentMode.LEAST_OPEN.value:
+        return _least_open(rotation, last_user_id, limit, role_name, cap, load)
     picks: list[Pick] = []
     previous, skipped = last_user_id, []
-    for k in range(len(ordered)):
-        member = ordered[(start + k) % len(ordered)]
-        if not member.active:
-            skipped.append(member.user_id)
+    for member in rotation:
+        why = _why_not(member, cap, load)
+        if why:
+            skipped.append((member.user_id, *why))
             continue
         picks.append(Pick(member.user_id, member.username, _reason(role_name, previous, skipped)))
+        load[member.user_id] = load.get(member.user_id, 0) + 1
         previous, skipped = member.user_id, []
         if len(picks) == limit:
             break
     return picks, (previous if picks else last_user_id)
+
+
+def _least_open(rotation: list[Member], last_user_id: int | None, limit: int, role_name: str, cap: int | None,
+                load: dict[int, int]) -> tuple[list[Pick], int | None]:
+    skipped = [(m.user_id, *why) for m in rotation if (why := _why_not(m, cap, load))]
+    free = [m for m in rotation if not _why_not(m, cap, load)]
+    picks: list[Pick] = []
+    for _ in range(min(limit, len(free))):
+        member = min(free, key=lambda m: load.get(m.user_id, 0))  # min keeps the first of equals: rotation order
+        free.remove(member)
+        held = load.get(member.user_id, 0)
+        note = f" (skipped {_skipped(skipped)})" if skipped else ""
+        picks.append(Pick(member.user_id, member.username,
+                          f"least open tasks for role {role_name}: {held} open{note}"))
+        load[member.user_id] = held + 1
+    return picks, (picks[-1].user_id if picks else last_user_id)
 
 
 # --- the state rows -----------------------------------------------------------------------------

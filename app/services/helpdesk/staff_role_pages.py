@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app.extensions import db
-from app.models import Permission, Project, StaffRole, User
+from app.models import AssignmentMode, Permission, Project, StaffRole, User, utcnow
 from app.schemas.helpdesk import StaffRoleChanges, StaffRoleIn
 from app.schemas.parsing import validate_data
 from app.services.helpdesk import staff_roles as catalog
+from app.services.helpdesk.round_robin import absences
 from app.services.platform.errors import ValidationFailed
 from app.services.platform.permissions import require_permission
 from app.services.platform.users import project_users
@@ -54,6 +55,8 @@ class RolePage:
     users: list[User]
     form: dict  # the role's values, or what was typed
     errors: dict = field(default_factory=dict)
+    absent: dict[int, str] = field(default_factory=dict)  # member id → why they take no new work today
+    modes: tuple = tuple(m.value for m in AssignmentMode)
 
 
 def role_page(user: User, role_id: int, errors: dict | None = None, form: dict | None = None) -> RolePage:
@@ -61,8 +64,10 @@ def role_page(user: User, role_id: int, errors: dict | None = None, form: dict |
     require_permission(user, Permission.MANAGE_WORKFLOWS)
     role = catalog.get_staff_role(user, role_id)
     stored = {"description": role.description, "max_assignments": role.max_assignments,
+              "assignment_mode": role.assignment_mode, "max_open_tasks": role.max_open_tasks or "",
               "user_ids": [str(u.id) for u in role.users]}
-    return RolePage(role, project_users(user), form if form is not None else stored, errors or {})
+    absent = {uid: "".join(why) for uid, why in absences([u.id for u in role.users], utcnow().date()).items()}
+    return RolePage(role, project_users(user), form if form is not None else stored, errors or {}, absent)
 
 
 def save_role_form(user: User, role_id: int, form: dict) -> SavedRole:

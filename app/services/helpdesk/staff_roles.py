@@ -8,6 +8,7 @@ from app.extensions import db
 from app.models import Category, Department, Permission, StaffRole, User, user_projects, user_staff_roles
 from app.schemas.helpdesk import CategoryIn, DepartmentIn, StaffRoleChanges, StaffRoleIn
 from app.services.platform.permissions import require_permission
+from app.services.helpdesk.intake import allocate_waiting
 from app.services.platform import audit
 from app.services.platform.access import project_scope, resolve_project
 from app.services.platform.errors import FieldErrors, NotFound
@@ -102,7 +103,8 @@ def create_staff_role(user: User, data: StaffRoleIn) -> StaffRole:
     members = _members(project_id, data.user_ids, errors) if project_id else []
     errors.raise_if_any("Cannot create role")
     role = StaffRole(project_id=project_id, name=data.name, description=data.description,
-                     max_assignments=data.max_assignments, users=members)
+                     max_assignments=data.max_assignments, assignment_mode=data.assignment_mode,
+                     max_open_tasks=data.max_open_tasks, users=members)
     db.session.add(role)
     db.session.flush()
     audit.record(user, "create", "staff_role", role.id, {"name": data.name, "users": [u.id for u in members]})
@@ -111,7 +113,9 @@ def create_staff_role(user: User, data: StaffRoleIn) -> StaffRole:
 
 
 def update_staff_role(user: User, role_id, data: StaffRoleChanges) -> StaffRole:
-    """Change description, max_assignments or the members (`user_ids`, the whole list): the fields given."""
+    """Change description, max_assignments, the assignment mode and cap, or the members (`user_ids`, the
+    whole list): the fields given. The unassigned queue is tried again afterwards (a cap lifted or
+    members added may free someone)."""
     require_permission(user, Permission.MANAGE_WORKFLOWS)
     role = get_staff_role(user, role_id)
     errors = FieldErrors()
@@ -125,6 +129,7 @@ def update_staff_role(user: User, role_id, data: StaffRoleChanges) -> StaffRole:
         changes["users"] = [u.id for u in members]
     audit.record(user, "update", "staff_role", role.id, changes)
     db.session.commit()
+    allocate_waiting([role.project_id])
     return role
 
 

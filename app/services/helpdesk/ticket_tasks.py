@@ -21,12 +21,13 @@ from app.services.platform.access import get_scoped, project_scope
 from app.services.platform.errors import Conflict, DomainError, FieldErrors, Forbidden, InvalidTransition, NotFound
 from app.services.platform.outbox import emit_event
 from app.services.helpdesk.round_robin import (
-    RoleSourceUnreachable, fetch_external_ids, lock_states, next_assignees, role_staffing, save_states,
+    OPEN_ASSIGNMENT, RoleSourceUnreachable, fetch_external_ids, lock_states, next_assignees, role_staffing,
+    save_states, with_availability,
 )
 from app.services.orchestration.state_machines import TASK
 from app.services.orchestration.task_queries import tasks_query, with_related
 from app.services.orchestration.task_effects import close_step_assignments
-from app.schemas.ticket_tasks import AssignUserIn, TicketTaskFilters, UserStatusIn
+from app.schemas.ticket_tasks import AssignUserIn, ReassignIn, TicketTaskFilters, UserStatusIn
 from app.services.orchestration.transitions import allowed_transitions, finish, is_supervisor, transition
 
 S = TaskStatus
@@ -138,9 +139,24 @@ def perform_action(user: User, task_id, action: str, reason: str = "", skip_rema
     if action == "complete":
         return complete_task(user, task.id, reason, skip_remaining_steps)
     _check_action(user, task, action)
-    transition(user, "task", task.id, ACTIONS[action][1], reason=reason, context={"action": action})
+    result = transition(user, "task", task.id, ACTIONS[action][1], reason=reason, context={"action": action},
+                        commit=False)
+    _follow(user, task, ACTIONS[action][1])
+    finish(result)
     db.session.refresh(task)
     return task
+
+
+# The actor's own status on the step follows what they do to the task, so the card has one status control.
+_OWN_STATUS = {S.IN_PROGRESS.value: AssignmentStatus.IN_PROGRESS.value, S.BLOCKED.value: AssignmentStatus.ON_HOLD.value}
+
+
+def _follow(user: User, task: Task, to_state: str) -> None:
+    """Set the actor's open assignment on the current step to match the task's new state (if they have one)."""
+    own = _OWN_STATUS.get(to_state)
+    mine = next((a for a in current_assignments(task) if a.user_id == user.id and a.status in OPEN_ASSIGNMENT), None)
+    if own and mine is not None and mine.status != own:
+        mine.status, mine.updated_at = own, utcnow()
 
 
 def complete_task(user: User, task_id, reason: str = "", skip_remaining_steps: bool = False) -> Task:
@@ -179,10 +195,11 @@ def move_to_next_step(user: User, task_id) -> Task:
         raise Conflict(f"No active users for role '{role.name}' of step '{step.name}'; the task stays where it is.")
     previous_step = task.current_step_id
     _compare_and_set(task, current_step_id=step.id)
-    last = lock_states([role.id])[role.id]
-    picks, last = next_assignees(staffing.members, last, staffing.limit, role.name)
-    save_states({role.id: last})
     now = utcnow()
+    picks = _pick(role, staffing, now)
+    if not picks:
+        db.session.rollback()
+        raise Conflict(f"Nobody can take step '{step.name}' now for role '{role.name}'; the task stays where it is.")
     close_step_assignments({task.id: (previous_step, AssignmentStatus.COMPLETED.value)}, now)
     for pick in picks:
         db.session.add(TaskAssignment(task_id=task.id, step_id=step.id, user_id=pick.user_id, username=pick.username,
@@ -194,6 +211,18 @@ def move_to_next_step(user: User, task_id) -> Task:
     db.session.commit()
     db.session.expire(task)
     return task
+
+
+def _pick(role, staffing, now, exclude: frozenset[int] = frozenset(), limit: int | None = None) -> list:
+    """Staff a role in the current transaction: lock its state, read who is free, pick (its mode,
+    availability, cap; never `exclude`d users), store the rotation."""
+    last = lock_states([role.id])[role.id]
+    found, load = with_availability({role.id: staffing}, now.date())
+    members = [m for m in found[role.id].members if m.user_id not in exclude]
+    picks, last = next_assignees(members, last, limit or staffing.limit, role.name, mode=staffing.mode,
+                                 cap=staffing.cap, load=load)
+    save_states({role.id: last})
+    return picks
 
 
 def _open_task(user: User, task_id) -> Task:
@@ -245,6 +274,98 @@ def _assignee(task: Task, data: AssignUserIn, role: str, errors: FieldErrors) ->
         return None, ""
     errors.add(field, f"user {getattr(data, field)} does not exist in this project")
     return None, ""
+
+
+def reassign(user: User, task_id, data: ReassignIn) -> Task:
+    """Leave the task's current step with a reason: the caller declines their own assignment, or a lead
+    moves someone's (`user_id`) to `to_user_id`; without one, the step's role picks who takes over
+    (its mode; away, on-leave and capped users skipped). Recorded as a `TaskReassigned` event (the
+    task's history on its ticket's page) and an audit row. Commits once."""
+    task = _open_task(user, task_id)
+    leaving = data.user_id or user.id
+    lead = is_supervisor(user)
+    if (leaving != user.id or data.to_user_id is not None) and not lead:
+        raise Forbidden("Only a lead can reassign someone else's work or choose who takes it; you can decline "
+                        "your own.", {"permission": Permission.MANAGE_WORKFLOWS.value})
+    how = "declined" if leaving == user.id and data.to_user_id is None else "reassigned"
+    staffing = _staffing_for(task)
+    now = utcnow()
+    _compare_and_set(task)
+    _leave_step(user, task, leaving, data.to_user_id, data.reason, how, staffing, now)
+    db.session.commit()
+    db.session.expire(task)
+    return task
+
+
+def _staffing_for(task: Task):
+    """The current step's role staffing, read before any lock (the role source may be an HTTP call)."""
+    if task.current_step_id is None:
+        raise Conflict(f"Task {task.id} has no workflow step; it has no assignments to leave.")
+    role = task.current_step.role
+    staffing = role_staffing({role.id: role.name})[role.id]
+    if isinstance(staffing, RoleSourceUnreachable):
+        raise staffing
+    return staffing
+
+
+def _leave_step(actor: User, task: Task, leaving: int, to_user_id: int | None, reason: str, how: str, staffing,
+                now) -> int | None:
+    """Decline `leaving`'s open assignment on the current step and put someone in their place (the one
+    named, else the role's pick among the free users not on the step yet). Returns who took over (None:
+    nobody was free). Writes the event and the audit row; the caller commits."""
+    open_here = [a for a in current_assignments(task) if a.status in OPEN_ASSIGNMENT]
+    assignment = next((a for a in open_here if a.user_id == leaving), None)
+    errors = FieldErrors()
+    if assignment is None:
+        errors.add("user_id", f"user {leaving} has no open assignment on the current step of task {task.id}")
+    target = None
+    if to_user_id is not None:
+        target = db.session.get(User, to_user_id)
+        if target is None or task.project_id not in target.project_ids:
+            errors.add("to_user_id", f"user {to_user_id} does not exist in this project")
+        elif not target.active:
+            errors.add("to_user_id", f"user {target.username} is inactive")
+        elif any(a.user_id == target.id for a in open_here):
+            errors.add("to_user_id", f"{target.username} is already on this step")
+    errors.raise_if_any("Cannot reassign")
+    assignment.status, assignment.updated_at = AssignmentStatus.DECLINED.value, now
+    role = task.current_step.role
+    if target is not None:
+        taker = (target.id, target.username, f"{how} to them by {actor.username}: {reason}")
+    else:
+        picks = _pick(role, staffing, now, exclude=frozenset(a.user_id for a in open_here), limit=1)
+        taker = (picks[0].user_id, picks[0].username, f"replaces user {leaving} ({how}): {picks[0].reason}") \
+            if picks else None
+    if taker is not None:
+        db.session.add(TaskAssignment(task_id=task.id, step_id=task.current_step_id, user_id=taker[0],
+                                      username=taker[1][:80], role_name=role.name, status="assigned",
+                                      reason=taker[2][:500], assigned_on=now, updated_at=now))
+    to_id = taker[0] if taker else None
+    _event("TaskReassigned", task, {"step_id": task.current_step_id, "from_user_id": leaving, "to_user_id": to_id,
+                                    "how": how, "reason": reason, "actor_id": actor.id})
+    audit.record(actor, how, "task", task.id, {"from_user_id": leaving, "to_user_id": to_id, "reason": reason})
+    return to_id
+
+
+def hand_back_tasks(actor: User, agent: User, reason: str) -> list[tuple[int, int | None]]:
+    """Hand back every open ticket task step `agent` holds (they are going away): each to whoever its
+    role picks now. Returns [(task id, who took over or None)]; the caller commits."""
+    tasks = db.session.execute(
+        select(Task).join(TaskAssignment, (TaskAssignment.task_id == Task.id)
+                          & (TaskAssignment.step_id == Task.current_step_id))
+        .where(TaskAssignment.user_id == agent.id, TaskAssignment.status.in_(OPEN_ASSIGNMENT),
+               Task.status.not_in(TERMINAL), Task.project_id.in_(project_scope(actor)))
+        .order_by(Task.id).distinct()).scalars().all()
+    roles = {t.current_step.role.id: t.current_step.role.name for t in tasks}
+    staffing = role_staffing(roles)  # one read of the role source for all the tasks
+    now, out = utcnow(), []
+    for task in tasks:
+        found = staffing[task.current_step.role.id]
+        if isinstance(found, RoleSourceUnreachable):
+            raise found
+        _compare_and_set(task)
+        out.append((task.id, _leave_step(actor, task, agent.id, None, reason, "handed_back", found, now)))
+    return out
 
 
 def update_user_status(user: User, task_id, data: UserStatusIn) -> TaskAssignment:

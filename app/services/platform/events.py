@@ -102,6 +102,17 @@ class TaskAssigned(_TaskIds):
     actor_id: int = Field(description="The supervisor who assigned them")
 
 
+class TaskReassigned(_TaskIds):
+    step_id: int = Field(description="The workflow step")
+    from_user_id: int = Field(description="The assignee who left the step (their assignment is now declined)")
+    to_user_id: int | None = Field(description="Who took their place (null: nobody was free; the other "
+                                               "assignees carry on)")
+    how: Literal["declined", "reassigned", "handed_back"] = Field(
+        description="declined by the assignee, reassigned by a lead, or handed back by someone going away")
+    reason: str = Field(description="Why, as given", examples=["On a training course this week"])
+    actor_id: int = Field(description="Who did it")
+
+
 class TaskStepChanged(_TaskIds):
     from_step_id: int | None = Field(description="The step it left")
     to_step_id: int = Field(description="The step it is on now")
@@ -162,6 +173,19 @@ class ActionPlanStatusChanged(Payload):
     reason: str = Field(description="Why (may be empty)", examples=[""])
 
 
+class CommentAdded(Payload):
+    comment_id: int = _id("comment")
+    project_id: int = _id("project")
+    ticket_id: int | None = Field(description="The ticket it is on (null: a work item's)")
+    external_id: str | None = Field(description="The ticket's id in the system it came from", examples=["TCK-1042"])
+    task_id: int | None = Field(description="The task it is on (null: a ticket without a task yet)")
+    author_id: int = Field(description="Who wrote it")
+    visibility: Literal["internal", "reply"] = Field(description="internal: a note for the people working it; "
+                                                                 "reply: to be sent to the requester")
+    requester: str = Field(description="The ticket's requester (empty for a work item)", examples=["Ama Owusu"])
+    body: str = Field(description="The text", examples=["The new battery arrives tomorrow."])
+
+
 class AlertRaised(Payload):
     alert_id: int = _id("alert")
     project_id: int | None = Field(description="Its project (null: an event without one)")
@@ -196,6 +220,8 @@ EVENTS: dict[str, EventType] = {e.name: e for e in (
               "made through the API, an action plan or a rule."),
     EventType("TaskStatusChanged", "task", TaskStatusChanged, "A task moved from one state to another."),
     EventType("TaskAssigned", "task", TaskAssigned, "A supervisor put a user on a ticket task's current step."),
+    EventType("TaskReassigned", "task", TaskReassigned, "An assignee left a ticket task's current step (declined, "
+              "reassigned or handed back) and, when someone was free, another took their place."),
     EventType("TaskStepChanged", "task", TaskStepChanged, "A ticket task moved to its workflow's next step."),
     EventType("TaskUserStatusChanged", "task", TaskUserStatusChanged,
               "An assignee's own status on a ticket task's current step changed."),
@@ -206,6 +232,8 @@ EVENTS: dict[str, EventType] = {e.name: e for e in (
     EventType("ActionPlanCreated", "action_plan", ActionPlanCreated, "An action plan was created (draft)."),
     EventType("ActionPlanStatusChanged", "action_plan", ActionPlanStatusChanged,
               "An action plan moved from one state to another."),
+    EventType("CommentAdded", "comment", CommentAdded, "Someone commented on a ticket or task: an internal note, "
+              "or a reply for the requester (send it with a webhook)."),
     EventType("AlertRaised", "alert", AlertRaised, "An alert was raised by a rule or the system."),
     EventType("JobFailed", "job", JobFailed, "A job (a scheduled run included) failed."),
 )}
