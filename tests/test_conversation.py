@@ -28,7 +28,7 @@ def test_comments_through_the_api(client, db, desk, api_token, make_user):
         "reply", "Ama Owusu", "CV-1")
     bad = client.post(f"/api/tickets/{outcome.ticket_id}/comments/", json={"body": "", "visibility": "public"},
                       headers=api_token(a1))
-    assert bad.status_code == 400 and set(bad.json["details"]) == {"body", "visibility"}
+    assert bad.status_code == 400 and set(bad.json["details"]) == {"code", "body", "visibility"}
     viewer_role()
     viewer = make_user("viewer")
     assert client.post(f"/api/tickets/{outcome.ticket_id}/comments/", json={"body": "hi"},
