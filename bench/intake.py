@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.loadgen import load_average, measure_floor, ratio_line, wait_up, wrk  # noqa: E402
+from bench.loadgen import Floor, load_average, paired, ratio_line, wait_up, wrk  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_intake"
 SECRETS = {"SECRET_KEY": "bench-secret-key", "JWT_SECRET_KEY": "bench-jwt-secret-key-0123456789-abcdefghij"}
@@ -225,7 +225,7 @@ def main() -> int:
         get_redis().flushdb()
     token = setup(app)
 
-    floor = measure_floor(url, SECRETS["JWT_SECRET_KEY"], args.seconds, args.clients)
+    floor = Floor(url, SECRETS["JWT_SECRET_KEY"], args.clients)
     base, servers = start_gunicorn(args.processes, env)
     workers: list[subprocess.Popen] = []
     try:
@@ -235,14 +235,15 @@ def main() -> int:
         run_bulk(base, token, 1000, args.batch, 1, prefix="WB")
         print(f"--- gunicorn {args.processes}x4 gthread (Fieldflow and the floor alike), wrk {args.clients} connections "
               f"{args.seconds:g} s each; {os.cpu_count()} cores shared with PostgreSQL and wrk; {load_average()}")
-        print(f"floor: authenticated GET loading one user {floor.read}; authenticated POST inserting one row "
-              f"{floor.insert}")
-        me = wrk(base, "/api/me/", token, seconds=args.seconds, connections=args.clients)
-        print(ratio_line("GET /api/me/", me, floor.read, "read", 0.85))
+        print("floor: an authenticated GET loading one user (read), an authenticated POST inserting one row "
+              "(insert); each loaded in turn with ours, 3 slices each")
+        me, read = paired(lambda s: wrk(base, "/api/me/", token, seconds=s, connections=args.clients), floor.read,
+                          args.seconds)
+        print(ratio_line("GET /api/me/", me, read, "read", 0.85))
         if args.single:
-            single = wrk(base, "/api/tickets/", token, method="POST", body=single_body("S"), seconds=args.seconds,
-                         connections=args.clients)
-            print(ratio_line("single POST /api/tickets/", single, floor.insert, "insert", 0.5))
+            single, inserted = paired(lambda s: wrk(base, "/api/tickets/", token, method="POST", body=single_body("S"),
+                                                    seconds=s, connections=args.clients), floor.insert, args.seconds)
+            print(ratio_line("single POST /api/tickets/", single, inserted, "insert", 0.5))
             time.sleep(1)  # requests wrk cut off at its deadline are still being answered
             print("  " + check(app, "S"))
         if args.bulk:
@@ -263,6 +264,7 @@ def main() -> int:
                   f"{args.async_bulk / elapsed:,.0f} tickets/s end to end")
             print("  " + check(app, "A", args.async_bulk))
     finally:
+        floor.stop()
         for proc in [*servers, *workers]:
             proc.terminate()
             proc.wait(10)

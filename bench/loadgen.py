@@ -93,7 +93,7 @@ function setup(thread) table.insert(threads, thread); thread:set("tid", #threads
 function init(args) counter = 0 end
 request = function()
   counter = counter + 1
-  local n = tid * 100000000 + counter
+  local n = %(base)d + tid * 100000000 + counter
   local path = %(path)s
   if #paths > 0 then
     local i = (counter - 1) * %(nthreads)d + tid
@@ -107,6 +107,9 @@ end
 """
 
 
+_calls: list = []
+
+
 def wrk(base: str, path: str, token: str, *, method: str = "GET", body: str = "", paths: list[str] | None = None,
         seconds: float = 4, connections: int = 8, threads: int = 2) -> Result:
     """Load `path` (or each of `paths` once, in order, shared across wrk's threads) for `seconds`. In `body`,
@@ -114,7 +117,9 @@ def wrk(base: str, path: str, token: str, *, method: str = "GET", body: str = ""
     exe = ensure_wrk()
     lua_paths = "{" + ",".join(f'"{p}"' for p in (paths or [])) + "}"
     q = json.dumps  # a JSON string is a Lua string literal
-    script = _LUA % {"paths": lua_paths, "path": q(path), "method": q(method), "body": q(body),
+    _calls.append(None)  # each call numbers its requests apart from the previous calls
+    script = _LUA % {"base": len(_calls) * 1_000_000_000, "paths": lua_paths, "path": q(path), "method": q(method),
+                     "body": q(body),
                      "auth": q(f"Bearer {token}"), "nthreads": threads}
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
@@ -130,29 +135,48 @@ def wrk(base: str, path: str, token: str, *, method: str = "GET", body: str = ""
     return Result(rate, count, int(errors.group(1)) if errors else 0, latency)
 
 
-@dataclass
 class Floor:
-    read: Result
-    insert: Result
+    """The floor app served (gunicorn 2×4 gthread) on the bench database, its read and insert ready to load."""
+
+    def __init__(self, database_url: str, jwt_secret: str, connections: int = 8):
+        sys.path.insert(0, str(ROOT))
+        from bench.floor_app import setup_floor
+
+        self.token = setup_floor(database_url, jwt_secret)
+        env = {**os.environ, "FLOOR_DATABASE_URL": database_url, "JWT_SECRET_KEY": jwt_secret,
+               "PYTHONPATH": str(ROOT)}
+        self.base, self.procs = start_gunicorn(env, "bench.floor_app:app")
+        self.connections = connections
+        wait_up(self.base)
+        self.read(1)  # warm-up
+        self.insert(1)
+
+    def read(self, seconds: float) -> Result:
+        return wrk(self.base, "/floor/me", self.token, seconds=seconds, connections=self.connections)
+
+    def insert(self, seconds: float) -> Result:
+        return wrk(self.base, "/floor/rows", self.token, method="POST", body='{"n": {n}, "text": "floor row"}',
+                   seconds=seconds, connections=self.connections)
+
+    def stop(self) -> None:
+        stop(self.procs)
 
 
-def measure_floor(database_url: str, jwt_secret: str, seconds: float = 4, connections: int = 8) -> Floor:
-    """Start the floor app (gunicorn 2×4 gthread) on the bench database and load its read and its insert."""
-    sys.path.insert(0, str(ROOT))
-    from bench.floor_app import setup_floor
+def paired(ours, floor, seconds: float, rounds: int = 3) -> tuple[Result, Result]:
+    """Load ours and the floor in turns (`rounds` slices each, `seconds` in all for each), so that the
+    machine's other load weighs on both alike; returns the summed (ours, floor)."""
+    results: tuple[list, list] = ([], [])
+    for _ in range(rounds):
+        for side, load in enumerate((ours, floor)):
+            results[side].append(load(seconds / rounds))
+    return tuple(_summed(parts) for parts in results)
 
-    token = setup_floor(database_url, jwt_secret)
-    env = {**os.environ, "FLOOR_DATABASE_URL": database_url, "JWT_SECRET_KEY": jwt_secret, "PYTHONPATH": str(ROOT)}
-    base, procs = start_gunicorn(env, "bench.floor_app:app")
-    try:
-        wait_up(base)
-        wrk(base, "/floor/me", token, seconds=1, connections=connections)  # warm-up
-        read = wrk(base, "/floor/me", token, seconds=seconds, connections=connections)
-        insert = wrk(base, "/floor/rows", token, method="POST", body='{"n": {n}, "text": "floor row"}',
-                     seconds=seconds, connections=connections)
-    finally:
-        stop(procs)
-    return Floor(read, insert)
+
+def _summed(parts: list[Result]) -> Result:
+    requests = sum(p.requests for p in parts)
+    elapsed = sum(p.requests / p.rate for p in parts if p.rate)
+    return Result(requests / elapsed if elapsed else 0.0, requests, sum(p.errors for p in parts),
+                  "/".join(p.latency for p in parts))
 
 
 def ratio_line(label: str, ours: Result, floor: Result, floor_label: str, target: float | None = None) -> str:

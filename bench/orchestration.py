@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.intake import SECRETS, start_gunicorn, start_servers, wait_until_up  # noqa: E402
-from bench.loadgen import Result, load_average, measure_floor, ratio_line, wrk  # noqa: E402
+from bench.loadgen import Floor, Result, load_average, paired, ratio_line, wrk  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_orchestration"
 PATH = ("in_progress", "blocked", "in_progress", "completed")
@@ -241,22 +241,25 @@ def main() -> int:
     token, task_ids = setup(app, args.tasks + 400 + args.batch_tasks)
     batch_ids, task_ids = task_ids[:args.batch_tasks], task_ids[args.batch_tasks:]
 
-    floor = measure_floor(url, SECRETS["JWT_SECRET_KEY"], args.seconds, args.clients)
+    floor = Floor(url, SECRETS["JWT_SECRET_KEY"], args.clients)
     start = start_gunicorn if args.server == "gunicorn" else start_servers
     base, servers = start(args.processes, env)
     try:
         wait_until_up(base, args.processes)
         run_transitions(base, token, task_ids[:400], 1, args.clients)  # warm-up, not measured
-        one = run_transitions(base, token, task_ids[400:], args.seconds, args.clients)
+        remaining = iter([task_ids[400:][i::3] for i in range(3)])  # each slice its own tasks
+        one, inserted = paired(lambda s: run_transitions(base, token, next(remaining), s, args.clients), floor.insert,
+                               args.seconds)
         server = f"{args.processes} {args.server} {'workers' if args.server == 'gunicorn' else 'processes'}"
         print(f"--- {server}, wrk {args.clients} connections {args.seconds:g} s; {load_average()}")
-        print(ratio_line("1a. one transition per request (new → in_progress, SLA clock running)", one, floor.insert,
+        print(ratio_line("1a. one transition per request (new → in_progress, SLA clock running)", one, inserted,
                          "insert (authenticated POST inserting one row)", 0.5))
         if args.batch_tasks:
             done, elapsed = run_batched(base, token, batch_ids, args.clients, args.batch_size)
             print(f"1b. transitions through the API, {args.batch_size} per request: {done} in {elapsed:.2f} s = "
                   f"{done / elapsed:,.0f}/s ({args.clients} clients, {server}; target >= 400/s)")
     finally:
+        floor.stop()
         for proc in servers:
             proc.terminate()
         for proc in servers:
