@@ -420,8 +420,10 @@ def execute_job(job_id: str) -> str | None:
     """Run the job's process in this worker — or, for a running job waiting on work done elsewhere, poll
     it. Returns the job's status after it (None if nothing was done)."""
     # One round trip: the row, its launcher and their projects (what the launch is checked on), read outside
-    # a transaction (autocommit): no BEGIN and ROLLBACK around it.
-    db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    # a transaction (autocommit): no BEGIN and ROLLBACK around it — unless the caller's session already has
+    # one under way (a job run inside a request or a test), which it then joins.
+    if not db.session().in_transaction():
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     job = db.session.get(Job, job_id, options=[joinedload(Job.launcher).joinedload(User.projects)])
     if job is None:
         log.warning("job %s has no row; nothing to run", job_id)
