@@ -5,10 +5,13 @@ create_app(overrides=None): config → extensions → blueprints → CLI → err
 from __future__ import annotations
 
 import os
+import time
 
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import Pool
 
 from app import request_limits
 from app.config import engine_options, load_config
@@ -68,6 +71,35 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+
+# A pooled connection idle this long is pinged before use; one in steady use is not (pool_pre_ping pinged
+# at every checkout: a round trip more for every request and every job write).
+IDLE_PING_SECONDS = 10.0
+
+
+@event.listens_for(Pool, "checkin")
+def _note_checkin(dbapi_connection, connection_record):
+    connection_record.info["checked_in_at"] = time.monotonic()
+
+
+@event.listens_for(Pool, "checkout")
+def _ping_if_idle(dbapi_connection, connection_record, connection_proxy):
+    """A connection that sat idle is checked first: a restarted PostgreSQL or a dropped socket is met with a
+    fresh connection (the pool retries on DisconnectionError), as pool_pre_ping did."""
+    idle_since = connection_record.info.get("checked_in_at")
+    if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+        return
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+        if not getattr(dbapi_connection, "autocommit", False):
+            dbapi_connection.rollback()
+    except Exception as exc:
+        raise DisconnectionError("the pooled connection is dead") from exc
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -86,7 +86,7 @@ def _secret_key(env: dict, instance_path: Path) -> str:
 
 def engine_options(database_uri: str) -> dict:
     """SQLAlchemy engine options for this database."""
-    options: dict = {"pool_pre_ping": True}
+    options: dict = {}  # no pool_pre_ping: app/__init__.py pings only connections that sat idle
     if database_uri.startswith("postgresql+psycopg"):
         # psycopg's automatic prepared statements let PostgreSQL switch to a generic plan, which
         # cannot use the path index for `path LIKE $1`: subtree queries went from 2 ms to 50 ms.

@@ -1,15 +1,17 @@
 """Benchmark: orchestration on PostgreSQL.
 
-    python bench/orchestration.py [--database-url URL] [--tasks 600] [--clients 8] [--processes 2]
+    python bench/orchestration.py [--database-url URL] [--tasks 3000] [--seconds 4] [--clients 8] [--processes 2]
                                   [--server gunicorn|werkzeug] [--batch-tasks 4000 --batch-size 100]
                                   [--latency-events 300] [--relay-events 20000] [--sla-records 1000000]
 
 Figures printed:
 1. transitions/s through the API over real HTTP (gunicorn gthread workers, as in production; or
-   werkzeug processes sharing one socket), each task new → in_progress → blocked → in_progress →
-   completed, with SLA clocks running (target ≥ 400/s):
-   a. one transition per request, `POST /api/workflow/tasks/{id}/transition`;
-   b. `--batch-size` transitions per request, `POST /api/workflow/tasks/transitions` (a team syncing);
+   werkzeug processes sharing one socket), with SLA clocks running:
+   a. one transition per request, `POST /api/workflow/tasks/{id}/transition`, each on another task
+      (new → in_progress), loaded by wrk, against the floor's authenticated insert
+      (`bench/floor_app.py`, measured in the same run; target ratio ≥ 0.5);
+   b. `--batch-size` transitions per request, `POST /api/workflow/tasks/transitions` (a team syncing;
+      each task new → in_progress → blocked → in_progress → completed; target ≥ 400/s);
 2. event → rule action latency p50/p95: events written one by one while `flask outbox relay` runs;
    latency = the alert's created_at − the event's created_at (target p95 ≤ 1 s);
 3. relay throughput: events/s for a backlog, with no rule and with a rule firing per event, with one
@@ -34,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.intake import SECRETS, start_gunicorn, start_servers, wait_until_up  # noqa: E402
+from bench.loadgen import Floor, Result, load_average, paired, ratio_line, wrk  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_orchestration"
 PATH = ("in_progress", "blocked", "in_progress", "completed")
@@ -81,17 +84,10 @@ def _timed(token: str, clients: int, work, units) -> tuple[int, float]:
     return done, time.perf_counter() - started
 
 
-def run_transitions(base: str, token: str, task_ids: list[int], clients: int) -> tuple[int, float]:
-    """Each task walked through PATH, one transition per request."""
-    def walk(session, task_id: int) -> int:
-        for to in PATH:
-            response = session.post(f"{base}/api/workflow/tasks/{task_id}/transition",
-                                    json={"to_state": to, "reason": "bench"})
-            if response.status_code != 200:
-                raise RuntimeError(f"task {task_id} → {to}: HTTP {response.status_code} {response.text[:200]}")
-        return len(PATH)
-
-    return _timed(token, clients, walk, task_ids)
+def run_transitions(base: str, token: str, task_ids: list[int], seconds: float, clients: int) -> Result:
+    """One transition per request (new → in_progress), each on another task, loaded by wrk."""
+    return wrk(base, "", token, method="POST", body='{"to_state": "in_progress", "reason": "bench"}',
+               paths=[f"/api/workflow/tasks/{t}/transition" for t in task_ids], seconds=seconds, connections=clients)
 
 
 def run_batched(base: str, token: str, task_ids: list[int], clients: int, size: int) -> tuple[int, float]:
@@ -215,7 +211,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URL)
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/7")
-    parser.add_argument("--tasks", type=int, default=600, help="tasks walked through 4 transitions each")
+    parser.add_argument("--tasks", type=int, default=3000, help="tasks for the single transitions (one each)")
+    parser.add_argument("--seconds", type=float, default=4, help="seconds of wrk load per HTTP figure")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--processes", type=int, default=2, help="web server processes")
     parser.add_argument("--server", choices=("gunicorn", "werkzeug"), default="gunicorn")
@@ -241,23 +238,28 @@ def main() -> int:
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": args.redis_url, "RQ_QUEUE": "bench-orch",
                       **SECRETS, "LOG_LEVEL": "WARNING"})
     print(f"database: {url.rsplit('@', 1)[-1]}; schema built with: {rebuild_schema(app)}; {os.cpu_count()} cores")
-    token, task_ids = setup(app, args.tasks + 40 + args.batch_tasks)
+    token, task_ids = setup(app, args.tasks + 400 + args.batch_tasks)
     batch_ids, task_ids = task_ids[:args.batch_tasks], task_ids[args.batch_tasks:]
 
+    floor = Floor(url, SECRETS["JWT_SECRET_KEY"], args.clients)
     start = start_gunicorn if args.server == "gunicorn" else start_servers
     base, servers = start(args.processes, env)
     try:
         wait_until_up(base, args.processes)
-        run_transitions(base, token, task_ids[:40], args.clients)  # warm-up, not measured
-        done, elapsed = run_transitions(base, token, task_ids[40:], args.clients)
+        run_transitions(base, token, task_ids[:400], 1, args.clients)  # warm-up, not measured
+        remaining = iter([task_ids[400:][i::3] for i in range(3)])  # each slice its own tasks
+        one, inserted = paired(lambda s: run_transitions(base, token, next(remaining), s, args.clients), floor.insert,
+                               args.seconds)
         server = f"{args.processes} {args.server} {'workers' if args.server == 'gunicorn' else 'processes'}"
-        print(f"1a. transitions through the API, one per request: {done} in {elapsed:.2f} s = {done / elapsed:,.0f}/s "
-              f"({args.clients} clients, {server}; target >= 400/s)")
+        print(f"--- {server}, wrk {args.clients} connections {args.seconds:g} s; {load_average()}")
+        print(ratio_line("1a. one transition per request (new → in_progress, SLA clock running)", one, inserted,
+                         "insert (authenticated POST inserting one row)", 0.5))
         if args.batch_tasks:
             done, elapsed = run_batched(base, token, batch_ids, args.clients, args.batch_size)
             print(f"1b. transitions through the API, {args.batch_size} per request: {done} in {elapsed:.2f} s = "
                   f"{done / elapsed:,.0f}/s ({args.clients} clients, {server}; target >= 400/s)")
     finally:
+        floor.stop()
         for proc in servers:
             proc.terminate()
         for proc in servers:
@@ -269,14 +271,16 @@ def main() -> int:
 
         relay.drain(max_seconds=600, batch_size=500)
         db.session.remove()
-    latencies = run_latency(app, env, args.latency_events, args.latency_rate)
-    print(f"2. event -> rule action (alert) latency over {len(latencies)} events at {args.latency_rate:g}/s: "
-          f"p50 {statistics.median(latencies) * 1000:.0f} ms, p95 {percentile(latencies, 0.95) * 1000:.0f} ms, "
-          f"max {max(latencies) * 1000:.0f} ms (target p95 <= 1 s)")
+    if args.latency_events:
+        latencies = run_latency(app, env, args.latency_events, args.latency_rate)
+        print(f"2. event -> rule action (alert) latency over {len(latencies)} events at {args.latency_rate:g}/s: "
+              f"p50 {statistics.median(latencies) * 1000:.0f} ms, p95 {percentile(latencies, 0.95) * 1000:.0f} ms, "
+              f"max {max(latencies) * 1000:.0f} ms (target p95 <= 1 s)")
 
     n = args.relay_events
-    print(f"3. relay throughput, backlog of {n:,} events (target >= 2,000 events/s):")
-    for relays in args.relays:
+    if n and args.relays:
+        print(f"3. relay throughput, backlog of {n:,} events (target >= 2,000 events/s):")
+    for relays in args.relays if n else ():
         plain = run_relay_throughput(app, n, with_rule=False, relays=relays)
         ruled = run_relay_throughput(app, n, with_rule=True, relays=relays)
         print(f"   {relays} relay process{'es' if relays > 1 else ''}: no matching rule {n / plain:,.0f} events/s; "

@@ -31,7 +31,7 @@ from app.services.platform.access import get_scoped, project_scope
 from app.services.platform.errors import (
     Conflict, DomainError, FieldErrors, Forbidden, InvalidTransition, NotFound,
 )
-from app.services.platform.bulk_insert import insert_rows
+from app.services.platform.bulk_insert import insert_rows, pipelined
 from app.services.platform.metrics import count, count_many
 from app.services.platform.outbox import event_values
 from app.schemas.workflow import TransitionItem
@@ -267,9 +267,11 @@ def _rows(machine: Machine, obj, before: str, to_state: str, actor, reason: str,
 
 
 def _insert(events: list[dict], audits: list[dict]) -> None:
-    """The outbox events and audit rows of changes: plain INSERTs, nothing reads them back here."""
-    insert_rows(OutboxEvent.__table__, events)
-    insert_rows(StateTransition.__table__, audits)
+    """The outbox events and audit rows of changes: plain INSERTs, nothing reads them back here (one round
+    trip for both)."""
+    with pipelined():
+        insert_rows(OutboxEvent.__table__, events)
+        insert_rows(StateTransition.__table__, audits)
 
 
 def _compare_and_set(machine: Machine, obj, before: str, values: dict) -> None:

@@ -173,12 +173,12 @@ def _resume_point(job_id: str) -> tuple[str | None, str | None]:
 
 def run_steps(steps: list[Step], ctx, inputs: Input, finish: Callable[[dict], dict], checkpoints: bool = False) -> dict:
     """Run `steps` in order for the job behind `ctx`; returns finish(state) as the job's results."""
-    from app.services.processing.jobs import JobDismissed, write_steps
+    from app.services.processing.jobs import JobDismissed
 
     total = sum(s.weight for s in steps) or 1.0
     records = [{"name": s.name, "title": s.title or s.name.replace("_", " ").capitalize(), "status": PENDING,
                 "attempts": 0, "progress": 0, "message": "", "started": None, "finished": None} for s in steps]
-    write_steps(ctx.job_id, records)
+    ctx.set_steps(records)
     state: dict = {"inputs": inputs, "_job_id": ctx.job_id}
     from_job, from_step = _resume_point(ctx.job_id) if checkpoints else (None, None)
     reusing = from_step is not None and from_step in {s.name for s in steps}
@@ -197,7 +197,7 @@ def run_steps(steps: list[Step], ctx, inputs: Input, finish: Callable[[dict], di
         record.update(status=RUNNING, started=_iso(utcnow()))
         for attempt in range(1, step.retries + 2):
             record["attempts"] = attempt
-            write_steps(ctx.job_id, records)
+            ctx.set_steps(records)
             deadline = time.monotonic() + step.timeout_seconds if step.timeout_seconds else None
             sctx = StepContext(ctx, step, lo, hi, deadline)
             try:
@@ -206,13 +206,13 @@ def run_steps(steps: list[Step], ctx, inputs: Input, finish: Callable[[dict], di
                 break
             except JobDismissed:
                 record.update(status=DISMISSED, finished=_iso(utcnow()), message="Dismissed")
-                write_steps(ctx.job_id, records)
+                ctx.set_steps(records)
                 raise
             except SkipRemaining as skip:
                 record.update(status=SUCCESSFUL, finished=_iso(utcnow()), message=skip.reason, progress=100)
                 for later in records[records.index(record) + 1:]:
                     later.update(status=SKIPPED, message=skip.reason)
-                write_steps(ctx.job_id, records)
+                ctx.set_steps(records)
                 ctx.log(f"[{step.name}] {skip.reason}; later steps skipped")
                 return {**skip.results, "skipped": True, "skipReason": skip.reason}
             except Exception as exc:
@@ -221,21 +221,21 @@ def run_steps(steps: list[Step], ctx, inputs: Input, finish: Callable[[dict], di
                     ctx.log(f"[{step.name}] attempt {attempt}: {traceback.format_exc(limit=8)}", "trace")
                 if attempt > step.retries or isinstance(exc, PermanentError):
                     record.update(status=FAILED, finished=_iso(utcnow()), message=reason[:500])
-                    write_steps(ctx.job_id, records)
+                    ctx.set_steps(records)
                     ctx.log(f"[{step.name}] failed after {attempt} attempt(s): {reason}", "error")
                     if isinstance(exc, DomainError):
                         raise
                     raise StepFailed(f"Step {step.name} failed: {reason}") from exc
                 wait = step.backoff_seconds * 2 ** (attempt - 1)
                 record["message"] = f"attempt {attempt} failed: {reason[:300]}; retrying in {wait:g} s"
-                write_steps(ctx.job_id, records)
+                ctx.set_steps(records)
                 ctx.log(f"[{step.name}] {record['message']}", "warning")
                 ctx.sleep(wait)
         if checkpoints:
             _write_json(os.path.join(_checkpoint_dir(ctx.job_id), f"{step.name}.json"), state[step.name])
         record.update(status=SUCCESSFUL, finished=_iso(utcnow()), progress=100,
                       message=f"succeeded on attempt {record['attempts']}" if record["attempts"] > 1 else "")
-        write_steps(ctx.job_id, records)
+        ctx.set_steps(records)
         ctx.progress(hi, f"{step.name} done")
     return finish(state)
 
