@@ -191,7 +191,7 @@ def run_steps(steps: list[Step], ctx, inputs: Input, finish: Callable[[dict], di
                 state[step.name] = json.load(fh)
             _write_json(os.path.join(_checkpoint_dir(ctx.job_id), f"{step.name}.json"), state[step.name])
             record.update(status=SUCCESSFUL, progress=100, message=f"reused from job {from_job}")
-            write_steps(ctx.job_id, records)
+            ctx.set_steps(records)
             continue
         reusing = False
         record.update(status=RUNNING, started=_iso(utcnow()))
