@@ -1,9 +1,11 @@
 """Planning pages: list, form, map page (full and partial), click-to-assign, dialog, runs."""
+import gzip
 import json
+import re
 
 from sqlalchemy import select
 
-from app.models import Assignment, Planning, Team
+from app.models import Assignment, OrgUnit, Planning, Team
 from app.schemas.planning import AssignmentRow
 from tests.planning_fixtures import country, planning, units_of  # noqa: F401
 
@@ -35,17 +37,32 @@ def test_map_page_shows_coloured_shapes_legend_and_tables(client, login, country
     page = client.get(f"/plannings/{planning.id}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "cdn" not in html.lower() and "vendor/leaflet-1.9.4/leaflet.js" in html
-    assert "L.geoJson" in html and "Launch sample" in html
+    assert "cdn" not in html.lower() and re.search(r"vendor/leaflet-1.9.4/leaflet\.[0-9a-f]{12}\.js", html)
+    assert "Launch sample" in html
     live = db.session.execute(select(Assignment).where(Assignment.planning_id == planning.id)).scalars().all()
     team = db.session.get(Team, live[0].team_id)
-    assert f'"c": "{team.colour}"' in html or f'"c":"{team.colour}"' in html  # the shape wears its team's colour
-    assert '"c": "#b8bec9"' in html  # unassigned grey
+    lookups = json.loads(re.search(r'<script type="application/json" class="map-lookups">(.*?)</script>', html).group(1))
+    assert lookups["assignees"][f"team:{team.id}"]["colour"] == team.colour  # shapes wear their team's colour
+    assert live[0].org_unit_id in lookups["assigned"][f"team:{team.id}"] and lookups["unassigned"] == "#b8bec9"
     assert team.name in html and "2 assigned" in html
     assert 'hx-confirm="This planning has 2 assignments' in html
+    # The geometry comes from its own URL, compact (integers, first point then differences) and revalidated.
+    shapes = client.get(lookups["shapes"], headers={"Accept-Encoding": "gzip"})
+    assert shapes.status_code == 200 and shapes.headers["Content-Encoding"] == "gzip"
+    body = json.loads(gzip.decompress(shapes.data))
+    unit = next(u for u in body["units"] if u[0] == live[0].org_unit_id)
+    stored = db.session.get(OrgUnit, unit[0]).geometry
+    ring = unit[3]["coordinates"][0] if unit[3]["type"] == "Polygon" else unit[3]["coordinates"][0][0]
+    first = (stored["coordinates"][0] if stored["type"] == "Polygon" else stored["coordinates"][0][0])
+    assert all(isinstance(v, int) for v in ring)
+    assert [ring[0] / body["scale"], ring[1] / body["scale"]] == first[0][:2]
+    assert [(ring[0] + ring[2]) / body["scale"], (ring[1] + ring[3]) / body["scale"]] == first[1][:2]
+    assert body["borders"] and unit[2] in {int(k) for k in body["parents"]}
+    again = client.get(lookups["shapes"], headers={"Accept-Encoding": "gzip", "If-None-Match": shapes.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
     partial = client.get(f"/plannings/{planning.id}?type={country.types['REGION'].id}", headers={"HX-Request": "true"})
     assert partial.status_code == 200 and "<html" not in partial.get_data(as_text=True)
-    assert "Vary" in partial.headers and "L.geoJson" in partial.get_data(as_text=True)
+    assert "Vary" in partial.headers and "map-lookups" in partial.get_data(as_text=True)
 
 
 def test_click_to_assign_and_unassign(client, login, csrf, country, planning, db):
