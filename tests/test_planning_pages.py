@@ -45,7 +45,6 @@ def test_map_page_shows_coloured_shapes_legend_and_tables(client, login, country
     assert lookups["assignees"][f"team:{team.id}"]["colour"] == team.colour  # shapes wear their team's colour
     assert live[0].org_unit_id in lookups["assigned"][f"team:{team.id}"] and lookups["unassigned"] == "#b8bec9"
     assert team.name in html and "2 assigned" in html
-    assert 'hx-confirm="This planning has 2 assignments' in html
     # The geometry comes from its own URL, compact (integers, first point then differences) and revalidated.
     shapes = client.get(lookups["shapes"], headers={"Accept-Encoding": "gzip"})
     assert shapes.status_code == 200 and shapes.headers["Content-Encoding"] == "gzip"
@@ -110,6 +109,34 @@ def test_sample_dialog_errors_then_launch_and_rerun(client, login, csrf, country
     job = db.session.query(Job).one()
     rerun = client.get(f"/plannings/{planning.id}/sample?rerun={job.id}").get_data(as_text=True)
     assert 'value="8"' in rerun and 'name="quantity_1" min="1" value="1"' in rerun
+
+
+def test_launch_asks_before_replacing_assignments_counted_at_launch(client, login, csrf, country, planning, db):
+    """Units assigned by hand after the page (or the dialog) loaded are counted when the launch is
+    posted; the sample starts only once that exact number is confirmed."""
+    from app.models import Job
+    from app.services.planning.assignments import bulk_create
+
+    login(country.coordinator)
+    page = client.get(f"/plannings/{planning.id}").get_data(as_text=True)
+    assert "hx-confirm" not in page.split('id="launch-sample"')[1].split(">")[0]  # not decided at page load
+    team = db.session.execute(select(Team).where(Team.parent_id == country.root_team.id)).scalars().first()
+    regions = units_of("REGION", country)
+    bulk_create(country.coordinator, planning, [AssignmentRow(org_unit=r.id, team=team.id) for r in regions[:2]])
+    form = {"level_index": "0", "type_0": country.types["REGION"].id, "quantity_0": "2", "seed": "4"}
+    headers = {"HX-Request": "true", "X-CSRFToken": csrf()}
+    asked = client.post(f"/plannings/{planning.id}/sample", headers=headers, data=form)
+    text = asked.get_data(as_text=True)
+    assert asked.status_code == 422 and "This planning has 2 assignments, 2 of them made by hand" in text
+    assert 'name="replace" value="2"' in text and 'name="seed"' in text and 'value="4"' in text  # kept as typed
+    assert "Replace 2 assignments and launch" in text and db.session.query(Job).count() == 0
+    bulk_create(country.coordinator, planning, [AssignmentRow(org_unit=regions[2].id, team=team.id)])  # one more meanwhile
+    again = client.post(f"/plannings/{planning.id}/sample", headers=headers, data={**form, "replace": "2"})
+    assert again.status_code == 422 and "This planning has 3 assignments" in again.get_data(as_text=True)
+    assert db.session.query(Job).count() == 0
+    launched = client.post(f"/plannings/{planning.id}/sample", headers=headers, data={**form, "replace": "3"})
+    assert launched.status_code == 200 and 'hx-trigger="every 2s"' in launched.get_data(as_text=True)
+    assert db.session.query(Job).count() == 1
 
 
 def test_sample_dialog_refuses_exclusions_that_are_not_ids(client, login, csrf, country, planning, db):
