@@ -122,3 +122,30 @@ def test_every_page_fits_a_tablet_with_finger_sized_controls(browser, live_serve
     now_passing = [k for k in EXPECTED_FAILURES if k not in failures]
     assert not unexpected, "\n".join(f"{k}: {v}" for k, v in unexpected.items())
     assert not now_passing, f"these pages pass now; take them off EXPECTED_FAILURES: {now_passing}"
+
+
+def test_menu_button_and_a_form_that_outlives_a_dropped_connection(browser, live_server, country):  # noqa: F811
+    context = browser.new_context(viewport={"width": 768, "height": 1024}, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    _login(page, live_server.url, country.coordinator.username)
+    page.goto(live_server.url + "/teams/new")
+    assert not page.locator("#main-nav").is_visible()  # one Menu button instead of three rows of links
+    page.click(".nav-toggle")
+    assert page.locator("#main-nav >> text=Plannings").is_visible()
+    assert page.locator(".nav-toggle").get_attribute("aria-expanded") == "true"
+    page.click(".nav-toggle")
+
+    page.fill("input[name=name]", "Mobile team North")
+    context.set_offline(True)
+    page.wait_for_selector("#offline-banner")
+    page.click("form.form button[type=submit]")
+    page.wait_for_selector("#toasts >> text=Not sent: there is no connection")
+    assert page.url.endswith("/teams/new") and page.input_value("input[name=name]") == "Mobile team North"
+    context.set_offline(False)
+    page.wait_for_selector("#offline-banner", state="detached")
+    page.goto(live_server.url + "/")  # e.g. the tab was reloaded or left
+    page.goto(live_server.url + "/teams/new")
+    page.wait_for_selector("#toasts >> text=What you typed before the connection dropped is back")
+    assert page.input_value("input[name=name]") == "Mobile team North"
+    context.close()
