@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, request
 from flask_login import current_user
@@ -10,6 +11,8 @@ from app.models import TaskStatus
 from app.services.orchestration.state_machines import TASK
 from app.services.processing import job_status as st
 from app.services.processing.job_access import readable_log
+from app.services.processing.registry import get_process
+from app.services.platform.errors import NotFound
 
 _BADGE = {
     st.ACCEPTED: "badge-queued",
@@ -43,10 +46,35 @@ def task_is_closed(status: str) -> bool:
     return status in TASK.terminal
 
 
+def viewer_zone() -> ZoneInfo | timezone:
+    """The time zone times are shown in: the user's own (profile), else the browser's (the `tz`
+    cookie app.js sets from Intl), else UTC. An unknown name is UTC."""
+    name = getattr(current_user, "time_zone", None) if current_user and current_user.is_authenticated else None
+    name = name or (request.cookies.get("tz") if request else None)
+    if not name or name == "UTC" or len(name) > 64:
+        return timezone.utc
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return timezone.utc
+
+
 def format_datetime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A time in the viewer's zone, with the zone's short name ("2026-11-29 19:45 CET")."""
     if value is None:
         return "—"
-    return value.astimezone(timezone.utc).strftime(fmt) + " UTC"
+    local = value.astimezone(viewer_zone())
+    return local.strftime(fmt) + " " + (local.tzname() or "UTC")
+
+
+def job_title(job) -> str:
+    """What a job did, in people's words: its process's `describe` of the inputs, else its title."""
+    try:
+        process = get_process(job.process_id)
+    except NotFound:
+        return job.process_id
+    described = process.describe(job.inputs or {}) if process.describe else None
+    return described or process.title
 
 
 def time_ago(value: datetime | None) -> str:
@@ -84,6 +112,7 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["url_with"] = url_with
     app.jinja_env.globals["is_terminal"] = st.is_terminal
     app.jinja_env.globals["job_log"] = lambda job: readable_log(job, current_user)
+    app.jinja_env.globals["job_title"] = job_title
 
     @app.context_processor
     def _nav():

@@ -133,3 +133,12 @@ document.addEventListener("submit", function (event) {
     document.querySelectorAll("form").forEach(function (form) { if (kept(form)) restore(form); });
   });
 })();
+// Times are shown in the browser's time zone (unless the user chose one): tell the server which.
+(function () {
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && document.cookie.indexOf("tz=" + encodeURIComponent(zone)) < 0) {
+      document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+    }
+  } catch (e) { /* an old browser: UTC */ }
+})();
