@@ -199,6 +199,9 @@ def test_assignment_table_runs_and_assignees_as_page_and_partial(client, login, 
 
 
 def test_only_planners_open_the_form_and_the_sampling_dialog(client, login, country, planning, make_user):
+    from app.services.planning.plannings import publish_planning
+
+    publish_planning(country.coordinator, planning.id, True)  # agents see published plannings only
     agent = make_user(role="agent", projects=["Demo project"])
     login(agent)
     page = client.get(f"/plannings/{planning.id}").get_data(as_text=True)
@@ -232,3 +235,51 @@ def test_the_edit_form_uses_the_api_schema_and_a_blank_field_clears(client, logi
     assert html.count("is required") == 2 and "valid date" in html  # team and name, beside their fields
     db.session.expire_all()
     assert db.session.get(Planning, planning.id).name == "Round 1"
+
+
+def test_agents_see_published_plannings_only_and_their_own_assignments(client, login, country, planning, make_user, db):
+    from app.services.planning.assignments import bulk_create
+    from app.services.planning.plannings import publish_planning
+
+    agent = make_user("agent", projects=["Demo project"], username="fieldagent")
+    team = db.session.execute(select(Team).where(Team.parent_id == country.root_team.id).order_by(Team.name)).scalars().first()
+    team.users.append(agent)
+    db.session.commit()
+    region = units_of("REGION", country)[0]
+    bulk_create(country.coordinator, planning, [AssignmentRow(org_unit=region.id, team=team.id)])
+    login(agent)
+    assert client.get(f"/plannings/{planning.id}").status_code == 404  # a draft is the planners'
+    assert "Round 1" not in client.get("/plannings/").get_data(as_text=True)
+    assert region.name not in client.get("/plannings/mine").get_data(as_text=True)
+    publish_planning(country.coordinator, planning.id, True)
+    assert client.get(f"/plannings/{planning.id}").status_code == 200
+    mine = client.get("/plannings/mine").get_data(as_text=True)
+    assert "Round 1" in mine and region.name in mine and f"team {team.name}" in mine
+    assert client.get(f"/plannings/{planning.id}/assignments.csv").status_code == 403  # exports are the planners'
+
+
+def test_export_assignments_as_csv_and_geojson(client, login, country, planning, db):
+    import csv
+    import io
+
+    from app.services.planning.assignments import bulk_create
+
+    team = db.session.execute(select(Team).where(Team.parent_id == country.root_team.id).order_by(Team.name)).scalars().first()
+    regions = units_of("REGION", country)[:2]
+    regions[0].name = "=HYPERLINK(\"http://x\")"
+    db.session.commit()
+    bulk_create(country.coordinator, planning, [AssignmentRow(org_unit=r.id, team=team.id) for r in regions])
+    login(country.coordinator)
+    page = client.get(f"/plannings/{planning.id}").get_data(as_text=True)
+    assert f"/plannings/{planning.id}/assignments.csv" in page and "Export GeoJSON" in page
+    response = client.get(f"/plannings/{planning.id}/assignments.csv")
+    assert response.mimetype == "text/csv" and "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert {r["org_unit_id"] for r in rows} == {str(r.id) for r in regions}
+    assert all(r["assigned_to"] == team.name and r["planning"] == "Round 1" for r in rows)
+    assert "'=HYPERLINK" in {r["org_unit"][:11] for r in rows}  # not a formula in a spreadsheet
+    geo = json.loads(client.get(f"/plannings/{planning.id}/assignments.geojson").get_data(as_text=True))
+    assert geo["type"] == "FeatureCollection" and len(geo["features"]) == 2
+    feature = next(f for f in geo["features"] if f["id"] == regions[1].id)
+    assert feature["geometry"] == db.session.get(OrgUnit, regions[1].id).geometry
+    assert feature["properties"]["assigned_to"] == team.name
