@@ -19,3 +19,30 @@ def test_a_sampling_job_page_says_what_ran_in_the_viewers_time_zone(client, logi
     assert " EAT</dd>" in client.get(f"/jobs/{job.id}").get_data(as_text=True)
     client.set_cookie("tz", "Mars/Olympus_Mons")  # not a zone: UTC, no error
     assert " UTC</dd>" in client.get(f"/jobs/{job.id}").get_data(as_text=True)
+
+
+def test_home_page_per_role(client, login, country, planning, make_user, db, web_app):
+    from app.services.processing.jobs import enqueue_job
+    from app.models import Job
+    from app.services.processing import job_status as st
+
+    job = enqueue_job("lqas-sampling", {"planning_id": planning.id, "org_unit_type_sequence_identifiers":
+                                        [country.types["REGION"].id], "org_unit_type_quantities": [1]},
+                      country.coordinator)
+    row = db.session.get(Job, job.id)
+    row.status = st.FAILED
+    db.session.commit()
+    login(country.coordinator)
+    home = client.get("/").get_data(as_text=True)
+    assert "Round 1" in home and "Failed runs" in home
+    assert f'href="/plannings/{planning.id}?rerun={job.id}">Edit and retry' in home
+    work = client.get("/home/my-work", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "My tasks" in work and "System health" not in work
+    agent_client = web_app.test_client()
+    login(make_user("agent", projects=["Demo project"]), test_client=agent_client)
+    agent_home = agent_client.get("/").get_data(as_text=True)
+    assert "Failed runs" not in agent_home and "Edit and retry" not in agent_home
+    admin_client = web_app.test_client()
+    login(make_user("admin", projects=["Demo project"]), test_client=admin_client)
+    health = admin_client.get("/home/my-work", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "System health" in health and "Database" in health
