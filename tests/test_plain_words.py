@@ -46,3 +46,16 @@ def test_home_page_per_role(client, login, country, planning, make_user, db, web
     login(make_user("admin", projects=["Demo project"]), test_client=admin_client)
     health = admin_client.get("/home/my-work", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "System health" in health and "Database" in health
+
+
+FORMS = ["/teams/new", "/plannings/new", "/schedules/new", "/action-plans/new", "/automation/rules/new",
+         "/automation/webhooks/new", "/sla/configs/new", "/sla/calendars/new", "/admin/dhis2-connections",
+         "/admin/openhexa/"]
+
+
+def test_forms_an_agent_may_not_submit_are_not_offered(client, login, make_user):
+    login(make_user("agent", projects=["Demo project"]))
+    offered = {url: client.get(url).status_code for url in FORMS}
+    assert {url: code for url, code in offered.items() if code != 403} == {}
+    processes = client.get("/processes/echo").get_data(as_text=True)
+    assert "<form" not in processes.split("<main")[1]  # the execute form needs MANAGE_PIPELINES
