@@ -1,6 +1,7 @@
 """Jinja filters and globals shared by every page."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -90,6 +91,42 @@ def time_ago(value: datetime | None) -> str:
     return f"{seconds // 86400} d ago"
 
 
+_OP_WORDS = {"eq": "is", "ne": "is not", "gt": "is more than", "gte": "is at least", "lt": "is less than",
+             "lte": "is at most", "in": "is one of", "not_in": "is none of", "contains": "contains",
+             "startswith": "starts with", "exists": "is set"}
+_FIELD_WORDS = {"to": "the new state", "from": "the previous state", "from_state": "the previous state",
+                "to_state": "the new state"}
+
+
+def words(identifier: str) -> str:
+    """`TaskStatusChanged`, `it_support`, `payload.sub_category` in words: "task status changed",
+    "it support", "sub category"."""
+    last = str(identifier).split(".")[-1]
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", last).replace("_", " ").replace("-", " ")
+    return spaced.lower().strip()
+
+
+def condition_sentence(condition: dict) -> str:
+    """A rule's structured condition read as a sentence: {"field": "payload.to", "op": "eq",
+    "value": "completed"} → "the new state is completed"; all/any/not as and/or/not."""
+    if not isinstance(condition, dict):
+        return str(condition)
+    if "all" in condition or "any" in condition:
+        joiner, parts = (" and ", condition["all"]) if "all" in condition else (" or ", condition["any"])
+        inner = [condition_sentence(c) for c in parts or []]
+        return joiner.join(f"({s})" if (" and " in s or " or " in s) else s for s in inner)
+    if "not" in condition:
+        return f"not ({condition_sentence(condition['not'])})"
+    field = condition.get("field", "")
+    name = _FIELD_WORDS.get(field.split(".")[-1], "the " + words(field))
+    op = condition.get("op", "eq")
+    if op == "exists":
+        return f"{name} is set"
+    value = condition.get("value")
+    shown = ", ".join(words(v) for v in value) if isinstance(value, list) else words(value) if isinstance(value, str) else value
+    return f"{name} {_OP_WORDS.get(op, op)} {shown}"
+
+
 def url_with(**changes) -> str:
     """The current URL with some query arguments replaced (None removes one)."""
     from urllib.parse import urlencode
@@ -113,6 +150,8 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["is_terminal"] = st.is_terminal
     app.jinja_env.globals["job_log"] = lambda job: readable_log(job, current_user)
     app.jinja_env.globals["job_title"] = job_title
+    app.jinja_env.filters["words"] = words
+    app.jinja_env.globals["condition_sentence"] = condition_sentence
 
     @app.context_processor
     def _nav():

@@ -59,3 +59,15 @@ def test_forms_an_agent_may_not_submit_are_not_offered(client, login, make_user)
     assert {url: code for url, code in offered.items() if code != 403} == {}
     processes = client.get("/processes/echo").get_data(as_text=True)
     assert "<form" not in processes.split("<main")[1]  # the execute form needs MANAGE_PIPELINES
+
+
+def test_rules_read_as_sentences():
+    from app.template_helpers import condition_sentence, words
+
+    assert words("TaskStatusChanged") == "task status changed" and words("payload.sub_category") == "sub category"
+    assert words("it_support") == "it support"
+    condition = {"all": [{"field": "payload.to", "op": "eq", "value": "completed"},
+                         {"any": [{"field": "payload.priority", "op": "in", "value": ["high", "critical"]},
+                                  {"not": {"field": "payload.service_area", "op": "exists"}}]}]}
+    assert condition_sentence(condition) == ("the new state is completed and (the priority is one of high, critical "
+                                             "or not (the service area is set))")
