@@ -50,7 +50,7 @@ def task_is_closed(status: str) -> bool:
 def viewer_zone() -> ZoneInfo | timezone:
     """The time zone times are shown in: the user's own (profile), else the browser's (the `tz`
     cookie app.js sets from Intl), else UTC. An unknown name is UTC."""
-    name = getattr(current_user, "time_zone", None) if current_user and current_user.is_authenticated else None
+    name = current_user.time_zone if current_user and current_user.is_authenticated else None
     name = name or (request.cookies.get("tz") if request else None)
     if not name or name == "UTC" or len(name) > 64:
         return timezone.utc

@@ -71,9 +71,9 @@ def _pages(country, planning, desk, job_id, ticket_id) -> dict[str, list[str]]:
         "/automation/alerts", "/automation/webhooks", "/automation/webhooks/new", "/automation/webhooks/events",
         "/admin/dhis2-connections", "/admin/openhexa/", "/admin/outbox",
         "/tickets/", f"/tickets/{ticket_id}", "/tasks/", "/workflows/", f"/workflows/{desk.workflow.id}",
-        "/workflows/roles", f"/workflows/roles/{desk.intake.id}",
+        "/workflows/roles", f"/workflows/roles/{desk.intake.id}", "/profile", "/plannings/mine",
     ]
-    agent = ["/", "/plannings/", "/tickets/", "/tasks/"]
+    agent = ["/", "/plannings/", "/plannings/mine", "/tickets/", "/tasks/", "/profile"]
     return {"admin": admin, "agent": agent}
 
 

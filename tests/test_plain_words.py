@@ -71,3 +71,24 @@ def test_rules_read_as_sentences():
                                   {"not": {"field": "payload.service_area", "op": "exists"}}]}]}
     assert condition_sentence(condition) == ("the new state is completed and (the priority is one of high, critical "
                                              "or not (the service area is set))")
+
+
+def test_a_user_chooses_the_time_zone_of_their_pages(client, login, csrf, country, db):
+    from app.models import User
+
+    login(country.coordinator)
+    page = client.get("/profile").get_data(as_text=True)
+    assert "My browser&#39;s time zone" in page or "My browser's time zone" in page
+    bad = client.post("/profile", data={"time_zone": "Mars/Olympus_Mons", "csrf_token": csrf()})
+    assert bad.status_code == 400 and "is not a time zone" in bad.get_data(as_text=True)
+    assert client.post("/profile", data={"time_zone": "Asia/Kolkata", "csrf_token": csrf()}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(User, country.coordinator.id).time_zone == "Asia/Kolkata"
+    client.set_cookie("tz", "Africa/Nairobi")  # the user's choice wins over the browser's
+    assert 'value="Asia/Kolkata" selected' in client.get("/profile").get_data(as_text=True)
+    from app.template_helpers import format_datetime
+    from datetime import datetime, timezone
+    with client.application.test_request_context():
+        from flask_login import login_user
+        login_user(db.session.get(User, country.coordinator.id))
+        assert format_datetime(datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)) == "2026-01-01 17:30 IST"
