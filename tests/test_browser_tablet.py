@@ -3,6 +3,7 @@ control is at least 44×44 px, nothing is loaded from outside, and axe-core (ven
 tests/vendor) finds no serious or critical accessibility violation. One browser, one login per role."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,8 @@ EXPECTED_FAILURES: dict[str, str] = {
     "admin /tasks/": "board cards' ticket links 18 px tall (tickets.css, issue 18)",
     "agent /tasks/": "board cards' ticket links and the status select 21 px tall (tickets.css, issue 18)",
 }
+
+LOADED_AFTER = {r"/": "#my-work .card", r"/plannings/\d+": "#map-area[data-loaded]"}
 
 # What is measured, in the page: overflow, small targets, serious axe violations.
 _CHECK = """async () => {
@@ -105,6 +108,9 @@ def test_every_page_fits_a_tablet_with_finger_sized_controls(browser, live_serve
         for path in pages[role]:
             response = page.goto(base + path, wait_until="load")
             assert response.status < 400, (role, path, response.status)
+            for pattern, selector in LOADED_AFTER.items():  # parts loaded after the page are checked too
+                if re.fullmatch(pattern, path):
+                    page.wait_for_selector(selector)
             page.add_script_tag(path=str(AXE))
             found = page.evaluate(_CHECK)
             problems = []
