@@ -106,7 +106,7 @@ def _checked(data: PlanningChanges, given: set[str], project_id: int | None, pla
     start = out.get("started_at", planning.started_at if planning else None)
     end = out.get("ended_at", planning.ended_at if planning else None)
     if start and end and end < start:
-        errors.add("ended_at", "must not be before started_at")
+        errors.add("ended_at", "must not be before the start date")
     if "forms" in given:
         out["forms"] = []
         for form_id in dict.fromkeys(data.forms or []):
