@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import Pool
 
-from app import request_limits
+from app import request_limits, web_delivery
 from app.config import engine_options, load_config
 
 
@@ -28,6 +28,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     _configure_logging(app)
     _init_extensions(app)
+    web_delivery.init_app(app)  # compression, hashed static names, conditional polled partials
     request_limits.init_app(app)  # before the blueprints: their `<int:…>` routes use the bounded converter
     _register_blueprints(app)
 

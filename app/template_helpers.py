@@ -1,7 +1,9 @@
 """Jinja filters and globals shared by every page."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, request
 from flask_login import current_user
@@ -10,6 +12,8 @@ from app.models import TaskStatus
 from app.services.orchestration.state_machines import TASK
 from app.services.processing import job_status as st
 from app.services.processing.job_access import readable_log
+from app.services.processing.registry import get_process
+from app.services.platform.errors import NotFound
 
 _BADGE = {
     st.ACCEPTED: "badge-queued",
@@ -43,10 +47,35 @@ def task_is_closed(status: str) -> bool:
     return status in TASK.terminal
 
 
+def viewer_zone() -> ZoneInfo | timezone:
+    """The time zone times are shown in: the user's own (profile), else the browser's (the `tz`
+    cookie app.js sets from Intl), else UTC. An unknown name is UTC."""
+    name = current_user.time_zone if current_user and current_user.is_authenticated else None
+    name = name or (request.cookies.get("tz") if request else None)
+    if not name or name == "UTC" or len(name) > 64:
+        return timezone.utc
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return timezone.utc
+
+
 def format_datetime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A time in the viewer's zone, with the zone's short name ("2026-11-29 19:45 CET")."""
     if value is None:
         return "—"
-    return value.astimezone(timezone.utc).strftime(fmt) + " UTC"
+    local = value.astimezone(viewer_zone())
+    return local.strftime(fmt) + " " + (local.tzname() or "UTC")
+
+
+def job_title(job) -> str:
+    """What a job did, in people's words: its process's `describe` of the inputs, else its title."""
+    try:
+        process = get_process(job.process_id)
+    except NotFound:
+        return job.process_id
+    described = process.describe(job.inputs or {}) if process.describe else None
+    return described or process.title
 
 
 def time_ago(value: datetime | None) -> str:
@@ -60,6 +89,42 @@ def time_ago(value: datetime | None) -> str:
     if seconds < 86400:
         return f"{seconds // 3600} h ago"
     return f"{seconds // 86400} d ago"
+
+
+_OP_WORDS = {"eq": "is", "ne": "is not", "gt": "is more than", "gte": "is at least", "lt": "is less than",
+             "lte": "is at most", "in": "is one of", "not_in": "is none of", "contains": "contains",
+             "startswith": "starts with", "exists": "is set"}
+_FIELD_WORDS = {"to": "the new state", "from": "the previous state", "from_state": "the previous state",
+                "to_state": "the new state"}
+
+
+def words(identifier: str) -> str:
+    """`TaskStatusChanged`, `it_support`, `payload.sub_category` in words: "task status changed",
+    "it support", "sub category"."""
+    last = str(identifier).split(".")[-1]
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", last).replace("_", " ").replace("-", " ")
+    return spaced.lower().strip()
+
+
+def condition_sentence(condition: dict) -> str:
+    """A rule's structured condition read as a sentence: {"field": "payload.to", "op": "eq",
+    "value": "completed"} → "the new state is completed"; all/any/not as and/or/not."""
+    if not isinstance(condition, dict):
+        return str(condition)
+    if "all" in condition or "any" in condition:
+        joiner, parts = (" and ", condition["all"]) if "all" in condition else (" or ", condition["any"])
+        inner = [condition_sentence(c) for c in parts or []]
+        return joiner.join(f"({s})" if (" and " in s or " or " in s) else s for s in inner)
+    if "not" in condition:
+        return f"not ({condition_sentence(condition['not'])})"
+    field = condition.get("field", "")
+    name = _FIELD_WORDS.get(field.split(".")[-1], "the " + words(field))
+    op = condition.get("op", "eq")
+    if op == "exists":
+        return f"{name} is set"
+    value = condition.get("value")
+    shown = ", ".join(words(v) for v in value) if isinstance(value, list) else words(value) if isinstance(value, str) else value
+    return f"{name} {_OP_WORDS.get(op, op)} {shown}"
 
 
 def url_with(**changes) -> str:
@@ -84,6 +149,9 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["url_with"] = url_with
     app.jinja_env.globals["is_terminal"] = st.is_terminal
     app.jinja_env.globals["job_log"] = lambda job: readable_log(job, current_user)
+    app.jinja_env.globals["job_title"] = job_title
+    app.jinja_env.filters["words"] = words
+    app.jinja_env.globals["condition_sentence"] = condition_sentence
 
     @app.context_processor
     def _nav():

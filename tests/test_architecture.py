@@ -36,7 +36,8 @@ LAYERS = (
                         "app.logging_setup")),
     ("services", ("app.services", "app.schemas")),  # input schemas sit with the services they feed
     ("processes and RQ jobs", ("app.processes", "app.rq_jobs")),
-    ("interfaces", ("app.blueprints", "app.security", "app.errors", "app.request_limits", "app.template_helpers",
+    ("interfaces", ("app.blueprints", "app.security", "app.errors", "app.request_limits", "app.web_delivery",
+                    "app.template_helpers",
                     "app.cli", "app.demo")),
     ("application", ("app",)),  # the package root only: create_app wires every layer together
 )

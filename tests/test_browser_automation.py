@@ -42,7 +42,8 @@ def test_build_a_rule_test_it_and_switch_it_off(page, live_server, make_user):  
     page.screenshot(path=str(ARTIFACTS / "automation_rule_form.png"), full_page=True)
     page.click("text=Save rule")
     page.wait_for_selector("#toasts >> text=Rule “High-priority completions” saved.")
-    assert '"value": "completed"' in page.inner_text("pre.json")
+    assert "the new state is completed" in page.inner_text("main")  # the condition as a sentence
+    assert '"value": "completed"' in page.text_content("details.integrators pre.json")  # JSON for integrators
 
     completed = page.locator("select[name=event_id] option", has_text="to=completed").get_attribute("value")
     page.select_option("select[name=event_id]", completed)

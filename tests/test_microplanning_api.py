@@ -134,8 +134,13 @@ def test_other_projects_coordinator_gets_404(client, api_token, country, plannin
 
 
 def test_agents_cannot_change_assignments(client, api_token, country, planning, make_user, db):
+    from app.services.planning.plannings import publish_planning
+
     agent = make_user(role="agent", projects=["Demo project"])
     team = _district_team(db, country)
+    draft = client.get(f"/api/microplanning/plannings/{planning.id}/", headers=api_token(agent))
+    assert draft.status_code == 404  # a draft is the planners' until published
+    publish_planning(country.coordinator, planning.id, True)
     response = client.post("/api/microplanning/assignments/bulk_create_assignments/", headers=api_token(agent),
                            json={"planning": planning.id, "team": team.id, "org_units": [units_of("DISTRICT", country)[0].id]})
     assert response.status_code == 403 and _live(db, planning.id) == []

@@ -1,9 +1,11 @@
 """Planning pages: list, form, map page (full and partial), click-to-assign, dialog, runs."""
+import gzip
 import json
+import re
 
 from sqlalchemy import select
 
-from app.models import Assignment, Planning, Team
+from app.models import Assignment, OrgUnit, Planning, Team
 from app.schemas.planning import AssignmentRow
 from tests.planning_fixtures import country, planning, units_of  # noqa: F401
 
@@ -35,17 +37,31 @@ def test_map_page_shows_coloured_shapes_legend_and_tables(client, login, country
     page = client.get(f"/plannings/{planning.id}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "cdn" not in html.lower() and "vendor/leaflet-1.9.4/leaflet.js" in html
-    assert "L.geoJson" in html and "Launch sample" in html
+    assert "cdn" not in html.lower() and re.search(r"vendor/leaflet-1.9.4/leaflet\.[0-9a-f]{12}\.js", html)
+    assert "Launch sample" in html
     live = db.session.execute(select(Assignment).where(Assignment.planning_id == planning.id)).scalars().all()
     team = db.session.get(Team, live[0].team_id)
-    assert f'"c": "{team.colour}"' in html or f'"c":"{team.colour}"' in html  # the shape wears its team's colour
-    assert '"c": "#b8bec9"' in html  # unassigned grey
+    lookups = json.loads(re.search(r'<script type="application/json" class="map-lookups">(.*?)</script>', html).group(1))
+    assert lookups["assignees"][f"team:{team.id}"]["colour"] == team.colour  # shapes wear their team's colour
+    assert live[0].org_unit_id in lookups["assigned"][f"team:{team.id}"] and lookups["unassigned"] == "#b8bec9"
     assert team.name in html and "2 assigned" in html
-    assert 'hx-confirm="This planning has 2 assignments' in html
+    # The geometry comes from its own URL, compact (integers, first point then differences) and revalidated.
+    shapes = client.get(lookups["shapes"], headers={"Accept-Encoding": "gzip"})
+    assert shapes.status_code == 200 and shapes.headers["Content-Encoding"] == "gzip"
+    body = json.loads(gzip.decompress(shapes.data))
+    unit = next(u for u in body["units"] if u[0] == live[0].org_unit_id)
+    stored = db.session.get(OrgUnit, unit[0]).geometry
+    ring = unit[3]["coordinates"][0] if unit[3]["type"] == "Polygon" else unit[3]["coordinates"][0][0]
+    first = (stored["coordinates"][0] if stored["type"] == "Polygon" else stored["coordinates"][0][0])
+    assert all(isinstance(v, int) for v in ring)
+    assert [ring[0] / body["scale"], ring[1] / body["scale"]] == first[0][:2]
+    assert [(ring[0] + ring[2]) / body["scale"], (ring[1] + ring[3]) / body["scale"]] == first[1][:2]
+    assert body["borders"] and unit[2] in {int(k) for k in body["parents"]}
+    again = client.get(lookups["shapes"], headers={"Accept-Encoding": "gzip", "If-None-Match": shapes.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
     partial = client.get(f"/plannings/{planning.id}?type={country.types['REGION'].id}", headers={"HX-Request": "true"})
     assert partial.status_code == 200 and "<html" not in partial.get_data(as_text=True)
-    assert "Vary" in partial.headers and "L.geoJson" in partial.get_data(as_text=True)
+    assert "Vary" in partial.headers and "map-lookups" in partial.get_data(as_text=True)
 
 
 def test_click_to_assign_and_unassign(client, login, csrf, country, planning, db):
@@ -93,6 +109,34 @@ def test_sample_dialog_errors_then_launch_and_rerun(client, login, csrf, country
     job = db.session.query(Job).one()
     rerun = client.get(f"/plannings/{planning.id}/sample?rerun={job.id}").get_data(as_text=True)
     assert 'value="8"' in rerun and 'name="quantity_1" min="1" value="1"' in rerun
+
+
+def test_launch_asks_before_replacing_assignments_counted_at_launch(client, login, csrf, country, planning, db):
+    """Units assigned by hand after the page (or the dialog) loaded are counted when the launch is
+    posted; the sample starts only once that exact number is confirmed."""
+    from app.models import Job
+    from app.services.planning.assignments import bulk_create
+
+    login(country.coordinator)
+    page = client.get(f"/plannings/{planning.id}").get_data(as_text=True)
+    assert "hx-confirm" not in page.split('id="launch-sample"')[1].split(">")[0]  # not decided at page load
+    team = db.session.execute(select(Team).where(Team.parent_id == country.root_team.id)).scalars().first()
+    regions = units_of("REGION", country)
+    bulk_create(country.coordinator, planning, [AssignmentRow(org_unit=r.id, team=team.id) for r in regions[:2]])
+    form = {"level_index": "0", "type_0": country.types["REGION"].id, "quantity_0": "2", "seed": "4"}
+    headers = {"HX-Request": "true", "X-CSRFToken": csrf()}
+    asked = client.post(f"/plannings/{planning.id}/sample", headers=headers, data=form)
+    text = asked.get_data(as_text=True)
+    assert asked.status_code == 422 and "This planning has 2 assignments, 2 of them made by hand" in text
+    assert 'name="replace" value="2"' in text and 'name="seed"' in text and 'value="4"' in text  # kept as typed
+    assert "Replace 2 assignments and launch" in text and db.session.query(Job).count() == 0
+    bulk_create(country.coordinator, planning, [AssignmentRow(org_unit=regions[2].id, team=team.id)])  # one more meanwhile
+    again = client.post(f"/plannings/{planning.id}/sample", headers=headers, data={**form, "replace": "2"})
+    assert again.status_code == 422 and "This planning has 3 assignments" in again.get_data(as_text=True)
+    assert db.session.query(Job).count() == 0
+    launched = client.post(f"/plannings/{planning.id}/sample", headers=headers, data={**form, "replace": "3"})
+    assert launched.status_code == 200 and 'hx-trigger="every 2s"' in launched.get_data(as_text=True)
+    assert db.session.query(Job).count() == 1
 
 
 def test_sample_dialog_refuses_exclusions_that_are_not_ids(client, login, csrf, country, planning, db):
@@ -155,6 +199,9 @@ def test_assignment_table_runs_and_assignees_as_page_and_partial(client, login, 
 
 
 def test_only_planners_open_the_form_and_the_sampling_dialog(client, login, country, planning, make_user):
+    from app.services.planning.plannings import publish_planning
+
+    publish_planning(country.coordinator, planning.id, True)  # agents see published plannings only
     agent = make_user(role="agent", projects=["Demo project"])
     login(agent)
     page = client.get(f"/plannings/{planning.id}").get_data(as_text=True)
@@ -188,3 +235,51 @@ def test_the_edit_form_uses_the_api_schema_and_a_blank_field_clears(client, logi
     assert html.count("is required") == 2 and "valid date" in html  # team and name, beside their fields
     db.session.expire_all()
     assert db.session.get(Planning, planning.id).name == "Round 1"
+
+
+def test_agents_see_published_plannings_only_and_their_own_assignments(client, login, country, planning, make_user, db):
+    from app.services.planning.assignments import bulk_create
+    from app.services.planning.plannings import publish_planning
+
+    agent = make_user("agent", projects=["Demo project"], username="fieldagent")
+    team = db.session.execute(select(Team).where(Team.parent_id == country.root_team.id).order_by(Team.name)).scalars().first()
+    team.users.append(agent)
+    db.session.commit()
+    region = units_of("REGION", country)[0]
+    bulk_create(country.coordinator, planning, [AssignmentRow(org_unit=region.id, team=team.id)])
+    login(agent)
+    assert client.get(f"/plannings/{planning.id}").status_code == 404  # a draft is the planners'
+    assert "Round 1" not in client.get("/plannings/").get_data(as_text=True)
+    assert region.name not in client.get("/plannings/mine").get_data(as_text=True)
+    publish_planning(country.coordinator, planning.id, True)
+    assert client.get(f"/plannings/{planning.id}").status_code == 200
+    mine = client.get("/plannings/mine").get_data(as_text=True)
+    assert "Round 1" in mine and region.name in mine and f"team {team.name}" in mine
+    assert client.get(f"/plannings/{planning.id}/assignments.csv").status_code == 403  # exports are the planners'
+
+
+def test_export_assignments_as_csv_and_geojson(client, login, country, planning, db):
+    import csv
+    import io
+
+    from app.services.planning.assignments import bulk_create
+
+    team = db.session.execute(select(Team).where(Team.parent_id == country.root_team.id).order_by(Team.name)).scalars().first()
+    regions = units_of("REGION", country)[:2]
+    regions[0].name = "=HYPERLINK(\"http://x\")"
+    db.session.commit()
+    bulk_create(country.coordinator, planning, [AssignmentRow(org_unit=r.id, team=team.id) for r in regions])
+    login(country.coordinator)
+    page = client.get(f"/plannings/{planning.id}").get_data(as_text=True)
+    assert f"/plannings/{planning.id}/assignments.csv" in page and "Export GeoJSON" in page
+    response = client.get(f"/plannings/{planning.id}/assignments.csv")
+    assert response.mimetype == "text/csv" and "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert {r["org_unit_id"] for r in rows} == {str(r.id) for r in regions}
+    assert all(r["assigned_to"] == team.name and r["planning"] == "Round 1" for r in rows)
+    assert "'=HYPERLINK" in {r["org_unit"][:11] for r in rows}  # not a formula in a spreadsheet
+    geo = json.loads(client.get(f"/plannings/{planning.id}/assignments.geojson").get_data(as_text=True))
+    assert geo["type"] == "FeatureCollection" and len(geo["features"]) == 2
+    feature = next(f for f in geo["features"] if f["id"] == regions[1].id)
+    assert feature["geometry"] == db.session.get(OrgUnit, regions[1].id).geometry
+    assert feature["properties"]["assigned_to"] == team.name

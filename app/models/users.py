@@ -87,6 +87,8 @@ class User(UserMixin, Base):
     platform_operator: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The IANA zone the user chose for times on pages (None: the browser's, else UTC)
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
     role: Mapped[Role] = relationship(lazy="joined")
     projects: Mapped[list[Project]] = relationship(secondary=user_projects, lazy="selectin")

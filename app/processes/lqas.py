@@ -26,5 +26,6 @@ register_process(
             "seed": {"schema": {"type": "integer"}},
         },
         timeout_seconds=900,
+        describe=sampling.describe_run,
     )
 )

@@ -29,3 +29,18 @@ class UserIn(Input):
     email: Text(255) = ""
     full_name: Text(160) = ""
     platform_operator: bool = Field(False, description="The deployment's consoles and project-less settings")
+
+
+def _known_zone(name: str) -> str:
+    from zoneinfo import available_timezones
+
+    if name and name not in available_timezones():
+        raise ValueError(f"{name!r} is not a time zone (for example Africa/Nairobi)")
+    return name
+
+
+class ProfileIn(Input):
+    """What a user changes about themselves: the time zone pages show times in (blank: the browser's)."""
+
+    time_zone: Annotated[Text(64), AfterValidator(_known_zone)] = Field(
+        "", description="An IANA time zone such as Africa/Nairobi; blank: the browser's")

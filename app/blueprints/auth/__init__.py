@@ -6,9 +6,10 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from app.blueprints.inputs import form_data
 from app.schemas.auth import LoginIn
+from app.schemas.users import ProfileIn
 from app.schemas.parsing import validate_data
 from app.services.platform.errors import RateLimited, ValidationFailed
-from app.services.platform.users import authenticate
+from app.services.platform.users import authenticate, time_zone_choices, update_profile
 
 bp = Blueprint("auth", __name__)
 
@@ -46,6 +47,21 @@ def login():
             flash(f"Welcome, {user.display_name}.", "success")
             return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", error=error, errors=errors, username=username), status
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile():
+    errors, status = {}, 200
+    if request.method == "POST":
+        try:
+            update_profile(current_user, validate_data(ProfileIn, form_data(ProfileIn), "Cannot save the profile"))
+        except ValidationFailed as exc:
+            errors, status = exc.details, 400
+        else:
+            flash("Profile saved.", "success")
+            return redirect(url_for("auth.profile"))
+    return render_template("auth/profile.html", zones=time_zone_choices(), errors=errors), status
 
 
 @bp.post("/logout")

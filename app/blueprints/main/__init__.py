@@ -3,6 +3,7 @@ from flask import Blueprint, jsonify, render_template, request
 from flask_login import current_user, login_required
 
 from app.services.orchestration.health import health_report
+from app.services.orchestration.my_work import my_work
 from app.services.planning.home_page import home_page
 
 bp = Blueprint("main", __name__)
@@ -12,6 +13,13 @@ bp = Blueprint("main", __name__)
 @login_required
 def index():
     return render_template("main/index.html", **vars(home_page(current_user)))
+
+
+@bp.get("/home/my-work")
+@login_required
+def my_work_panel():
+    """The home page's tasks, breaches and (admins) health: loaded after the page."""
+    return render_template("main/_my_work.html", work=my_work(current_user))
 
 
 @bp.get("/healthz")

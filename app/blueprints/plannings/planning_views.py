@@ -2,12 +2,13 @@
 publish, delete, and the assignment map page with its tables. Parse → one service call → render."""
 import json
 
-from flask import flash, make_response, redirect, render_template, request, url_for
+from flask import flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.blueprints.inputs import page_query
 from app.blueprints.plannings.blueprint import bp
 from app.blueprints.rendering import page_or_partial
+from app.web_delivery import revalidated
 from app.schemas.planning import AssignmentsQuery, PlanningListFilters, PlanningMapQuery
 from app.services.planning import planning_pages as pages
 from app.services.planning import plannings as svc
@@ -84,8 +85,17 @@ def delete(planning_id: int):
 @bp.get("/<int:planning_id>")
 @login_required
 def detail(planning_id: int):
-    page = pages.planning_page(current_user, planning_id, page_query(PlanningMapQuery))
+    query = page_query(PlanningMapQuery)
+    shapes = url_for("plannings.map_shapes", planning_id=planning_id, type=query.type)
+    page = pages.planning_page(current_user, planning_id, query, shapes)
     return page_or_partial("plannings/detail.html", "plannings/_map.html", **vars(page))
+
+
+@bp.get("/<int:planning_id>/map/shapes")
+@login_required
+def map_shapes(planning_id: int):
+    """The map's compact geometry (see `assignment_map.map_shapes`), revalidated with its ETag."""
+    return revalidated(jsonify(pages.map_shapes(current_user, planning_id, page_query(PlanningMapQuery))))
 
 
 @bp.get("/<int:planning_id>/assignments")

@@ -20,7 +20,8 @@ def _dialog_form() -> dialogs.DialogForm:
               for i in request.form.getlist("level_index")]
     return dialogs.DialogForm(pipeline=request.form.get("pipeline") or "", levels=levels,
                               seed=request.form.get("seed", ""),
-                              values={k[6:]: v for k, v in request.form.items() if k.startswith("param_")})
+                              values={k[6:]: v for k, v in request.form.items() if k.startswith("param_")},
+                              replace=request.form.get("replace", ""))
 
 
 @bp.get("/<int:planning_id>/sample")

@@ -1,8 +1,9 @@
 """The assignment map of a planning, rendered with folium (Leaflet vendored under static/, no CDN).
 
-Features carry only what the map needs: id, name, colour, assignee key and parent id; names of
-parents and assignees travel once in lookup tables. Styling, tooltips and clicks are one small
-`onEachFeature` function, so the page stays small with thousands of polygons.
+The page carries the map's shell (folium) and who has which unit; the shapes come from their own
+URL in a compact form (`map_shapes`: quantized, delta-encoded coordinates) that the browser caches
+and revalidates with an ETag, so a revisit downloads no geometry. Names of parents and assignees
+travel once in lookup tables; `static/js/planning_map.js` draws, styles and handles clicks.
 """
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from dataclasses import dataclass
 
 import folium
 from markupsafe import Markup
-from folium.utilities import JsCode
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -19,19 +19,13 @@ from app.services.planning.assignments import UNASSIGNED, assignee_summary
 
 MAX_FEATURES = 5000
 
-_ON_EACH_FEATURE = JsCode("""
-function(feature, layer) {
-  var p = feature.properties;
-  layer.setStyle({color: "#475467", weight: 0.6, fillColor: p.c, fillOpacity: p.a ? 0.75 : 0.35});
-  layer.bindTooltip(function () { return window.fieldflowMap ? window.fieldflowMap.tooltip(p) : p.n; }, {sticky: true});
-  layer.on("click", function () { if (window.fieldflowMap) { window.fieldflowMap.clicked(p.id, layer); } });
-  if (window.fieldflowMap) { window.fieldflowMap.register(p.id, layer); }
-}
-""")
+SCALE = 10_000  # stored coordinates are rounded to 4 decimals: integers in 1e-4 degrees lose nothing
 
 
 @dataclass
 class RenderedMap:
+    """The map's shell (folium: the Leaflet map, no data); its shapes come from `map_shapes`."""
+
     html: Markup
     script: Markup
     feature_count: int
@@ -66,27 +60,64 @@ def default_type(planning: Planning, types: list[OrgUnitType]) -> OrgUnitType | 
     return types[0] if types else None
 
 
-def build_map(planning: Planning, type_id: int | None) -> RenderedMap:
-    """Folium map of the planning's units of one type, coloured by assignee, with parent borders."""
+def _shown_type(planning: Planning, type_id: int | None) -> OrgUnitType | None:
     types = display_types(planning)
-    shown = next((t for t in types if t.id == type_id), None) or default_type(planning, types)
-    root = planning.org_unit
+    return next((t for t in types if t.id == type_id), None) or default_type(planning, types)
+
+
+def _units_query(planning: Planning, shown: OrgUnitType):
+    """The shown units (id order, at most MAX_FEATURES), how many of the type there are, and whether
+    only assigned ones are shown (a type with more than MAX_FEATURES units)."""
+    base = select(OrgUnit.id, OrgUnit.name, OrgUnit.parent_id, OrgUnit.geometry).where(
+        OrgUnit.path.like(planning.org_unit.path + "%"), OrgUnit.org_unit_type_id == shown.id,
+        OrgUnit.deleted_at.is_(None), OrgUnit.geometry.is_not(None))
+    total = db.session.scalar(select(func.count()).select_from(base.subquery()))
+    only_assigned = total > MAX_FEATURES
+    if only_assigned:
+        base = base.join(Assignment, Assignment.org_unit_id == OrgUnit.id).where(
+            Assignment.planning_id == planning.id, Assignment.deleted_at.is_(None))
+    return base.order_by(OrgUnit.id).limit(MAX_FEATURES), total, only_assigned
+
+
+def build_map(planning: Planning, type_id: int | None, shapes_url: str) -> RenderedMap:
+    """The map's shell and what colours it: units of one type by assignee (`assigned`: assignee key →
+    unit ids), assignee names and colours. The geometry is fetched by the page from `shapes_url`
+    (`map_shapes`), cached by the browser and revalidated with its ETag."""
+    shown = _shown_type(planning, type_id)
     assignees = {a["key"]: a for a in assignee_summary(planning)}
-    live = {org_unit_id: (f"team:{team_id}" if team_id else f"user:{user_id}")
-            for org_unit_id, team_id, user_id in db.session.execute(
-                select(Assignment.org_unit_id, Assignment.team_id, Assignment.user_id)
-                .where(Assignment.planning_id == planning.id, Assignment.deleted_at.is_(None))).all()}
-    units, total, only_assigned = [], 0, False
+    assigned: dict[str, list[int]] = {}
+    for org_unit_id, team_id, user_id in db.session.execute(
+            select(Assignment.org_unit_id, Assignment.team_id, Assignment.user_id)
+            .where(Assignment.planning_id == planning.id, Assignment.deleted_at.is_(None))
+            .order_by(Assignment.org_unit_id)).all():
+        assigned.setdefault(f"team:{team_id}" if team_id else f"user:{user_id}", []).append(org_unit_id)
+    count, total, only_assigned = 0, 0, False
     if shown is not None:
-        base = select(OrgUnit.id, OrgUnit.name, OrgUnit.parent_id, OrgUnit.geometry).where(
-            OrgUnit.path.like(root.path + "%"), OrgUnit.org_unit_type_id == shown.id, OrgUnit.deleted_at.is_(None),
-            OrgUnit.geometry.is_not(None))
-        total = db.session.scalar(select(func.count()).select_from(base.subquery()))
-        if total > MAX_FEATURES:
-            only_assigned = True
-            base = base.join(Assignment, Assignment.org_unit_id == OrgUnit.id).where(
-                Assignment.planning_id == planning.id, Assignment.deleted_at.is_(None))
-        units = db.session.execute(base.order_by(OrgUnit.id).limit(MAX_FEATURES)).all()
+        query, total, only_assigned = _units_query(planning, shown)
+        count = db.session.scalar(select(func.count()).select_from(query.subquery()))
+
+    fmap = folium.Map(tiles=None, zoom_control=True, prefer_canvas=True, control_scale=True)
+    fmap.default_js, fmap.default_css = [], []  # Leaflet is vendored and loaded by the page
+    figure = fmap.get_root()
+    figure.render()
+    lookups = {
+        "map": fmap.get_name(), "unassigned": UNASSIGNED, "shapes": shapes_url, "assigned": assigned,
+        "assignees": {k: {"name": v["name"], "colour": v["colour"]} for k, v in assignees.items()},
+    }
+    return RenderedMap(html=Markup(figure.html.render()),  # the map's container div: no data in it
+                       script=_inert(figure.script.render()),
+                       feature_count=count, total_of_type=total, display_type=shown,
+                       only_assigned=only_assigned, lookups=lookups)
+
+
+def map_shapes(planning: Planning, type_id: int | None) -> dict:
+    """The map's geometry, compact: coordinates as integers in 1e-4 degrees (`scale`), each ring the
+    first point then differences (`encode_geometry`); units as `[id, name, parent id, geometry]`,
+    parent borders as `[id, geometry]`, parent names (path from the planning root) once in `parents`.
+    About a fifth of the GeoJSON's size before compression; the shapes change only when units do."""
+    shown = _shown_type(planning, type_id)
+    root = planning.org_unit
+    units = db.session.execute(_units_query(planning, shown)[0]).all() if shown is not None else []
     parent_ids = sorted({u.parent_id for u in units if u.parent_id})
     parents = db.session.execute(select(OrgUnit.id, OrgUnit.name, OrgUnit.path, OrgUnit.geometry)
                                  .where(OrgUnit.id.in_(parent_ids))).all() if parent_ids else []
@@ -97,38 +128,36 @@ def build_map(planning: Planning, type_id: int | None) -> RenderedMap:
         ids = [int(a) for a in p.path.split(".") if a]
         ids = ids[ids.index(root.id):] if root.id in ids else ids
         parent_paths[p.id] = " › ".join(names.get(i, "?") for i in ids)
-
-    fmap = folium.Map(tiles=None, zoom_control=True, prefer_canvas=True, control_scale=True)
-    fmap.default_js, fmap.default_css = [], []  # Leaflet is vendored and loaded by the page
-    if parents:
-        folium.GeoJson(
-            {"type": "FeatureCollection", "features": [
-                {"type": "Feature", "id": p.id, "properties": {"n": p.name}, "geometry": p.geometry} for p in parents if p.geometry]},
-            name="Parents", style_function=lambda f: {"color": "#1d2433", "weight": 2, "fill": False},
-            interactive=False, control=False).add_to(fmap)
-    features = []
-    for u in units:
-        key = live.get(u.id)
-        colour = assignees[key]["colour"] if key in assignees else UNASSIGNED
-        features.append({"type": "Feature", "id": u.id, "geometry": u.geometry,
-                         "properties": {"id": u.id, "n": u.name, "c": colour, "a": key or "", "p": u.parent_id}})
-    layer = folium.GeoJson({"type": "FeatureCollection", "features": features}, name="Org units",
-                           on_each_feature=_ON_EACH_FEATURE, control=False)
-    layer.add_to(fmap)
-    bounds = _bounds([u.geometry for u in units] or ([root.geometry] if root.geometry else []))
-    if bounds:
-        fmap.fit_bounds(bounds)
-    figure = fmap.get_root()
-    figure.render()
-    lookups = {
-        "layer": layer.get_name(), "map": fmap.get_name(), "unassigned": UNASSIGNED,
+    fallback = [root.geometry] if root.geometry else []
+    return {
+        "scale": SCALE,
+        "bounds": _bounds([u.geometry for u in units] or fallback),
+        "units": [[u.id, u.name, u.parent_id, encode_geometry(u.geometry)] for u in units],
+        "borders": [[p.id, encode_geometry(p.geometry)] for p in parents if p.geometry],
         "parents": parent_paths,
-        "assignees": {k: {"name": v["name"], "colour": v["colour"]} for k, v in assignees.items()},
     }
-    return RenderedMap(html=Markup(figure.html.render()),  # the map's container div: no data in it
-                       script=_inert(figure.script.render()),
-                       feature_count=len(features), total_of_type=total, display_type=shown,
-                       only_assigned=only_assigned, lookups=lookups)
+
+
+def encode_geometry(geometry: dict) -> dict:
+    """`{"type", "coordinates"}` with every ring (or point) as flat integers: the first position in
+    1e-4 degrees, then the difference to the previous one (x, y, dx, dy, …)."""
+
+    def ring(positions) -> list[int]:
+        flat, px, py = [], 0, 0
+        for x, y, *_ in positions:
+            qx, qy = round(x * SCALE), round(y * SCALE)
+            flat += [qx - px, qy - py]
+            px, py = qx, qy
+        return flat
+
+    kind, coords = geometry["type"], geometry["coordinates"]
+    if kind == "Point":
+        encoded = ring([coords])
+    elif kind == "Polygon":
+        encoded = [ring(r) for r in coords]
+    else:  # MultiPolygon
+        encoded = [[ring(r) for r in polygon] for polygon in coords]
+    return {"type": kind, "coordinates": encoded}
 
 
 def _bounds(geometries: list[dict]) -> list[list[float]] | None:

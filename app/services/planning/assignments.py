@@ -246,6 +246,14 @@ def assignee_summary(planning: Planning) -> list[dict]:
     return out
 
 
+def live_counts(planning_id: int) -> tuple[int, int]:
+    """(live assignments, of which made by hand — not by a sampling run) of a planning."""
+    total, by_hand = db.session.execute(
+        select(func.count(), func.count().filter(Assignment.job_id.is_(None))).select_from(Assignment)
+        .where(Assignment.planning_id == planning_id, Assignment.deleted_at.is_(None))).one()
+    return total, by_hand
+
+
 def live_count(planning_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(Assignment)
                              .where(Assignment.planning_id == planning_id, Assignment.deleted_at.is_(None)))

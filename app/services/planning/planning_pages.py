@@ -11,6 +11,7 @@ from app.extensions import db
 from app.models import Form, OrgUnit, OrgUnitType, Permission, Planning, Project, Team, User
 from app.services.planning import assignments as assign_svc
 from app.services.planning import plannings as svc
+from app.services.planning import assignment_map
 from app.services.planning.assignment_map import RenderedMap, build_map, display_types
 from app.services.planning.orgunits import org_units_query
 from app.services.planning.pipeline_choices import PipelineList, fetch_pipelines, known_pipelines
@@ -172,15 +173,20 @@ def _table(planning: Planning, query: AssignmentsQuery) -> Pagination:
     return page_of(stmt, query.page, PER_PAGE)
 
 
-def planning_page(user: User, planning_id: int, query: PlanningMapQuery) -> PlanningPage:
+def planning_page(user: User, planning_id: int, query: PlanningMapQuery, shapes_url: str) -> PlanningPage:
     """The planning's page: the map of units of one type (`query.type`, else the most assigned type),
     the assignees, and one page of the assignments table."""
     planning = svc.get_planning(user, planning_id)
-    rendered = build_map(planning, query.type)
+    rendered = build_map(planning, query.type, shapes_url)
     return PlanningPage(planning=planning, map=rendered, lookups=rendered.lookups, types=display_types(planning),
                         assignees=assign_svc.assignee_summary(planning), count=assign_svc.live_count(planning.id),
                         pipelines=svc.available_pipelines(planning), can_manage=_can_manage(user),
                         table=_table(planning, query), sort=query.sort.value)
+
+
+def map_shapes(user: User, planning_id: int, query: PlanningMapQuery) -> dict:
+    """The compact geometry of the planning's map (units of one type and their parents' borders)."""
+    return assignment_map.map_shapes(svc.get_planning(user, planning_id), query.type)
 
 
 def assignments_table(user: User, planning_id: int, query: AssignmentsQuery) -> AssignmentsTable:

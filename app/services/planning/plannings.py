@@ -15,6 +15,8 @@ from app.services.platform.errors import FieldErrors, NotFound, ValidationFailed
 def plannings_query(user: User, search: str | None = None, published: bool | None = None,
                     org_unit_id: int | None = None, team_id: int | None = None, project_id: int | None = None) -> Select:
     stmt = select(Planning).where(Planning.project_id.in_(project_scope(user)), Planning.deleted_at.is_(None))
+    if drafts_hidden(user):
+        stmt = stmt.where(Planning.published_at.is_not(None))
     if search:
         stmt = stmt.where(Planning.name.ilike(f"%{search.strip()}%"))
     if published is True:
@@ -30,9 +32,18 @@ def plannings_query(user: User, search: str | None = None, published: bool | Non
     return stmt.order_by(Planning.created_at.desc(), Planning.id.desc())
 
 
+def drafts_hidden(user: User) -> bool:
+    """Drafts are the planners' own: who may not manage plannings (agents) sees published ones only."""
+    return not user.has_permission(Permission.MANAGE_PLANNING)
+
+
 def get_planning(user: User, planning_id) -> Planning:
-    """The live planning if the user's projects include it; 404 otherwise."""
-    return get_scoped(Planning, planning_id, user, "planning")
+    """The live planning if the user's projects include it (and, for those who do not plan, it is
+    published); 404 otherwise."""
+    planning = get_scoped(Planning, planning_id, user, "planning")
+    if planning.published_at is None and drafts_hidden(user):
+        raise NotFound(f"No planning {planning.id}")
+    return planning
 
 
 def planning_input(principal, planning_id: int, invalid: str) -> Planning:
@@ -95,7 +106,7 @@ def _checked(data: PlanningChanges, given: set[str], project_id: int | None, pla
     start = out.get("started_at", planning.started_at if planning else None)
     end = out.get("ended_at", planning.ended_at if planning else None)
     if start and end and end < start:
-        errors.add("ended_at", "must not be before started_at")
+        errors.add("ended_at", "must not be before the start date")
     if "forms" in given:
         out["forms"] = []
         for form_id in dict.fromkeys(data.forms or []):

@@ -16,6 +16,7 @@ from app.models import Job, OrgUnit, OrgUnitType, Permission, Planning, User
 from app.schemas.parsing import by_form_field, validate_data
 from app.schemas.types import Id
 from app.schemas.planning import SamplingIn
+from app.services.planning import assignments as assign_svc
 from app.services.planning import sampling
 from app.services.planning.pipeline_choices import (
     LOADING, READY, PipelineChoice, PipelineDefinition, check_offered, describe, fetch_pipelines,
@@ -62,6 +63,16 @@ class SampleDialog:
     message: str | None = None
     seed: object = ""
     values: dict = field(default_factory=dict)
+    replacing: Replacing | None = None
+
+
+@dataclass
+class Replacing:
+    """A launch that would replace the planning's live assignments: asked before, with the counts as
+    they are when the launch is posted (not when the page was loaded)."""
+
+    count: int
+    by_hand: int
 
 
 @dataclass
@@ -80,6 +91,7 @@ class DialogForm:
     levels: list[LevelForm]
     seed: str
     values: dict
+    replace: str = ""  # the number of live assignments the user agreed to replace
 
 
 @dataclass
@@ -263,17 +275,36 @@ def launch_from_dialog(user: User, planning_id: int, form: DialogForm, host_url:
             definition = load_definition(user, pipeline)
         sampled = definition is None or definition.kind == "lqas"  # an LQAS pipeline: the levels are its inputs
         levels = validate_data(SamplingIn, params, "Invalid sampling parameters") if sampled else None
+        replacing = _unconfirmed_replacement(planning, form.replace)
+        if replacing is not None:
+            return Launched(dialog=_dialog_again(planning, pipeline, definition, params, form, replacing=replacing))
         job = launch_for_planning(user, planning, pipeline, levels, form.values, host_url, definition)
     except ValidationFailed as exc:
-        picker = _picker(planning, pipeline)
-        section = _section(picker.chosen, definition)
-        if section.state == LOADING:  # reading it is what failed; the dialog's message says why
-            section = PipelineSection(picker.chosen.id, ERROR)
-        levels = _levels(params[sampling.TYPES], params[sampling.QUANTITIES], params[sampling.EXCEPTIONS],
-                         params[sampling.CRITERIA])
-        return Launched(dialog=SampleDialog(planning, picker, section, _rows(planning, levels),
-                                            by_form_field(exc.details), exc.message, form.seed, form.values))
+        return Launched(dialog=_dialog_again(planning, pipeline, definition, params, form, exc))
     return Launched(job=job)
+
+
+def _unconfirmed_replacement(planning: Planning, confirmed: str) -> Replacing | None:
+    """The live assignments a sample would replace, unless the user confirmed exactly that many (one
+    more made by hand since the question was asked means asking again)."""
+    count, by_hand = assign_svc.live_counts(planning.id)
+    if count == 0 or confirmed.strip() == str(count):
+        return None
+    return Replacing(count, by_hand)
+
+
+def _dialog_again(planning: Planning, pipeline: str, definition, params: dict, form: DialogForm,
+                  error: ValidationFailed | None = None, replacing: Replacing | None = None) -> SampleDialog:
+    """The dialog as posted, every value kept: with the errors named, or asking to replace assignments."""
+    picker = _picker(planning, pipeline)
+    section = _section(picker.chosen, definition)
+    if section.state == LOADING:  # reading it is what failed; the dialog's message says why
+        section = PipelineSection(picker.chosen.id, ERROR)
+    levels = _levels(params[sampling.TYPES], params[sampling.QUANTITIES], params[sampling.EXCEPTIONS],
+                     params[sampling.CRITERIA])
+    return SampleDialog(planning, picker, section, _rows(planning, levels),
+                        by_form_field(error.details) if error else {}, error.message if error else None,
+                        form.seed, form.values, replacing)
 
 
 # --- past runs --------------------------------------------------------------------------------

@@ -225,3 +225,11 @@ def launch_sampling(user: User, planning_id: int, params: dict):
     require_permission(user, Permission.MANAGE_PLANNING)
     planning = get_planning(user, planning_id)
     return enqueue_job("lqas-sampling", {**params, "planning_id": planning.id}, launcher=user)
+
+
+def describe_run(inputs: dict) -> str | None:
+    """A sampling job in people's words: "Sampling for Round 3 — Gefa" (the planning and its root)."""
+    planning = db.session.get(Planning, inputs.get("planning_id")) if isinstance(inputs.get("planning_id"), int) else None
+    if planning is None:
+        return None
+    return f"Sampling for {planning.name} — {planning.org_unit.name}"

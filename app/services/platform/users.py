@@ -11,7 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.extensions import db, get_redis
 from app.models import DEFAULT_ROLES, Project, Role, User, user_projects, utcnow
 from app.schemas.auth import TokenIn
-from app.schemas.users import UserIn
+from app.schemas.users import ProfileIn, UserIn
 from app.services.platform.access import project_scope
 from app.services.platform.errors import FieldErrors, RateLimited
 
@@ -148,3 +148,16 @@ def project_users(user: User) -> list[User]:
         select(User).join(user_projects, user_projects.c.user_id == User.id)
         .where(user_projects.c.project_id.in_(project_scope(user)), User.active.is_(True))
         .order_by(User.username).distinct()).scalars())
+
+
+def update_profile(user: User, data: ProfileIn) -> User:
+    """The user's own settings (their time zone); commits."""
+    user.time_zone = data.time_zone or None
+    db.session.commit()
+    return user
+
+
+def time_zone_choices() -> list[str]:
+    from zoneinfo import available_timezones
+
+    return sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/", "posix/", "right/")))

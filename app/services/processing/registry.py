@@ -63,6 +63,9 @@ class Process:
     job_control_options: tuple[str, ...] = ("async-execute",)
     # Names of the steps when the process runs through the step runner (app/services/processing/steps.py)
     step_names: tuple[str, ...] = ()
+    # describe(stored inputs) -> what a run did in people's words ("Sampling for Round 3 — Gefa"),
+    # the job page's title; None: the process's title
+    describe: Callable[[dict], str | None] | None = None
     # Work done outside (launch, then poll): after `run` returned Waiting, the engine calls
     # poll(ctx, inputs) -> results dict | Waiting | Ended, one short RQ job per poll. It must honour a
     # dismissal (ctx.kill_requested(): stop the outside work, return Ended dismissed) and its own deadline.

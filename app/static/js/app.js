@@ -22,9 +22,123 @@
     scheduleRemoval(toast);
   });
 })();
-// Close an open navigation menu when clicking elsewhere.
+// Close an open navigation menu when clicking elsewhere; on narrow screens the whole navigation
+// is one "Menu" button that opens it as a list.
 document.addEventListener("click", function (event) {
+  var toggle = event.target.closest && event.target.closest(".nav-toggle");
+  if (toggle) {
+    var bar = toggle.closest(".topbar");
+    var open = bar.classList.toggle("nav-open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    bar.querySelectorAll("details.nav-menu").forEach(function (menu) { menu.open = open; });
+    return;
+  }
+  if (document.querySelector(".topbar.nav-open")) return;  // the narrow menu shows every group open
   document.querySelectorAll("details.nav-menu[open]").forEach(function (menu) {
     if (!menu.contains(event.target)) menu.removeAttribute("open");
   });
 });
+// Irreversible actions ask first: <form data-confirm="…"> (the message is an attribute, never code).
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  }
+}, true);
+// Nothing typed is lost to a dropped connection. Offline, a banner says so and a plain form is not
+// sent (the browser would replace the page with its own error); what is typed into a form is kept
+// in this tab's sessionStorage until the form is sent, and put back if the same form shows up
+// again empty. HTMX requests that fail to reach the server keep the page as it is, and a form's
+// request is sent again once the connection is back.
+(function () {
+  "use strict";
+  var SKIP = /^(csrf_token|password|password_confirm|secret|token)$/;
+  function key(form) { return "draft:" + location.pathname + ":" + (form.getAttribute("action") || form.getAttribute("hx-post") || form.id || ""); }
+  function kept(form) { return form.method && form.method.toLowerCase() === "post" || form.hasAttribute("hx-post"); }
+  function save(form) {
+    var data = {};
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || SKIP.test(el.name) || el.type === "hidden" || el.type === "file" || el.type === "submit") return;
+      if ((el.type === "checkbox" || el.type === "radio")) { if (el.checked) (data[el.name] = data[el.name] || []).push(el.value); }
+      else data[el.name] = [el.value];
+    });
+    try { sessionStorage.setItem(key(form), JSON.stringify(data)); } catch (e) { /* storage full or off */ }
+  }
+  function restore(form) {
+    var raw = null;
+    try { raw = sessionStorage.getItem(key(form)); } catch (e) { return; }
+    if (!raw) return;
+    var data = JSON.parse(raw), restored = false;
+    Object.keys(data).forEach(function (name) {
+      var fields = form.querySelectorAll("[name='" + name.replace(/'/g, "\\'") + "']");
+      fields.forEach(function (el) {
+        if (el.type === "checkbox" || el.type === "radio") return;
+        if (!el.value && data[name][0]) { el.value = data[name][0]; restored = true; }
+      });
+    });
+    if (restored) notify("What you typed before the connection dropped is back in the form.", "toast-info");
+  }
+  function notify(message, kind) {
+    var box = document.getElementById("toasts");
+    if (!box) return;
+    var toast = document.createElement("div");
+    toast.className = "toast " + (kind || "toast-error");
+    toast.setAttribute("role", "status");
+    toast.textContent = message;
+    box.appendChild(toast);
+    setTimeout(function () { toast.remove(); }, 8000);
+  }
+  function banner(show) {
+    var node = document.getElementById("offline-banner");
+    if (show && !node) {
+      node = document.createElement("div");
+      node.id = "offline-banner";
+      node.className = "offline-banner";
+      node.setAttribute("role", "alert");
+      node.textContent = "You are offline. What you type stays on this page; send it when the connection is back.";
+      document.body.prepend(node);
+    } else if (!show && node) node.remove();
+  }
+  document.addEventListener("input", function (e) { var f = e.target.form; if (f && kept(f)) save(f); });
+  document.addEventListener("change", function (e) { var f = e.target.form; if (f && kept(f)) save(f); });
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!kept(form) || e.defaultPrevented) return;
+    if (!navigator.onLine && !form.hasAttribute("hx-post")) {
+      e.preventDefault();
+      notify("Not sent: there is no connection. Your input is kept; send it again when you are back online.");
+      return;
+    }
+    if (!form.hasAttribute("hx-post")) try { sessionStorage.removeItem(key(form)); } catch (err) { /* ignore */ }
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var form = e.detail.elt && e.detail.elt.closest && e.detail.elt.closest("form");
+    if (form && e.detail.successful) try { sessionStorage.removeItem(key(form)); } catch (err) { /* ignore */ }
+  });
+  var unsent = [];
+  document.addEventListener("htmx:sendError", function (e) {
+    var form = e.detail.elt && e.detail.elt.closest && e.detail.elt.closest("form");
+    if (form && unsent.indexOf(form) < 0) unsent.push(form);
+  });
+  window.addEventListener("online", function () {
+    banner(false);
+    var forms = unsent; unsent = [];
+    forms.forEach(function (form) { if (document.body.contains(form)) htmx.trigger(form, "submit"); });
+    if (forms.length) notify("Back online: sending what could not be sent.", "toast-info");
+  });
+  window.addEventListener("offline", function () { banner(true); });
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!navigator.onLine) banner(true);
+    document.querySelectorAll("form").forEach(function (form) { if (kept(form)) restore(form); });
+  });
+})();
+// Times are shown in the browser's time zone (unless the user chose one): tell the server which.
+(function () {
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && document.cookie.indexOf("tz=" + encodeURIComponent(zone)) < 0) {
+      document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+    }
+  } catch (e) { /* an old browser: UTC */ }
+})();
