@@ -20,10 +20,7 @@ AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
 
 # Pages of the help desk (helper J's, issue 18) that do not pass yet: listed by name so that a page
 # that starts passing, or one of ours that starts failing, is seen. Empty when all pass.
-EXPECTED_FAILURES: dict[str, str] = {
-    "admin /tasks/": "board cards' ticket links 18 px tall (tickets.css, issue 18)",
-    "agent /tasks/": "board cards' ticket links and the status select 21 px tall (tickets.css, issue 18)",
-}
+EXPECTED_FAILURES: dict[str, str] = {}
 
 LOADED_AFTER = {r"/": "#my-work .card", r"/plannings/\d+": "#map-area[data-loaded]"}
 
