@@ -181,3 +181,41 @@ def test_promtool_accepts_the_exposition(scrape):
     # only. That naming advice is the one problem allowed (exit 3 = lint problems; 1 = unparsable).
     unexpected = [p for p in problems if not p.startswith("active_tasks_total non-counter metrics")]
     assert result.returncode in (0, 3) and not unexpected, problems
+
+
+def test_a_worker_serves_metrics_on_prometheus_port_and_metrics_enabled_switches_them_off(
+        worker_env, client, web_app):
+    """The workflow seed's settings: PROMETHEUS_PORT makes each worker serve the exposition on that port
+    (no token: the internal network); METRICS_ENABLED=false turns /metrics off."""
+    import os
+    import signal
+    import sys
+    import time
+    import urllib.request
+
+    from tests.conftest import ROOT, _free_port
+
+    count("workflow_transition_total", entity_type="task", result="success")
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], env={**worker_env, "PROMETHEUS_PORT": str(port)},
+                            cwd=str(ROOT), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        body = None
+        for _ in range(150):  # the worker loads the app first
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+                    body = response.read().decode()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert body is not None, "the worker never served its metrics port"
+        families = {f.name for f in text_string_to_metric_families(body)}
+        assert "workflow_transition" in families or "workflow_transition_total" in families
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+    web_app.config.update(METRICS_TOKEN=TOKEN, METRICS_ENABLED=False)
+    try:
+        assert client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404
+    finally:
+        web_app.config["METRICS_ENABLED"] = True
