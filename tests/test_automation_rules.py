@@ -291,3 +291,30 @@ def test_alerts_page_filters_acknowledges_and_pages(client, login, csrf, coord, 
     assert "Fridge down" not in still_open and "Routine 26" in still_open
     foreign = db.session.execute(select(Alert).where(Alert.title == "Not yours")).scalar_one()
     assert client.post(f"/automation/alerts/{foreign.id}/ack", data={"csrf_token": csrf()}).status_code == 404
+
+
+def test_the_rule_form_keeps_an_escalating_alert(client, db, make_user, login, csrf):
+    """An alert action's `escalate` (the seed's escalation) is set, shown and kept by the rule form."""
+    import re
+
+    from sqlalchemy import select
+
+    from app.models import AutomationRule
+
+    login(make_user("coordinator"))
+    form = {"csrf_token": csrf(), "name": "Escalate blocked", "description": "", "event_type": "TaskStatusChanged",
+            "condition_mode": "builder", "match": "all", "enabled": "on", "cond_field": ["payload.to"],
+            "cond_op": ["eq"], "cond_value": ["blocked"], "action_key": ["k1", "k2"],
+            "a-k1-type": "alert", "a-k1-level": "critical", "a-k1-title": "Blocked", "a-k1-message": "",
+            "a-k1-escalate": "true",
+            "a-k2-type": "alert", "a-k2-level": "info", "a-k2-title": "Noted", "a-k2-message": ""}
+    saved = client.post("/automation/rules/new", data=form, follow_redirects=True).get_data(as_text=True)
+    assert "escalating the task to critical" in saved
+    rule = db.session.execute(select(AutomationRule).where(AutomationRule.name == "Escalate blocked")).scalar_one()
+    assert [a.get("escalate") for a in rule.actions] == [True, False]
+    edit = client.get(f"/automation/rules/{rule.id}/edit").get_data(as_text=True)
+    assert len(re.findall(r'name="a-[^"]+-escalate" value="true" checked', edit)) == 1
+    resaved = client.post(f"/automation/rules/{rule.id}/edit", data={**form, "csrf_token": csrf()}, follow_redirects=True)
+    assert resaved.status_code == 200
+    db.session.expire_all()
+    assert [a.get("escalate") for a in db.session.get(AutomationRule, rule.id).actions] == [True, False]

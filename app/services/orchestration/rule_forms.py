@@ -12,13 +12,13 @@ from app.models import AutomationRule
 ACTION_FIELDS = {
     "create_task": ("title", "task_type", "service_area", "priority", "description"),
     "transition": ("to", "reason", "skip_remaining_steps"),
-    "alert": ("level", "title", "message"),
+    "alert": ("level", "title", "message", "escalate"),
     "webhook": ("endpoint_id",),
 }
 ACTION_DEFAULTS = {
     "create_task": {"title": "", "task_type": "general", "service_area": "", "priority": "medium", "description": ""},
     "transition": {"to": "", "reason": "", "skip_remaining_steps": False},
-    "alert": {"level": "warning", "title": "", "message": ""},
+    "alert": {"level": "warning", "title": "", "message": "", "escalate": False},
     "webhook": {"endpoint_id": ""},
 }
 
