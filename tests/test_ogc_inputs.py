@@ -205,3 +205,11 @@ def test_connection_forms_are_read_with_the_model(db, client, make_user, login, 
     assert long_name.status_code == 400 and 'id="name-error"' in long_name.get_data(as_text=True)  # was a 500
     assert client.post("/admin/dhis2-connections", data={**form, "name": "HMIS", "password": " keep spaces "}).status_code == 302
     assert db.session.query(Dhis2Connection).count() == 1
+    saved = db.session.query(Dhis2Connection).one()
+    edit = client.get(f"/admin/dhis2-connections?edit={saved.id}")
+    assert edit.status_code == 200 and 'value="HMIS"' in edit.get_data(as_text=True)
+    assert client.get("/admin/dhis2-connections?edit=99999999999").status_code == 400  # an id beyond any row
+    renamed = client.post("/admin/dhis2-connections", data={**form, "id": str(saved.id), "name": "HMIS 2", "password": ""})
+    assert renamed.status_code == 302
+    db.session.expire_all()
+    assert [c.name for c in db.session.query(Dhis2Connection)] == ["HMIS 2"]  # updated, not a second one

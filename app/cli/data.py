@@ -89,6 +89,20 @@ def load_demo_command(org_units, seed, regions):
     click.echo("Log in as admin, coordinator or agent with password 'fieldflow'.")
 
 
+def _import_with_progress(run) -> dict:
+    """Run an all-or-nothing org unit import with a progress bar; refused rows are printed, one per line,
+    and the command fails (nothing was imported)."""
+    progress = _Progress("Org units")
+    try:
+        return run(progress)
+    except ValidationFailed as exc:
+        progress.close()  # the bar's line ends before the errors are printed
+        _print_errors(exc)
+        raise click.ClickException("nothing was imported") from None
+    finally:
+        progress.close()
+
+
 @orgunits_cli.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--project", "project_name", required=True, help="Project to import into.")
@@ -96,14 +110,7 @@ def import_org_units_command(file, project_name):
     """Import org units from a GeoJSON FeatureCollection or CSV (id, name, type, parent, …)."""
     from app.services.planning.orgunit_import import import_org_units
 
-    progress = _Progress("Org units")
-    try:
-        result = import_org_units(file, project_name, progress=progress)
-    except ValidationFailed as exc:
-        progress.close()
-        _print_errors(exc)
-        raise click.ClickException("nothing was imported") from None
-    progress.close()
+    result = _import_with_progress(lambda progress: import_org_units(file, project_name, progress=progress))
     click.echo(f"Imported {file} into {project_name}: {result['created']} created, {result['updated']} updated.")
 
 
@@ -114,14 +121,7 @@ def import_dhis2_org_units_command(connection_id, levels):
     """Import the org unit hierarchy (geometry, UIDs as source refs) from a DHIS2 connection into its project."""
     from app.services.planning.dhis2_orgunits import import_from_dhis2
 
-    progress = _Progress("Org units")
-    try:
-        result = import_from_dhis2(connection_id, levels, progress=progress)
-    except ValidationFailed as exc:
-        progress.close()
-        _print_errors(exc)
-        raise click.ClickException("nothing was imported") from None
-    progress.close()
+    result = _import_with_progress(lambda progress: import_from_dhis2(connection_id, levels, progress=progress))
     click.echo(f"Fetched {result['fetched']} org units: {result['created']} created, {result['updated']} updated.")
 
 

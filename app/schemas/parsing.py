@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from app.services.platform.errors import ValidationFailed
 
@@ -169,3 +169,13 @@ class AliasedInput(Input):
         if "required" in target and not target["required"]:
             del target["required"]
         return schema
+
+
+def not_cleared(*fields: str):
+    """A change model's validator for `fields`: they may be left out, never set to null ("is required")."""
+    def check(cls, value):
+        if value is None:
+            raise ValueError("is required")
+        return value
+
+    return field_validator(*fields)(classmethod(check))

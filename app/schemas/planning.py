@@ -16,7 +16,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, Field, RootMod
 from pydantic.json_schema import SkipJsonSchema
 
 from app.schemas.common import PageFilters, Paging
-from app.schemas.parsing import Input, Unchanged, fold_aliases
+from app.schemas.parsing import Input, Unchanged, fold_aliases, not_cleared
 from app.schemas.types import INT32_MAX, INT64_MAX, Id, OptionalId, Search, Text
 
 BUILTIN_PIPELINE = "lqas-sampling"
@@ -83,12 +83,7 @@ class PlanningChanges(Input):
     def _other_names(cls, data):
         return fold_aliases(data, PLANNING_ALIASES)
 
-    @field_validator("name", "org_unit", "team")
-    @classmethod
-    def _not_cleared(cls, value):
-        if value is None:
-            raise ValueError("is required")
-        return value
+    _not_cleared = not_cleared("name", "org_unit", "team")
 
 
 class PlanningIn(PlanningChanges):

@@ -73,6 +73,13 @@ def _http_url(value: str) -> str:
     return value.rstrip("/")
 
 
+class ConnectionRef(Input):
+    """Which connection the connections page edits (`?edit=`) or a posted form saves (`id`; none: a new one)."""
+
+    edit: OptionalId = None
+    id: OptionalId = None
+
+
 class Dhis2ConnectionIn(Input):
     """A DHIS2 connection as the administrators' form gives it; an empty password keeps the stored one."""
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from app.models import TeamType
 from app.schemas.common import Paging
-from app.schemas.parsing import Input, Unchanged, fold_aliases
+from app.schemas.parsing import Input, Unchanged, fold_aliases, not_cleared
 from app.schemas.types import Id, OptionalId, Search, Text
 
 DEFAULT_COLOUR = "#4f46e5"
@@ -46,12 +46,7 @@ class TeamChanges(Input):
     def _other_names(cls, data):
         return fold_aliases(data, TEAM_ALIASES)
 
-    @field_validator("name")
-    @classmethod
-    def _not_cleared(cls, value):
-        if value is None:
-            raise ValueError("is required")
-        return value
+    _not_cleared = not_cleared("name")
 
 
 class TeamIn(TeamChanges):

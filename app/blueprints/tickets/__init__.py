@@ -1,10 +1,11 @@
 """Ticket pages: the queue (filters, search, live refresh, new-ticket form) and one ticket. Parse →
 one service call → render."""
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from app.blueprints.inputs import form_data, page_query
 from app.blueprints.rendering import page_or_partial
+from app.schemas.ticket_tasks import CommentIn, ReassignIn
 from app.schemas.tickets import TicketIn, TicketQueueFilters
 from app.services.helpdesk import ticket_pages as pages
 
@@ -52,8 +53,7 @@ def allocate(ticket_id: int):
 @login_required
 def reassign(ticket_id: int):
     """Decline one's step of the ticket's task, or (a lead) hand someone's on, with a reason."""
-    done = pages.reassign_from_ticket(current_user, ticket_id, {k: request.form.get(k) for k in
-                                                                  ("user_id", "to_user_id", "reason")})
+    done = pages.reassign_from_ticket(current_user, ticket_id, form_data(ReassignIn))
     if done.task is not None:
         flash(f"Task {done.task.id}: reassigned.", "success")
     else:
@@ -65,7 +65,6 @@ def reassign(ticket_id: int):
 @login_required
 def comment(ticket_id: int):
     """An internal note or a reply to the requester, from the ticket page."""
-    refusal = pages.comment_from_ticket_page(current_user, ticket_id, {k: request.form.get(k)
-                                                                       for k in ("body", "visibility")})
+    refusal = pages.comment_from_ticket_page(current_user, ticket_id, form_data(CommentIn))
     flash(refusal or "Comment added.", "error" if refusal else "success")
     return redirect(url_for("tickets.detail", ticket_id=ticket_id) + "#history")
