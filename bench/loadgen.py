@@ -124,7 +124,7 @@ def wrk(base: str, path: str, token: str, *, method: str = "GET", body: str = ""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     try:
-        out = subprocess.run([exe, "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s", "-s", handle.name,
+        out = subprocess.run([exe, "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "-s", handle.name,
                               base], capture_output=True, text=True, check=True).stdout
     finally:
         os.unlink(handle.name)
