@@ -66,11 +66,12 @@ def correlation_scope(correlation_id: str | None = None) -> Iterator[str]:
 
 def _user_id() -> int | None:
     # Only a user already loaded for this request: a log call must never query the database.
+    # The identity map's key, never an attribute: after a commit the user's attributes are expired, and
+    # reading one (`is_authenticated` reads `active`) would reload the row just to write a log line.
     for user in (g.get("_login_user"), g.get("api_user")):
-        if user is not None and getattr(user, "is_authenticated", False):
-            # the identity map's key, not the attribute: a failed transaction must not make logging query
-            state = sa_inspect(user, raiseerr=False)
-            return state.identity[0] if state is not None and state.identity else None
+        state = sa_inspect(user, raiseerr=False) if user is not None else None
+        if state is not None and state.identity:
+            return state.identity[0]
     return None
 
 

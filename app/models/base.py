@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, MetaData
+from sqlalchemy import JSON, DateTime, MetaData, bindparam
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -19,6 +19,14 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def under_path(column, path: str):
+    """`column LIKE 'path%'` — the subtree of a materialized path — with the prefix written into the SQL.
+    Statements are prepared (psycopg's prepare_threshold), and a prepared `LIKE $1` may switch to
+    PostgreSQL's generic plan, which cannot use the text_pattern_ops index: subtree queries went from
+    2 ms to 50 ms. A literal prefix keeps each subtree its own statement with its own plan."""
+    return column.like(bindparam(None, path + "%", literal_execute=True))
 
 
 def utcnow() -> datetime:

@@ -28,18 +28,18 @@ from app.extensions import db
 from app.models import AllocationStatus as AS
 from app.models import OutboxEvent, Priority, SlaRecord, Task, TaskAssignment, TaskKind, TaskStatus, Ticket, utcnow
 from app.services.orchestration import sla
-from app.services.platform.bulk_insert import insert_rows, pipelined
+from app.services.platform.bulk_insert import Deferred, insert_rows, pipelined, send, send_ids, send_rows
 from app.services.platform.errors import ValidationFailed
 from app.schemas.parsing import validate_data
 from app.schemas.common import read_priority
 from app.schemas.tickets import EXTERNAL_ID_KEYS, MAX_BATCH, TEXT_LIMITS, TicketIn, read_external_id, requester_name
 from app.schemas.types import read_datetime
-from app.services.helpdesk.matching import Route, match, matching_index
+from app.services.helpdesk.matching import Route, cached_matching_index, match, matching_index, send_matching_stamp
 from app.services.platform.events import task_created_payload
 from app.services.platform.outbox import event_values
 from app.services.helpdesk.round_robin import (
-    RoleSourceUnreachable, Staffing, lock_states, next_assignees, nobody_free, role_staffing, save_states,
-    with_availability,
+    AvailabilitySent, RoleSourceUnreachable, Staffing, next_assignees, nobody_free, role_staffing, save_states,
+    send_availability, send_local_staffing, send_lock_states, with_availability,
 )
 
 MAX_ALLOCATION_ATTEMPTS = 8
@@ -128,10 +128,20 @@ def _allocation_values(status: str, message: str, route: Route | None, attempts:
 def _resolve_routes(project_id: int, tickets: dict[str, dict]) -> tuple[dict, dict]:
     """Routes for valid tickets ({key: values}) and the members of every role they need. Runs before
     the write transaction: an external role source is never called while locks are held."""
-    index = matching_index(project_id)
-    routes = {key: match(index, v["department"], v["category"], v.get("sub_category")) for key, v in tickets.items()}
-    roles = {r.role_id: r.role_name for r in routes.values() if r is not None and r.role_id is not None}
-    return routes, role_staffing(roles)
+    def roles_of(index) -> tuple[dict, dict]:
+        routes = {key: match(index, v["department"], v["category"], v.get("sub_category"))
+                  for key, v in tickets.items()}
+        return routes, {r.role_id: r.role_name for r in routes.values() if r is not None and r.role_id is not None}
+
+    # The check of the cached index and the staffing of the roles it routes to go in one round trip;
+    # if the index changed meanwhile, the staffing is read again for the roles of the new one.
+    cached = cached_matching_index(project_id)
+    guessed = sorted(roles_of(cached)[1]) if cached is not None else []
+    with pipelined():
+        stamp = send_matching_stamp(project_id)
+        staffing = send_local_staffing(guessed) if guessed else None
+    routes, roles = roles_of(matching_index(project_id, stamp))
+    return routes, role_staffing(roles, staffing if sorted(roles) == guessed else None)
 
 
 def _read(payload: TicketIn | dict) -> tuple[str | None, dict, dict]:
@@ -240,8 +250,15 @@ def _write_batch(project_id: int, latest: dict, routes: dict, members: dict) -> 
         plans[ext] = (status, message, route)
         new_rows.append({**row, "project_id": project_id, "external_id": ext, "data": payload, "created_at": now,
                          "updated_at": now, **_allocation_values(status, message, route, 1, now)})
-    inserted = dict(insert_rows(_tickets, new_rows, returning=("external_id", "id"),
-                                on_conflict_do_nothing=("project_id", "external_id")))
+    allocatable = [(plans[ext][2], latest[ext][1]) for ext in sorted(plans) if plans[ext][0] == AS.ALLOCATED]
+    # One round trip on PostgreSQL: the insert, the lock of the tickets it did not insert (re-deliveries),
+    # then — in the documented lock order, tickets before role states — what allocating will read.
+    with pipelined():
+        sent = send_rows(_tickets, new_rows, returning=("external_id", "id"),
+                         on_conflict_do_nothing=("project_id", "external_id"))
+        locked = send(_LOCK_TICKETS, {"project_id": project_id, "external_ids": sorted(latest)})
+        reads = _send_allocation_reads(project_id, allocatable, members, now) if allocatable else None
+        inserted = dict(sent.all())
 
     outcomes, to_allocate = [], []
     for ext in sorted(inserted):
@@ -250,10 +267,10 @@ def _write_batch(project_id: int, latest: dict, routes: dict, members: dict) -> 
                                 workflow_id=route.workflow_id if route else None))
         if status == AS.ALLOCATED:
             to_allocate.append((inserted[ext], ext, latest[ext][1], route))
-    existing = [ext for ext in sorted(latest) if ext not in inserted]
+    existing = [row for row in locked.all() if row.external_id not in inserted]
     if existing:
-        outcomes += _update_existing(project_id, existing, latest, plans, to_allocate, now)
-    allocated, waiting = _allocate(project_id, to_allocate, members, now)
+        outcomes += _update_existing(existing, latest, plans, to_allocate, now)
+    allocated, waiting = _allocate(project_id, to_allocate, members, now, reads)
     for outcome in outcomes:
         _allocated(outcome, allocated, waiting)
     return outcomes
@@ -267,15 +284,17 @@ def _allocated(outcome: Outcome, allocated: dict, waiting: dict) -> None:
         outcome.allocation_status, outcome.message = AS.UNASSIGNED.value, waiting[outcome.ticket_id]
 
 
-def _update_existing(project_id: int, existing: list[str], latest: dict, plans: dict, to_allocate: list,
-                     now) -> list[Outcome]:
-    """Re-deliveries: lock the rows, update their fields; tickets still without a task get another
-    allocation attempt, tickets with one keep it (and their task takes the new priority)."""
-    rows = db.session.execute(
-        select(_tickets.c.id, _tickets.c.external_id, _tickets.c.is_task_allocated, _tickets.c.allocation_attempts,
-               _tickets.c.allocation_status)
-        .where(_tickets.c.project_id == project_id, _tickets.c.external_id.in_(existing))
-        .order_by(_tickets.c.external_id).with_for_update()).all()
+# The tickets of a batch, locked (the ones it inserted are already its own): re-deliveries are updated.
+_LOCK_TICKETS = (select(_tickets.c.id, _tickets.c.external_id, _tickets.c.is_task_allocated,
+                        _tickets.c.allocation_attempts, _tickets.c.allocation_status)
+                 .where(_tickets.c.project_id == bindparam("project_id"),
+                        _tickets.c.external_id.in_(bindparam("external_ids", expanding=True)))
+                 .order_by(_tickets.c.external_id).with_for_update())
+
+
+def _update_existing(rows: list, latest: dict, plans: dict, to_allocate: list, now) -> list[Outcome]:
+    """Re-deliveries (their rows locked by `_LOCK_TICKETS`): update their fields; tickets still without a
+    task get another allocation attempt, tickets with one keep it (and their task takes the new priority)."""
     task_ids = dict(db.session.execute(select(_tasks.c.ticket_id, _tasks.c.id).where(
         _tasks.c.ticket_id.in_([r.id for r in rows if r.is_task_allocated]))).all()) if rows else {}
     outcomes, data_updates, allocation_updates, priorities = [], [], [], []
@@ -312,17 +331,46 @@ def _update_by_id(table, rows: list[dict], key: str) -> None:
         db.session.execute(update(table).where(table.c.id == bindparam(key)).values(columns), rows)
 
 
+@dataclass
+class AllocationReads:
+    """What allocating reads inside the write transaction, sent ahead in one pipeline: the role state
+    locks first (so the rest is read after the lock is taken), availability and load, the SLA configs,
+    and task ids (PostgreSQL) so the tasks go in the last round trip with the rows that name them."""
+
+    states: Deferred
+    availability: AvailabilitySent
+    configs: Deferred
+    task_ids: Deferred | None
+
+
+def _send_allocation_reads(project_id: int, allocatable: list[tuple[Route, dict]], staffing: dict,
+                           now) -> AllocationReads:
+    """Send (see `Deferred`) the reads for allocating tickets with these (route, values)."""
+    role_ids = sorted({route.role_id for route, _values in allocatable})
+    return AllocationReads(
+        send_lock_states(role_ids), send_availability({rid: staffing[rid] for rid in role_ids}, now.date()),
+        sla.send_candidate_configs([project_id], {ticket_service_area(v["department"]) for _r, v in allocatable},
+                                   [TICKET_TASK_TYPE]),
+        send_ids(Task, len(allocatable)))
+
+
 def _allocate(project_id: int, items: list[tuple[int, str, dict, Route]], staffing: dict[int, Staffing],
-              now) -> tuple[dict[int, tuple[int, list[dict]]], dict[int, str]]:
+              now, reads: AllocationReads | None = None) -> tuple[dict[int, tuple[int, list[dict]]], dict[int, str]]:
     """Create a task on each ticket's first step, staffed by its role's mode (round-robin or least
     open tasks, skipping who is away, on leave or at the cap), with its TaskCreated event and its SLA
     clocks (`sla.clock_rows`; the configs are read in this transaction). Items are (ticket id,
     external id, ticket values, route). A ticket nobody can take now is put in the unassigned queue
-    instead. Returns ({ticket id: (task id, users)}, {ticket id: why it waits})."""
+    instead. `reads`: sent ahead by the caller for at least these items. Returns ({ticket id: (task
+    id, users)}, {ticket id: why it waits})."""
     if not items:
         return {}, {}
-    states = lock_states(route.role_id for *_, route in items)
-    staffing, load = with_availability({rid: staffing[rid] for rid in states}, now.date())
+    if reads is None:
+        with pipelined():
+            reads = _send_allocation_reads(project_id, [(route, values) for _t, _e, values, route in items],
+                                           staffing, now)
+    states = dict(reads.states.all())
+    staffing, load = with_availability({}, now.date(), sent=reads.availability)
+    reserved = [row[0] for row in reads.task_ids.all()] if reads.task_ids is not None else None
     task_rows, picks, waiting = [], {}, {}
     for ticket_id, _ext, values, route in sorted(items, key=lambda item: item[0]):
         role = staffing[route.role_id]
@@ -333,7 +381,8 @@ def _allocate(project_id: int, items: list[tuple[int, str, dict, Route]], staffi
                                   "it waits in the unassigned queue and is allocated when someone becomes available.")
             continue
         picks[ticket_id] = chosen
-        task_rows.append({"project_id": project_id, "kind": TaskKind.TICKET_TASK.value, "ticket_id": ticket_id,
+        task_rows.append({**({"id": reserved.pop()} if reserved is not None else {}),
+                          "project_id": project_id, "kind": TaskKind.TICKET_TASK.value, "ticket_id": ticket_id,
                           "workflow_id": route.workflow_id,
                           "current_step_id": route.step_id, "status": TaskStatus.NEW.value,
                           "task_type": TICKET_TASK_TYPE, "service_area": ticket_service_area(values["department"]),
@@ -345,10 +394,12 @@ def _allocate(project_id: int, items: list[tuple[int, str, dict, Route]], staffi
     if not task_rows:
         save_states(states)
         return {}, waiting
-    task_ids = dict(insert_rows(_tasks, task_rows, returning=("ticket_id", "id")))
-    # Built now (it reads the SLA configs), inserted in the pipeline below with the other rows.
+    if reserved is None:  # SQLite: the INSERT assigns the ids
+        task_ids = dict(insert_rows(_tasks, task_rows, returning=("ticket_id", "id")))
+    else:
+        task_ids = {row["ticket_id"]: row["id"] for row in task_rows}
     clocks = sla.clock_rows([sla.NewTask(task_ids[row["ticket_id"]], project_id, row["service_area"], row["task_type"],
-                                         row["status"]) for row in task_rows], now)
+                                         row["status"]) for row in task_rows], now, configs=reads.configs)
     areas = {row["ticket_id"]: row["service_area"] for row in task_rows}
     assignment_rows, events, result = [], [], {}
     by_ticket = {item[0]: item for item in items}
@@ -369,7 +420,9 @@ def _allocate(project_id: int, items: list[tuple[int, str, dict, Route]], staffi
             step_id=route.step_id, status=TaskStatus.NEW.value, task_type=TICKET_TASK_TYPE,
             service_area=areas[ticket_id], priority=values["priority"], assignees=[p.user_id for p in chosen]),
             correlation_id=f"ticket:{ticket_id}"))
-    with pipelined():  # four independent statements, one round trip
+    with pipelined():  # independent statements (the tasks first: the others name them), one round trip
+        if reserved is not None:
+            insert_rows(_tasks, task_rows)
         insert_rows(_assignments, assignment_rows)
         insert_rows(OutboxEvent.__table__, events)
         insert_rows(SlaRecord.__table__, clocks)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.models import Category, Department, StaffRole, Workflow, WorkflowStatus, WorkflowStep
+from app.services.platform.bulk_insert import Deferred, send
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,26 @@ def _key(department, category, sub_category) -> tuple:
 _CACHE: dict[tuple[str, int], tuple[tuple, dict]] = {}
 
 
-def matching_index(project_id: int) -> dict[tuple, Route]:
+_STAMP = select(func.count(), func.max(Workflow.updated_at)).where(Workflow.project_id == bindparam("project_id"))
+
+
+def send_matching_stamp(project_id: int) -> Deferred:
+    """The query that tells whether the project's cached index is still good, answered later (see
+    `Deferred`: intake sends it with the staffing read)."""
+    return send(_STAMP, {"project_id": project_id})
+
+
+def cached_matching_index(project_id: int) -> dict[tuple, Route] | None:
+    """The index built last for this project, perhaps stale (`matching_index` checks)."""
+    cached = _CACHE.get((str(db.session.get_bind().url), project_id))
+    return cached[1] if cached is not None else None
+
+
+def matching_index(project_id: int, stamp: Deferred | None = None) -> dict[tuple, Route]:
     """Every published, deployed workflow of the project by its (department, category,
-    sub-category) key, with its first step by order. One small query when nothing changed."""
-    stamp = tuple(db.session.execute(select(func.count(), func.max(Workflow.updated_at))
-                                     .where(Workflow.project_id == project_id)).one())
+    sub-category) key, with its first step by order. One small query when nothing changed
+    (`stamp`: that query, already sent)."""
+    stamp = tuple((stamp or send_matching_stamp(project_id)).all()[0])
     key = (str(db.session.get_bind().url), project_id)
     cached = _CACHE.get(key)
     if cached is not None and cached[0] == stamp:

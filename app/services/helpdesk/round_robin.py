@@ -27,7 +27,8 @@ from datetime import date
 
 import requests
 from flask import current_app
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import DateTime, Integer, bindparam, func, literal, null, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -36,6 +37,7 @@ from app.models import (
     AgentAvailability, AgentLeave, AssignmentMode, AssignmentStatus, RoundRobinState, StaffRole, TaskAssignment,
     User, user_staff_roles, utcnow,
 )
+from app.services.platform.bulk_insert import Deferred, send
 from app.services.platform.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -81,20 +83,26 @@ class Pick:
 
 # --- the role source ----------------------------------------------------------------------------
 
-def local_staffing(role_ids) -> dict[int, Staffing]:
-    """Each role's members (active or not, ascending ids) and users per task, in one query."""
-    ids = sorted(set(role_ids))
-    if not ids:
+_STAFFING = (
+    select(StaffRole.id, StaffRole.max_assignments, StaffRole.assignment_mode, StaffRole.max_open_tasks,
+           User.id, User.username, User.active)
+    .select_from(StaffRole.__table__.outerjoin(user_staff_roles, user_staff_roles.c.staff_role_id == StaffRole.id)
+                 .outerjoin(User.__table__, User.id == user_staff_roles.c.user_id))
+    .where(StaffRole.id.in_(bindparam("ids", expanding=True))).order_by(StaffRole.id, User.id))
+
+
+def send_local_staffing(role_ids) -> Deferred:
+    """The query of `local_staffing`, answered later (see `Deferred`)."""
+    return send(_STAFFING, {"ids": sorted(set(role_ids))})
+
+
+def local_staffing(role_ids, sent: Deferred | None = None) -> dict[int, Staffing]:
+    """Each role's members (active or not, ascending ids) and users per task, in one query (`sent`:
+    that query for these roles, already sent)."""
+    if not role_ids and sent is None:
         return {}
-    roles, users, links = StaffRole.__table__, User.__table__, user_staff_roles
-    rows = db.session.execute(
-        select(roles.c.id, roles.c.max_assignments, roles.c.assignment_mode, roles.c.max_open_tasks,
-               users.c.id, users.c.username, users.c.active)
-        .select_from(roles.outerjoin(links, links.c.staff_role_id == roles.c.id)
-                     .outerjoin(users, users.c.id == links.c.user_id))
-        .where(roles.c.id.in_(ids)).order_by(roles.c.id, users.c.id)).all()
     out: dict[int, Staffing] = {}
-    for role_id, limit, mode, cap, user_id, username, active in rows:
+    for role_id, limit, mode, cap, user_id, username, active in (sent or send_local_staffing(role_ids)).all():
         staffing = out.setdefault(role_id, Staffing([], limit, mode, cap))
         if user_id is not None:
             staffing.members.append(Member(user_id, username, bool(active)))
@@ -136,10 +144,11 @@ def external_members(role_name: str) -> list[Member]:
             for uid in ids]
 
 
-def role_staffing(roles: dict[int, str]) -> dict[int, Staffing | RoleSourceUnreachable]:
+def role_staffing(roles: dict[int, str], sent: Deferred | None = None) -> dict[int, Staffing | RoleSourceUnreachable]:
     """Candidates for each role ({role id: role name}) from the role source; an unreachable source
-    is returned, not raised, so one role's outage does not stop the others."""
-    local = local_staffing(roles)
+    is returned, not raised, so one role's outage does not stop the others. `sent`: the
+    `send_local_staffing` query for exactly these roles, already sent."""
+    local = local_staffing(roles, sent)
     if not current_app.config.get("TTS_SERVICE_URL"):
         return dict(local)
     out: dict[int, Staffing | RoleSourceUnreachable] = {}
@@ -156,48 +165,72 @@ def role_staffing(roles: dict[int, str]) -> dict[int, Staffing | RoleSourceUnrea
 OPEN_ASSIGNMENT = (AssignmentStatus.ASSIGNED.value, AssignmentStatus.IN_PROGRESS.value, AssignmentStatus.ON_HOLD.value)
 
 
+_ABSENCES = (
+    select(AgentLeave.user_id, literal("on leave").label("why"), func.max(AgentLeave.ends_on).label("until"))
+    .where(AgentLeave.user_id.in_(bindparam("ids", expanding=True)), AgentLeave.starts_on <= bindparam("today"),
+           AgentLeave.ends_on >= bindparam("today"))
+    .group_by(AgentLeave.user_id)
+    .union_all(select(AgentAvailability.user_id, literal("away"), null())
+               .where(AgentAvailability.user_id.in_(bindparam("ids", expanding=True)),
+                      AgentAvailability.away.is_(True))))
+_OPEN_TASKS = (select(TaskAssignment.user_id, func.count().label("held"))
+               .where(TaskAssignment.user_id.in_(bindparam("ids", expanding=True)),
+                      TaskAssignment.status.in_(OPEN_ASSIGNMENT))
+               .group_by(TaskAssignment.user_id))
+
+
+def _read_absences(rows) -> dict[int, tuple[str, str]]:
+    out = {row[0]: ("on leave", f" until {row[2].isoformat()}") for row in rows if row[1] == "on leave"}
+    out.update((row[0], ("away", "")) for row in rows if row[1] == "away")  # away says more than on leave
+    return out
+
+
 def absences(user_ids, today: date) -> dict[int, tuple[str, str]]:
     """{user id: (why, detail)} for the users who take no new work today: away (their own switch, or a
-    lead's), or on leave (a date range holding today)."""
+    lead's), or on leave (a date range holding today). One query."""
     ids = sorted(set(user_ids))
-    if not ids:
-        return {}
-    out: dict[int, tuple[str, str]] = {}
-    for user_id, ends_on in db.session.execute(
-            select(AgentLeave.user_id, func.max(AgentLeave.ends_on))
-            .where(AgentLeave.user_id.in_(ids), AgentLeave.starts_on <= today, AgentLeave.ends_on >= today)
-            .group_by(AgentLeave.user_id)).all():
-        out[user_id] = ("on leave", f" until {ends_on.isoformat()}")
-    for user_id in db.session.execute(select(AgentAvailability.user_id).where(
-            AgentAvailability.user_id.in_(ids), AgentAvailability.away.is_(True))).scalars():
-        out[user_id] = ("away", "")
-    return out
+    return _read_absences(send(_ABSENCES, {"ids": ids, "today": today}).all()) if ids else {}
 
 
 def open_tasks(user_ids) -> dict[int, int]:
     """{user id: open assignments} (assigned, in progress or on hold on a task's current step: a
     task's step moving on or the task closing closes them)."""
     ids = sorted(set(user_ids))
-    if not ids:
-        return {}
-    rows = db.session.execute(select(TaskAssignment.user_id, func.count()).where(
-        TaskAssignment.user_id.in_(ids), TaskAssignment.status.in_(OPEN_ASSIGNMENT))
-        .group_by(TaskAssignment.user_id)).all()
-    return {user_id: rows_count for user_id, rows_count in rows}
+    return {row[0]: row[1] for row in send(_OPEN_TASKS, {"ids": ids}).all()} if ids else {}
 
 
-def with_availability(staffing: dict[int, Staffing], today: date) -> tuple[dict[int, Staffing], dict[int, int]]:
-    """The staffings with each member's absence filled in, and the open tasks of the members of roles
-    that need them (least-open mode or a cap). Call after `lock_states`: what is read then is what
-    the previous holder of the role's lock committed, so caps and balance hold under concurrency."""
+@dataclass
+class AvailabilitySent:
+    """The absences and open-task reads of `send_availability`, answered later."""
+
+    staffing: dict[int, Staffing]
+    away: Deferred | None
+    load: Deferred | None
+    counted: set[int]
+
+
+def send_availability(staffing: dict, today: date) -> AvailabilitySent:
+    """Send the reads `with_availability` needs (inside `pipelined()`, with the `send_lock_states`
+    before them: they run after the lock is taken)."""
     found = {rid: s for rid, s in staffing.items() if isinstance(s, Staffing)}
-    everyone = {m.user_id for s in found.values() for m in s.members}
-    away = absences(everyone, today)
+    everyone = sorted({m.user_id for s in found.values() for m in s.members})
     counted = {m.user_id for s in found.values() if s.mode == AssignmentMode.LEAST_OPEN.value or s.cap is not None
                for m in s.members}
-    load = {uid: 0 for uid in counted} | open_tasks(counted)
+    return AvailabilitySent(found, send(_ABSENCES, {"ids": everyone, "today": today}) if everyone else None,
+                            send(_OPEN_TASKS, {"ids": sorted(counted)}) if counted else None, counted)
+
+
+def with_availability(staffing: dict[int, Staffing], today: date,
+                      sent: AvailabilitySent | None = None) -> tuple[dict[int, Staffing], dict[int, int]]:
+    """The staffings with each member's absence filled in, and the open tasks of the members of roles
+    that need them (least-open mode or a cap). Call after `lock_states`: what is read then is what
+    the previous holder of the role's lock committed, so caps and balance hold under concurrency.
+    `sent`: the reads already sent by `send_availability`."""
+    sent = sent or send_availability(staffing, today)
+    away = _read_absences(sent.away.all()) if sent.away else {}
+    load = {uid: 0 for uid in sent.counted} | ({row[0]: row[1] for row in sent.load.all()} if sent.load else {})
     out = {rid: replace(s, members=[replace(m, absence=away.get(m.user_id)) for m in s.members])
-           for rid, s in found.items()}
+           for rid, s in sent.staffing.items()}
     return out, load
 
 
@@ -286,20 +319,36 @@ def _least_open(rotation: list[Member], last_user_id: int | None, limit: int, ro
 
 # --- the state rows -----------------------------------------------------------------------------
 
+_LOCK_STATES_PG = (
+    pg_insert(_states).from_select(
+        ["staff_role_id", "last_user_id", "updated_at"],
+        select(func.unnest(bindparam("ids", type_=postgresql.ARRAY(Integer))), null(),
+               bindparam("now", type_=DateTime(timezone=True)))))
+_LOCK_STATES_PG = _LOCK_STATES_PG.on_conflict_do_update(
+    index_elements=["staff_role_id"], set_={"updated_at": _LOCK_STATES_PG.excluded.updated_at},
+).returning(_states.c.staff_role_id, _states.c.last_user_id)
+
+
+def send_lock_states(role_ids) -> Deferred:
+    """`lock_states`, its rows (role id, last user id) read later (see `Deferred`)."""
+    ids = sorted(set(role_ids))
+    if not ids:
+        return Deferred(rows=[])
+    if db.session.get_bind().dialect.name == "postgresql":
+        return send(_LOCK_STATES_PG, {"ids": ids, "now": utcnow()})
+    statement = sqlite_insert(_states).values([{"staff_role_id": i, "last_user_id": None, "updated_at": utcnow()}
+                                               for i in ids])
+    statement = statement.on_conflict_do_update(index_elements=["staff_role_id"],
+                                                set_={"updated_at": statement.excluded.updated_at})
+    return Deferred(rows=db.session.execute(
+        statement.returning(_states.c.staff_role_id, _states.c.last_user_id)).all())
+
+
 def lock_states(role_ids) -> dict[int, int | None]:
     """Lock each role's state row, creating it if missing, and return {role id: last user id}.
     One upsert: ON CONFLICT DO UPDATE locks the existing rows (in id order, so concurrent
     transactions cannot deadlock). Call inside the transaction creating the tasks."""
-    ids = sorted(set(role_ids))
-    if not ids:
-        return {}
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(_states).values([{"staff_role_id": i, "last_user_id": None, "updated_at": utcnow()}
-                                        for i in ids])
-    statement = statement.on_conflict_do_update(index_elements=["staff_role_id"],
-                                                set_={"updated_at": statement.excluded.updated_at})
-    rows = db.session.execute(statement.returning(_states.c.staff_role_id, _states.c.last_user_id)).all()
-    return {role_id: last for role_id, last in rows}
+    return {role_id: last for role_id, last in send_lock_states(role_ids).all()}
 
 
 def save_states(states: dict[int, int | None]) -> None:

@@ -23,7 +23,7 @@ from app.models import (
     BusinessCalendarConfig, OutboxEvent, SlaConfig, SlaRecord, SlaStatus, Task, TaskStatus, utcnow,
 )
 from app.models.base import UTCDateTime
-from app.services.platform.bulk_insert import insert_rows, is_postgresql
+from app.services.platform.bulk_insert import Deferred, insert_rows, is_postgresql, send
 from app.services.orchestration.business_calendar import END_OF_DAY, BusinessCalendar, clock_time
 from app.services.orchestration.state_machines import DEFAULT_PAUSE_STATES, task_correlation
 from app.services.platform.metrics import count
@@ -111,11 +111,15 @@ def _candidates_statement():
 _CANDIDATES = _candidates_statement()
 
 
+def send_candidate_configs(project_ids, service_areas, task_types) -> Deferred:
+    """Rows of `_CANDIDATES` for tasks of these projects, areas and types, in one query, read later
+    (see `Deferred`: intake sends it with its other reads)."""
+    return send(_CANDIDATES, {"project_ids": sorted(set(project_ids)), "areas": sorted({*service_areas, "*"}),
+                              "types": sorted({*task_types, "*"})})
+
+
 def _candidate_configs(project_ids, service_areas, task_types) -> list:
-    """Rows of `_CANDIDATES` for tasks of these projects, areas and types, in one query."""
-    return db.session.execute(_CANDIDATES, {"project_ids": sorted(set(project_ids)),
-                                            "areas": sorted({*service_areas, "*"}),
-                                            "types": sorted({*task_types, "*"})}).all()
+    return send_candidate_configs(project_ids, service_areas, task_types).all()
 
 
 def match_config(project_id: int, service_area: str, task_type: str) -> SlaConfig | None:
@@ -165,18 +169,19 @@ class NewTask(NamedTuple):
     status: str
 
 
-def clock_rows(tasks, now: datetime, skip_existing: bool = False) -> list[dict]:
+def clock_rows(tasks, now: datetime, skip_existing: bool = False, configs: Deferred | None = None) -> list[dict]:
     """The `sla_records` rows (plain dicts, every column but the id) that start the response and
     resolution clocks of new tasks at `now`: each task's clocks come from the config that matches its
     project, service area and type (none if none matches). One query for the configs and their
     calendars; the calendar snapshot and the due/warning times are computed once per config, kind and
     paused-or-not, since every task starts at `now`.
-    `skip_existing`: leave out the kinds a task already has a clock for (one more query)."""
+    `skip_existing`: leave out the kinds a task already has a clock for (one more query). `configs`:
+    the configs already sent (`send_candidate_configs`) for these tasks' projects, areas and types."""
     tasks = list(tasks)
     if not tasks:
         return []
-    configs = _candidate_configs({t.project_id for t in tasks}, {t.service_area for t in tasks},
-                                 {t.task_type for t in tasks})
+    configs = configs.all() if configs is not None else _candidate_configs(
+        {t.project_id for t in tasks}, {t.service_area for t in tasks}, {t.task_type for t in tasks})
     if not configs:
         return []
     existing = set()

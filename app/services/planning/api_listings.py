@@ -4,6 +4,7 @@ pipeline token to its planning (its root's subtree, its team tree)."""
 from __future__ import annotations
 
 from app.models import OrgUnit, Team, TeamType, User
+from app.models.base import under_path
 from app.schemas.planning import AssignmentOrder, PublishingStatus
 from app.services.planning import assignments as assign_svc
 from app.services.planning import orgunits
@@ -62,5 +63,5 @@ def teams_page(actor: Actor, parent_id: int | None, roots: bool, team_type: Team
     stmt = teams.teams_query(user, parent_id=parent_id, roots=roots, team_type=team_type, search=search,
                              project_id=project_id)
     if planning is not None:
-        stmt = stmt.where(Team.path.like(planning.team.path + "%"))
+        stmt = stmt.where(under_path(Team.path, planning.team.path))
     return paginate(stmt, *paging)

@@ -14,6 +14,7 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.models.base import under_path
 from app.models import Assignment, OrgUnit, OrgUnitType, Planning
 from app.services.planning.assignments import UNASSIGNED, assignee_summary
 
@@ -40,7 +41,7 @@ def display_types(planning: Planning) -> list[OrgUnitType]:
     root = planning.org_unit
     rows = db.session.execute(
         select(OrgUnitType).join(OrgUnit, OrgUnit.org_unit_type_id == OrgUnitType.id)
-        .where(OrgUnit.path.like(root.path + "%"), OrgUnit.id != root.id, OrgUnit.deleted_at.is_(None))
+        .where(under_path(OrgUnit.path, root.path), OrgUnit.id != root.id, OrgUnit.deleted_at.is_(None))
         .group_by(OrgUnitType.id).order_by(OrgUnitType.depth, OrgUnitType.name)
     ).scalars().all()
     return list(rows)
@@ -69,7 +70,7 @@ def _units_query(planning: Planning, shown: OrgUnitType):
     """The shown units (id order, at most MAX_FEATURES), how many of the type there are, and whether
     only assigned ones are shown (a type with more than MAX_FEATURES units)."""
     base = select(OrgUnit.id, OrgUnit.name, OrgUnit.parent_id, OrgUnit.geometry).where(
-        OrgUnit.path.like(planning.org_unit.path + "%"), OrgUnit.org_unit_type_id == shown.id,
+        under_path(OrgUnit.path, planning.org_unit.path), OrgUnit.org_unit_type_id == shown.id,
         OrgUnit.deleted_at.is_(None), OrgUnit.geometry.is_not(None))
     total = db.session.scalar(select(func.count()).select_from(base.subquery()))
     only_assigned = total > MAX_FEATURES

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, insert, select, update
 
 from app.extensions import db
+from app.models.base import under_path
 from app.models import Assignment, OrgUnit, Permission, Planning, Team, User, team_users, utcnow
 from app.services.platform.permissions import require_permission
 from app.services.platform import audit
@@ -38,7 +39,7 @@ class Row:
 def team_tree(planning: Planning) -> list[Team]:
     """Live teams of the planning's team tree (its root team included), by path."""
     return list(db.session.execute(
-        select(Team).where(Team.path.like(planning.team.path + "%"), Team.deleted_at.is_(None)).order_by(Team.path)
+        select(Team).where(under_path(Team.path, planning.team.path), Team.deleted_at.is_(None)).order_by(Team.path)
     ).scalars())
 
 
@@ -57,7 +58,7 @@ def _units_in_root(planning: Planning, ids: set[int]) -> set[int]:
     for start in range(0, len(id_list), 5000):
         chunk = id_list[start:start + 5000]
         found |= set(db.session.execute(
-            select(OrgUnit.id).where(OrgUnit.id.in_(chunk), OrgUnit.path.like(root_path + "%"), OrgUnit.deleted_at.is_(None))
+            select(OrgUnit.id).where(OrgUnit.id.in_(chunk), under_path(OrgUnit.path, root_path), OrgUnit.deleted_at.is_(None))
         ).scalars())
     return found
 

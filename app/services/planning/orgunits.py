@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import Select, func, or_, select
 
 from app.extensions import db
+from app.models.base import under_path
 from app.models import OrgUnit, OrgUnitType, Permission, User
 from app.schemas.orgunits import OrgUnitIn, OrgUnitTypeIn
 from app.services.platform.permissions import require_permission
@@ -74,7 +75,7 @@ def org_units_query(
     if roots:
         stmt = stmt.where(OrgUnit.parent_id.is_(None))
     if under_id is not None:
-        stmt = stmt.where(OrgUnit.path.like(get_org_unit(user, under_id).path + "%"))
+        stmt = stmt.where(under_path(OrgUnit.path, get_org_unit(user, under_id).path))
     if search:
         term = search.strip()
         if term.isdigit():
@@ -108,7 +109,7 @@ def ancestors(unit: OrgUnit) -> list[OrgUnit]:
 
 
 def subtree_query(unit: OrgUnit, include_self: bool = True) -> Select:
-    stmt = select(OrgUnit).where(OrgUnit.path.like(unit.path + "%"), OrgUnit.deleted_at.is_(None))
+    stmt = select(OrgUnit).where(under_path(OrgUnit.path, unit.path), OrgUnit.deleted_at.is_(None))
     if not include_self:
         stmt = stmt.where(OrgUnit.id != unit.id)
     return stmt

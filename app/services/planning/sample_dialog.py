@@ -12,6 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from app.extensions import db
+from app.models.base import under_path
 from app.models import Job, OrgUnit, OrgUnitType, Permission, Planning, User
 from app.schemas.parsing import by_form_field, validate_data
 from app.schemas.types import Id
@@ -230,7 +231,7 @@ def exception_candidates(user: User, planning_id: int, type_id: int | None, quer
     units = []
     if type_id and query:
         units = list(db.session.execute(
-            select(OrgUnit).where(OrgUnit.org_unit_type_id == type_id, OrgUnit.path.like(planning.org_unit.path + "%"),
+            select(OrgUnit).where(OrgUnit.org_unit_type_id == type_id, under_path(OrgUnit.path, planning.org_unit.path),
                                   OrgUnit.deleted_at.is_(None), OrgUnit.name.ilike(f"%{query}%"))
             .order_by(OrgUnit.name).limit(MAX_UNITS)).scalars())
     return ExceptionCandidates(units, index, query)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from app.extensions import db
+from app.models.base import under_path
 from app.models import OrgUnit, OrgUnitType, Planning, Team, TeamType, User, utcnow
 from app.schemas.planning import AreaCriterion, LqasInputs
 from app.services.planning.assignments import Row, replace_assignments
@@ -128,7 +129,7 @@ class TeamTree:
     """The planning's team tree loaded once (teams and their members), children in stable order."""
 
     def __init__(self, planning: Planning):
-        teams = db.session.execute(select(Team).where(Team.path.like(planning.team.path + "%"),
+        teams = db.session.execute(select(Team).where(under_path(Team.path, planning.team.path),
                                                       Team.deleted_at.is_(None))).scalars().all()
         self.teams = {t.id: t for t in teams}
         self.subs: dict[int, list[Team]] = {}
@@ -157,7 +158,7 @@ def check_team_tree(planning: Planning, levels: int, tree: TeamTree | None = Non
 
 def _candidates(parent, level: Level) -> list[tuple[int, str, str]]:
     stmt = select(OrgUnit.id, OrgUnit.name, OrgUnit.path).where(
-        OrgUnit.path.like(parent[2] + "%"), OrgUnit.org_unit_type_id == level.type_id, OrgUnit.deleted_at.is_(None))
+        under_path(OrgUnit.path, parent[2]), OrgUnit.org_unit_type_id == level.type_id, OrgUnit.deleted_at.is_(None))
     if level.criterion:
         stmt = stmt.where(OrgUnit.area_type == level.criterion)
     return [tuple(row) for row in db.session.execute(stmt.order_by(OrgUnit.id)).all()]

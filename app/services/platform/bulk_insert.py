@@ -1,8 +1,12 @@
-"""Inserting many rows in one statement.
+"""Inserting many rows in one statement, and sending several statements in one round trip.
 
 On PostgreSQL the rows go as one array per column through `unnest`: one short statement whatever
 the batch size (executemany sends a statement per row; multi-row VALUES makes psycopg parse a
 query with thousands of placeholders). Elsewhere, an ordinary executemany.
+
+`send` runs a Core statement on the session's connection and hands back its rows later (`Deferred`):
+inside `pipelined()`, on PostgreSQL, statements are sent without waiting, and reading the first
+answer waits for all of them — a request's independent reads and writes cost one round trip.
 
 `RowBuffer` collects rows to insert that way later, and `next_id` reserves a primary key before the
 INSERT, so a row that others name (an alert named by its AlertRaised event) needs no flush of its own:
@@ -15,8 +19,9 @@ from collections import defaultdict
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Integer, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 from sqlalchemy.types import JSON
 
 from app.extensions import db
@@ -48,10 +53,16 @@ def insert_rows(table: Table, rows: list[dict], returning: tuple[str, ...] = (),
                 on_conflict_do_nothing: tuple[str, ...] = ()) -> list:
     """Insert `rows` (dicts with the same keys) into `table` in the caller's transaction; returns the
     `returning` columns of the inserted rows (conflicting rows are skipped and not returned)."""
+    return send_rows(table, rows, returning, on_conflict_do_nothing).all()
+
+
+def send_rows(table: Table, rows: list[dict], returning: tuple[str, ...] = (),
+              on_conflict_do_nothing: tuple[str, ...] = ()) -> "Deferred":
+    """`insert_rows`, its returned rows read later (see `Deferred`)."""
     if not rows:
-        return []
+        return Deferred(rows=[])
     if not is_postgresql():
-        return _insert_generic(table, rows, returning, on_conflict_do_nothing)
+        return Deferred(rows=_insert_generic(table, rows, returning, on_conflict_do_nothing))
     columns = tuple(rows[0])
     statement, json_columns = _pg_statement(table, columns, returning, on_conflict_do_nothing)
     params = {}
@@ -60,9 +71,43 @@ def insert_rows(table: Table, rows: list[dict], returning: tuple[str, ...] = (),
         params[f"c{i}"] = _json_texts(values) if i in json_columns else values
     # psycopg itself, in binary: dumping text arrays in text format (quoting every element) costs
     # more than the insert. Same connection, so the same transaction as the session's statements.
-    with driver_connection().cursor(binary=True) as cursor:
-        cursor.execute(statement, params)
-        return cursor.fetchall() if returning else []
+    cursor = driver_connection().cursor(binary=True)
+    cursor.execute(statement, params)
+    return Deferred(cursor if returning else None, rows=None if returning else [])
+
+
+class Deferred:
+    """The rows of a statement sent with `send` or `send_rows`. On PostgreSQL inside `pipelined()`,
+    reading them (`all`) waits for the answers to every statement sent so far: one round trip for
+    all of them. Elsewhere the statement has already run and its rows are here."""
+
+    def __init__(self, cursor=None, rows: list | None = None) -> None:
+        self._cursor, self._rows = cursor, rows
+
+    def all(self) -> list:
+        if self._rows is None:
+            self._rows = self._cursor.fetchall()
+            self._cursor.close()
+        return self._rows
+
+
+@lru_cache(maxsize=128)
+def _compiled(statement):
+    return statement.compile(dialect=pg_psycopg.dialect())
+
+
+def send(statement, params: dict | None = None) -> Deferred:
+    """Execute a Core statement (built once, at import: it is compiled once) with `params` in the
+    session's transaction; its rows, with attribute access, come from the returned `Deferred`.
+    Bind values go to psycopg as they are (no SQLAlchemy type processing): use plain values."""
+    if not is_postgresql():
+        return Deferred(rows=db.session.execute(statement, params or {}).all())
+    from psycopg.rows import namedtuple_row
+
+    state = _compiled(statement).construct_expanded_state(params or {})
+    cursor = driver_connection().cursor(row_factory=namedtuple_row)
+    cursor.execute(state.statement, state.parameters)
+    return Deferred(cursor)
 
 
 def _json_texts(values: list) -> list:
@@ -103,6 +148,21 @@ def pipelined():
     PostgreSQL; use it for statements that need no result from one another)."""
     with (driver_connection().pipeline() if is_postgresql() else nullcontext()):
         yield
+
+
+def send_ids(model, count: int) -> Deferred | None:
+    """`count` unused primary keys for new `model` rows from its PostgreSQL sequence, read later
+    (see `Deferred`), so rows naming them can go in the same round trip as the INSERT; None on SQLite,
+    where only the INSERT assigns one."""
+    if not is_postgresql():
+        return None
+    return send(_ids_statement(model.__table__), {"n": count})
+
+
+@lru_cache(maxsize=32)
+def _ids_statement(table: Table):
+    sequence = func.pg_get_serial_sequence(table.name, table.primary_key.columns.keys()[0])
+    return select(func.nextval(sequence)).select_from(func.generate_series(1, bindparam("n", type_=Integer)))
 
 
 ID_BLOCK = 200
