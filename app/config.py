@@ -158,6 +158,8 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "EO_CDS_KEY": _cds_key(env),  # a secret: only ever sent to EO_CDS_URL
         "EO_CDS_POLL_SECONDS": _seconds(env, "EO_CDS_POLL_SECONDS", 10),  # between two looks at a CDS request
         "EO_CDS_WAIT_SECONDS": _seconds(env, "EO_CDS_WAIT_SECONDS", 480),  # then the attempt fails; the step retries
+        # Schedules with catch-up run at most this many missed periods back (older ones: a backfill)
+        "SCHEDULE_CATCH_UP_MAX_PERIODS": min(_int(env, "SCHEDULE_CATCH_UP_MAX_PERIODS", 12, 1), 400),
         "EO_DHIS2_CHUNK_SIZE": _int(env, "EO_DHIS2_CHUNK_SIZE", 5000, 1),  # data values per POST
         # OpenHEXA: what pipelines call back (default: the URL the launch request came in on)
         "PIPELINE_CALLBACK_HOST": _http_url(env, "PIPELINE_CALLBACK_HOST"),

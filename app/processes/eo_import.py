@@ -457,4 +457,5 @@ register_process(steps_process(
     },
     timeout_seconds=1800,
     checkpoints=True,
+    catch_up_default=True,
 ))
