@@ -141,6 +141,8 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "JOB_HEARTBEAT_SECONDS": _int(env, "JOB_HEARTBEAT_SECONDS", 5, 1),
         "JOB_STALE_SECONDS": _int(env, "JOB_STALE_SECONDS", 45, 2),
         "JOB_DEFAULT_TIMEOUT_SECONDS": _int(env, "JOB_DEFAULT_TIMEOUT_SECONDS", 3600, 1),
+        # A failed job's step outputs (retry from the failed step) are kept this long after it ended
+        "CHECKPOINT_RETENTION_DAYS": _int(env, "CHECKPOINT_RETENTION_DAYS", 14, 1),
         "API_MAX_PAGE_SIZE": _int(env, "API_MAX_PAGE_SIZE", 500, 1),
         # Request bodies above this many bytes are refused with 413 (uploads included)
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 2 * 1024 * 1024, 1024),
