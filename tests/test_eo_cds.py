@@ -130,3 +130,20 @@ def test_the_cds_settings_are_parsed_strictly_and_the_key_is_never_repeated(tmp_
         assert "EO_CDS_KEY" in str(refused.value) and bad not in str(refused.value)
     with pytest.raises(ConfigError):
         load_config(str(tmp_path), {"EO_CDS_URL": "cds.climate.copernicus.eu"})
+
+
+def test_a_request_still_queued_at_the_cds_fails_the_attempt_in_words_and_leaves_no_file(app, cds_double, tmp_path):
+    from app.services.processing import eo_cds
+
+    cds_double.statuses = ["accepted", "running"]  # the CDS queue is long today
+    app.config.update(EO_CDS_URL=cds_double.url, EO_CDS_KEY=KEY, EO_CDS_POLL_SECONDS=0, EO_CDS_WAIT_SECONDS=0.2)
+    lines, waits = [], []
+    with pytest.raises(eo_cds.CdsStillRunning) as late:
+        eo_cds.download("temperature", [datetime(2024, 3, 1).date()], (10.0, 5.0, 10.3, 5.2), str(tmp_path),
+                        log=lambda message, level="info": lines.append(message), sleep=waits.append,
+                        check=lambda path: None)
+    request_id = next(iter(cds_double.jobs))
+    assert str(late.value) == (f"the CDS request {request_id} is not done after 0.2 s (the next attempt asks again; "
+                               "the CDS answers it from its cache once done)")
+    assert waits and set(waits) == {0} and any("status has been updated to running" in line for line in lines)
+    assert os.listdir(tmp_path) == []

@@ -33,7 +33,7 @@ import numpy as np
 from flask import current_app
 
 from app.logging_filters import mask_literal, redact_text
-from app.services.processing.steps import PermanentError
+from app.services.processing.steps import PermanentError, StepTimeout
 
 CDS_DATASET = "reanalysis-era5-land"
 CDS_VARIABLES = {"temperature": "2m_temperature", "precipitation": "total_precipitation"}
@@ -42,8 +42,9 @@ GRID = 0.1  # ERA5-Land's grid step, in degrees
 EXTRA = "requirements-era5.txt"
 
 
-class CdsStillRunning(RuntimeError):
-    """The CDS has not finished the request within EO_CDS_WAIT_SECONDS (the step may retry)."""
+class CdsStillRunning(StepTimeout):
+    """The CDS has not finished the request within EO_CDS_WAIT_SECONDS: the attempt times out, the step
+    retries, and the job says why in these words."""
 
 
 def configured() -> bool:
@@ -66,7 +67,7 @@ def era5_request(variable: str, days: list[date], bounds: tuple[float, float, fl
         "time": list(ALL_HOURS) if variable == "temperature" else ["00:00"],
         "data_format": "netcdf",
         "download_format": "unarchived",
-        "area": [round(max(min(v, 180.0), -180.0), 1) for v in area],
+        "area": [round(max(min(v, limit), -limit), 1) for v, limit in zip(area, (90.0, 180.0, 90.0, 180.0))],
     }
 
 
