@@ -6,6 +6,7 @@ surfacing later as a confusing runtime error.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -60,6 +61,21 @@ def _http_url(env: dict, name: str) -> str | None:
     if not raw.startswith(("http://", "https://")):
         raise ConfigError(f"{name} must be an http:// or https:// URL, got {raw!r}")
     return raw.rstrip("/")
+
+
+def _cds_key(env: dict) -> str | None:
+    """EO_CDS_KEY: a CDS personal access token. The old "UID:KEY" form belongs to the retired CDS (the
+    client would talk to its API). The value is a secret: no message repeats it."""
+    raw = (env.get("EO_CDS_KEY") or "").strip()
+    if not raw:
+        return None
+    if ":" in raw:
+        raise ConfigError("EO_CDS_KEY must be a CDS personal access token; the UID:KEY form was for the retired CDS "
+                          "(value not shown)")
+    if not re.fullmatch(r"[A-Za-z0-9_-]{16,200}", raw):
+        raise ConfigError("EO_CDS_KEY must be a CDS personal access token: 16 to 200 letters, digits, - or _ "
+                          "(value not shown)")
+    return raw
 
 
 def normalise_database_url(url: str) -> str:
@@ -125,6 +141,8 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "JOB_HEARTBEAT_SECONDS": _int(env, "JOB_HEARTBEAT_SECONDS", 5, 1),
         "JOB_STALE_SECONDS": _int(env, "JOB_STALE_SECONDS", 45, 2),
         "JOB_DEFAULT_TIMEOUT_SECONDS": _int(env, "JOB_DEFAULT_TIMEOUT_SECONDS", 3600, 1),
+        # A failed job's step outputs (retry from the failed step) are kept this long after it ended
+        "CHECKPOINT_RETENTION_DAYS": _int(env, "CHECKPOINT_RETENTION_DAYS", 14, 1),
         "API_MAX_PAGE_SIZE": _int(env, "API_MAX_PAGE_SIZE", 500, 1),
         # Request bodies above this many bytes are refused with 413 (uploads included)
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 2 * 1024 * 1024, 1024),
@@ -137,6 +155,13 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "EO_CHIRPS_MONTHLY_URL": env.get("EO_CHIRPS_MONTHLY_URL") or "https://data.chc.ucsb.edu/products/CHIRPS-2.0/global_monthly/tifs",
         "EO_WORLDPOP_URL": env.get("EO_WORLDPOP_URL") or "https://data.worldpop.org/GIS/Population/Global_2000_2020_1km",
         "EO_WORLDPOP_COUNTRY": env.get("EO_WORLDPOP_COUNTRY") or "",  # ISO3 code, e.g. CAF
+        # ERA5-Land from the Copernicus CDS (optional extra requirements-era5.txt): API root and personal key
+        "EO_CDS_URL": _http_url(env, "EO_CDS_URL") or "https://cds.climate.copernicus.eu/api",
+        "EO_CDS_KEY": _cds_key(env),  # a secret: only ever sent to EO_CDS_URL
+        "EO_CDS_POLL_SECONDS": _seconds(env, "EO_CDS_POLL_SECONDS", 10),  # between two looks at a CDS request
+        "EO_CDS_WAIT_SECONDS": _seconds(env, "EO_CDS_WAIT_SECONDS", 480),  # then the attempt fails; the step retries
+        # Schedules with catch-up run at most this many missed periods back (older ones: a backfill)
+        "SCHEDULE_CATCH_UP_MAX_PERIODS": min(_int(env, "SCHEDULE_CATCH_UP_MAX_PERIODS", 12, 1), 400),
         "EO_DHIS2_CHUNK_SIZE": _int(env, "EO_DHIS2_CHUNK_SIZE", 5000, 1),  # data values per POST
         # OpenHEXA: what pipelines call back (default: the URL the launch request came in on)
         "PIPELINE_CALLBACK_HOST": _http_url(env, "PIPELINE_CALLBACK_HOST"),

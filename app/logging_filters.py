@@ -10,10 +10,21 @@ _PATTERNS = [
     (re.compile(r"(?i)((?:password|passwd|token|secret|api_key)[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,}]+"), r"\1***"),
 ]
 
+_LITERALS: set[str] = set()  # secrets from the configuration whose shape no pattern knows (a CDS key)
+
+
+def mask_literal(secret: str | None) -> None:
+    """Mask this exact value wherever it appears in a log line from now on (this process)."""
+    if secret and len(secret) >= 8:
+        _LITERALS.add(secret)
+
 
 def redact_text(text: str) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
+    for secret in _LITERALS:
+        if secret in text:
+            text = text.replace(secret, "***")
     return text
 
 

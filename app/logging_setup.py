@@ -20,7 +20,7 @@ from typing import Iterator
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import inspect as sa_inspect
 
-from app.logging_filters import install_redaction, redact_text
+from app.logging_filters import install_redaction, mask_literal, redact_text
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 HEADER = "X-Correlation-ID"
@@ -148,6 +148,7 @@ def configure_logging(app: Flask) -> None:
         if not any(isinstance(f, ContextFilter) for f in handler.filters):
             handler.addFilter(ContextFilter())
     install_redaction()
+    mask_literal(app.config.get("EO_CDS_KEY"))
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # Alembic's env.py runs fileConfig(), which disables every logger that exists by then; a later
     # create_app in the same process (tests, `flask db upgrade` then serve) must get its request log back.

@@ -25,7 +25,8 @@ from app.models import Base  # noqa: E402
 
 PASSWORD = "correct-horse-battery"
 
-pytest_plugins = ["tests.planning_fixtures", "tests.ticket_fixtures", "tests.dhis2_double"]
+pytest_plugins = ["tests.planning_fixtures", "tests.ticket_fixtures", "tests.dhis2_double", "tests.cds_double",
+                  "tests.eo_fixtures"]
 
 
 def _free_port() -> int:

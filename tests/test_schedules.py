@@ -283,3 +283,89 @@ def test_api_clients_rerun_and_retry_failed_jobs(app, db, client, editor, eo_pro
     assert done["status"] == "successful" and done["steps"][0]["message"] == f"reused from job {failed_id}"
     again = client.post(f"/jobs/{done['jobID']}/rerun", headers=headers)
     assert again.status_code == 409 and "only a failed job" in again.get_json()["detail"]
+
+
+# --- catch-up: missed periods run once each, oldest first -----------------------------------------
+
+BANGUI = ZoneInfo("Africa/Bangui")
+
+
+def _day(d):
+    return datetime(2025, 6, d).date()
+
+
+def _paused_since(app, db, editor, run_worker, name, last_day, **extra):
+    """A daily echo schedule made a month before 20 June 2025, whose last run covered `last_day` June
+    (dispatched at its due time, successful), then paused and enabled again."""
+    schedule = _schedule(editor, name=name, **extra)
+    schedule.created_at = datetime(2025, 5, 20, tzinfo=UTC)
+    db.session.commit()
+    last = svc.dispatch_schedule(schedule, svc.period_due_at(schedule, _day(last_day)), datetime(2025, 6, 1, tzinfo=UTC))
+    run_worker()
+    assert db.session.get(Job, last).status == "successful"
+    svc.set_enabled(editor, schedule.id, False)
+    return svc.set_enabled(editor, schedule.id, True)
+
+
+NOW = datetime(2025, 6, 20, 7, 0, tzinfo=BANGUI).astimezone(UTC)  # 19 June's run was due at 06:00
+
+
+def test_a_schedule_whose_last_run_was_3_periods_ago_gets_exactly_3_runs_once(
+        app, db, client, editor, run_worker, login):
+    schedule = _paused_since(app, db, editor, run_worker, "Caught", 16, catch_up=True)
+    plain = _paused_since(app, db, editor, run_worker, "Not caught", 16)  # echo's default: no catch-up
+    assert schedule.catch_up is True and plain.catch_up is False
+    queue = get_queue()
+    created = svc.dispatch_due_schedules(now=NOW)
+    assert created == [svc.period_job_id(schedule.id, _day(d)) for d in (17, 18, 19)]  # oldest first
+    assert [db.session.get(Job, i).inputs["message"] for i in created] == [
+        "for 2025-06-17", "for 2025-06-18", "for 2025-06-19"]
+    assert queue.job_ids == created  # queued oldest first, started by the schedule itself
+    assert all(db.session.get(Job, i).launcher_id is None for i in created)
+    assert svc.dispatch_due_schedules(now=NOW) == []  # a second tick: nothing twice
+    assert svc.dispatch_due_schedules(now=NOW + timedelta(minutes=1)) == []
+    assert db.session.query(Job).filter(Job.external_ref == f"schedule:{schedule.id}").count() == 4
+    assert db.session.query(Job).filter(Job.external_ref == f"schedule:{plain.id}").count() == 1
+    run_worker()
+    login(editor)
+    page = client.get(f"/schedules/{schedule.id}").get_data(as_text=True)
+    assert "Caught up" in page and "on: missed periods are run, up to 12 back" in page
+    assert [f'data-caught-up="2025-06-{d}"' in page for d in (16, 17, 18, 19)] == [False, True, True, True]
+    assert "older missed periods need a backfill" not in page
+    # a failed catch-up run is not run again by later ticks (re-run or retry it from its job)
+    db.session.get(Job, created[1]).status = "failed"
+    db.session.commit()
+    assert svc.dispatch_due_schedules(now=NOW + timedelta(hours=1)) == []
+
+
+def test_catch_up_after_the_dispatcher_was_down_and_its_cap(app, db, editor, run_worker):
+    schedule = _paused_since(app, db, editor, run_worker, "Down", 15, catch_up=True)
+    # no dispatcher since 17 June: the run due then (for 16 June) is still the next one
+    schedule.next_run_at = svc.period_due_at(schedule, _day(16))
+    db.session.commit()
+    created = svc.dispatch_due_schedules(now=NOW)
+    assert created == [svc.run_job_id(schedule.id, svc.period_due_at(schedule, _day(16)))] + [
+        svc.period_job_id(schedule.id, _day(d)) for d in (17, 18, 19)]
+    assert svc.dispatch_due_schedules(now=NOW) == []
+    db.session.expire_all()
+    assert db.session.get(Schedule, schedule.id).next_run_at > NOW
+    app.config["SCHEDULE_CATCH_UP_MAX_PERIODS"] = 2
+    capped = _paused_since(app, db, editor, run_worker, "Capped", 10, catch_up=True)
+    assert svc.catch_up(capped, NOW) == [svc.period_job_id(capped.id, _day(d)) for d in (18, 19)]
+    assert db.session.get(Schedule, capped.id).caught_up[0]["capped"] is True
+
+
+def test_catch_up_is_on_for_eo_imports_and_set_on_the_form(app, db, client, editor, login, csrf):
+    assert all(s.catch_up for s in svc.seed_eo_schedules(editor.project_ids[0]))
+    login(editor)
+    token = csrf()
+    form = {"csrf_token": token, "name": "Echo", "process_id": "echo", "inputs": '{"message": "x"}',
+            "frequency": "daily", "timezone": "UTC", "catch_up": "on"}
+    assert client.post("/schedules/new", data=form).status_code == 302
+    schedule = db.session.query(Schedule).filter(Schedule.name == "Echo").one()
+    assert schedule.catch_up is True
+    assert '<option value="on" selected>' in client.get(f"/schedules/{schedule.id}/edit").get_data(as_text=True)
+    assert client.post(f"/schedules/{schedule.id}/edit", data={**form, "catch_up": "off"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Schedule, schedule.id).catch_up is False
+    assert "<dt>Catch-up</dt><dd>off" in client.get(f"/schedules/{schedule.id}").get_data(as_text=True)

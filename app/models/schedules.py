@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, JSONType, UTCDateTime, utcnow
@@ -29,6 +29,11 @@ class Schedule(Base):
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_job_id: Mapped[str | None] = mapped_column(String(36))
+    # Catch-up: each dispatcher tick also runs the periods missed (paused, or no dispatcher) since the
+    # last successful one, at most SCHEDULE_CATCH_UP_MAX_PERIODS back, one idempotent run each.
+    catch_up: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The periods caught up, newest first (at most 50): {"period", "end", "job_id", "at", "capped"}
+    caught_up: Mapped[list | None] = mapped_column(JSONType)
     description: Mapped[str] = mapped_column(Text, default="")
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

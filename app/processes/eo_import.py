@@ -263,7 +263,8 @@ def _load_org_units(sctx, state):
 
 def _extract(sctx, state):
     inputs = state["inputs"]
-    sources = eo_sources.resolve(inputs.datasetId, inputs.start, inputs.end)
+    bounds = eo_data.bounds_of([u["geometry"] for u in state["load_org_units"]["units"]])
+    sources = eo_sources.resolve(inputs.datasetId, inputs.start, inputs.end, bounds, sctx)
     sctx.log(f"{len(sources.files)} source file(s)" + (" (sample data: synthetic, for trying the flow)" if sources.sample else ""),
              "warning" if sources.sample else "info")
     return {"files": sources.files, "sample": sources.sample}
@@ -456,4 +457,5 @@ register_process(steps_process(
     },
     timeout_seconds=1800,
     checkpoints=True,
+    catch_up_default=True,
 ))

@@ -36,6 +36,19 @@ def _time_zone(value: str) -> str:
     return value
 
 
+def _tri_state(value):
+    """A form's select: "" is the process's default, "on"/"off" (or true/false) a choice."""
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("", "default"):
+            return None
+        if lowered in ("on", "true", "1"):
+            return True
+        if lowered in ("off", "false", "0"):
+            return False
+    return value
+
+
 class BackfillIn(Input):
     """A backfill of a schedule: one run per period starting between `start` and `end`."""
 
@@ -54,6 +67,9 @@ class ScheduleIn(Input):
     cron: Text(120) | None = Field(default=None, validate_default=True, description="When the frequency is cron")
     timezone: Annotated[Text(64, min_length=1), AfterValidator(_time_zone)] = "UTC"
     enabled: bool = False
+    catch_up: Annotated[bool | None, BeforeValidator(_tri_state)] = Field(
+        default=None, description="Run missed periods (paused, or no dispatcher) since the last successful one; "
+                                  "default: the process's (on for EO imports)")
     description: Text(2000) = ""
 
     @field_validator("cron")

@@ -4,7 +4,7 @@
 |---|---|---|
 | chirps-daily | `chirps-v2.0.YYYY.MM.DD.tif` or `.tif.gz` (nodata −9999) | `EO_CHIRPS_DAILY_URL/YYYY/chirps-v2.0.YYYY.MM.DD.tif.gz` |
 | chirps-monthly | `chirps-v2.0.YYYY.MM.tif` or `.tif.gz` | `EO_CHIRPS_MONTHLY_URL/chirps-v2.0.YYYY.MM.tif.gz` |
-| era5-land-* | any `*.nc` as the CDS delivers it (`valid_time`/`latitude`/`longitude`, `t2m` K, `tp` m since 00 UTC), or `*.grib`/`*.grb`/`*.grib2` (cfgrib) | — (CDS API needs a key: download there, drop the file here) |
+| era5-land-* | any `*.nc` as the CDS delivers it (`valid_time`/`latitude`/`longitude`, `t2m` K, `tp` m since 00 UTC), or `*.grib`/`*.grb`/`*.grib2` (cfgrib) | the CDS API at `EO_CDS_URL` with `EO_CDS_KEY`, through `cdsapi` (optional extra; see `eo_cds`) |
 | worldpop-population | any `*_ppp_YYYY*.tif` (100 m or 1 km, nodata as in the file) | `EO_WORLDPOP_URL/YYYY/ISO3/iso3_ppp_YYYY_1km_Aggregated.tif` |
 
 Rasters may be in any CRS: only the window covering the org units (their bounds reprojected to the
@@ -17,6 +17,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import time
 import warnings
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -25,6 +26,7 @@ from typing import Iterator
 import numpy as np
 from flask import current_app
 
+from app.services.processing import eo_cds
 from app.services.processing.eo_data import DATASETS, Dataset
 from app.services.processing.steps import PermanentError
 
@@ -116,18 +118,22 @@ def _in_sample(dataset: Dataset, first: date, last: date) -> bool:
 
 def _missing(dataset: Dataset, what: list[str]) -> PermanentError:
     shown = ", ".join(what[:3]) + (f" and {len(what) - 3} more" if len(what) > 3 else "")
+    download = ("set a CDS key (EO_CDS_KEY) and turn on downloads (EO_DOWNLOAD)" if dataset.id.startswith("era5-land")
+                else "turn on downloads (EO_DOWNLOAD)")
     return PermanentError(
         f"No {dataset.title} data for {shown} in the EO cache. Put the files as published in the drop folder "
-        f"for {dataset.id}, or turn on downloads (EO_DOWNLOAD). The sample data covers "
+        f"for {dataset.id}, or {download}. The sample data covers "
         f"{dataset.sample_start:%d %b %Y} to {'today' if dataset.sample_end is None else f'{dataset.sample_end:%d %b %Y}'}.")
 
 
-def resolve(dataset_id: str, start: date, end: date) -> Sources:
+def resolve(dataset_id: str, start: date, end: date, bounds: tuple[float, float, float, float] | None = None,
+            step=None) -> Sources:
     """The files covering start..end: found in the drop folder, downloaded, or generated as a sample.
-    Raises PermanentError naming what is missing."""
+    `bounds` (west, south, east, north) is the area a CDS request asks for; `step` (a StepContext)
+    receives the download's log lines and paces its polling. Raises PermanentError naming what is missing."""
     dataset, folder = DATASETS[dataset_id], cache_dir(dataset_id)
     if dataset_id.startswith("era5-land"):
-        return _resolve_era5(dataset, folder, start, end)
+        return _resolve_era5(dataset, folder, start, end, bounds, step)
     if dataset_id == "worldpop-population":
         keys = [(str(y), date(y, 1, 1), date(y, 12, 31)) for y in range(start.year, end.year + 1)]
     elif dataset.native == "monthly":
@@ -168,6 +174,7 @@ def _download_target(dataset: Dataset, folder: str, first: date) -> tuple[str, s
 
 ERA5_FILES = ("*.nc", "*.grib", "*.grb", "*.grib2")
 ERA5_SHORT_NAMES = {"t2m": "2t", "tp": "tp"}  # CF (NetCDF, cfgrib) name → GRIB shortName
+ERA5_NAMES = {"temperature": "t2m", "precipitation": "tp"}  # our variable → its CF name
 
 
 def _era5_files(folder: str) -> list[str]:
@@ -184,16 +191,25 @@ def _era5_times(path: str, name: str) -> np.ndarray:
         da.close()
 
 
-def _resolve_era5(dataset: Dataset, folder: str, start: date, end: date) -> Sources:
+def _resolve_era5(dataset: Dataset, folder: str, start: date, end: date, bounds, step) -> Sources:
     """ERA5-Land files covering the hours of start..end (and 00 UTC of the day after, which holds the
-    last day's accumulated precipitation)."""
+    last day's accumulated precipitation): the drop folder's, then the CDS's (one request per month of
+    missing days), then the sample's."""
     files = _era5_files(folder)
-    name = "t2m" if dataset.variable == "temperature" else "tp"
+    name = ERA5_NAMES[dataset.variable]
     have = {t.astype(datetime).date() for p in files for t in _era5_times(p, name)}
     need = _days(start, end + timedelta(days=1 if dataset.variable == "precipitation" else 0))
     sample = False
     for month in _months(start, need[-1]):
         lacking = [d for d in need if (d.year, d.month) == (month.year, month.month) and d not in have]
+        if lacking and bounds is not None and eo_cds.configured():
+            files.append(eo_cds.download(
+                dataset.variable, lacking, bounds, folder,
+                log=step.log if step else (lambda message, level="info": None),
+                sleep=step.sleep if step else time.sleep,
+                check=lambda path, days=lacking: _check_era5(path, name, days)))
+            have.update(lacking)
+            continue
         if lacking and _in_sample(dataset, month, month):
             path = os.path.join(folder, f"era5-land-sample-{month:%Y-%m}.nc")
             _write_era5_sample(path, month)
@@ -204,6 +220,24 @@ def _resolve_era5(dataset: Dataset, folder: str, start: date, end: date) -> Sour
     if missing:
         raise _missing(dataset, missing)
     return Sources(sorted(set(files)), sample)
+
+
+def _check_era5(path: str, name: str, days: list[date]) -> None:
+    """A file from the CDS must be NetCDF holding `name` on each of `days`."""
+    try:
+        ds = _open_nc(path)
+    except Exception:  # noqa: BLE001 — whatever the reader says, the file is not what was asked for
+        raise PermanentError("The CDS delivered a file that is not NetCDF (the request asks for data_format "
+                             "netcdf, download_format unarchived)") from None
+    try:
+        if name not in ds.variables or "valid_time" not in ds.variables:
+            raise PermanentError(f"The CDS delivered a file without {name} over valid_time")
+        delivered = {t.astype(datetime).date() for t in ds["valid_time"].values.astype("datetime64[s]")}
+        lacking = [f"{d:%Y-%m-%d}" for d in days if d not in delivered]
+        if lacking:
+            raise PermanentError(f"The CDS delivered no {name} for {', '.join(lacking[:5])}")
+    finally:
+        ds.close()
 
 
 # --- the sample, in the published formats ------------------------------------------------------

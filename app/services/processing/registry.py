@@ -77,6 +77,9 @@ class Process:
     flow_name: str | None = None
     # A failed run can be retried from its failed step (the step runner kept every step's output)
     retry_from_step: bool = False
+    # Schedules of this process catch up missed periods unless told otherwise (EO imports: a missed
+    # day of data in DHIS2 is a hole in a time series)
+    catch_up_default: bool = False
 
 
 _REGISTRY: dict[str, Process] = {}

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
 
 from app.models import Job, Permission, Project, Schedule, User
 from app.schemas.parsing import validate_data
@@ -15,7 +18,7 @@ from app.services.platform.permissions import require_permission
 from app.services.processing import schedules as svc
 from app.services.processing.registry import Process, all_processes
 
-NEW_SCHEDULE = {"timezone": "UTC", "frequency": "daily", "inputs": "{}"}
+NEW_SCHEDULE = {"timezone": "UTC", "frequency": "daily", "inputs": "{}", "catch_up": ""}
 
 
 @dataclass
@@ -29,6 +32,11 @@ class SchedulePage:
     schedule: Schedule
     runs: list[Job]
     can_edit: bool
+    caught_up: list[dict]  # the periods the dispatcher caught up, newest first ("at" a datetime)
+    caught_up_runs: dict[str, str]  # job id → the period it caught up
+    catch_up_periods: int  # how far back catch-up reaches
+
+
 
 
 @dataclass
@@ -59,15 +67,19 @@ def schedules_page(user: User) -> SchedulesPage:
 
 
 def schedule_page(user: User, schedule_id: int) -> SchedulePage:
-    """A schedule with its latest runs."""
+    """A schedule with its latest runs and the periods it caught up."""
     schedule = svc.get_schedule(user, schedule_id)
-    return SchedulePage(schedule, svc.schedule_runs(user, schedule), _can_edit(user))
+    notes = [{**note, "at": datetime.fromisoformat(note["at"])} for note in schedule.caught_up or []]
+    return SchedulePage(schedule, svc.schedule_runs(user, schedule), _can_edit(user), notes,
+                        {note["job_id"]: note["period"] for note in notes},
+                        current_app.config["SCHEDULE_CATCH_UP_MAX_PERIODS"])
 
 
 def _form_values(schedule: Schedule) -> dict:
     return {"name": schedule.name, "process_id": schedule.process_id, "frequency": schedule.frequency,
             "cron": schedule.cron, "timezone": schedule.timezone, "enabled": schedule.enabled,
-            "description": schedule.description, "inputs": json.dumps(schedule.inputs, indent=2)}
+            "description": schedule.description, "inputs": json.dumps(schedule.inputs, indent=2),
+            "catch_up": "on" if schedule.catch_up else "off"}
 
 
 def _form(user: User, schedule: Schedule | None, form: dict, errors: dict | None = None) -> ScheduleForm:
@@ -97,7 +109,7 @@ def save_schedule_form(user: User, data: dict, schedule_id: int | None = None) -
 
 
 def toggle_schedule(user: User, schedule_id: int, enabled: bool) -> Schedule:
-    """Pause or enable a schedule (enabling sets its next run from now: no catch-up burst)."""
+    """Pause or enable a schedule (enabling sets its next run from now; catch-up runs the missed periods)."""
     return svc.set_enabled(user, schedule_id, enabled)
 
 

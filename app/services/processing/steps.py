@@ -14,19 +14,25 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import threading
 import time
 import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Callable
 
 import requests
+from flask import current_app
+from sqlalchemy import select
 
-from app.models import utcnow
+from app.extensions import db
+from app.models import Job, utcnow
 from app.schemas.parsing import Input
 from app.services.platform.errors import DomainError
+from app.services.processing import job_status as st
 from app.services.processing.registry import Process
 
 PENDING, RUNNING, SUCCESSFUL, FAILED, DISMISSED, SKIPPED = (
@@ -141,8 +147,6 @@ def _iso(value) -> str:
 # earlier steps' outputs are read back instead of run again.
 
 def _checkpoint_dir(job_id: str) -> str:
-    from flask import current_app
-
     return os.path.join(current_app.instance_path, "checkpoints", job_id)
 
 
@@ -169,6 +173,36 @@ def _resume_point(job_id: str) -> tuple[str | None, str | None]:
     with open(path) as fh:
         plan = json.load(fh)
     return plan["job"], plan["step"]
+
+
+def sweep_checkpoints(now=None) -> int:
+    """Remove the checkpoints no retry will read: a successful or dismissed job's once it ended (only a
+    failed job is retried), a failed job's CHECKPOINT_RETENTION_DAYS after it ended (it can still be
+    re-run from the start), and a folder of no job (a deleted job) once it is as old. Returns how many
+    folders went. Jobs still running keep theirs."""
+    root = os.path.join(current_app.instance_path, "checkpoints")
+    if not os.path.isdir(root):
+        return 0
+    cutoff = (now or utcnow()) - timedelta(days=current_app.config["CHECKPOINT_RETENTION_DAYS"])
+    names = [n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n))]
+    ended: dict[str, tuple] = {}
+    for i in range(0, len(names), 500):
+        ended.update((row.id, (row.status, row.finished_at)) for row in db.session.execute(
+            select(Job.id, Job.status, Job.finished_at).where(Job.id.in_(names[i:i + 500]))))
+    db.session.rollback()
+    removed = 0
+    for name in names:
+        path = os.path.join(root, name)
+        if name in ended:
+            status, finished = ended[name]
+            stale = finished is not None and (status in (st.SUCCESSFUL, st.DISMISSED)
+                                              or (status == st.FAILED and finished < cutoff))
+        else:
+            stale = os.path.getmtime(path) < cutoff.timestamp()
+        if stale:
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def run_steps(steps: list[Step], ctx, inputs: Input, finish: Callable[[dict], dict], checkpoints: bool = False) -> dict:
