@@ -189,6 +189,8 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         # exposition on its own port from each worker, for Prometheus on the internal network, no token)
         "METRICS_ENABLED": _bool(env, "METRICS_ENABLED", True),
         "PROMETHEUS_PORT": _int(env, "PROMETHEUS_PORT", 0, 0) or None,
+        # A web process (wsgi.py) writes its counter increments to Redis this often (0: each at once).
+        "METRICS_FLUSH_SECONDS": _seconds(env, "METRICS_FLUSH_SECONDS", 1.0),
         # Automation rules fire (false: events are still relayed and webhooks delivered; no rule runs)
         "WORKFLOW_ENABLED": _bool(env, "WORKFLOW_ENABLED", True),
         # The relay's sleep when no event is due (`flask outbox relay`; --interval overrides it)

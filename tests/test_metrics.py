@@ -150,6 +150,36 @@ def test_who_may_scrape(client, web_app, make_user, login):
     assert allowed.status_code == 200 and b"# TYPE active_tasks_total gauge" in allowed.data
 
 
+def test_a_web_process_buffers_its_counts_and_writes_them_in_the_background(scrape, web_app):
+    """wsgi.py buffers: a transition costs no Redis round trip; the thread writes within a flush
+    interval, and a scrape from the same process writes what is pending first."""
+    import time
+
+    with web_app.app_context():
+        redis = metrics.get_redis()
+    field = metrics.label_field({"entity_type": "task", "result": "ok"})
+    key = metrics.KEY_PREFIX + "workflow_transition_total"
+    metrics.buffer_counts(3600)  # no background write during the first part
+    try:
+        with web_app.app_context():
+            count("workflow_transition_total", entity_type="task", result="ok")
+            count("workflow_transition_total", entity_type="task", result="ok")
+        assert redis.hget(key, field) is None  # pending in this process, not in Redis yet
+        assert samples(scrape(), "workflow_transition") == {
+            frozenset({("entity_type", "task"), ("result", "ok")}): 2.0}  # the scrape wrote it first
+        assert float(redis.hget(key, field)) == 2.0
+
+        metrics.buffer_counts(0.05)
+        with web_app.app_context():
+            count("workflow_transition_total", entity_type="task", result="ok")
+        deadline = time.monotonic() + 10
+        while float(redis.hget(key, field)) != 3.0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert float(redis.hget(key, field)) == 3.0  # written by the thread, nobody scraping
+    finally:
+        metrics.buffer_counts(0)
+
+
 def test_redis_down_neither_breaks_counting_nor_the_scrape(scrape, monkeypatch):
     from redis.exceptions import ConnectionError as RedisConnectionError
 
