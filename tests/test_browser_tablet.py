@@ -152,3 +152,21 @@ def test_menu_button_and_a_form_that_outlives_a_dropped_connection(browser, live
     page.wait_for_selector("#toasts >> text=What you typed before the connection dropped is back")
     assert page.input_value("input[name=name]") == "Mobile team North"
     context.close()
+
+
+def test_the_rq_dashboard_leads_back_to_fieldflow_on_a_tablet(browser, live_server, make_user):
+    operator = make_user("admin", username="tablet-operator", platform_operator=True)
+    context = browser.new_context(viewport={"width": 768, "height": 1024}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    _login(page, live_server.url, operator.username)
+    for path in ("/admin/rq/", "/admin/rq/0/view/workers"):
+        page.goto(live_server.url + path)
+        link = page.locator("#back-to-fieldflow")
+        box = link.bounding_box()
+        assert link.is_visible() and box["y"] < 100, path  # at the top, not under the dashboard
+        assert box["width"] >= 44 and box["height"] >= 44 and box["x"] + box["width"] <= 768, (path, box)
+    link.click()
+    page.wait_for_url(live_server.url + "/")
+    assert page.locator("a.brand").inner_text().strip().endswith("Fieldflow") and page.locator("#my-work").count() == 1
+    context.close()
