@@ -290,6 +290,7 @@ def test_an_agent_sees_their_own_units_on_a_map_of_published_plannings(client, l
     page = client.get("/plannings/mine/map").get_data(as_text=True)
     assert '<a class="chip active" href="/plannings/mine/map" aria-current="page">Map</a>' in page
     assert '<a class="chip" href="/plannings/mine">List</a>' in page and "leaflet-1.9.4/leaflet" in page
+    assert 'href="/plannings/mine" class="active">My assignments</a>' in page  # in the menu
     lookups = _map_lookups(page)
     by_unit = {unit: lookups["assignees"][key]["name"] for key, units in lookups["assigned"].items() for unit in units}
     assert by_unit == {regions[0].id: f"Round 1 (team {mine.name})", district.id: "Round 1 (you)"}
