@@ -309,6 +309,25 @@ def test_an_agent_sees_their_own_units_on_a_map_of_published_plannings(client, l
     assert regions[3].name not in listing and regions[1].name not in listing and district.name in listing
 
 
+def test_my_assignment_map_keeps_hostile_names_as_text(client, login, country, planning, make_user, db):
+    from app.services.planning.assignments import bulk_create
+    from app.services.planning.plannings import publish_planning
+
+    agent = make_user("agent", projects=["Demo project"], username="xssagent")
+    planning.name = "</script><img src=x onerror=alert(1)>"
+    db.session.commit()
+    region = units_of("REGION", country)[0]
+    team = db.session.execute(select(Team).where(Team.parent_id == country.root_team.id).order_by(Team.name)).scalars().first()
+    team.users.append(agent)
+    db.session.commit()
+    bulk_create(country.coordinator, planning, [AssignmentRow(org_unit=region.id, user=agent.id)])
+    publish_planning(country.coordinator, planning.id, True)
+    login(agent)
+    page = client.get("/plannings/mine/map").get_data(as_text=True)
+    assert "<img src=x" not in page and "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in page  # the legend
+    assert _map_lookups(page)["assignees"]["k0"]["name"] == f"{planning.name} (you)"  # JSON that cannot close the script
+
+
 def test_export_assignments_as_csv_and_geojson(client, login, country, planning, db):
     import csv
     import io
