@@ -78,6 +78,31 @@ def job_title(job) -> str:
     return described or process.title
 
 
+def process_title(process_id: str) -> str:
+    """A process's title ("LQAS sampling"), else its id (a process no longer registered)."""
+    try:
+        return get_process(process_id).title
+    except NotFound:
+        return process_id
+
+
+def plain_value(value) -> str:
+    """A stored input or result in words: yes/no for booleans, "—" for nothing, lists comma-separated
+    (lists of lists, one per level, separated by ";")."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (list, tuple)):
+        parts = [plain_value(v) for v in value]
+        if all(p == "—" for p in parts):
+            return "—"
+        return ("; " if any(isinstance(v, (list, tuple)) for v in value) else ", ").join(parts)
+    return str(value)
+
+
 def time_ago(value: datetime | None) -> str:
     if value is None:
         return "—"
@@ -104,6 +129,20 @@ def words(identifier: str) -> str:
     last = str(identifier).split(".")[-1]
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", last).replace("_", " ").replace("-", " ")
     return spaced.lower().strip()
+
+
+def op_words(op: str) -> str:
+    """A condition's operator as the builder offers it: `eq` → "is", `not_in` → "is none of"."""
+    return _OP_WORDS.get(op, words(op))
+
+
+_PLACEHOLDER = re.compile(r"\{payload\.([A-Za-z0-9_.]+)\}")
+
+
+def placeholder_words(text: str) -> str:
+    """An action's text template as people read it: "Job failed: {payload.process_id}" → "Job
+    failed: ‹process id›" (the rule form keeps the template as typed)."""
+    return _PLACEHOLDER.sub(lambda m: f"‹{words(m.group(1))}›", str(text))
 
 
 def condition_sentence(condition: dict) -> str:
@@ -151,6 +190,10 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["job_log"] = lambda job: readable_log(job, current_user)
     app.jinja_env.globals["job_title"] = job_title
     app.jinja_env.filters["words"] = words
+    app.jinja_env.filters["op_words"] = op_words
+    app.jinja_env.filters["placeholder_words"] = placeholder_words
+    app.jinja_env.filters["plain_value"] = plain_value
+    app.jinja_env.globals["process_title"] = process_title
     app.jinja_env.globals["condition_sentence"] = condition_sentence
 
     @app.context_processor

@@ -80,7 +80,7 @@ def test_form_builds_condition_and_actions_or_names_each_bad_field(client, login
     done = client.post("/automation/rules/new", data=rule_form(csrf_token=token), follow_redirects=True)
     html = done.get_data(as_text=True)
     assert done.status_code == 200 and "Rule “Urgent completions” saved." in html
-    assert '"field": "payload.priority"' in html and "Warning alert “Task {payload.task_id} done”" in html
+    assert '"field": "payload.priority"' in html and "Warning alert “Task ‹task id› done”" in html
     rule = db.session.execute(select(AutomationRule).where(AutomationRule.name == "Urgent completions")).scalar_one()
     assert rule.condition == {"all": [{"field": "payload.to", "op": "eq", "value": "completed"},  # urgent: critical
                                       {"field": "payload.priority", "op": "in", "value": ["high", "critical"]}]}
@@ -221,7 +221,7 @@ def test_test_against_a_past_event_says_what_would_happen(client, login, csrf, c
                          headers=HX)
     html = result.get_data(as_text=True)
     assert result.status_code == 200 and "<h1>" not in html and 'data-verdict="matched"' in html
-    assert f"Move task {task.id} from in_progress to completed (reason: auto)" in html
+    assert f"Move task {task.id} from in progress to completed (reason: auto)" in html
     assert f"Raise a warning alert “Task {task.id} started”: priority high" in html
     assert f"Create a low-priority review task “Review {task.id}” in service area immunisation" in html
     assert "Send a signed TaskStatusChanged delivery to “Ops hook”" in html

@@ -45,12 +45,12 @@ def test_build_a_rule_test_it_and_switch_it_off(page, live_server, make_user):  
     assert "the new state is completed" in page.inner_text("main")  # the condition as a sentence
     assert '"value": "completed"' in page.text_content("details.integrators pre.json")  # JSON for integrators
 
-    completed = page.locator("select[name=event_id] option", has_text="to=completed").get_attribute("value")
+    completed = page.locator("select[name=event_id] option", has_text="to completed").get_attribute("value")
     page.select_option("select[name=event_id]", completed)
     page.click("#test-form button[type=submit]")
     page.wait_for_selector("#test-result [data-verdict=matched]")
     assert f"Raise a warning alert “Task {task.id} completed”" in page.inner_text("#test-result")
-    started = page.locator("select[name=event_id] option", has_text="to=in_progress").get_attribute("value")
+    started = page.locator("select[name=event_id] option", has_text="to in progress").get_attribute("value")
     page.select_option("select[name=event_id]", started)
     page.click("#test-form button[type=submit]")
     page.wait_for_selector("#test-result [data-verdict=not_matched]")

@@ -29,6 +29,23 @@ def test_rq_dashboard_is_for_the_platform_operator_only(client, make_user, login
     assert page.status_code == 200 and b"RQ" in page.data
 
 
+def test_every_rq_dashboard_page_leads_back_to_fieldflow(make_user, login, web_app):
+    from app.services.processing.jobs import enqueue_job
+
+    operator = make_user(role="admin", platform_operator=True)
+    job = enqueue_job("echo", {"message": "hello"}, operator)
+    admin_client = web_app.test_client()
+    login(operator, test_client=admin_client)
+    for path in ("/admin/rq/", "/admin/rq/0/view/queues", "/admin/rq/0/view/workers", "/admin/rq/0/view/jobs",
+                 f"/admin/rq/0/view/job/{job.id}"):
+        html = admin_client.get(path, follow_redirects=True).get_data(as_text=True)
+        body = html.split("<body", 1)[1]
+        assert body.index('<a href="/" id="back-to-fieldflow">← Back to Fieldflow</a>') < body.index("navbar-dashboard"), path
+    assert "Fieldflow" in admin_client.get("/").get_data(as_text=True)  # where it leads
+    data = admin_client.get("/admin/rq/0/data/queues.json")  # its data calls stay JSON
+    assert data.status_code == 200 and "Back to Fieldflow" not in data.get_data(as_text=True) and "queues" in data.get_json()
+
+
 def test_errors_have_one_shape_per_family(client, make_user, login, api_token):
     user = make_user()
     api = client.get("/api/orgunits/999999/", headers=api_token(user))

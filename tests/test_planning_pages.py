@@ -258,6 +258,76 @@ def test_agents_see_published_plannings_only_and_their_own_assignments(client, l
     assert client.get(f"/plannings/{planning.id}/assignments.csv").status_code == 403  # exports are the planners'
 
 
+def _map_lookups(html: str) -> dict:
+    return json.loads(re.search(r'<script type="application/json" class="map-lookups">(.*?)</script>', html, re.S).group(1))
+
+
+def test_an_agent_sees_their_own_units_on_a_map_of_published_plannings(client, login, country, planning, make_user, db):
+    from app.schemas.planning import PlanningIn
+    from app.services.planning.assignments import bulk_create
+    from app.services.planning.plannings import create_planning, publish_planning
+
+    agent = make_user("agent", projects=["Demo project"], username="mapagent")
+    teams = db.session.execute(select(Team).where(Team.parent_id == country.root_team.id).order_by(Team.name)).scalars().all()
+    mine, others = teams[0], teams[1]
+    mine.users.append(agent)
+    db.session.commit()
+    regions = units_of("REGION", country)
+    district = units_of("DISTRICT", country, under=regions[2])[0]
+    bulk_create(country.coordinator, planning, [AssignmentRow(org_unit=regions[0].id, team=mine.id),
+                                                AssignmentRow(org_unit=regions[1].id, team=others.id),
+                                                AssignmentRow(org_unit=district.id, user=agent.id)])
+    draft = create_planning(country.coordinator, PlanningIn(name="Draft round", team=country.root_team.id,
+                                                            org_unit=country.country.id, pipeline_uuids=["lqas-sampling"]))
+    bulk_create(country.coordinator, draft, [AssignmentRow(org_unit=regions[3].id, team=mine.id)])
+    login(agent)
+
+    before = client.get("/plannings/mine/map").get_data(as_text=True)  # Round 1 is a draft still
+    assert "Nothing is assigned to you in a published planning." in before and "map-lookups" not in before
+    assert client.get("/plannings/mine/map/shapes").get_json()["units"] == []
+    publish_planning(country.coordinator, planning.id, True)
+
+    page = client.get("/plannings/mine/map").get_data(as_text=True)
+    assert '<a class="chip active" href="/plannings/mine/map" aria-current="page">Map</a>' in page
+    assert '<a class="chip" href="/plannings/mine">List</a>' in page and "leaflet-1.9.4/leaflet" in page
+    assert 'href="/plannings/mine" class="active">My assignments</a>' in page  # in the menu
+    lookups = _map_lookups(page)
+    by_unit = {unit: lookups["assignees"][key]["name"] for key, units in lookups["assigned"].items() for unit in units}
+    assert by_unit == {regions[0].id: f"Round 1 (team {mine.name})", district.id: "Round 1 (you)"}
+    assert '</span> Round 1 <span class="muted">(2)</span></li>' in page and "2 units on the map" in page  # the legend
+    assert "Draft round" not in page and regions[1].name not in page
+    shapes = client.get(lookups["shapes"])
+    assert shapes.headers["Cache-Control"] == "no-cache, private"
+    body = shapes.get_json()
+    assert {u[0]: u[1] for u in body["units"]} == {regions[0].id: regions[0].name, district.id: district.name}
+    assert body["parents"][str(regions[2].id)] == f"{country.country.name} › {regions[2].name}"  # the district's parent
+    assert body["bounds"] and "." not in json.dumps([u[3] for u in body["units"]])  # compact: integer coordinates
+    assert client.get(lookups["shapes"], headers={"If-None-Match": shapes.headers["ETag"]}).status_code == 304
+
+    listing = client.get("/plannings/mine").get_data(as_text=True)
+    assert 'aria-current="page">List</a>' in listing and '<a class="chip" href="/plannings/mine/map">Map</a>' in listing
+    assert regions[3].name not in listing and regions[1].name not in listing and district.name in listing
+
+
+def test_my_assignment_map_keeps_hostile_names_as_text(client, login, country, planning, make_user, db):
+    from app.services.planning.assignments import bulk_create
+    from app.services.planning.plannings import publish_planning
+
+    agent = make_user("agent", projects=["Demo project"], username="xssagent")
+    planning.name = "</script><img src=x onerror=alert(1)>"
+    db.session.commit()
+    region = units_of("REGION", country)[0]
+    team = db.session.execute(select(Team).where(Team.parent_id == country.root_team.id).order_by(Team.name)).scalars().first()
+    team.users.append(agent)
+    db.session.commit()
+    bulk_create(country.coordinator, planning, [AssignmentRow(org_unit=region.id, user=agent.id)])
+    publish_planning(country.coordinator, planning.id, True)
+    login(agent)
+    page = client.get("/plannings/mine/map").get_data(as_text=True)
+    assert "<img src=x" not in page and "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in page  # the legend
+    assert _map_lookups(page)["assignees"]["k0"]["name"] == f"{planning.name} (you)"  # JSON that cannot close the script
+
+
 def test_export_assignments_as_csv_and_geojson(client, login, country, planning, db):
     import csv
     import io

@@ -1,19 +1,13 @@
-"""An agent's "My assignments", and a planning's assignments exported as CSV and GeoJSON."""
+"""A planning's assignments exported as CSV and GeoJSON."""
 import csv
 import io
 import json
 
-from flask import Response, render_template
+from flask import Response
 from flask_login import current_user, login_required
 
 from app.blueprints.plannings.blueprint import bp
 from app.services.planning import assignment_lists as lists
-
-
-@bp.get("/mine")
-@login_required
-def mine():
-    return render_template("plannings/mine.html", assignments=lists.my_assignments(current_user))
 
 
 @bp.get("/<int:planning_id>/assignments.csv")

@@ -212,8 +212,8 @@ def _preview(user: User, action: dict, event: OutboxEvent, doc: dict) -> dict:
     if kind == "create_task":
         area = action.get("service_area") or payload.get("service_area") or "general"
         ok = payload.get("project_id") is not None
-        text = (f"Create a {action.get('priority', 'medium')}-priority {action.get('task_type')} task "
-                f"“{render(action.get('title'), doc)[:255]}” in service area {area}"
+        text = (f"Create a {action.get('priority', 'medium')}-priority {_spaced(action.get('task_type'))} task "
+                f"“{render(action.get('title'), doc)[:255]}” in service area {_spaced(area)}"
                 + ("" if ok else " — but the event names no project, so the task would have none"))
         return {"type": kind, "ok": ok, "summary": text}
     if kind == "transition":
@@ -233,6 +233,11 @@ def _preview(user: User, action: dict, event: OutboxEvent, doc: dict) -> dict:
     return {"type": kind, "ok": False, "summary": f"Unknown action type {kind!r}"}
 
 
+def _spaced(value) -> str:
+    """A state or slug as the summaries say it to people: `in_progress` → "in progress"."""
+    return str(value).replace("_", " ")
+
+
 def _preview_transition(action: dict, event: OutboxEvent) -> dict:
     machine, to = MACHINES.get(event.aggregate_type), action.get("to")
     if machine is None:
@@ -244,14 +249,15 @@ def _preview_transition(action: dict, event: OutboxEvent) -> dict:
                 "no longer exists."}
     label = f"{machine.label} {obj.id}"
     if to not in machine.edges.get(obj.status, ()):
-        return {"type": "transition", "ok": False, "summary": f"Refused: {label} is {obj.status} now and cannot "
-                f"go to {to} (allowed: {', '.join(machine.edges.get(obj.status, ())) or 'none'})."}
+        allowed = ", ".join(_spaced(s) for s in machine.edges.get(obj.status, ())) or "none"
+        return {"type": "transition", "ok": False, "summary": f"Refused: {label} is {_spaced(obj.status)} now and "
+                f"cannot go to {_spaced(to)} (allowed: {allowed})."}
     skipping = {}
     if machine is TASK:
         try:
             skipping = confirm_completion(obj, to, action.get("skip_remaining_steps") is True, {}, None)
         except StepsRemaining as exc:
             return {"type": "transition", "ok": False, "summary": f"Refused: {exc.message}"}
-    return {"type": "transition", "ok": True, "summary": f"Move {label} from {obj.status} to {to}"
+    return {"type": "transition", "ok": True, "summary": f"Move {label} from {_spaced(obj.status)} to {_spaced(to)}"
             + (f" (reason: {action.get('reason')})" if action.get("reason") else "")
             + "".join(f", skipping step '{step['name']}'" for step in skipping.get("skipped_steps", ()))}

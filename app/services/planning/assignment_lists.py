@@ -1,42 +1,18 @@
-"""Assignments as lists: an agent's own ("My assignments": published plannings only) and a planning's
-export (CSV rows, GeoJSON features) for coordinators."""
+"""A planning's assignments exported for coordinators (CSV rows, GeoJSON features); an agent's own are
+in `my_assignments`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Assignment, OrgUnit, OrgUnitType, Permission, Planning, Team, User
-from app.models.org import team_users
 from app.services.planning.plannings import get_planning
-from app.services.platform.access import project_scope
 from app.services.platform.permissions import require_permission
 
 EXPORT_COLUMNS = ("planning", "org_unit_id", "org_unit", "org_unit_type", "parent", "assigned_to", "assignee_kind",
                   "assigned_at", "by_sampling_run")
-
-
-@dataclass
-class MyAssignment:
-    planning: Planning
-    org_unit: OrgUnit
-    team: Team | None
-
-
-def my_assignments(user: User) -> list[MyAssignment]:
-    """Units given to the user, or to a team they belong to, in the published plannings of their
-    projects (drafts are the planners' until published), by planning then unit name."""
-    my_teams = select(team_users.c.team_id).where(team_users.c.user_id == user.id)
-    rows = db.session.execute(
-        select(Planning, OrgUnit, Team).select_from(Assignment)
-        .join(Planning, Planning.id == Assignment.planning_id).join(OrgUnit, OrgUnit.id == Assignment.org_unit_id)
-        .outerjoin(Team, Team.id == Assignment.team_id)
-        .where(Assignment.deleted_at.is_(None), Planning.deleted_at.is_(None), Planning.published_at.is_not(None),
-               Planning.project_id.in_(project_scope(user)),
-               or_(Assignment.user_id == user.id, Assignment.team_id.in_(my_teams)))
-        .order_by(Planning.name, OrgUnit.name).limit(5000)).all()
-    return [MyAssignment(planning, unit, team) for planning, unit, team in rows]
 
 
 @dataclass

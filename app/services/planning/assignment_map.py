@@ -36,6 +36,23 @@ class RenderedMap:
     lookups: dict
 
 
+@dataclass
+class MapShell:
+    html: Markup  # the map's container div: no data in it
+    script: Markup
+    name: str  # the Leaflet map's JavaScript variable
+
+
+def map_shell() -> MapShell:
+    """An empty folium map (no tiles, no data): `static/js/planning_map.js` draws on it what
+    `lookups` and the shapes URL say."""
+    fmap = folium.Map(tiles=None, zoom_control=True, prefer_canvas=True, control_scale=True)
+    fmap.default_js, fmap.default_css = [], []  # Leaflet is vendored and loaded by the page
+    figure = fmap.get_root()
+    figure.render()
+    return MapShell(Markup(figure.html.render()), _inert(figure.script.render()), fmap.get_name())
+
+
 def display_types(planning: Planning) -> list[OrgUnitType]:
     """Types present under the planning's root (below it), shallowest first."""
     root = planning.org_unit
@@ -97,18 +114,13 @@ def build_map(planning: Planning, type_id: int | None, shapes_url: str) -> Rende
         query, total, only_assigned = _units_query(planning, shown)
         count = db.session.scalar(select(func.count()).select_from(query.subquery()))
 
-    fmap = folium.Map(tiles=None, zoom_control=True, prefer_canvas=True, control_scale=True)
-    fmap.default_js, fmap.default_css = [], []  # Leaflet is vendored and loaded by the page
-    figure = fmap.get_root()
-    figure.render()
+    shell = map_shell()
     lookups = {
-        "map": fmap.get_name(), "unassigned": UNASSIGNED, "shapes": shapes_url, "assigned": assigned,
+        "map": shell.name, "unassigned": UNASSIGNED, "shapes": shapes_url, "assigned": assigned,
         "assignees": {k: {"name": v["name"], "colour": v["colour"]} for k, v in assignees.items()},
     }
-    return RenderedMap(html=Markup(figure.html.render()),  # the map's container div: no data in it
-                       script=_inert(figure.script.render()),
-                       feature_count=count, total_of_type=total, display_type=shown,
-                       only_assigned=only_assigned, lookups=lookups)
+    return RenderedMap(html=shell.html, script=shell.script, feature_count=count, total_of_type=total,
+                       display_type=shown, only_assigned=only_assigned, lookups=lookups)
 
 
 def map_shapes(planning: Planning, type_id: int | None) -> dict:
@@ -119,6 +131,12 @@ def map_shapes(planning: Planning, type_id: int | None) -> dict:
     shown = _shown_type(planning, type_id)
     root = planning.org_unit
     units = db.session.execute(_units_query(planning, shown)[0]).all() if shown is not None else []
+    return unit_shapes(units, root.id, [root.geometry] if root.geometry else [])
+
+
+def unit_shapes(units: list, root_id: int | None, fallback: list[dict]) -> dict:
+    """`map_shapes` of any units (rows with `id`, `name`, `parent_id`, `geometry`): parents' names
+    from `root_id` down (None: from the top), bounds of the units (else of `fallback`)."""
     parent_ids = sorted({u.parent_id for u in units if u.parent_id})
     parents = db.session.execute(select(OrgUnit.id, OrgUnit.name, OrgUnit.path, OrgUnit.geometry)
                                  .where(OrgUnit.id.in_(parent_ids))).all() if parent_ids else []
@@ -127,9 +145,8 @@ def map_shapes(planning: Planning, type_id: int | None) -> dict:
     parent_paths = {}
     for p in parents:
         ids = [int(a) for a in p.path.split(".") if a]
-        ids = ids[ids.index(root.id):] if root.id in ids else ids
+        ids = ids[ids.index(root_id):] if root_id in ids else ids
         parent_paths[p.id] = " › ".join(names.get(i, "?") for i in ids)
-    fallback = [root.geometry] if root.geometry else []
     return {
         "scale": SCALE,
         "bounds": _bounds([u.geometry for u in units] or fallback),

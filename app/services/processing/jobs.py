@@ -462,7 +462,7 @@ def execute_job(job_id: str) -> str | None:
         return finish_job(job_id, st.FAILED, refusal, from_statuses=(st.ACCEPTED,))
     now = utcnow()
     claimed, killed = write_job(job_id, {"status": st.RUNNING, "started_at": now, "heartbeat_at": now,
-                                         "message": "Running"}, [(now, "info", f"Started {process.id}")],
+                                         "message": "Running"}, [(now, "info", f"Started: {process.title}")],
                                 only_if_status=(st.ACCEPTED,), durable=False)
     if not claimed:
         return None  # dismissed before start, or already handled
