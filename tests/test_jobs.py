@@ -27,7 +27,7 @@ def test_echo_job_runs_to_success_with_progress_and_log(app, db, make_user, run_
     assert done.results == {"echo": "hello"}
     assert done.started_at and done.finished_at and done.finished_at >= done.started_at
     messages = [line.message for line in done.logs]
-    assert "Step 1 of 3" in messages and "Step 3 of 3" in messages
+    assert messages[0] == "Started: Echo" and "Step 1 of 3" in messages and "Step 3 of 3" in messages
 
 
 def test_progress_is_mirrored_into_rq_meta(app, db, make_user, run_worker):

@@ -95,6 +95,7 @@ def test_the_worker_checks_the_stored_launcher_again(db, country, planning, run_
     run_worker()
     job = db.session.get(Job, job.id)
     assert job.status == st.FAILED and job.message.startswith("Not started: coordinator may no longer run it")
+    assert not any(line.message.startswith("Started") for line in job.logs)  # its log does not say otherwise
     assert _assignments(db) == 0
 
 

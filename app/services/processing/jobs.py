@@ -28,8 +28,8 @@ import redis
 from flask import current_app
 from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
-from sqlalchemy import JSON, insert, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import JSON, bindparam, func, insert, select, true, update
+from sqlalchemy.orm import joinedload, load_only
 
 from app.extensions import db, get_queue, get_redis
 from app.models import Job, JobLog, OutboxEvent, User, utcnow
@@ -265,22 +265,28 @@ def enqueue_job(
 ) -> Job:
     """Check the inputs (JSON values), create the job row (accepted) and queue it. Nothing is queued on
     bad input."""
+    # The id is ours before the row is written: queueing it does not read back the row the commit expired
+    # (the caller's first look at the returned job does, once the job is queued).
+    job_id = job_id or str(uuid.uuid4())
     job = create_job(process_id, inputs, launcher, project_id, job_id, external_ref)
     process = get_process(process_id)
     timeout = process.timeout_seconds or current_app.config["JOB_DEFAULT_TIMEOUT_SECONDS"]
     try:
-        get_queue().enqueue_call(
-            "app.rq_jobs.runner.run_job",
-            args=(job.id,),
-            job_id=job.id,
-            timeout=timeout + 30,  # our own limits fire first; RQ's is the backstop
-            result_ttl=24 * 3600,
-            failure_ttl=7 * 24 * 3600,
-            description=f"{process.id} {job.id}",
-            meta={"process_id": process.id, "progress": 0},
-        )
+        with get_redis().pipeline() as pipe:  # one round trip: RQ registers the queue and pushes the job
+            get_queue().enqueue_call(
+                "app.rq_jobs.runner.run_job",
+                args=(job_id,),
+                job_id=job_id,
+                timeout=timeout + 30,  # our own limits fire first; RQ's is the backstop
+                result_ttl=24 * 3600,
+                failure_ttl=7 * 24 * 3600,
+                description=f"{process.id} {job_id}",
+                meta={"process_id": process.id, "progress": 0},
+                pipeline=pipe,
+            )
+            pipe.execute()
     except redis.RedisError as exc:
-        update_job(job.id, status=st.FAILED, message=f"Could not queue the job: {exc}", finished_at=utcnow())
+        update_job(job_id, status=st.FAILED, message=f"Could not queue the job: {exc}", finished_at=utcnow())
         db.session.refresh(job)
         raise DomainError("The job queue is unreachable; the job was not started.") from exc
     return job
@@ -303,11 +309,11 @@ class JobContext:
     when reported after that long, before a sleep, at a kill check, and with the end of the job; each write
     reads the kill flag too."""
 
-    def __init__(self, job_id: str):
+    def __init__(self, job_id: str, logs: list[LogLine] = ()):
         self.job_id = job_id
         self._last_kill_check = self._last_write = time.monotonic()  # the claim has just read the flag
         self._values: dict = {}
-        self._logs: list[LogLine] = []
+        self._logs: list[LogLine] = list(logs)
         self._meta: dict | None = None
 
     def progress(self, value: int | float, message: str | None = None) -> None:
@@ -439,37 +445,84 @@ _BEATS = _Beats()
 def execute_job(job_id: str) -> str | None:
     """Run the job's process in this worker — or, for a running job waiting on work done elsewhere, poll
     it. Returns the job's status after it (None if nothing was done)."""
-    # One round trip: the row, its launcher and their projects (what the launch is checked on), read outside
-    # a transaction (autocommit): no BEGIN and ROLLBACK around it — unless the caller's session already has
-    # one under way (a job run inside a request or a test), which it then joins.
-    if not db.session().in_transaction():
+    now = utcnow()
+    job, killed = _claim(job_id, now)
+    if job is None:
+        return _unclaimed(job_id)
+    # Claimed: from here on, whatever happens ends the job (a refusal too, from running).
+    try:
+        process = get_process(job.process_id)
+    except NoSuchProcess as exc:
+        db.session.rollback()
+        return finish_job(job_id, st.FAILED, exc.message)
+    # Written with the job's first write: a launch refused now has nothing to take back.
+    started = [(now, "info", f"Started: {process.title}")]
+    if killed:
+        # asked before our claim landed: to whoever asked, it was running — same words as later
+        db.session.rollback()
+        return finish_job(job_id, st.DISMISSED, "Dismissed on request", pending=({}, started))
+    launch, refusal = _launch_as_stored(job)
+    db.session.rollback()
+    if refusal:
+        return finish_job(job_id, st.FAILED, refusal)
+    return _run_step(job_id, process, process.run, launch.inputs, started)
+
+
+# What the worker reads of a job to check its launch again: the job's own columns that the check needs, its
+# launcher, their role and projects — not its results, steps or messages.
+_LAUNCH_READ = (load_only(Job.id, Job.process_id, Job.inputs, Job.launcher_id, Job.project_id, Job.external_ref),
+                joinedload(Job.launcher).joinedload(User.projects))
+_RUNNING = {"status": st.RUNNING, "message": "Running"}
+
+
+@functools.cache
+def _claim_and_read():
+    """PostgreSQL: the claim (accepted → running, compare-and-set) and the read of what the launch is checked
+    on, in one statement that commits on its own without waiting for its WAL flush (as write_job's claim
+    did). The SELECT sees the row as it was before the UPDATE (one snapshot): it reads only columns the
+    claim does not change; the kill flag comes from the UPDATE's RETURNING."""
+    now = bindparam("now", type_=_jobs.c.started_at.type)
+    claim = (update(_jobs).where(_jobs.c.id == bindparam("job_id"), _jobs.c.status == st.ACCEPTED)
+             .values(started_at=now, heartbeat_at=now, updated_at=now, **_RUNNING)
+             .returning(_jobs.c.id, _jobs.c.kill_requested).cte("claim"))
+    lazy = select(func.set_config("synchronous_commit", "off", True).label("off")).cte("lazy")
+    return (select(Job, claim.c.kill_requested).join(claim, claim.c.id == Job.id).join(lazy, true())
+            .options(*_LAUNCH_READ))
+
+
+def _claim(job_id: str, now) -> tuple[Job | None, bool]:
+    """Claim an accepted job for this worker and read it with its launcher: (the job, whether a kill was
+    requested), or (None, False) when it was not accepted (ended, running, or no row).
+
+    One round trip in a worker (its session has no transaction under way: the statement runs outside one,
+    autocommit); a job run inside a request or a test (whose session has a transaction under way) is
+    claimed on a connection of its own — the claim must not wait for the caller's commit — and then read
+    in the caller's session."""
+    if db.engine.dialect.name == "postgresql" and not db.session().in_transaction():
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    job = db.session.get(Job, job_id, options=[joinedload(Job.launcher).joinedload(User.projects)])
+        row = db.session.execute(_claim_and_read(), {"job_id": job_id, "now": now}).unique().first()
+        return (row[0], row[1]) if row is not None else (None, False)
+    claimed, killed = write_job(job_id, {"started_at": now, "heartbeat_at": now, **_RUNNING},
+                                only_if_status=(st.ACCEPTED,), durable=False)
+    if not claimed:
+        return None, False
+    return db.session.get(Job, job_id, options=_LAUNCH_READ), killed
+
+
+def _unclaimed(job_id: str) -> str | None:
+    """A delivery of a job that was not accepted: a running job waiting on outside work is polled; any other
+    (ended, running elsewhere, dismissed before it started) is left as it is."""
+    job = db.session.get(Job, job_id)
     if job is None:
         log.warning("job %s has no row; nothing to run", job_id)
         return None
     try:
         process = get_process(job.process_id)
-    except NoSuchProcess as exc:
-        return finish_job(job_id, st.FAILED, exc.message, from_statuses=(st.ACCEPTED,))
+    except NoSuchProcess:
+        return None
     if job.status == st.RUNNING and process.poll is not None:
         return _poll(job, process)
-    if job.status != st.ACCEPTED:
-        return None  # ended, or running elsewhere: a late or repeated delivery
-    launch, refusal = _launch_as_stored(job)
-    db.session.rollback()
-    if refusal:
-        return finish_job(job_id, st.FAILED, refusal, from_statuses=(st.ACCEPTED,))
-    now = utcnow()
-    claimed, killed = write_job(job_id, {"status": st.RUNNING, "started_at": now, "heartbeat_at": now,
-                                         "message": "Running"}, [(now, "info", f"Started: {process.title}")],
-                                only_if_status=(st.ACCEPTED,), durable=False)
-    if not claimed:
-        return None  # dismissed before start, or already handled
-    if killed:
-        # asked between our claim and now: to whoever asked, it was running — same words as later
-        return finish_job(job_id, st.DISMISSED, "Dismissed on request")
-    return _run_step(job_id, process, process.run, launch.inputs)
+    return None
 
 
 def _poll(job: Job, process: Process) -> str | None:
@@ -481,10 +534,10 @@ def _poll(job: Job, process: Process) -> str | None:
     return _run_step(job.id, process, process.poll, inputs)
 
 
-def _run_step(job_id: str, process: Process, step, inputs) -> str:
+def _run_step(job_id: str, process: Process, step, inputs, logs: list[LogLine] = ()) -> str:
     """Call `run` or `poll` with a heartbeat, and end (or keep waiting) the job by what it returns or raises;
-    what the process reported and is not written yet is written with the job's end."""
-    ctx = JobContext(job_id)
+    what the process reported and is not written yet (and `logs`) is written with the job's next write."""
+    ctx = JobContext(job_id, logs)
     _BEATS.start(current_app._get_current_object(), job_id)
     try:
         outcome = step(ctx, inputs)
