@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Assignment, OrgUnit, OrgUnitType, Planning
 from app.services.planning.assignments import UNASSIGNED, assignee_summary
+from app.services.planning.orgunits import under_path
 
 MAX_FEATURES = 5000
 
@@ -36,12 +37,13 @@ class RenderedMap:
 
 
 def display_types(planning: Planning) -> list[OrgUnitType]:
-    """Types present under the planning's root (below it), shallowest first."""
+    """Types present under the planning's root (below it), shallowest first: one probe of the type and
+    path index per type, however many units the root has."""
     root = planning.org_unit
+    below = select(OrgUnit.id).where(OrgUnit.org_unit_type_id == OrgUnitType.id, under_path(OrgUnit.path, root.path),
+                                     OrgUnit.id != root.id, OrgUnit.deleted_at.is_(None))
     rows = db.session.execute(
-        select(OrgUnitType).join(OrgUnit, OrgUnit.org_unit_type_id == OrgUnitType.id)
-        .where(OrgUnit.path.like(root.path + "%"), OrgUnit.id != root.id, OrgUnit.deleted_at.is_(None))
-        .group_by(OrgUnitType.id).order_by(OrgUnitType.depth, OrgUnitType.name)
+        select(OrgUnitType).where(below.exists()).order_by(OrgUnitType.depth, OrgUnitType.name)
     ).scalars().all()
     return list(rows)
 
@@ -69,7 +71,7 @@ def _units_query(planning: Planning, shown: OrgUnitType):
     """The shown units (id order, at most MAX_FEATURES), how many of the type there are, and whether
     only assigned ones are shown (a type with more than MAX_FEATURES units)."""
     base = select(OrgUnit.id, OrgUnit.name, OrgUnit.parent_id, OrgUnit.geometry).where(
-        OrgUnit.path.like(planning.org_unit.path + "%"), OrgUnit.org_unit_type_id == shown.id,
+        under_path(OrgUnit.path, planning.org_unit.path), OrgUnit.org_unit_type_id == shown.id,
         OrgUnit.deleted_at.is_(None), OrgUnit.geometry.is_not(None))
     total = db.session.scalar(select(func.count()).select_from(base.subquery()))
     only_assigned = total > MAX_FEATURES
@@ -79,12 +81,13 @@ def _units_query(planning: Planning, shown: OrgUnitType):
     return base.order_by(OrgUnit.id).limit(MAX_FEATURES), total, only_assigned
 
 
-def build_map(planning: Planning, type_id: int | None, shapes_url: str) -> RenderedMap:
+def build_map(planning: Planning, type_id: int | None, shapes_url: str, summary: list[dict] | None = None) -> RenderedMap:
     """The map's shell and what colours it: units of one type by assignee (`assigned`: assignee key →
-    unit ids), assignee names and colours. The geometry is fetched by the page from `shapes_url`
-    (`map_shapes`), cached by the browser and revalidated with its ETag."""
+    unit ids), assignee names and colours (`summary`: `assignee_summary`, when the caller has it). The
+    geometry is fetched by the page from `shapes_url` (`map_shapes`), cached by the browser and
+    revalidated with its ETag."""
     shown = _shown_type(planning, type_id)
-    assignees = {a["key"]: a for a in assignee_summary(planning)}
+    assignees = {a["key"]: a for a in (assignee_summary(planning) if summary is None else summary)}
     assigned: dict[str, list[int]] = {}
     for org_unit_id, team_id, user_id in db.session.execute(
             select(Assignment.org_unit_id, Assignment.team_id, Assignment.user_id)

@@ -21,6 +21,7 @@ from app.services.planning import sampling
 from app.services.planning.pipeline_choices import (
     LOADING, READY, PipelineChoice, PipelineDefinition, check_offered, describe, fetch_pipelines,
     known_pipelines, launch_for_planning, load_definition)
+from app.services.planning.orgunits import under_path
 from app.services.planning.plannings import BUILTIN_PIPELINE, available_pipelines, get_planning
 from app.services.platform.errors import ValidationFailed
 from app.services.platform.permissions import require_permission
@@ -230,7 +231,7 @@ def exception_candidates(user: User, planning_id: int, type_id: int | None, quer
     units = []
     if type_id and query:
         units = list(db.session.execute(
-            select(OrgUnit).where(OrgUnit.org_unit_type_id == type_id, OrgUnit.path.like(planning.org_unit.path + "%"),
+            select(OrgUnit).where(OrgUnit.org_unit_type_id == type_id, under_path(OrgUnit.path, planning.org_unit.path),
                                   OrgUnit.deleted_at.is_(None), OrgUnit.name.ilike(f"%{query}%"))
             .order_by(OrgUnit.name).limit(MAX_UNITS)).scalars())
     return ExceptionCandidates(units, index, query)
