@@ -199,7 +199,7 @@ def _in_order(function, tasks: Iterator, processes: int) -> Iterator:
 
 def demo_processes(n: int) -> int:
     """Worker processes for the facilities' shapes: one per CPU (at most 4) from PARALLEL_FROM units."""
-    return min(4, len(os.sched_getaffinity(0))) if n >= PARALLEL_FROM else 1
+    return min(4, os.cpu_count() or 1) if n >= PARALLEL_FROM else 1
 
 
 def iter_demo_units(n: int = 5000, seed: int = 42, regions: int | None = None,
