@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from orgunits import ensure_database, rebuild_schema, timed  # noqa: E402
+from orgunits import ensure_database, rebuild_schema, start_worker, stop_worker, time_sampling, timed  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_sampling"
 
@@ -53,12 +51,11 @@ def _run(app, args, url) -> int:
     from sqlalchemy import select
 
     from app.extensions import db, get_redis
-    from app.models import Job, OrgUnit, OrgUnitType, Team, TeamType, User
+    from app.models import OrgUnit, OrgUnitType, Team, TeamType, User
     from app.schemas.planning import AssignmentRow, PlanningIn
     from app.services.planning.assignments import bulk_create
     from app.demo.planning import load_demo
     from app.services.planning.plannings import create_planning
-    from app.services.planning.sampling import launch_sampling
 
     get_redis().flushdb()
     started = time.perf_counter()
@@ -74,33 +71,17 @@ def _run(app, args, url) -> int:
 
     env = dict(os.environ, DATABASE_URL=url, REDIS_URL=args.redis_url, RQ_QUEUE="bench-sampling",
                FIELDFLOW_INSTANCE_PATH="/tmp/fieldflow-bench", LOG_LEVEL="WARNING")
-    worker = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], env=env, cwd=ROOT, start_new_session=True)
+    worker = start_worker(env)
     try:
-        time.sleep(2.0)  # the worker loads the app once
-        durations, result = [], None
-        for run in range(args.runs + 1):
-            started = time.perf_counter()
-            job = launch_sampling(coordinator, planning.id, {
-                "org_unit_type_sequence_identifiers": [types["REGION"], types["DISTRICT"], types["HF"]],
-                "org_unit_type_quantities": [10, 6, 8], "seed": 100 + run})
-            while True:
-                db.session.expire_all()
-                row = db.session.get(Job, job.id)
-                if row.status in ("successful", "failed", "dismissed"):
-                    break
-                time.sleep(0.005)
-            elapsed = (time.perf_counter() - started) * 1000
-            if row.status != "successful":
-                print(f"sampling failed: {row.message}")
-                return 1
-            result = row.results
-            if run:  # the first run warms the work horse's caches
-                durations.append(elapsed)
+        durations, result = time_sampling(coordinator, planning.id, [types["REGION"], types["DISTRICT"], types["HF"]],
+                                          [10, 6, 8], args.runs)
         print(f"sampling [10, 6, 8] launch → successful: median {statistics.median(durations):.0f} ms, "
               f"max {max(durations):.0f} ms over {len(durations)} runs (target ≤ 1000 ms); result {result}")
+    except RuntimeError as exc:
+        print(exc)
+        return 1
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(10)
+        stop_worker(worker)
 
     region = db.session.execute(select(OrgUnit).where(OrgUnit.parent_id == country.id).order_by(OrgUnit.id)).scalars().first()
     region_planning = create_planning(coordinator, PlanningIn(name="Bench region", team=root_team.id, org_unit=region.id))

@@ -50,6 +50,35 @@ def test_login_expand_tree_and_open_jobs(page, live_server, make_user, run_worke
     page.wait_for_selector("[data-job-status=successful]")
 
 
+def test_the_tree_opens_a_long_list_a_page_at_a_time(page, live_server, make_user, db):
+    from app.models import OrgUnit
+
+    user = make_user(role="coordinator", projects=["Project A"], username="coord")
+    country_t = create_org_unit_type(user, OrgUnitTypeIn(**{"name": "Country", "short_name": "CTRY"}))
+    hf_t = create_org_unit_type(user, OrgUnitTypeIn(**{"name": "Health facility", "short_name": "HF"}))
+    country = create_org_unit(user, OrgUnitIn(**{"name": "Testland", "org_unit_type_id": country_t.id}))
+    db.session.add_all(OrgUnit(project_id=country.project_id, name=f"Facility {n:02d}", org_unit_type_id=hf_t.id,
+                               parent_id=country.id, path="", depth=1) for n in range(1, 61))
+    db.session.flush()
+    for unit in db.session.query(OrgUnit).filter(OrgUnit.parent_id == country.id):
+        unit.path = f"{country.path}{unit.id}."
+    db.session.commit()
+
+    page.goto(live_server.url + "/orgunits/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/orgunits/")
+    page.click(f"li[data-org-unit-id='{country.id}'] > details > summary")
+    page.wait_for_selector("text=Facility 50")
+    children = page.locator(f"li[data-org-unit-id='{country.id}'] ul.children > li.node")
+    assert children.count() == 50
+    page.click("text=Show 10 more of 60")
+    page.wait_for_selector("text=Facility 60")
+    assert children.count() == 60
+    assert page.locator("li.more").count() == 0
+
+
 def test_live_panel_follows_a_running_job(page, live_server, make_user, worker_process):
     user = make_user(role="coordinator", projects=["Project A"], username="coord2")
     job = enqueue_job("echo", {"message": "slow", "delay": 3, "steps": 3}, launcher=user, project_id=user.project_ids[0])

@@ -7,11 +7,12 @@ import re
 import pytest
 from shapely.geometry import shape
 from shapely.ops import unary_union
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.extensions import db
 from app.models import OrgUnit, OrgUnitType, Team, TeamType, User
-from app.demo.planning import DEMO_PROJECT, build_demo_structure, level_sizes, load_demo
+from app.demo.country import build_demo_structure, iter_demo_units, level_sizes
+from app.demo.planning import DEMO_PROJECT, load_demo
 from app.services.platform.errors import ValidationFailed
 from app.services.planning.geometry import centroid, simplify_geometry
 from app.services.planning.orgunit_import import import_org_units
@@ -137,6 +138,56 @@ def test_load_demo_creates_teams_and_users_and_is_skipped_the_second_time(app):
     before = count_units()
     assert load_demo(300, seed=1) == {"skipped": True, "project": DEMO_PROJECT}
     assert count_units() == before
+
+
+def _units_of(project_name: str) -> list[tuple]:
+    """A project's org units as loaded, ids counted from its first unit (two loads compare equal)."""
+    project = get_or_create_project(project_name)
+    units = list(db.session.execute(select(OrgUnit).where(OrgUnit.project_id == project.id).order_by(OrgUnit.id)).scalars())
+    first = units[0].id
+    return [(u.id - first, u.parent_id - first if u.parent_id else None, [a - first for a in u.ancestor_ids],
+             u.path.count("."), u.depth, u.org_unit_type.short_name, u.name, u.geometry, u.latitude, u.longitude,
+             u.area_type, int(u.source_ref.removeprefix("demo:")) - first) for u in units]
+
+
+def _org_unit_schema() -> set[str]:
+    """The definitions of org_units' indexes and constraints, as PostgreSQL prints them."""
+    return set(db.session.execute(text(
+        "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'org_units'::regclass "
+        "UNION SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = 'org_units'::regclass")).scalars())
+
+
+def test_copy_loads_the_same_country_as_inserts(app):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    schema = _org_unit_schema()
+    copied = load_demo(600, seed=5, use_copy=True)
+    assert _org_unit_schema() == schema  # dropped for the load, made again
+    get_or_create_project(DEMO_PROJECT).name = "Copied"  # the next load makes a new demo project
+    db.session.commit()
+    inserted = load_demo(600, seed=5, use_copy=False)
+    assert {k: v for k, v in copied.items() if k != "seconds"} == {k: v for k, v in inserted.items() if k != "seconds"}
+    assert copied["org_units"] == 600
+    by_copy, by_insert = _units_of("Copied"), _units_of(DEMO_PROJECT)
+    assert len(by_copy) == 600 and by_copy == by_insert
+    assert {row[4] for row in by_copy} == {0, 1, 2, 3}
+    # Both countries work: each has its team tree, and a new unit takes the next id.
+    assert db.session.execute(select(func.count()).select_from(Team)).scalar_one() == 2 * inserted["teams"]
+    assert db.session.execute(select(func.max(OrgUnit.id))).scalar_one() == 1200
+    extra = OrgUnit(project_id=get_or_create_project(DEMO_PROJECT).id, name="Extra", path="", depth=0,
+                    org_unit_type_id=db.session.execute(select(OrgUnit.org_unit_type_id).limit(1)).scalar_one())
+    db.session.add(extra)
+    db.session.flush()
+    assert extra.id == 1201
+
+
+def test_demo_units_do_not_depend_on_how_many_processes_make_them():
+    def units(processes: int) -> list[tuple]:
+        return [(u.index, u.parent, u.name, u.geojson, u.latitude, u.longitude, u.area_type)
+                for u in iter_demo_units(1500, seed=3, processes=processes)]
+
+    assert units(1) == units(2)
 
 
 def test_cli_demo_load(runner):

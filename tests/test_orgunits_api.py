@@ -136,6 +136,28 @@ def test_org_unit_tree_page_and_lazy_children(client, login, coordinator, hierar
     assert "Region 2" in detail and "Testland" in detail
 
 
+def test_the_tree_opens_a_long_list_of_children_a_page_at_a_time(client, login, coordinator, hierarchy, db):
+    _, region_t, country, regions = hierarchy
+    db.session.add_all(OrgUnit(project_id=country.project_id, name=f"Unit {n:03d}", org_unit_type_id=region_t.id,
+                               parent_id=regions[0].id, path="", depth=2) for n in range(1, 121))
+    db.session.flush()
+    for unit in db.session.query(OrgUnit).filter(OrgUnit.parent_id == regions[0].id):
+        unit.path = f"{regions[0].path}{unit.id}."
+    db.session.commit()
+    login(coordinator)
+    htmx = {"HX-Request": "true"}
+    first = client.get(f"/orgunits/{regions[0].id}/children", headers=htmx).get_data(as_text=True)
+    assert "Unit 001" in first and "Unit 050" in first and "Unit 051" not in first
+    assert "Show 70 more of 120" in first
+    more = f"/orgunits/{regions[0].id}/children?page=2"
+    assert more in first
+    second = client.get(more, headers=htmx).get_data(as_text=True)
+    assert "Unit 051" in second and "Unit 100" in second and "Unit 050" not in second and "Show 20 more of 120" in second
+    last = client.get(f"/orgunits/{regions[0].id}/children?page=3", headers=htmx).get_data(as_text=True)
+    assert "Unit 120" in last and "more of" not in last
+    assert "more of" not in client.get(f"/orgunits/{country.id}/children", headers=htmx).get_data(as_text=True)
+
+
 def test_org_unit_types_page_creates_and_reports_errors(client, login, csrf, coordinator, hierarchy, db):
     login(coordinator)
     bad = client.post("/orgunits/types", data={"name": "", "depth": "-3", "csrf_token": csrf()})

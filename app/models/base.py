@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, MetaData, bindparam
+from sqlalchemy import JSON, Boolean, ColumnElement, DateTime, MetaData, String, literal
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -21,12 +23,40 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def under_path(column, path: str):
-    """`column LIKE 'path%'` — the subtree of a materialized path — with the prefix written into the SQL.
-    Statements are prepared (psycopg's prepare_threshold), and a prepared `LIKE $1` may switch to
-    PostgreSQL's generic plan, which cannot use the text_pattern_ops index: subtree queries went from
-    2 ms to 50 ms. A literal prefix keeps each subtree its own statement with its own plan."""
-    return column.like(bindparam(None, path + "%", literal_execute=True))
+class _PathRange(ColumnElement):
+    """`lower <= column < upper`, with the operators of the path index's text_pattern_ops on PostgreSQL."""
+
+    type = Boolean()
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
+                           ("lower", InternalTraversal.dp_clauseelement),
+                           ("upper", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column, lower: str, upper: str) -> None:
+        self.column = column
+        self.lower, self.upper = literal(lower, String()), literal(upper, String())
+
+
+@compiles(_PathRange)
+def _path_range(element, compiler, **kw) -> str:  # SQLite compares bytes
+    column = compiler.process(element.column, **kw)
+    return f"({column} >= {compiler.process(element.lower, **kw)} AND {column} < {compiler.process(element.upper, **kw)})"
+
+
+@compiles(_PathRange, "postgresql")
+def _path_range_pg(element, compiler, **kw) -> str:
+    column = compiler.process(element.column, **kw)
+    return (f"({column} ~>=~ {compiler.process(element.lower, **kw)} "
+            f"AND {column} ~<~ {compiler.process(element.upper, **kw)})")
+
+
+def under_path(column, path: str) -> ColumnElement:
+    """`column` (a materialised path, "1.7.") starts with `path`: the subtree, as the range
+    [`path`, `path` with its last character's successor) that the path index answers by itself.
+    (`LIKE '1.7.%'` makes PostgreSQL test the pattern again on every row of that range — half the time
+    of counting a 250,000-unit region — and, statements being prepared, a generic plan of `LIKE $1`
+    cannot use the index at all; a range of bound values can.)"""
+    return _PathRange(column, path, path[:-1] + chr(ord(path[-1]) + 1))
 
 
 def utcnow() -> datetime:

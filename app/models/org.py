@@ -54,21 +54,28 @@ class OrgUnitType(Base):
 
 class OrgUnit(Base):
     """An org unit. `path` is the ids from the root, each followed by a dot ("1.7.42."),
-    so a subtree is `path LIKE '1.7.%'` on an index (text_pattern_ops on PostgreSQL)."""
+    so a subtree is a range of paths on an index (text_pattern_ops on PostgreSQL; see
+    `services.planning.orgunits.under_path`)."""
 
     __tablename__ = "org_units"
     __table_args__ = (
-        Index("ix_org_units_path_pattern", "path", postgresql_ops={"path": "text_pattern_ops"}),
+        # subtrees; counting the live units of a project's subtree reads the index alone
+        Index("ix_org_units_path_live", "path", postgresql_ops={"path": "text_pattern_ops"},
+              postgresql_include=["project_id", "deleted_at"]),
         Index("ix_org_units_project_parent", "project_id", "parent_id"),
+        # the tree's live child counts read the index alone
+        Index("ix_org_units_parent_live", "parent_id", postgresql_include=["deleted_at"]),
         # sampling: "units of type T under this path" touches only rows of that type
         Index("ix_org_units_type_path", "org_unit_type_id", "path", postgresql_ops={"path": "text_pattern_ops"}),
+        # search: name ILIKE '%term%' through trigrams (pg_trgm; a plain index on SQLite)
+        Index("ix_org_units_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
     name: Mapped[str] = mapped_column(String(255), index=True)
     org_unit_type_id: Mapped[int] = mapped_column(ForeignKey("org_unit_types.id"), index=True)
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
     path: Mapped[str] = mapped_column(String(255))
     depth: Mapped[int] = mapped_column(Integer, default=0)
     geometry: Mapped[dict | None] = mapped_column(JSONType)

@@ -23,7 +23,8 @@ def tree():
 @bp.get("/<int:org_unit_id>/children")
 @login_required
 def children(org_unit_id: int):
-    return render_template("orgunits/_children.html", **vars(pages.child_units(current_user, org_unit_id)))
+    found = pages.child_units(current_user, org_unit_id, page_query(PageFilters).page)
+    return render_template("orgunits/_children.html", **vars(found))
 
 
 @bp.get("/<int:org_unit_id>")

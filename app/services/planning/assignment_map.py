@@ -54,12 +54,13 @@ def map_shell() -> MapShell:
 
 
 def display_types(planning: Planning) -> list[OrgUnitType]:
-    """Types present under the planning's root (below it), shallowest first."""
+    """Types present under the planning's root (below it), shallowest first: one probe of the type and
+    path index per type, however many units the root has."""
     root = planning.org_unit
+    below = select(OrgUnit.id).where(OrgUnit.org_unit_type_id == OrgUnitType.id, under_path(OrgUnit.path, root.path),
+                                     OrgUnit.id != root.id, OrgUnit.deleted_at.is_(None))
     rows = db.session.execute(
-        select(OrgUnitType).join(OrgUnit, OrgUnit.org_unit_type_id == OrgUnitType.id)
-        .where(under_path(OrgUnit.path, root.path), OrgUnit.id != root.id, OrgUnit.deleted_at.is_(None))
-        .group_by(OrgUnitType.id).order_by(OrgUnitType.depth, OrgUnitType.name)
+        select(OrgUnitType).where(below.exists()).order_by(OrgUnitType.depth, OrgUnitType.name)
     ).scalars().all()
     return list(rows)
 
@@ -97,12 +98,13 @@ def _units_query(planning: Planning, shown: OrgUnitType):
     return base.order_by(OrgUnit.id).limit(MAX_FEATURES), total, only_assigned
 
 
-def build_map(planning: Planning, type_id: int | None, shapes_url: str) -> RenderedMap:
+def build_map(planning: Planning, type_id: int | None, shapes_url: str, summary: list[dict] | None = None) -> RenderedMap:
     """The map's shell and what colours it: units of one type by assignee (`assigned`: assignee key →
-    unit ids), assignee names and colours. The geometry is fetched by the page from `shapes_url`
-    (`map_shapes`), cached by the browser and revalidated with its ETag."""
+    unit ids), assignee names and colours (`summary`: `assignee_summary`, when the caller has it). The
+    geometry is fetched by the page from `shapes_url` (`map_shapes`), cached by the browser and
+    revalidated with its ETag."""
     shown = _shown_type(planning, type_id)
-    assignees = {a["key"]: a for a in assignee_summary(planning)}
+    assignees = {a["key"]: a for a in (assignee_summary(planning) if summary is None else summary)}
     assigned: dict[str, list[int]] = {}
     for org_unit_id, team_id, user_id in db.session.execute(
             select(Assignment.org_unit_id, Assignment.team_id, Assignment.user_id)

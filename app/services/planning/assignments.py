@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy.orm import lazyload
 
 from app.extensions import db
 from app.models.base import under_path
@@ -37,9 +38,11 @@ class Row:
 # --- the planning's trees ---------------------------------------------------------------------
 
 def team_tree(planning: Planning) -> list[Team]:
-    """Live teams of the planning's team tree (its root team included), by path."""
+    """Live teams of the planning's team tree (its root team included), by path; their members are
+    loaded only if asked for (`team_tree_members` reads them for the whole tree at once)."""
     return list(db.session.execute(
         select(Team).where(under_path(Team.path, planning.team.path), Team.deleted_at.is_(None)).order_by(Team.path)
+        .options(lazyload(Team.users))
     ).scalars())
 
 
@@ -228,7 +231,8 @@ def assignments_query(planning_id: int, team_id: int | None = None, user_id: int
 
 def assignee_summary(planning: Planning) -> list[dict]:
     """Teams and users that can take assignments, with colour and live assignment counts."""
-    tree = [t for t in team_tree(planning) if t.id != planning.team_id]
+    whole_tree = team_tree(planning)
+    tree = [t for t in whole_tree if t.id != planning.team_id]
     counts_team = dict(db.session.execute(
         select(Assignment.team_id, func.count()).where(Assignment.planning_id == planning.id,
                                                        Assignment.deleted_at.is_(None), Assignment.team_id.is_not(None))
@@ -239,9 +243,10 @@ def assignee_summary(planning: Planning) -> list[dict]:
         .group_by(Assignment.user_id)).all())
     out = [{"key": f"team:{t.id}", "kind": "team", "id": t.id, "name": t.name, "colour": t.colour,
             "depth": t.path.count(".") - planning.team.path.count("."), "count": counts_team.get(t.id, 0)} for t in tree]
-    member_ids = team_tree_members([t.id for t in team_tree(planning)])
+    member_ids = team_tree_members([t.id for t in whole_tree])
     if member_ids:
-        users = db.session.execute(select(User).where(User.id.in_(member_ids)).order_by(User.username)).scalars()
+        users = db.session.execute(select(User).where(User.id.in_(member_ids)).order_by(User.username)
+                                   .options(lazyload(User.projects), lazyload(User.role))).scalars()
         out += [{"key": f"user:{u.id}", "kind": "user", "id": u.id, "name": u.display_name, "colour": user_colour(u.id),
                  "depth": 0, "count": counts_user.get(u.id, 0)} for u in users]
     return out

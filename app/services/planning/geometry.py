@@ -102,7 +102,7 @@ def centroid(geojson: dict | BaseGeometry) -> tuple[float, float]:
 
 def simplify_shapes(geoms, tolerance: float = 0.001, decimals: int = 4) -> list[BaseGeometry | None]:
     """`simplify_shape` over many geometries at once (vectorised: imports and the demo use it)."""
-    parts = [_polygonal_part(g) for g in geoms]
+    parts = _polygonal_parts(geoms)
     kept = [i for i, g in enumerate(parts) if g is not None]
     out: list[BaseGeometry | None] = [None] * len(parts)
     if not kept:
@@ -114,9 +114,20 @@ def simplify_shapes(geoms, tolerance: float = 0.001, decimals: int = 4) -> list[
         arr[invalid] = shapely.make_valid(arr[invalid])
     if tolerance > 0:
         arr = shapely.simplify(arr, tolerance, preserve_topology=True)
-    for i, g in zip(kept, _round(arr, decimals)):
-        out[i] = _polygonal_part(g)
+    for i, g in zip(kept, _polygonal_parts(_round(arr, decimals))):
+        out[i] = g
     return out
+
+
+_STORED_TYPE_IDS = (shapely.GeometryType.POINT, shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
+
+
+def _polygonal_parts(geoms) -> list[BaseGeometry | None]:
+    """`_polygonal_part` of each; the common case (a non-empty stored type) is checked vectorised."""
+    arr = np.empty(len(geoms), dtype=object)
+    arr[:] = list(geoms)
+    stored = np.isin(shapely.get_type_id(arr), _STORED_TYPE_IDS) & ~shapely.is_empty(arr)
+    return [g if ok else _polygonal_part(g) for g, ok in zip(arr.tolist(), stored.tolist())]
 
 
 def shapes_to_geojson(geoms) -> list[dict]:

@@ -55,13 +55,15 @@ class ChildUnits:
     parent: OrgUnit
     units: list[OrgUnit]
     counts: dict[int, int]
+    page: Pagination  # `units` is its page; the tree loads the next one on request
 
 
-def child_units(user: User, org_unit_id: int) -> ChildUnits:
-    """A unit's children with their own child counts (the tree opening one level)."""
+def child_units(user: User, org_unit_id: int, page: int | None = None) -> ChildUnits:
+    """One page (CHILDREN_PER_PAGE) of a unit's children with their own child counts: the tree opening
+    one level, as fast for a district of 1,500 facilities as for one of 50."""
     parent = svc.get_org_unit(user, org_unit_id)
-    units = list(db.session.execute(svc.org_units_query(user, parent_id=parent.id)).scalars())
-    return ChildUnits(parent, units, svc.child_counts([u.id for u in units]))
+    children = page_of(svc.org_units_query(user, parent_id=parent.id), page, CHILDREN_PER_PAGE)
+    return ChildUnits(parent, children.items, svc.child_counts([u.id for u in children.items]), children)
 
 
 @dataclass

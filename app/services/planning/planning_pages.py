@@ -177,9 +177,10 @@ def planning_page(user: User, planning_id: int, query: PlanningMapQuery, shapes_
     """The planning's page: the map of units of one type (`query.type`, else the most assigned type),
     the assignees, and one page of the assignments table."""
     planning = svc.get_planning(user, planning_id)
-    rendered = build_map(planning, query.type, shapes_url)
+    assignees = assign_svc.assignee_summary(planning)
+    rendered = build_map(planning, query.type, shapes_url, assignees)
     return PlanningPage(planning=planning, map=rendered, lookups=rendered.lookups, types=display_types(planning),
-                        assignees=assign_svc.assignee_summary(planning), count=assign_svc.live_count(planning.id),
+                        assignees=assignees, count=assign_svc.live_count(planning.id),
                         pipelines=svc.available_pipelines(planning), can_manage=_can_manage(user),
                         table=_table(planning, query), sort=query.sort.value)
 
