@@ -184,10 +184,11 @@ def _in_order(function, tasks: Iterator, processes: int) -> Iterator:
     if processes <= 1:
         yield from map(function, tasks)
         return
-    # Forked workers compute shapes only: they never touch the database connection they inherit, and
-    # leave through os._exit, which closes nothing of the parent's. (Spawned ones would re-run the
-    # calling script's top level.)
-    with multiprocessing.get_context("fork").Pool(processes) as pool:
+    # Workers forked from a fresh single-threaded server process ("forkserver"): a plain fork of a
+    # process with threads (a web or test process: its pool, log and server threads) can copy a lock
+    # another thread holds, and the child then waits for ever — seen as a hung test run. They compute
+    # shapes only, and inherit no database connection.
+    with multiprocessing.get_context("forkserver").Pool(processes) as pool:
         pending: deque = deque()
         for task in tasks:
             pending.append(pool.apply_async(function, (task,)))
