@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, request
 from flask_login import current_user
+from markupsafe import Markup
 
 from app.models import TaskStatus
 from app.services.orchestration.state_machines import TASK
@@ -103,12 +104,21 @@ def plain_value(value) -> str:
     return str(value)
 
 
-def time_ago(value: datetime | None) -> str:
+def time_ago(value: datetime | None) -> Markup | str:
+    """How long ago, as `<time datetime=… data-ago>`: app.js writes "12 s ago", "3 min ago" … in the
+    browser and keeps it current; the page itself says the time in the viewer's zone. A page that said
+    "12 s ago" would differ from one poll to the next, and a polled partial could never be a 304."""
     if value is None:
         return "—"
-    seconds = int((datetime.now(timezone.utc) - value).total_seconds())
+    stamp = value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Markup('<time datetime="{}" data-ago>{}</time>').format(stamp, format_datetime(value))
+
+
+def ago_words(seconds: float) -> str:
+    """The words app.js writes for a time `seconds` ago (kept here to be tested)."""
+    seconds = max(int(seconds), 0)
     if seconds < 60:
-        return f"{max(seconds, 0)} s ago"
+        return f"{seconds} s ago"
     if seconds < 3600:
         return f"{seconds // 60} min ago"
     if seconds < 86400:

@@ -1,4 +1,6 @@
 """Headless Chromium: receive a ticket in the form, watch the queue, work the task on the board."""
+import re
+
 import pytest
 
 from app.services.helpdesk.intake import receive_ticket
@@ -26,6 +28,7 @@ def test_ticket_form_queue_and_board(page, live_server, desk):  # noqa: F811
     page.wait_for_selector("#toasts >> text=assigned to a1, a2, a3")
     row = page.locator("#ticket-queue tr", has_text="Projector in room 4 is dead")
     assert "allocated" in row.inner_text().lower() and "Triage" in row.inner_text()
+    assert re.search(r"\d+ s ago", row.inner_text())  # app.js writes the age from the row's <time>
 
     # A ticket arriving from the API shows up without a reload (the queue polls every 3 s).
     receive_ticket(desk.project_id, payload("API-77", subject="Mouse lost its wheel"))

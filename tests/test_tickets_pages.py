@@ -175,3 +175,30 @@ def test_demo_help_desk(app, db, make_user, client, login):
     for column in ("new", "in_progress", "blocked", "completed"):
         assert f'data-column="{column}"' in board
     assert "data-task-id" in board
+
+
+def test_the_idle_queue_is_the_same_from_one_poll_to_the_next(client, login, desk, monkeypatch):
+    """A ticket received seconds ago: its age is written in the browser (app.js, from `<time datetime>`),
+    so 45 seconds later the polled partial is unchanged and costs a 304 (it used to say "12 s ago")."""
+    from datetime import datetime, timedelta, timezone
+
+    from app import template_helpers
+
+    receive_ticket(desk.project_id, payload("AGE-1", subject="Keyboard sticky"))
+    login(desk.boss)
+    headers = {"HX-Request": "true"}
+    first = client.get("/tickets/", headers=headers)
+    body = first.get_data(as_text=True)
+    assert first.status_code == 200 and re.search(r'<time datetime="[0-9T:-]+Z" data-ago>[^<]+</time>', body)
+
+    later = datetime.now(timezone.utc) + timedelta(seconds=45)
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return later if tz else later.replace(tzinfo=None)
+
+    monkeypatch.setattr(template_helpers, "datetime", Later)
+    again = client.get("/tickets/", headers={**headers, "If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    assert template_helpers.ago_words(45) == "45 s ago" and template_helpers.ago_words(3 * 3600 + 5) == "3 h ago"

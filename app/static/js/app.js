@@ -142,3 +142,26 @@ document.addEventListener("submit", function (event) {
     }
   } catch (e) { /* an old browser: UTC */ }
 })();
+// "12 s ago": the server sends the time (<time datetime data-ago>), the browser says how long ago and
+// keeps it current, so a polled partial stays the same from one poll to the next (and costs a 304).
+(function () {
+  function words(s) {
+    s = Math.max(0, Math.floor(s));
+    if (s < 60) return s + " s ago";
+    if (s < 3600) return Math.floor(s / 60) + " min ago";
+    if (s < 86400) return Math.floor(s / 3600) + " h ago";
+    return Math.floor(s / 86400) + " d ago";
+  }
+  function refresh(root) {
+    (root || document).querySelectorAll("time[data-ago]").forEach(function (el) {
+      var at = Date.parse(el.getAttribute("datetime"));
+      if (!isNaN(at)) {
+        if (!el.title) el.title = el.textContent;
+        el.textContent = words((Date.now() - at) / 1000);
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { refresh(); });
+  document.addEventListener("htmx:afterSettle", function (event) { refresh(event.target); });
+  setInterval(refresh, 10000);
+})();
