@@ -114,18 +114,6 @@ def time_ago(value: datetime | None) -> Markup | str:
     return Markup('<time datetime="{}" data-ago>{}</time>').format(stamp, format_datetime(value))
 
 
-def ago_words(seconds: float) -> str:
-    """The words app.js writes for a time `seconds` ago (kept here to be tested)."""
-    seconds = max(int(seconds), 0)
-    if seconds < 60:
-        return f"{seconds} s ago"
-    if seconds < 3600:
-        return f"{seconds // 60} min ago"
-    if seconds < 86400:
-        return f"{seconds // 3600} h ago"
-    return f"{seconds // 86400} d ago"
-
-
 _OP_WORDS = {"eq": "is", "ne": "is not", "gt": "is more than", "gte": "is at least", "lt": "is less than",
              "lte": "is at most", "in": "is one of", "not_in": "is none of", "contains": "contains",
              "startswith": "starts with", "exists": "is set"}

@@ -201,4 +201,3 @@ def test_the_idle_queue_is_the_same_from_one_poll_to_the_next(client, login, des
     monkeypatch.setattr(template_helpers, "datetime", Later)
     again = client.get("/tickets/", headers={**headers, "If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304
-    assert template_helpers.ago_words(45) == "45 s ago" and template_helpers.ago_words(3 * 3600 + 5) == "3 h ago"

@@ -38,8 +38,8 @@ from app.services.helpdesk.matching import Route, cached_matching_index, match, 
 from app.services.platform.events import task_created_payload
 from app.services.platform.outbox import event_values
 from app.services.helpdesk.round_robin import (
-    AvailabilitySent, RoleSourceUnreachable, Staffing, next_assignees, nobody_free, role_staffing, save_states,
-    send_availability, send_local_staffing, send_lock_states, with_availability,
+    AvailabilitySent, RoleSourceUnreachable, Staffing, next_assignees, nobody_free, read_availability,
+    role_staffing, save_states, send_availability, send_local_staffing, send_lock_states,
 )
 
 MAX_ALLOCATION_ATTEMPTS = 8
@@ -369,7 +369,7 @@ def _allocate(project_id: int, items: list[tuple[int, str, dict, Route]], staffi
             reads = _send_allocation_reads(project_id, [(route, values) for _t, _e, values, route in items],
                                            staffing, now)
     states = dict(reads.states.all())
-    staffing, load = with_availability({}, now.date(), sent=reads.availability)
+    staffing, load = read_availability(reads.availability)
     reserved = [row[0] for row in reads.task_ids.all()] if reads.task_ids is not None else None
     task_rows, picks, waiting = [], {}, {}
     for ticket_id, _ext, values, route in sorted(items, key=lambda item: item[0]):

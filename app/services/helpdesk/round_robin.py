@@ -220,13 +220,15 @@ def send_availability(staffing: dict, today: date) -> AvailabilitySent:
                             send(_OPEN_TASKS, {"ids": sorted(counted)}) if counted else None, counted)
 
 
-def with_availability(staffing: dict[int, Staffing], today: date,
-                      sent: AvailabilitySent | None = None) -> tuple[dict[int, Staffing], dict[int, int]]:
+def with_availability(staffing: dict[int, Staffing], today: date) -> tuple[dict[int, Staffing], dict[int, int]]:
     """The staffings with each member's absence filled in, and the open tasks of the members of roles
     that need them (least-open mode or a cap). Call after `lock_states`: what is read then is what
-    the previous holder of the role's lock committed, so caps and balance hold under concurrency.
-    `sent`: the reads already sent by `send_availability`."""
-    sent = sent or send_availability(staffing, today)
+    the previous holder of the role's lock committed, so caps and balance hold under concurrency."""
+    return read_availability(send_availability(staffing, today))
+
+
+def read_availability(sent: AvailabilitySent) -> tuple[dict[int, Staffing], dict[int, int]]:
+    """`with_availability` from the reads `send_availability` sent."""
     away = _read_absences(sent.away.all()) if sent.away else {}
     load = {uid: 0 for uid in sent.counted} | ({row[0]: row[1] for row in sent.load.all()} if sent.load else {})
     out = {rid: replace(s, members=[replace(m, absence=away.get(m.user_id)) for m in s.members])

@@ -177,9 +177,7 @@ def next_id(model) -> int | None:
     table = model.__table__
     pool = db.session().info.setdefault("reserved_ids", {}).setdefault(table.name, [])
     if not pool:
-        sequence = func.pg_get_serial_sequence(table.name, table.primary_key.columns.keys()[0])
-        pool.extend(reversed(db.session.execute(
-            select(func.nextval(sequence)).select_from(func.generate_series(1, ID_BLOCK))).scalars().all()))
+        pool.extend(reversed([row[0] for row in send_ids(model, ID_BLOCK).all()]))
     return pool.pop()
 
 

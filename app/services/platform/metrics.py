@@ -149,7 +149,6 @@ class _Buffer:
 
 _buffer = _Buffer()
 os.register_at_fork(after_in_child=_buffer.forget)
-atexit.register(lambda: flush_counts())
 
 
 def buffer_counts(seconds: float) -> None:
@@ -168,6 +167,9 @@ def flush_counts() -> None:
         _buffer.pending = {}
     if pending and client is not None:
         _write(client, pending, {name for name, _field in pending})
+
+
+atexit.register(flush_counts)  # a graceful exit writes what is buffered
 
 
 def read_counters() -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
