@@ -9,6 +9,8 @@ from flask_jwt_extended import get_jwt, get_jwt_identity, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_login import current_user
 from jwt import PyJWTError
+from sqlalchemy import bindparam, inspect, select
+from sqlalchemy.orm import Session, joinedload
 
 from app.extensions import csrf, db, jwt, login_manager
 from app.models import User
@@ -23,12 +25,46 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "strong"
 
 
-def active_user(user_id) -> User | None:
-    """The active user with this id, role and projects loaded in one query (every request does this)."""
-    from sqlalchemy.orm import joinedload
+# The users this process has loaded, by id: (principal_version, a detached copy with role and projects).
+# A request reads the user's principal_version (one integer) and, while it is the one cached, works with a
+# copy of the cached user instead of loading the user, role and projects again. Database triggers bump the
+# version on any change to the user, their role, memberships or projects, so a deactivation or a removed
+# permission counts from the next request, in every process.
+_principals: dict[int, tuple[int, User]] = {}
+_PRINCIPALS_KEPT = 10_000
+_VERSION = select(User.principal_version).where(User.id == bindparam("id"), User.active.is_(True))
 
-    user = db.session.get(User, int(user_id), options=[joinedload(User.projects)]) if str(user_id).isdigit() else None
-    return user if user and user.is_active else None
+
+def active_user(user_id) -> User | None:
+    """The active user with this id, with role and projects (every request does this: one integer read
+    while the user is unchanged)."""
+    if not str(user_id).isdigit():
+        return None
+    user_id = int(user_id)
+    version = db.session.execute(_VERSION, {"id": user_id}).scalar()
+    if version is None:
+        _principals.pop(user_id, None)
+        return None
+    cached = _principals.get(user_id)
+    if cached is not None and cached[0] == version:
+        return db.session.merge(cached[1], load=False)
+    user = db.session.get(User, user_id, options=[joinedload(User.projects)])
+    if user is None or not user.is_active:
+        return None
+    _keep(user)
+    return user
+
+
+def _keep(user: User) -> None:
+    """Cache a detached copy of `user` as loaded (not one with changes pending in this session)."""
+    if user in db.session.dirty or {"role", "projects", "principal_version"} & inspect(user).unloaded:
+        return
+    if len(_principals) >= _PRINCIPALS_KEPT and user.id not in _principals:
+        return
+    holder = Session()
+    copy = holder.merge(user, load=False)  # copies the role and projects too (merge cascades)
+    holder.close()
+    _principals[user.id] = (user.principal_version, copy)
 
 
 @login_manager.user_loader

@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table
+from sqlalchemy import BigInteger, Boolean, Column, FetchedValue, ForeignKey, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, JSONType, UTCDateTime, utcnow
@@ -89,6 +89,10 @@ class User(UserMixin, Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The IANA zone the user chose for times on pages (None: the browser's, else UTC)
     time_zone: Mapped[str | None] = mapped_column(String(64))
+    # A new value, set by database triggers, whenever the user's row, role, project memberships or projects
+    # change (migration f3a9c2e7d5b1): `app.security` reuses a loaded user while it stays the same.
+    principal_version: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue(),
+                                                   server_onupdate=FetchedValue())
 
     role: Mapped[Role] = relationship(lazy="joined")
     projects: Mapped[list[Project]] = relationship(secondary=user_projects, lazy="selectin")
