@@ -222,7 +222,7 @@ def receive_tickets(project_id: int, payloads: list[TicketIn | dict], strict: bo
     try:
         for outcome in _write_batch(project_id, latest, routes, members):
             outcomes[outcome.index] = outcome
-        db.session.commit()
+        db.session.commit()  # on PostgreSQL, usually sent with the last writes already
     except Exception:
         db.session.rollback()
         raise
@@ -270,7 +270,7 @@ def _write_batch(project_id: int, latest: dict, routes: dict, members: dict) -> 
     existing = [row for row in locked.all() if row.external_id not in inserted]
     if existing:
         outcomes += _update_existing(existing, latest, plans, to_allocate, now)
-    allocated, waiting = _allocate(project_id, to_allocate, members, now, reads)
+    allocated, waiting = _allocate(project_id, to_allocate, members, now, reads, commit=True)
     for outcome in outcomes:
         _allocated(outcome, allocated, waiting)
     return outcomes
@@ -333,35 +333,39 @@ def _update_by_id(table, rows: list[dict], key: str) -> None:
 
 @dataclass
 class AllocationReads:
-    """What allocating reads inside the write transaction, sent ahead in one pipeline: the role state
-    locks first (so the rest is read after the lock is taken), availability and load, the SLA configs,
-    and task ids (PostgreSQL) so the tasks go in the last round trip with the rows that name them."""
+    """What allocating reads inside the write transaction, sent ahead in one pipeline: the SLA configs
+    and task ids (PostgreSQL) so the tasks go in the last round trip with the rows that name them; then
+    the role state locks, and after them availability and load (read once the lock is taken). The locks
+    go last: the server takes them as soon as they arrive, and holds them until the COMMIT."""
 
-    states: Deferred
-    availability: AvailabilitySent
     configs: Deferred
     task_ids: Deferred | None
+    states: Deferred
+    availability: AvailabilitySent
 
 
 def _send_allocation_reads(project_id: int, allocatable: list[tuple[Route, dict]], staffing: dict,
                            now) -> AllocationReads:
     """Send (see `Deferred`) the reads for allocating tickets with these (route, values)."""
     role_ids = sorted({route.role_id for route, _values in allocatable})
-    return AllocationReads(
-        send_lock_states(role_ids), send_availability({rid: staffing[rid] for rid in role_ids}, now.date()),
-        sla.send_candidate_configs([project_id], {ticket_service_area(v["department"]) for _r, v in allocatable},
-                                   [TICKET_TASK_TYPE]),
-        send_ids(Task, len(allocatable)))
+    roles = {rid: staffing[rid] for rid in role_ids}
+    configs = sla.send_candidate_configs([project_id], {ticket_service_area(v["department"]) for _r, v in allocatable},
+                                         [TICKET_TASK_TYPE])
+    task_ids = send_ids(Task, len(allocatable))
+    states = send_lock_states(role_ids)
+    return AllocationReads(configs, task_ids, states, send_availability(roles, now.date()))
 
 
 def _allocate(project_id: int, items: list[tuple[int, str, dict, Route]], staffing: dict[int, Staffing],
-              now, reads: AllocationReads | None = None) -> tuple[dict[int, tuple[int, list[dict]]], dict[int, str]]:
+              now, reads: AllocationReads | None = None,
+              commit: bool = False) -> tuple[dict[int, tuple[int, list[dict]]], dict[int, str]]:
     """Create a task on each ticket's first step, staffed by its role's mode (round-robin or least
     open tasks, skipping who is away, on leave or at the cap), with its TaskCreated event and its SLA
     clocks (`sla.clock_rows`; the configs are read in this transaction). Items are (ticket id,
     external id, ticket values, route). A ticket nobody can take now is put in the unassigned queue
-    instead. `reads`: sent ahead by the caller for at least these items. Returns ({ticket id: (task
-    id, users)}, {ticket id: why it waits})."""
+    instead. `reads`: sent ahead by the caller for at least these items. `commit`: the transaction is
+    done once the tasks are written (their COMMIT goes with them: the role's lock is held a round trip
+    less). Returns ({ticket id: (task id, users)}, {ticket id: why it waits})."""
     if not items:
         return {}, {}
     if reads is None:
@@ -420,7 +424,8 @@ def _allocate(project_id: int, items: list[tuple[int, str, dict, Route]], staffi
             step_id=route.step_id, status=TaskStatus.NEW.value, task_type=TICKET_TASK_TYPE,
             service_area=areas[ticket_id], priority=values["priority"], assignees=[p.user_id for p in chosen]),
             correlation_id=f"ticket:{ticket_id}"))
-    with pipelined():  # independent statements (the tasks first: the others name them), one round trip
+    # independent statements (the tasks first: the others name them), one round trip
+    with pipelined(commit=commit):
         if reserved is not None:
             insert_rows(_tasks, task_rows)
         insert_rows(_assignments, assignment_rows)

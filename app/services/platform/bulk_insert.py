@@ -143,11 +143,24 @@ def driver_connection():
 
 
 @contextmanager
-def pipelined():
+def pipelined(commit: bool = False):
     """Send the statements of the block without waiting for each answer (psycopg pipeline mode, on
-    PostgreSQL; use it for statements that need no result from one another)."""
-    with (driver_connection().pipeline() if is_postgresql() else nullcontext()):
+    PostgreSQL; use it for statements that need no result from one another).
+
+    `commit`: the transaction's COMMIT goes in the same round trip, after the block's statements (a
+    lock taken earlier is released a round trip sooner). The caller then calls `db.session.commit()`
+    at once, which has nothing left to send; if a statement fails, nothing is committed and the error
+    is raised here. Pending ORM changes are flushed first, so that they are committed too."""
+    if not is_postgresql():
         yield
+        return
+    if commit:
+        db.session.flush()
+    connection = driver_connection()
+    with connection.pipeline():
+        yield
+        if commit:  # a statement, not connection.commit(): that would sync, a round trip of its own
+            connection.execute("COMMIT", prepare=False)
 
 
 def send_ids(model, count: int) -> Deferred | None:
