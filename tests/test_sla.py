@@ -144,6 +144,19 @@ def test_pause_and_resume_move_the_due_time_by_the_paused_business_time(db, proj
     assert sla_reports.task_sla_summary([task.id])[task.id]["percent_used"] == pytest.approx(100 * 210 / 240, abs=0.1)
 
 
+def test_a_clock_loaded_in_the_session_follows_the_change_before_the_commit(db, project_id):
+    """Clocks change by UPDATE statements, not through ORM objects; one already loaded is kept in step."""
+    config(db, minutes=240)
+    task = new_task(db, project_id, at(2024, 6, 3, 8, 0))
+    loaded = clock(db, task)
+    before, task.status = task.status, "blocked"
+    sla.on_task_transitions([(task, before, "blocked")], at(2024, 6, 3, 9, 0))
+    assert (loaded.status, loaded.due_at, loaded.paused_at, loaded.remaining_minutes) == (
+        "paused", None, at(2024, 6, 3, 9, 0), 180)
+    db.session.commit()
+    assert clock(db, task).remaining_minutes == 180
+
+
 def test_response_clock_stops_at_in_progress_and_resolution_at_completed(db, project_id):
     config(db, minutes=240, response_minutes=30)
     task = new_task(db, project_id, at(2024, 6, 3, 8, 0))

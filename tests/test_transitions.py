@@ -264,6 +264,35 @@ def test_two_concurrent_transitions_one_wins(live_server, db, people, api_token,
     assert db.session.execute(select(func.count()).select_from(StateTransition)).scalar_one() == 1
 
 
+def test_a_conflict_in_the_callers_transaction_writes_nothing_and_keeps_the_callers_work(db, coordinator):
+    """Rules run transitions inside the relay's transaction (commit=False): a task changed meanwhile is
+    refused with a Conflict that leaves no event and no audit row behind, and what the caller did before
+    in the same transaction (here, another task's transition) is committed."""
+    from sqlalchemy import update
+
+    from app.services.orchestration.sla import seed_sla_defaults
+    from app.services.orchestration.transitions import transition
+    from app.services.orchestration.work_items import create_task
+    from app.services.platform.errors import Conflict
+
+    seed_sla_defaults()
+    stale, other = (create_task(coordinator, TaskIn(title=title, task_type="intake", service_area="immunisation"))
+                    for title in ("Stale", "Other"))
+    stale_id = stale.id
+    assert db.session.get(Task, stale_id).status == "new"  # the system's transition finds it loaded
+    transition(None, "task", other.id, "in_progress", reason="rule", commit=False)
+    db.session.execute(update(Task).where(Task.id == stale_id).values(status="blocked")
+                       .execution_options(synchronize_session=False))  # someone else's change
+    with pytest.raises(Conflict):
+        transition(None, "task", stale_id, "in_progress", reason="rule", commit=False)
+    db.session.commit()
+    db.session.expire_all()
+    assert (db.session.get(Task, stale_id).status, db.session.get(Task, other.id).status) == ("blocked", "in_progress")
+    assert [r.entity_id for r in db.session.execute(select(StateTransition)).scalars()] == [other.id]
+    assert db.session.execute(select(OutboxEvent.aggregate_id).where(
+        OutboxEvent.event_type == "TaskStatusChanged")).scalars().all() == [str(other.id)]
+
+
 def _batch(client, headers, items):
     return client.post(f"{BASE}/tasks/transitions", json={"transitions": items}, headers=headers)
 

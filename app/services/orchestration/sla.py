@@ -14,16 +14,19 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, time, timezone
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import NamedTuple
 
 from sqlalchemy import String, bindparam, cast, func, insert, literal, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from app.extensions import db
 from app.models import (
     BusinessCalendarConfig, OutboxEvent, SlaConfig, SlaRecord, SlaStatus, Task, TaskStatus, utcnow,
 )
 from app.models.base import UTCDateTime
-from app.services.platform.bulk_insert import Deferred, insert_rows, is_postgresql, send
+from app.services.platform.bulk_insert import Deferred, insert_rows, is_postgresql, pipelined, send
 from app.services.orchestration.business_calendar import END_OF_DAY, BusinessCalendar, clock_time
 from app.services.orchestration.state_machines import DEFAULT_PAUSE_STATES, task_correlation
 from app.services.platform.metrics import count
@@ -130,18 +133,13 @@ def match_config(project_id: int, service_area: str, task_type: str) -> SlaConfi
     return db.session.get(SlaConfig, best.id) if best is not None else None
 
 
-def _config_of(record: SlaRecord) -> SlaConfig | None:
-    return db.session.get(SlaConfig, record.config_id) if record.config_id else None
+def _pause_states(clock) -> tuple:
+    """The states that pause an open clock (a row of `_OPEN_CLOCKS`): its config's, else the defaults."""
+    return tuple(clock.pause_states or ()) if clock.config_row_id is not None else DEFAULT_PAUSE_STATES
 
 
-def _pause_states(record: SlaRecord) -> tuple:
-    config = _config_of(record)
-    return tuple(config.pause_states or ()) if config is not None else DEFAULT_PAUSE_STATES
-
-
-def _warning_percent(record: SlaRecord) -> int:
-    config = _config_of(record)
-    return config.warning_percent if config is not None else DEFAULT_WARNING_PERCENT
+def _warning_percent(clock) -> int:
+    return clock.warning_percent if clock.config_row_id is not None else DEFAULT_WARNING_PERCENT
 
 
 # --- clocks ---------------------------------------------------------------------------------------
@@ -154,7 +152,7 @@ def _due_and_warn(calendar: BusinessCalendar, now: datetime, remaining: float, t
     return due, calendar.add_business_minutes(now, warn_left) if warn_left > 0 else now
 
 
-def _schedule(record: SlaRecord, calendar: BusinessCalendar, now: datetime, remaining: float,
+def _schedule(record, calendar: BusinessCalendar, now: datetime, remaining: float,
               warning_percent: int) -> None:
     record.due_at, record.warn_at = _due_and_warn(calendar, now, remaining, record.target_minutes, warning_percent)
 
@@ -240,8 +238,9 @@ def start_clocks(task: Task, now: datetime) -> list[dict]:
     return start_clocks_many([task], now, skip_existing=True)
 
 
-def remaining_at(record: SlaRecord, at: datetime) -> float:
-    """Business minutes left on a clock at `at` (negative once overdue)."""
+def remaining_at(record, at: datetime) -> float:
+    """Business minutes left on a clock (an SlaRecord, or a row with its columns) at `at` (negative once
+    overdue)."""
     if record.due_at is None:
         return record.remaining_minutes or 0.0
     calendar = calendar_from_snapshot(record.calendar)
@@ -250,19 +249,19 @@ def remaining_at(record: SlaRecord, at: datetime) -> float:
     return -calendar.business_minutes_between(record.due_at, at)
 
 
-def _pause(record: SlaRecord, now: datetime) -> None:
+def _pause(record: SimpleNamespace, now: datetime) -> None:
     record.remaining_minutes = remaining_at(record, now)
     record.status, record.paused_at, record.due_at, record.warn_at = SlaStatus.PAUSED.value, now, None, None
 
 
-def _resume(record: SlaRecord, now: datetime) -> None:
+def _resume(record: SimpleNamespace, now: datetime) -> None:
     _schedule(record, calendar_from_snapshot(record.calendar), now, record.remaining_minutes or 0.0,
               _warning_percent(record))
     record.status = SlaStatus.BREACHED.value if record.breached_at else SlaStatus.RUNNING.value
     record.paused_at, record.remaining_minutes = None, None
 
 
-def _stop(record: SlaRecord, now: datetime, cancelled: bool = False) -> None:
+def _stop(record: SimpleNamespace, now: datetime, cancelled: bool = False) -> None:
     if cancelled:
         record.status = SlaStatus.CANCELLED.value
     else:
@@ -271,25 +270,74 @@ def _stop(record: SlaRecord, now: datetime, cancelled: bool = False) -> None:
     record.stopped_at = now
 
 
-def on_task_transitions(changes: list[tuple[Task, str, str]], now: datetime) -> None:
+def _open_clocks_statement():
+    """The open clocks of some tasks, oldest first, with what their config says about pausing and warning
+    (`config_row_id` NULL: no config, the defaults apply). Built once."""
+    r, c = SlaRecord.__table__.c, SlaConfig.__table__.c
+    return (select(r.id, r.task_id, r.kind, r.status, r.target_minutes, r.due_at, r.warn_at, r.paused_at,
+                   r.remaining_minutes, r.breached_at, r.stopped_at, r.calendar, c.id.label("config_row_id"),
+                   c.pause_states, c.warning_percent)
+            .select_from(SlaRecord.__table__).outerjoin(SlaConfig.__table__, c.id == r.config_id)
+            .where(r.task_id.in_(bindparam("task_ids", expanding=True)), r.stopped_at.is_(None)).order_by(r.id))
+
+
+_OPEN_CLOCKS = _open_clocks_statement()
+# What a transition changes on a clock (the scan alone writes warned_at and breached_at).
+CLOCK_CHANGES = ("status", "due_at", "warn_at", "paused_at", "remaining_minutes", "stopped_at")
+
+
+def send_open_clocks(task_ids) -> Deferred:
+    """The open clocks of these tasks (`_OPEN_CLOCKS`), read later (see `Deferred`): a transition sends it
+    with its compare-and-set, after it, so the clocks are read with the task locked."""
+    return send(_OPEN_CLOCKS, {"task_ids": sorted(set(task_ids))})
+
+
+def on_task_transitions(changes: list[tuple[Task, str, str]], now: datetime, clocks: Deferred | None = None) -> None:
     """Apply tasks' state changes, (task, from, to) in order, to their open clocks (no commit):
     entering one of the config's pause states pauses them, leaving it resumes them with the business
     minutes they had left; in_progress stops the response clock, completed stops every clock (met or
-    missed), cancelled cancels them. One query for all the tasks' clocks."""
-    records: dict[int, list[SlaRecord]] = {}
-    rows = db.session.execute(  # with their configs, which `_config_of` then finds in the session
-        select(SlaRecord, SlaConfig).outerjoin(SlaConfig, SlaConfig.id == SlaRecord.config_id)
-        .where(SlaRecord.task_id.in_({task.id for task, _, _ in changes}), SlaRecord.stopped_at.is_(None))
-        .order_by(SlaRecord.id))
-    for record, _config in rows:
-        records.setdefault(record.task_id, []).append(record)
+    missed), cancelled cancels them. One query for all the tasks' clocks (`clocks`: already sent with
+    `send_open_clocks`), and the UPDATEs of those that changed in one round trip."""
+    rows = (clocks if clocks is not None else send_open_clocks({task.id for task, _, _ in changes})).all()
+    read = [(row, SimpleNamespace(**row._asdict())) for row in rows]  # as read, and as changed here
+    open_clocks: dict[int, list[SimpleNamespace]] = {}
+    for _row, clock in read:
+        open_clocks.setdefault(clock.task_id, []).append(clock)
     for task, _before, to_state in changes:
-        for record in records.get(task.id, ()):
-            if record.stopped_at is None:  # an earlier change in `changes` may have stopped it
-                _apply(record, to_state, now)
+        for clock in open_clocks.get(task.id, ()):
+            if clock.stopped_at is None:  # an earlier change in `changes` may have stopped it
+                _apply(clock, to_state, now)
+    _write_clocks(read)
 
 
-def _apply(record: SlaRecord, to_state: str, now: datetime) -> None:
+def _write_clocks(read: list[tuple]) -> None:
+    """For each clock (as read, as changed) that changed, one UPDATE of the columns that changed (what
+    the ORM's flush wrote), sent together in id order; a clock loaded in the session is kept in step."""
+    writes = []
+    for row, clock in read:
+        changed = {name: getattr(clock, name) for name in CLOCK_CHANGES if getattr(clock, name) != getattr(row, name)}
+        if changed:
+            writes.append((clock.id, changed))
+    if not writes:
+        return
+    with pipelined():
+        for clock_id, changed in writes:
+            send(_clock_update(tuple(changed)), {"clock_id": clock_id, **{f"new_{k}": v for k, v in changed.items()}})
+    for clock_id, changed in writes:
+        loaded = db.session.identity_map.get(identity_key(SlaRecord, clock_id))
+        if loaded is not None:
+            for name, value in changed.items():
+                set_committed_value(loaded, name, value)
+
+
+@lru_cache(maxsize=32)
+def _clock_update(columns: tuple[str, ...]):
+    t = SlaRecord.__table__
+    return update(t).where(t.c.id == bindparam("clock_id")).values(
+        {name: bindparam(f"new_{name}", type_=t.c[name].type) for name in columns})
+
+
+def _apply(record: SimpleNamespace, to_state: str, now: datetime) -> None:
     paused = record.status == SlaStatus.PAUSED.value
     should_pause = to_state in _pause_states(record)
     if paused and not should_pause:

@@ -108,13 +108,19 @@ def confirm_completion(task: Task, to_state: str, skip: bool, routes: dict[int, 
     return {"skipped_steps": skipped, "skipped_by": by}
 
 
+def has_effects(task: Task, to_state: str) -> bool:
+    """Whether `apply` does anything for `task` entering `to_state`: it closes its step's assignments
+    (and may run the end logic) only for a ticket task on a step that completes or is cancelled."""
+    return to_state in CLOSES_ASSIGNMENTS and task.current_step_id is not None
+
+
 def apply(changes: list[tuple[Task, str, dict]], routes: dict[int, Route], now: datetime) -> list[dict]:
     """The effects of applied changes — (task, the state it entered, the event the change wrote):
     one UPDATE closes the current step's assignments of the ticket tasks that completed or were
     cancelled; returns the NotificationRequested events of the completions whose workflow asks for
     one, for the caller to insert with its own events."""
     closing = {task.id: (task.current_step_id, CLOSES_ASSIGNMENTS[to_state]) for task, to_state, _ in changes
-               if to_state in CLOSES_ASSIGNMENTS and task.current_step_id is not None}
+               if has_effects(task, to_state)}
     worked = close_step_assignments(closing, now)
     events = []
     for task, to_state, event in changes:

@@ -5,8 +5,9 @@
 compare-and-set on the state column, the audit row (`StateTransition`), the SLA clocks, the outbox
 event and what a ticket task's change does to its workflow (`task_effects`: its step's assignments
 close, the end logic runs; completing it before the last step needs `skip_remaining_steps`) — one
-commit. `transition_tasks()` does the same for many tasks, set-based. `allowed_transitions` drives the
-buttons.
+commit. On PostgreSQL the compare-and-set also inserts the event and the audit row (one statement, so a
+lost race writes nothing) and goes with the read of the SLA clocks: one round trip. `transition_tasks()`
+does the same for many tasks, set-based. `allowed_transitions` drives the buttons.
 """
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Callable, TypeVar
 
-from sqlalchemy import case, select, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
@@ -31,7 +33,7 @@ from app.services.platform.access import get_scoped, project_scope
 from app.services.platform.errors import (
     Conflict, DomainError, FieldErrors, Forbidden, InvalidTransition, NotFound,
 )
-from app.services.platform.bulk_insert import insert_rows, pipelined
+from app.services.platform.bulk_insert import Deferred, is_postgresql, pipelined, send_rows, send_with_rows
 from app.services.platform.metrics import count, count_many
 from app.services.platform.outbox import event_values
 from app.schemas.workflow import TransitionItem
@@ -188,12 +190,21 @@ def _transition(machine: Machine, actor, entity_id, raw_to, reason, context, exp
         context = _with(context, task_effects.confirm_completion(obj, to_state, skip_remaining_steps, routes, actor,
                                                                  cause.rule_id if cause else None))
     before, now = obj.status, now or utcnow()
-    _compare_and_set(machine, obj, before, _changes(machine, obj, to_state, actor, now))
+    values = _changes(machine, obj, to_state, actor, now)
+    _keep(obj, values)
     event, audit = _rows(machine, obj, before, to_state, actor, reason, context, correlation_id, cause, now)
-    effects = task_effects.apply([(obj, to_state, event)], routes, now) if machine is TASK else []
-    _insert([event, *effects], [audit])
+    clock_tasks = [obj.id] if machine is TASK else []
+    # The effects' UPDATE must come after the lock the compare-and-set takes, and its answer before their
+    # events are built; SQLite has no UPDATE in a WITH. Otherwise, one statement writes it all.
+    if is_postgresql() and not (machine is TASK and task_effects.has_effects(obj, to_state)):
+        clocks = _compare_and_set(machine, obj, before, values,
+                                  {OutboxEvent.__table__: event, StateTransition.__table__: audit}, clock_tasks)
+    else:
+        _compare_and_set(machine, obj, before, values)
+        effects = task_effects.apply([(obj, to_state, event)], routes, now) if machine is TASK else []
+        clocks = _insert([event, *effects], [audit], clock_tasks)
     if machine is TASK:
-        sla.on_task_transitions([(obj, before, to_state)], now)
+        sla.on_task_transitions([(obj, before, to_state)], now, clocks)
     return TransitionResult(obj, before, to_state, event["id"], audit["correlation_id"])
 
 
@@ -266,24 +277,54 @@ def _rows(machine: Machine, obj, before: str, to_state: str, actor, reason: str,
     return event, audit
 
 
-def _insert(events: list[dict], audits: list[dict]) -> None:
-    """The outbox events and audit rows of changes: plain INSERTs, nothing reads them back here (one round
-    trip for both)."""
+def _insert(events: list[dict], audits: list[dict], clock_tasks: list[int]) -> Deferred | None:
+    """The outbox events and audit rows of changes (plain INSERTs, nothing reads them back here) and the
+    open SLA clocks of `clock_tasks`, read after them: one round trip."""
     with pipelined():
-        insert_rows(OutboxEvent.__table__, events)
-        insert_rows(StateTransition.__table__, audits)
+        send_rows(OutboxEvent.__table__, events)
+        send_rows(StateTransition.__table__, audits)
+        return sla.send_open_clocks(clock_tasks) if clock_tasks else None
 
 
-def _compare_and_set(machine: Machine, obj, before: str, values: dict) -> None:
-    """Write the new state only if the row is still in `before` (this also locks it until commit)."""
-    model = machine.model
-    changed = db.session.execute(
-        update(model).where(model.id == obj.id, model.status == before).values(**values)
-        .execution_options(synchronize_session=False)).rowcount
-    if changed != 1:
-        raise Conflict(f"{machine.label.capitalize()} {obj.id} changed meanwhile; reload it and try again.",
-                       {"status": [before]})
-    for name, value in values.items():  # keep the loaded object in step, without a second UPDATE
+def _compare_and_set(machine: Machine, obj, before: str, values: dict, rows: dict | None = None,
+                     clock_tasks: list[int] | tuple = ()) -> Deferred | None:
+    """Write the new state only if the row is still in `before` (this also locks it until commit), else
+    a Conflict. With `rows` (PostgreSQL: the event and the audit row, by table), the same statement
+    inserts them only if the row changed, so a Conflict has written nothing; the open SLA clocks of
+    `clock_tasks` are read after it (returned), in the same round trip."""
+    if rows is None:
+        model = machine.model
+        changed = db.session.execute(
+            update(model).where(model.id == obj.id, model.status == before).values(**values)
+            .execution_options(synchronize_session=False)).rowcount == 1
+        clocks = None
+    else:
+        params = {"row_id": obj.id, "before": before, **{f"new_{name}": value for name, value in values.items()}}
+        db.session.flush()  # the caller's pending changes first, as the ORM's UPDATE would (lock order)
+        with pipelined():
+            returned = send_with_rows(_change_statement(machine.model, tuple(values)), params, rows)
+            clocks = sla.send_open_clocks(clock_tasks) if clock_tasks else None
+        changed = bool(returned.all())
+    if not changed:
+        conflict = Conflict(f"{machine.label.capitalize()} {obj.id} changed meanwhile; reload it and try again.",
+                            {"status": [before]})
+        db.session.expire(obj)  # `_keep` gave it the values it did not get
+        raise conflict
+    return clocks
+
+
+@lru_cache(maxsize=16)
+def _change_statement(model, columns: tuple[str, ...]):
+    """The compare-and-set as an UPDATE … RETURNING, built once per model and set of columns written."""
+    table = model.__table__
+    return (update(table).where(table.c.id == bindparam("row_id"), table.c.status == bindparam("before"))
+            .values({name: bindparam(f"new_{name}", type_=table.c[name].type) for name in columns})
+            .returning(table.c.id))
+
+
+def _keep(obj, values: dict) -> None:
+    """Keep the loaded object in step with the columns written, without a second UPDATE."""
+    for name, value in values.items():
         set_committed_value(obj, name, value)
 
 
@@ -300,7 +341,7 @@ def transition_tasks(actor: User, items: list[TransitionItem], now: datetime | N
     Set-based: one SELECT for the tasks, one for the workflows of the ticket tasks completed, one
     compare-and-set UPDATE for all of them (a task changed meanwhile refuses its items with a
     conflict), one UPDATE for the step assignments they close, multi-row INSERTs for the events and
-    audit rows."""
+    audit rows sent with the read of the tasks' SLA clocks, and the clocks' UPDATEs sent together."""
     now = now or utcnow()
     tasks = _load_tasks(actor, {item.task_id for item in items})
     routes = task_effects.load_routes({tasks[item.task_id] for item in items if item.task_id in tasks
@@ -323,8 +364,7 @@ def transition_tasks(actor: User, items: list[TransitionItem], now: datetime | N
         first_state.setdefault(task.id, before)
         values = _changes(TASK, task, to_state, actor, now)
         pending.setdefault(task.id, {}).update(values)
-        for name, value in values.items():  # later items of this task are checked against this state
-            set_committed_value(task, name, value)
+        _keep(task, values)  # later items of this task are checked against this state
         accepted.append((index, task, before, to_state, reason, context))
         results.append(None)
     changed = _compare_and_set_many(first_state, pending)
@@ -344,8 +384,8 @@ def transition_tasks(actor: User, items: list[TransitionItem], now: datetime | N
     for task_id in set(pending) - changed:
         db.session.expire(tasks[task_id])
     if events:
-        _insert(events + task_effects.apply(entered, routes, now), audits)
-        sla.on_task_transitions(sla_changes, now)
+        clocks = _insert(events + task_effects.apply(entered, routes, now), audits, [t.id for t, _, _ in sla_changes])
+        sla.on_task_transitions(sla_changes, now, clocks)
     db.session.commit()
     _count_results(results)
     log.info("task transitions: %s applied, %s refused", len(events), len(results) - len(events))

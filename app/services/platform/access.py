@@ -1,6 +1,8 @@
 """Tenancy: which projects' data a user may see and change."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from app.models import User
 from app.services.platform.errors import FieldErrors
 
@@ -13,8 +15,6 @@ def project_scope(user: User) -> list[int]:
 def get_scoped(model, raw_id, user: User, label: str, missing: str | None = None):
     """The row of `model` with this id in one of the user's projects (and not soft-deleted), or
     NotFound — rows of other projects are indistinguishable from rows that do not exist."""
-    from sqlalchemy import select
-
     from app.extensions import db
     from app.services.platform.errors import NotFound
 
@@ -22,13 +22,23 @@ def get_scoped(model, raw_id, user: User, label: str, missing: str | None = None
         row_id = int(raw_id)
     except (TypeError, ValueError):
         raise NotFound(f"No {label} {raw_id!r}") from None
-    stmt = select(model).where(model.id == row_id, model.project_id.in_(project_scope(user)))
-    if hasattr(model, "deleted_at"):
-        stmt = stmt.where(model.deleted_at.is_(None))
-    row = db.session.execute(stmt).scalar_one_or_none()
+    row = db.session.execute(_scoped_statement(model), {"row_id": row_id, "project_ids": project_scope(user)}
+                             ).scalar_one_or_none()
     if row is None:
         raise NotFound(missing or f"No {label} {row_id}")
     return row
+
+
+@lru_cache(maxsize=None)
+def _scoped_statement(model):
+    """`get_scoped`'s query, built once per model (every request that names a row runs it)."""
+    from sqlalchemy import bindparam, select
+
+    stmt = select(model).where(model.id == bindparam("row_id"),
+                               model.project_id.in_(bindparam("project_ids", expanding=True)))
+    if hasattr(model, "deleted_at"):
+        stmt = stmt.where(model.deleted_at.is_(None))
+    return stmt
 
 
 def resolve_project(user: User, project_id: int | None, errors: FieldErrors, field: str = "project_id") -> int | None:

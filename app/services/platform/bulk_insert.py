@@ -9,6 +9,9 @@ than arrays. Elsewhere, an ordinary executemany.
 inside `pipelined()`, on PostgreSQL, statements are sent without waiting, and reading the first
 answer waits for all of them — a request's independent reads and writes cost one round trip.
 
+`send_with_rows` sends an UPDATE … RETURNING and rows that exist only if it changed something, as one
+statement (a compare-and-set with the rows that record it: nothing to undo when it changed nothing).
+
 `RowBuffer` collects rows to insert that way later, and `next_id` reserves a primary key before the
 INSERT, so a row that others name (an alert named by its AlertRaised event) needs no flush of its own:
 the outbox relay writes a batch's alerts, events and rule executions in three statements.
@@ -20,7 +23,7 @@ from collections import defaultdict
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 
-from sqlalchemy import Integer, Table, bindparam, func, select
+from sqlalchemy import Integer, Table, bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 from sqlalchemy.types import JSON
@@ -132,15 +135,45 @@ def _compiled(statement):
 def send(statement, params: dict | None = None) -> Deferred:
     """Execute a Core statement (built once, at import: it is compiled once) with `params` in the
     session's transaction; its rows, with attribute access, come from the returned `Deferred`.
-    Bind values go to psycopg as they are (no SQLAlchemy type processing): use plain values."""
+    Bind values go to psycopg as they are (no SQLAlchemy type processing): use plain values. The Deferred
+    of a statement that returns no rows (an UPDATE without RETURNING) is not to be read."""
     if not is_postgresql():
-        return Deferred(rows=db.session.execute(statement, params or {}).all())
+        result = db.session.execute(statement, params or {})
+        returns_rows = not statement.is_dml or bool(statement.exported_columns)  # exported: RETURNING's
+        return Deferred(rows=result.all() if returns_rows else [])
     from psycopg.rows import namedtuple_row
 
     state = _compiled(statement).construct_expanded_state(params or {})
     cursor = driver_connection().cursor(row_factory=namedtuple_row)
     cursor.execute(state.statement, state.parameters)
     return Deferred(cursor)
+
+
+def send_with_rows(change, params: dict, rows: dict[Table, dict]) -> Deferred:
+    """`change` (an UPDATE … RETURNING built once, with `params`) and, for each table of `rows`, one row
+    inserted only if `change` returned rows — one statement (`WITH changed AS (UPDATE …), inserted_0 AS
+    (INSERT … SELECT … FROM changed) SELECT * FROM changed`), so the rows exist exactly when the change happened;
+    `change`'s RETURNING rows come from the Deferred. PostgreSQL only (SQLite has no UPDATE in a WITH).
+    Row values are plain values; JSON ones are dumped here as `send_rows` dumps them."""
+    tables = tuple((table, tuple(row)) for table, row in rows.items())
+    values = dict(params)
+    for i, (table, columns) in enumerate(tables):
+        json_columns = _column_types(table, columns)[1]
+        for position, name in enumerate(columns):
+            value = rows[table][name]
+            values[f"r{i}_{name}"] = json.dumps(value, default=str) if position in json_columns and value is not None \
+                else value
+    return send(_with_rows_statement(change, tables), values)
+
+
+@lru_cache(maxsize=64)
+def _with_rows_statement(change, tables: tuple[tuple[Table, tuple[str, ...]], ...]):
+    changed = change.cte("changed")
+    inserts = []
+    for i, (table, columns) in enumerate(tables):
+        row = select(*(bindparam(f"r{i}_{name}", type_=table.c[name].type) for name in columns)).select_from(changed)
+        inserts.append(insert(table).from_select(list(columns), row, include_defaults=False).cte(f"inserted_{i}"))
+    return select(changed).add_cte(*inserts)
 
 
 def _json_texts(values: list) -> list:
