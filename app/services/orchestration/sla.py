@@ -293,11 +293,25 @@ def send_open_clocks(task_ids) -> Deferred:
 
 
 def on_task_transitions(changes: list[tuple[Task, str, str]], now: datetime, clocks: Deferred | None = None) -> None:
-    """Apply tasks' state changes, (task, from, to) in order, to their open clocks (no commit):
-    entering one of the config's pause states pauses them, leaving it resumes them with the business
-    minutes they had left; in_progress stops the response clock, completed stops every clock (met or
-    missed), cancelled cancels them. One query for all the tasks' clocks (`clocks`: already sent with
-    `send_open_clocks`), and the UPDATEs of those that changed in one round trip."""
+    """Apply tasks' state changes, (task, from, to) in order, to their open clocks (no commit): see
+    `clock_writes`."""
+    write_clocks(clock_writes(changes, now, clocks))
+
+
+def write_clocks(writes: list) -> None:
+    """`send_clock_writes` in a round trip of their own (none if there are none)."""
+    if writes:
+        with pipelined():
+            send_clock_writes(writes)
+
+
+def clock_writes(changes: list[tuple[Task, str, str]], now: datetime, clocks: Deferred | None = None) -> list:
+    """What tasks' state changes, (task, from, to) in order, do to their open clocks, for
+    `send_clock_writes`: entering one of the config's pause states pauses them, leaving it resumes them
+    with the business minutes they had left; in_progress stops the response clock, completed stops every
+    clock (met or missed), cancelled cancels them. One query for all the tasks' clocks (`clocks`: already
+    sent with `send_open_clocks`). Returns (clock id, {column: value}) for each clock that changes, with
+    the columns that change (what the ORM's flush wrote), in id order."""
     rows = (clocks if clocks is not None else send_open_clocks({task.id for task, _, _ in changes})).all()
     read = [(row, SimpleNamespace(**row._asdict())) for row in rows]  # as read, and as changed here
     open_clocks: dict[int, list[SimpleNamespace]] = {}
@@ -307,23 +321,19 @@ def on_task_transitions(changes: list[tuple[Task, str, str]], now: datetime, clo
         for clock in open_clocks.get(task.id, ()):
             if clock.stopped_at is None:  # an earlier change in `changes` may have stopped it
                 _apply(clock, to_state, now)
-    _write_clocks(read)
-
-
-def _write_clocks(read: list[tuple]) -> None:
-    """For each clock (as read, as changed) that changed, one UPDATE of the columns that changed (what
-    the ORM's flush wrote), sent together in id order; a clock loaded in the session is kept in step."""
     writes = []
     for row, clock in read:
         changed = {name: getattr(clock, name) for name in CLOCK_CHANGES if getattr(clock, name) != getattr(row, name)}
         if changed:
             writes.append((clock.id, changed))
-    if not writes:
-        return
-    with pipelined():
-        for clock_id, changed in writes:
-            send(_clock_update(tuple(changed)), {"clock_id": clock_id, **{f"new_{k}": v for k, v in changed.items()}})
+    return writes
+
+
+def send_clock_writes(writes: list) -> None:
+    """Send `clock_writes`' UPDATEs, one per clock (inside the caller's `pipelined()`: a transition sends
+    them with its COMMIT); a clock loaded in the session is kept in step."""
     for clock_id, changed in writes:
+        send(_clock_update(tuple(changed)), {"clock_id": clock_id, **{f"new_{k}": v for k, v in changed.items()}})
         loaded = db.session.identity_map.get(identity_key(SlaRecord, clock_id))
         if loaded is not None:
             for name, value in changed.items():

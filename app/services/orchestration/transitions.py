@@ -134,22 +134,29 @@ def _count(entity_type: str, result: str) -> None:
 def transition(actor: User | None, entity_type: str, entity_id, to_state, *, reason: str = "",
                context: dict | None = None, expected_state: str | None = None, correlation_id: str | None = None,
                cause: Cause | None = None, commit: bool = True, now: datetime | None = None,
-               skip_remaining_steps: bool = False) -> TransitionResult:
+               skip_remaining_steps: bool = False,
+               before_commit: Callable[[TransitionResult], None] | None = None) -> TransitionResult:
     """Move a task or action plan to `to_state`. `actor` None is the system (automation): no
     permission check, and `cause` links the change to the event that led to it. With commit=False
-    the caller owns the transaction (the outbox relay runs rules inside its own).
-    `skip_remaining_steps` confirms completing a ticket task before its workflow's last step."""
+    the caller owns the transaction (the outbox relay runs rules inside its own); else
+    `before_commit(result)` runs just before the commit, which goes in one round trip with the SLA
+    clocks' UPDATEs. `skip_remaining_steps` confirms completing a ticket task before its workflow's
+    last step."""
     machine = MACHINES.get(entity_type)
     if machine is None:
         raise InvalidTransition(f"No state machine for {entity_type!r}; there are {', '.join(MACHINES)}.")
     try:
-        result = _transition(machine, actor, entity_id, to_state, reason, context, expected_state, correlation_id,
-                             cause, now, skip_remaining_steps)
+        result, clock_writes = _transition(machine, actor, entity_id, to_state, reason, context, expected_state,
+                                           correlation_id, cause, now, skip_remaining_steps)
     except DomainError as exc:
         _count(machine.entity_type, _outcome(exc.code))
         raise
-    if commit:
-        finish(result)
+    if not commit:
+        sla.write_clocks(clock_writes)
+        return result
+    if before_commit is not None:
+        before_commit(result)
+    finish(result, clock_writes)
     return result
 
 
@@ -157,15 +164,18 @@ def transition_described(actor: User, entity_type: str, entity_id, to_state,
                          describe: Callable[[Task | ActionPlan], T], **options) -> tuple[TransitionResult, T]:
     """`transition()` with `describe(entity)` (an answer built from the changed row) taken just before
     the commit, so that the answer needs no reload after it. `options` are transition()'s."""
-    result = transition(actor, entity_type, entity_id, to_state, commit=False, **options)
-    described = describe(result.entity)
-    finish(result)
-    return result, described
+    described = []
+    result = transition(actor, entity_type, entity_id, to_state,
+                        before_commit=lambda changed: described.append(describe(changed.entity)), **options)
+    return result, described[0]
 
 
-def finish(result: TransitionResult) -> None:
-    """Commit a transition made with commit=False (after the caller's own changes), count and log it."""
+def finish(result: TransitionResult, clock_writes: list = ()) -> None:
+    """Commit a transition made with commit=False (after the caller's own changes), count and log it.
+    `clock_writes`: those of a `transition()` that commits (`sla.clock_writes`), sent with the COMMIT."""
     entity_type, entity_id = machine_for(result.entity).entity_type, result.entity.id  # before commit expires them
+    with pipelined(commit=True):
+        sla.send_clock_writes(clock_writes)
     db.session.commit()
     _count(entity_type, "success")
     log.info("%s %s: %s → %s", entity_type, entity_id, result.from_state, result.to_state,
@@ -182,7 +192,8 @@ def _load(machine: Machine, actor: User | None, entity_id):
 
 
 def _transition(machine: Machine, actor, entity_id, raw_to, reason, context, expected_state, correlation_id, cause,
-                now, skip_remaining_steps) -> TransitionResult:
+                now, skip_remaining_steps) -> tuple[TransitionResult, list]:
+    """The change, written but for the SLA clocks' UPDATEs (`sla.clock_writes`), returned to be sent."""
     obj = _load(machine, actor, entity_id)
     to_state, reason = _check(machine, actor, obj, raw_to, reason, expected_state)
     routes: dict = {}
@@ -203,9 +214,8 @@ def _transition(machine: Machine, actor, entity_id, raw_to, reason, context, exp
         _compare_and_set(machine, obj, before, values)
         effects = task_effects.apply([(obj, to_state, event)], routes, now) if machine is TASK else []
         clocks = _insert([event, *effects], [audit], clock_tasks)
-    if machine is TASK:
-        sla.on_task_transitions([(obj, before, to_state)], now, clocks)
-    return TransitionResult(obj, before, to_state, event["id"], audit["correlation_id"])
+    clock_writes = sla.clock_writes([(obj, before, to_state)], now, clocks) if machine is TASK else []
+    return TransitionResult(obj, before, to_state, event["id"], audit["correlation_id"]), clock_writes
 
 
 def _with(context: dict | None, more: dict) -> dict | None:
@@ -341,7 +351,7 @@ def transition_tasks(actor: User, items: list[TransitionItem], now: datetime | N
     Set-based: one SELECT for the tasks, one for the workflows of the ticket tasks completed, one
     compare-and-set UPDATE for all of them (a task changed meanwhile refuses its items with a
     conflict), one UPDATE for the step assignments they close, multi-row INSERTs for the events and
-    audit rows sent with the read of the tasks' SLA clocks, and the clocks' UPDATEs sent together."""
+    audit rows sent with the read of the tasks' SLA clocks, and the clocks' UPDATEs sent with the COMMIT."""
     now = now or utcnow()
     tasks = _load_tasks(actor, {item.task_id for item in items})
     routes = task_effects.load_routes({tasks[item.task_id] for item in items if item.task_id in tasks
@@ -383,9 +393,12 @@ def transition_tasks(actor: User, items: list[TransitionItem], now: datetime | N
                           "event_id": event["id"], "correlation_id": audit["correlation_id"]}
     for task_id in set(pending) - changed:
         db.session.expire(tasks[task_id])
+    clock_writes = []
     if events:
         clocks = _insert(events + task_effects.apply(entered, routes, now), audits, [t.id for t, _, _ in sla_changes])
-        sla.on_task_transitions(sla_changes, now, clocks)
+        clock_writes = sla.clock_writes(sla_changes, now, clocks)
+    with pipelined(commit=True):
+        sla.send_clock_writes(clock_writes)
     db.session.commit()
     _count_results(results)
     log.info("task transitions: %s applied, %s refused", len(events), len(results) - len(events))
