@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import folium
 from markupsafe import Markup
 from sqlalchemy import func, select
 
@@ -46,6 +45,8 @@ class MapShell:
 def map_shell() -> MapShell:
     """An empty folium map (no tiles, no data): `static/js/planning_map.js` draws on it what
     `lookups` and the shapes URL say."""
+    import folium  # here, not at import: folium brings pandas (0.6 s of every worker's and relay's start)
+
     fmap = folium.Map(tiles=None, zoom_control=True, prefer_canvas=True, control_scale=True)
     fmap.default_js, fmap.default_css = [], []  # Leaflet is vendored and loaded by the page
     figure = fmap.get_root()
