@@ -70,7 +70,7 @@ def insert_records(records: int) -> tuple[int, float]:
 
 
 def _timed_scan() -> tuple[float, dict]:
-    from app.services.orchestration.sla import scan_sla_breaches
+    from app.services.orchestration.sla_scan import scan_sla_breaches
 
     gc.collect()
     gc.disable()

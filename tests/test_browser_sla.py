@@ -1,7 +1,7 @@
 """Headless Chromium: a coordinator sets up a calendar and an SLA config, then finds the breached task."""
 import pytest
 
-from app.services.orchestration import sla
+from app.services.orchestration import sla_scan
 from tests.conftest import PASSWORD
 from tests.conftest import ARTIFACTS
 from tests.test_sla import at, new_task
@@ -45,7 +45,7 @@ def test_calendar_config_and_breached_task(page, live_server, make_user, db):  #
 
     # A task started under that config long ago; the scan (RQ cron) finds it breached.
     task = new_task(db, coord.project_ids[0], at(2024, 6, 3, 6, 0), task_type="intake", area="nutrition")
-    assert sla.scan_sla_breaches() == {"warned": 0, "breached": 1}
+    assert sla_scan.scan_sla_breaches() == {"warned": 0, "breached": 1}
     page.click("text=Compliance")
     page.wait_for_url("**/sla/")
     assert page.locator("[data-stat=breached] .stat-value").inner_text() == "1"

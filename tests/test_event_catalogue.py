@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.models import OutboxEvent, SlaConfig, SlaRecord
 from app.schemas.automation import RuleIn
 from app.schemas.parsing import validate_data
-from app.services.orchestration import sla
+from app.services.orchestration import sla_scan
 from app.services.platform.errors import ValidationFailed
 from app.services.platform.events import EVENT_TYPES, EVENTS, UnknownEvent, check_event, example_payload, payload_fields
 from app.services.platform.outbox import emit_event, event_values
@@ -69,8 +69,8 @@ def test_every_flow_writes_events_that_follow_the_catalogue(client, db, desk, ap
 
     assert run_job_now("echo", {"message": "x", "fail": True}, launcher=desk.boss).status == "failed"  # JobFailed
     warn_at, due_at = _clock_times(db)
-    assert sla.scan_sla_breaches(warn_at + timedelta(minutes=1))["warned"] == 1
-    assert sla.scan_sla_breaches(due_at + timedelta(minutes=1))["breached"] == 1
+    assert sla_scan.scan_sla_breaches(warn_at + timedelta(minutes=1))["warned"] == 1
+    assert sla_scan.scan_sla_breaches(due_at + timedelta(minutes=1))["breached"] == 1
     from app.services.orchestration import relay
 
     relay.drain(max_seconds=30)  # the built-in rule alerts on the plan's activation
@@ -101,10 +101,10 @@ def test_both_sla_scan_paths_write_catalogued_payloads(db, make_user, monkeypatc
     _sla_config(db, user.project_ids[0], "assessment")
     work_items.create_task(user, TaskIn(title="Assess", task_type="assessment", service_area="nutrition"))
     if not in_sql:
-        monkeypatch.setattr(sla, "is_postgresql", lambda: False)
+        monkeypatch.setattr(sla_scan, "is_postgresql", lambda: False)
     warn_at, due_at = _clock_times(db)
-    assert sla.scan_sla_breaches(warn_at + timedelta(minutes=1)) == {"warned": 1, "breached": 0}
-    assert sla.scan_sla_breaches(due_at + timedelta(minutes=1)) == {"warned": 0, "breached": 1}
+    assert sla_scan.scan_sla_breaches(warn_at + timedelta(minutes=1)) == {"warned": 1, "breached": 0}
+    assert sla_scan.scan_sla_breaches(due_at + timedelta(minutes=1)) == {"warned": 0, "breached": 1}
     clocks = [e for e in _written(db) if e.event_type in ("SlaWarning", "SlaBreached")]
     assert [e.event_type for e in clocks] == ["SlaWarning", "SlaBreached"]
     for event in clocks:

@@ -101,7 +101,8 @@ def test_default_sla_configs_are_around_the_clock(client, db, make_user, api_tok
 
 def test_an_sla_breach_raises_an_alert_and_escalates(client, db, make_user, api_token):
     from app.services.orchestration.relay import relay_outbox
-    from app.services.orchestration.sla import scan_sla_breaches, seed_sla_defaults
+    from app.services.orchestration.sla import seed_sla_defaults
+    from app.services.orchestration.sla_scan import scan_sla_breaches
 
     seed_sla_defaults()
     headers = api_token(make_user("coordinator"))

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import BusinessCalendarConfig, OutboxEvent, SlaConfig, SlaRecord, Task
-from app.services.orchestration import sla
+from app.services.orchestration import sla, sla_scan
 from app.services.orchestration import sla_reports
 from app.services.orchestration import sla_configs as cfg
 from app.services.platform.errors import ValidationFailed
@@ -177,7 +177,7 @@ def test_cancel_cancels_open_clocks_even_paused_ones(db, project_id):
     move(db, task, "cancelled", at(2024, 6, 3, 10, 0))
     record = clock(db, task)
     assert (record.status, record.stopped_at) == ("cancelled", at(2024, 6, 3, 10, 0))
-    assert sla.scan_sla_breaches(at(2024, 7, 1, 9, 0)) == {"warned": 0, "breached": 0}
+    assert sla_scan.scan_sla_breaches(at(2024, 7, 1, 9, 0)) == {"warned": 0, "breached": 0}
 
 
 def test_clocks_follow_the_real_transition_service(db, coord):
@@ -199,12 +199,12 @@ def test_clocks_follow_the_real_transition_service(db, coord):
 def test_warning_then_breach_are_each_emitted_once(db, project_id):
     config(db, minutes=60, task_type="intake")
     task = new_task(db, project_id, at(2024, 6, 3, 8, 0), task_type="intake")  # warn 08:48, due 09:00
-    assert sla.scan_sla_breaches(at(2024, 6, 3, 8, 47)) == {"warned": 0, "breached": 0}
-    assert sla.scan_sla_breaches(at(2024, 6, 3, 8, 50)) == {"warned": 1, "breached": 0}
-    assert sla.scan_sla_breaches(at(2024, 6, 3, 8, 55)) == {"warned": 0, "breached": 0}
+    assert sla_scan.scan_sla_breaches(at(2024, 6, 3, 8, 47)) == {"warned": 0, "breached": 0}
+    assert sla_scan.scan_sla_breaches(at(2024, 6, 3, 8, 50)) == {"warned": 1, "breached": 0}
+    assert sla_scan.scan_sla_breaches(at(2024, 6, 3, 8, 55)) == {"warned": 0, "breached": 0}
     assert clock(db, task).status == "running" and sla_reports.task_sla_summary([task.id])[task.id]["warned"]
-    assert sla.scan_sla_breaches(at(2024, 6, 3, 9, 1)) == {"warned": 0, "breached": 1}
-    assert sla.scan_sla_breaches(at(2024, 6, 3, 9, 30)) == {"warned": 0, "breached": 0}
+    assert sla_scan.scan_sla_breaches(at(2024, 6, 3, 9, 1)) == {"warned": 0, "breached": 1}
+    assert sla_scan.scan_sla_breaches(at(2024, 6, 3, 9, 30)) == {"warned": 0, "breached": 0}
     assert len(events(db, "SlaWarning")) == 1
     [breach] = events(db, "SlaBreached")
     record = clock(db, task)
@@ -221,15 +221,15 @@ def test_warning_then_breach_are_each_emitted_once(db, project_id):
 def test_a_clock_found_past_due_gets_the_breach_only(db, project_id):
     config(db, minutes=60, task_type="intake")
     task = new_task(db, project_id, at(2024, 6, 3, 8, 0), task_type="intake")
-    assert sla.scan_sla_breaches(at(2024, 6, 3, 12, 0)) == {"warned": 0, "breached": 1}
-    assert sla.scan_sla_breaches(at(2024, 6, 3, 12, 5)) == {"warned": 0, "breached": 0}
+    assert sla_scan.scan_sla_breaches(at(2024, 6, 3, 12, 0)) == {"warned": 0, "breached": 1}
+    assert sla_scan.scan_sla_breaches(at(2024, 6, 3, 12, 5)) == {"warned": 0, "breached": 0}
     assert events(db, "SlaWarning") == [] and len(events(db, "SlaBreached")) == 1
     # paused while breached, it stays breached when it resumes
     move(db, task, "blocked", at(2024, 6, 3, 13, 0))
     move(db, task, "in_progress", at(2024, 6, 3, 14, 0))
     record = clock(db, task)
     assert record.status == "breached" and record.due_at == at(2024, 6, 3, 14, 0)
-    assert sla.scan_sla_breaches(at(2024, 6, 3, 15, 0)) == {"warned": 0, "breached": 0}
+    assert sla_scan.scan_sla_breaches(at(2024, 6, 3, 15, 0)) == {"warned": 0, "breached": 0}
 
 
 def test_breach_of_a_ticket_task_carries_the_ticket_correlation(db, project_id):
@@ -245,7 +245,7 @@ def test_breach_of_a_ticket_task_carries_the_ticket_correlation(db, project_id):
     db.session.flush()
     sla.start_clocks(task, at(2024, 6, 3, 8, 0))
     db.session.commit()
-    assert sla.scan_sla_breaches(at(2024, 6, 4, 8, 0)) == {"warned": 0, "breached": 1}
+    assert sla_scan.scan_sla_breaches(at(2024, 6, 4, 8, 0)) == {"warned": 0, "breached": 1}
     [event] = events(db, "SlaBreached")
     assert (event.correlation_id, event.payload["task_id"], event.status) == (f"ticket:{ticket.id}", task.id, "pending")
 
@@ -254,7 +254,7 @@ def test_paused_clocks_are_not_scanned(db, project_id):
     config(db, minutes=60, task_type="intake")
     task = new_task(db, project_id, at(2024, 6, 3, 8, 0), task_type="intake")
     move(db, task, "blocked", at(2024, 6, 3, 8, 10))
-    assert sla.scan_sla_breaches(at(2024, 6, 5, 12, 0)) == {"warned": 0, "breached": 0}
+    assert sla_scan.scan_sla_breaches(at(2024, 6, 5, 12, 0)) == {"warned": 0, "breached": 0}
 
 
 def test_cron_job_runs_the_scan(app, db, project_id):
@@ -274,7 +274,7 @@ def test_compliance_summary_per_area(db, coord, project_id):
     move(db, ok, "completed", now)
     late = new_task(db, project_id, at(2024, 6, 3, 8, 0), task_type="intake", area="nutrition")
     open_late = new_task(db, project_id, at(2024, 6, 3, 8, 0), task_type="review", area="wash")
-    sla.scan_sla_breaches()
+    sla_scan.scan_sla_breaches()
     move(db, late, "in_progress", now)
     move(db, late, "completed", now)
     summary = sla_reports.compliance_summary(coord)

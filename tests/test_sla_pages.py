@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import SlaConfig
-from app.services.orchestration import sla
+from app.services.orchestration import sla, sla_scan
 from tests.test_sla import at, config, move, new_task
 
 HX = {"HX-Request": "true"}
@@ -33,7 +33,7 @@ def clocks(db, people):
     move(db, done, "completed", now)
     breached = new_task(db, a, at(2024, 6, 3, 8, 0), task_type="intake", area="wash")  # due 16:00 that day
     hidden = new_task(db, b, at(2024, 6, 3, 8, 0), task_type="intake", area="secret-area")
-    sla.scan_sla_breaches()
+    sla_scan.scan_sla_breaches()
     return {"done": done, "breached": breached, "hidden": hidden}
 
 
@@ -67,7 +67,7 @@ def test_at_risk_lists_warned_open_clocks(client, login, people, db):
     a = people["coord"].project_ids[0]
     config(db, minutes=60, task_type="intake")
     task = new_task(db, a, at(2024, 6, 3, 8, 0), task_type="intake")
-    sla.scan_sla_breaches(at(2024, 6, 3, 8, 50))
+    sla_scan.scan_sla_breaches(at(2024, 6, 3, 8, 50))
     login(people["coord"])
     html = client.get("/sla/at-risk").get_data(as_text=True)
     row = html.split(f'data-task-id="{task.id}"')[1].split("</tr>")[0]

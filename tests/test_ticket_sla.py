@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, select
 
 from app.models import OutboxEvent, SlaConfig, SlaRecord, Task, Ticket
 from app.schemas.helpdesk import CategoryIn, DepartmentIn
-from app.services.orchestration import sla
+from app.services.orchestration import sla, sla_scan
 from app.services.orchestration import sla_reports
 from app.services.helpdesk import staff_roles as catalog
 from app.services.helpdesk.intake import allocate_tickets, receive_ticket, receive_tickets, ticket_service_area
@@ -155,8 +155,8 @@ def test_the_breach_scan_finds_an_overdue_ticket_task_once(db, desk, monkeypatch
     sla.seed_sla_defaults()
     received_at(monkeypatch, at(2024, 6, 3, 8, 0))  # Monday 08:00: 480 min → due 16:00
     outcome = receive_ticket(desk.project_id, payload("O-1"))
-    assert sla.scan_sla_breaches(at(2024, 6, 4, 8, 0)) == {"warned": 0, "breached": 1}
-    assert sla.scan_sla_breaches(at(2024, 6, 4, 9, 0)) == {"warned": 0, "breached": 0}
+    assert sla_scan.scan_sla_breaches(at(2024, 6, 4, 8, 0)) == {"warned": 0, "breached": 1}
+    assert sla_scan.scan_sla_breaches(at(2024, 6, 4, 9, 0)) == {"warned": 0, "breached": 0}
     [event] = db.session.execute(select(OutboxEvent).where(OutboxEvent.event_type == "SlaBreached")).scalars().all()
     assert event.correlation_id == f"ticket:{outcome.ticket_id}" and event.aggregate_id == str(outcome.task_id)
     assert {k: event.payload[k] for k in ("task_id", "kind", "service_area", "task_type", "due_at")} == {
@@ -170,14 +170,14 @@ def test_the_sla_pages_list_the_ticket_task(client, login, db, desk, monkeypatch
     received_at(monkeypatch, at(2024, 6, 3, 8, 0))
     task_id = receive_ticket(desk.project_id, payload("P-1", subject="Printer on fire")).task_id
     login(desk.boss)
-    sla.scan_sla_breaches(at(2024, 6, 3, 15, 0))  # past the warning (14:24), before due (16:00)
+    sla_scan.scan_sla_breaches(at(2024, 6, 3, 15, 0))  # past the warning (14:24), before due (16:00)
     risky = client.get("/sla/at-risk").get_data(as_text=True)
     row = risky.split(f'data-task-id="{task_id}"')[1].split("</tr>")[0]
     assert "2024-06-03 16:00 UTC" in row and "it · general" in row
     assert f'data-task-id="{task_id}"' in client.get("/sla/at-risk", headers=HX).get_data(as_text=True)
     assert sla_reports.record_rows(db.session.execute(select(SlaRecord)).scalars().all())[0]["title"] == "Printer on fire"
 
-    sla.scan_sla_breaches(at(2024, 6, 4, 8, 0))
+    sla_scan.scan_sla_breaches(at(2024, 6, 4, 8, 0))
     breached = client.get("/sla/breached").get_data(as_text=True)
     assert "<h1>Breached tasks</h1>" in breached and f'data-task-id="{task_id}"' in breached
     assert f'data-task-id="{task_id}"' not in client.get("/sla/at-risk").get_data(as_text=True)

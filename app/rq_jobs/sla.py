@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from app.extensions import db
-from app.services.orchestration.sla import scan_sla_breaches
+from app.services.orchestration.sla_scan import scan_sla_breaches
 from app.rq_jobs import job_app
 
 
