@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from app.models import SlaRecord, utcnow
 from app.services.helpdesk.deadlines import span
+from app.services.orchestration.business_calendar import END_OF_DAY
 from app.services.helpdesk.intake import receive_ticket
 from tests.ticket_fixtures import desk, payload  # noqa: F401
 
@@ -28,7 +29,9 @@ def test_overdue_at_risk_and_fine_tasks_show_and_filter(client, login, db, desk)
     db.session.add(SlaRecord(task_id=risky, project_id=desk.project_id, service_area="it", task_type="general",
                              kind="resolution", status="running", target_minutes=100, started_at=now - timedelta(minutes=90),
                              due_at=now + timedelta(minutes=10), warn_at=now - timedelta(minutes=10),
-                             calendar={"timezone": "UTC", "work_start": "00:00", "work_end": "23:59",
+                             # around the clock: with "23:59" the last minute of the day was off work, and the
+                             # test failed when run in the 10 minutes before midnight UTC
+                             calendar={"timezone": "UTC", "work_start": "00:00", "work_end": END_OF_DAY,
                                        "workdays": [0, 1, 2, 3, 4, 5, 6]}))
     db.session.commit()
     login(desk.agents[0])
