@@ -27,9 +27,10 @@ def init_app(app: Flask) -> None:
 
 # The users this process has loaded, by id: (principal_version, a detached copy with role and projects).
 # A request reads the user's principal_version (one integer) and, while it is the one cached, works with a
-# copy of the cached user instead of loading the user, role and projects again. Database triggers bump the
-# version on any change to the user, their role, memberships or projects, so a deactivation or a removed
-# permission counts from the next request, in every process.
+# copy of the cached user instead of loading the user, role and projects again. Database triggers give the
+# version a new, never-reused value on any change to the user, their role, memberships or projects
+# (migration f3a9c2e7d5b1), so a deactivation or a removed permission counts from the next request, in
+# every process.
 _principals: dict[int, tuple[int, User]] = {}
 _PRINCIPALS_KEPT = 10_000
 _VERSION = select(User.principal_version).where(User.id == bindparam("id"), User.active.is_(True))
