@@ -64,7 +64,7 @@ def new_task(db, project_id, now, task_type="assessment", area="nutrition") -> T
 def move(db, task, to_state, now) -> None:
     """What `transitions.transition` does to the clocks, with an explicit time."""
     before, task.status = task.status, to_state
-    sla.on_task_transitions([(task, before, to_state)], now)
+    sla.write_clocks(sla.clock_writes([(task, before, to_state)], now))
     db.session.commit()
 
 
@@ -150,7 +150,7 @@ def test_a_clock_loaded_in_the_session_follows_the_change_before_the_commit(db, 
     task = new_task(db, project_id, at(2024, 6, 3, 8, 0))
     loaded = clock(db, task)
     before, task.status = task.status, "blocked"
-    sla.on_task_transitions([(task, before, "blocked")], at(2024, 6, 3, 9, 0))
+    sla.write_clocks(sla.clock_writes([(task, before, "blocked")], at(2024, 6, 3, 9, 0)))
     assert (loaded.status, loaded.due_at, loaded.paused_at, loaded.remaining_minutes) == (
         "paused", None, at(2024, 6, 3, 9, 0), 180)
     db.session.commit()

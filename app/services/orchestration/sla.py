@@ -285,12 +285,6 @@ def send_open_clocks(task_ids) -> Deferred:
     return send(_OPEN_CLOCKS, {"task_ids": sorted(set(task_ids))})
 
 
-def on_task_transitions(changes: list[tuple[Task, str, str]], now: datetime, clocks: Deferred | None = None) -> None:
-    """Apply tasks' state changes, (task, from, to) in order, to their open clocks (no commit): see
-    `clock_writes`."""
-    write_clocks(clock_writes(changes, now, clocks))
-
-
 def write_clocks(writes: list) -> None:
     """`send_clock_writes` in a round trip of their own (none if there are none)."""
     if writes:

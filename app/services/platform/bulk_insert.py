@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from functools import lru_cache
 
 from sqlalchemy import Integer, Table, bindparam, func, insert, select
@@ -97,9 +97,7 @@ def send_rows(table: Table, rows: list[dict], returning: tuple[str, ...] = (),
         statement, json_columns = _pg_values_statement(table, columns, len(rows), returning, on_conflict_do_nothing)
         for r, row in enumerate(rows):
             for i, name in enumerate(columns):
-                value = row[name]
-                params[f"r{r}c{i}"] = json.dumps(value, default=str) if i in json_columns and value is not None \
-                    else value
+                params[f"r{r}c{i}"] = _json_text(row[name]) if i in json_columns else row[name]
     else:
         statement, json_columns = _pg_statement(table, columns, returning, on_conflict_do_nothing)
         for i, name in enumerate(columns):
@@ -161,8 +159,7 @@ def send_with_rows(change, params: dict, rows: dict[Table, dict]) -> Deferred:
         json_columns = _column_types(table, columns)[1]
         for position, name in enumerate(columns):
             value = rows[table][name]
-            values[f"r{i}_{name}"] = json.dumps(value, default=str) if position in json_columns and value is not None \
-                else value
+            values[f"r{i}_{name}"] = _json_text(value) if position in json_columns else value
     return send(_with_rows_statement(change, tables), values)
 
 
@@ -176,13 +173,18 @@ def _with_rows_statement(change, tables: tuple[tuple[Table, tuple[str, ...]], ..
     return select(changed).add_cte(*inserts)
 
 
+def _json_text(value) -> str | None:
+    """A JSON column's value as the text PostgreSQL casts to jsonb (None stays NULL)."""
+    return None if value is None else json.dumps(value, default=str)
+
+
 def _json_texts(values: list) -> list:
     """Each value as JSON text; a value shared by many rows (one calendar snapshot for a batch of
     SLA clocks) is dumped once."""
     texts: dict[int, str] = {}
     for value in values:
         if value is not None and id(value) not in texts:
-            texts[id(value)] = json.dumps(value, default=str)
+            texts[id(value)] = _json_text(value)
     return [None if value is None else texts[id(value)] for value in values]
 
 
