@@ -28,7 +28,9 @@ from app.extensions import db
 from app.models import AllocationStatus as AS
 from app.models import OutboxEvent, Priority, SlaRecord, Task, TaskAssignment, TaskKind, TaskStatus, Ticket, utcnow
 from app.services.orchestration import sla
-from app.services.platform.bulk_insert import Deferred, insert_rows, pipelined, send, send_ids, send_rows
+from app.services.platform.bulk_insert import (
+    Deferred, insert_rows, pipelined, send, send_ids, send_rows, send_rows_together,
+)
 from app.services.platform.errors import ValidationFailed
 from app.schemas.parsing import validate_data
 from app.schemas.common import read_priority
@@ -37,9 +39,10 @@ from app.schemas.types import read_datetime
 from app.services.helpdesk.matching import Route, cached_matching_index, match, matching_index, send_matching_stamp
 from app.services.platform.events import task_created_payload
 from app.services.platform.outbox import event_values
+from app.services.helpdesk import locked_pick
 from app.services.helpdesk.round_robin import (
     AvailabilitySent, RoleSourceUnreachable, Staffing, next_assignees, nobody_free, read_availability,
-    role_staffing, save_states, send_availability, send_local_staffing, send_lock_states,
+    role_staffing, save_states, send_availability, send_ensure_states, send_local_staffing, send_lock_states,
 )
 
 MAX_ALLOCATION_ATTEMPTS = 8
@@ -336,11 +339,13 @@ class AllocationReads:
     """What allocating reads inside the write transaction, sent ahead in one pipeline: the SLA configs
     and task ids (PostgreSQL) so the tasks go in the last round trip with the rows that name them; then
     the role state locks, and after them availability and load (read once the lock is taken). The locks
-    go last: the server takes them as soon as they arrive, and holds them until the COMMIT."""
+    go last: the server takes them as soon as they arrive, and holds them until the COMMIT. No locks
+    (`states` None) when every role's picks are planned for the database to choose under its lock
+    (`locked_pick`)."""
 
     configs: Deferred
     task_ids: Deferred | None
-    states: Deferred
+    states: Deferred | None
     availability: AvailabilitySent
 
 
@@ -352,7 +357,12 @@ def _send_allocation_reads(project_id: int, allocatable: list[tuple[Route, dict]
     configs = sla.send_candidate_configs([project_id], {ticket_service_area(v["department"]) for _r, v in allocatable},
                                          [TICKET_TASK_TYPE])
     task_ids = send_ids(Task, len(allocatable))
-    states = send_lock_states(role_ids)
+    tickets = Counter(route.role_id for route, _values in allocatable)
+    if task_ids is not None and all(locked_pick.plannable(roles[rid], tickets[rid]) for rid in role_ids):
+        send_ensure_states(role_ids)
+        states = None
+    else:
+        states = send_lock_states(role_ids)
     return AllocationReads(configs, task_ids, states, send_availability(roles, now.date()))
 
 
@@ -372,14 +382,21 @@ def _allocate(project_id: int, items: list[tuple[int, str, dict, Route]], staffi
         with pipelined():
             reads = _send_allocation_reads(project_id, [(route, values) for _t, _e, values, route in items],
                                            staffing, now)
-    states = dict(reads.states.all())
+    locked = reads.states is not None  # else the database picks (`locked_pick`)
+    states = dict(reads.states.all()) if locked else {}
     staffing, load = read_availability(reads.availability)
     reserved = [row[0] for row in reads.task_ids.all()] if reads.task_ids is not None else None
+    items = sorted(items, key=lambda item: item[0])
+    rotations = {} if locked else _plan_rotations(items, staffing)
     task_rows, picks, waiting = [], {}, {}
-    for ticket_id, _ext, values, route in sorted(items, key=lambda item: item[0]):
+    for ticket_id, _ext, values, route in items:
         role = staffing[route.role_id]
-        chosen, states[route.role_id] = next_assignees(role.members, states[route.role_id], role.limit,
-                                                       route.role_name, mode=role.mode, cap=role.cap, load=load)
+        if locked:
+            chosen, states[route.role_id] = next_assignees(role.members, states[route.role_id], role.limit,
+                                                           route.role_name, mode=role.mode, cap=role.cap, load=load)
+        else:  # who exactly is known once the database has chosen; whether anyone is, already
+            rotation = rotations[route.role_id]
+            chosen = rotation.starts[locked_pick.FIRST][1][ticket_id] if rotation is not None else []
         if not chosen:
             waiting[ticket_id] = (f"Nobody can take it now for role '{route.role_name}' ({nobody_free(role, load)}); "
                                   "it waits in the unassigned queue and is allocated when someone becomes available.")
@@ -405,34 +422,56 @@ def _allocate(project_id: int, items: list[tuple[int, str, dict, Route]], staffi
     clocks = sla.clock_rows([sla.NewTask(task_ids[row["ticket_id"]], project_id, row["service_area"], row["task_type"],
                                          row["status"]) for row in task_rows], now, configs=reads.configs)
     areas = {row["ticket_id"]: row["service_area"] for row in task_rows}
-    assignment_rows, events, result = [], [], {}
     by_ticket = {item[0]: item for item in items}
+    events = []
     for ticket_id, chosen in picks.items():
         _tid, ext, values, route = by_ticket[ticket_id]
-        users = []
-        for pick in chosen:
-            assignment_rows.append({"task_id": task_ids[ticket_id], "step_id": route.step_id, "user_id": pick.user_id,
-                                    "username": pick.username[:80], "role_name": route.role_name, "status": "assigned",
-                                    "reason": pick.reason[:500], "assigned_on": now, "updated_at": now})
-            users.append({"userID": pick.user_id, "username": pick.username, "status": "assigned",
-                          "assigned_on": now.isoformat().replace("+00:00", "Z"), "role": route.role_name,
-                          "reason": pick.reason})
-        result[ticket_id] = (task_ids[ticket_id], users)
         events.append(event_values("TaskCreated", "task", task_ids[ticket_id], task_created_payload(
             task_ids[ticket_id], project_id, kind=TaskKind.TICKET_TASK.value, ticket_id=ticket_id, external_id=ext,
             workflow_id=route.workflow_id,
             step_id=route.step_id, status=TaskStatus.NEW.value, task_type=TICKET_TASK_TYPE,
             service_area=areas[ticket_id], priority=values["priority"], assignees=[p.user_id for p in chosen]),
             correlation_id=f"ticket:{ticket_id}"))
-    # independent statements (the tasks first: the others name them), one round trip
+    # Two statements (the tasks first: the others name them), one round trip.
     with pipelined(commit=commit):
-        if reserved is not None:
-            insert_rows(_tasks, task_rows)
-        insert_rows(_assignments, assignment_rows)
-        insert_rows(OutboxEvent.__table__, events)
-        insert_rows(SlaRecord.__table__, clocks)
-        save_states(states)
+        if locked:
+            send_rows_together([(_tasks, task_rows if reserved is not None else []),
+                                (_assignments, _assignment_rows(picks, by_ticket, task_ids, now)),
+                                (OutboxEvent.__table__, events), (SlaRecord.__table__, clocks)])
+            save_states(states)
+        else:
+            send_rows_together([(_tasks, task_rows), (SlaRecord.__table__, clocks)])
+            chosen_by_database = locked_pick.send_picks(
+                [rotations[rid] for rid in sorted({by_ticket[t][3].role_id for t in picks})], task_ids,
+                {t: by_ticket[t][3].step_id for t in picks}, events, now)
+    if not locked:
+        picks = chosen_by_database.read()
+    result = {}
+    for ticket_id, chosen in picks.items():
+        role_name = by_ticket[ticket_id][3].role_name
+        result[ticket_id] = (task_ids[ticket_id], [
+            {"userID": pick.user_id, "username": pick.username, "status": "assigned",
+             "assigned_on": now.isoformat().replace("+00:00", "Z"), "role": role_name, "reason": pick.reason}
+            for pick in chosen])
     return result, waiting
+
+
+def _plan_rotations(items: list, staffing: dict[int, Staffing]) -> dict:
+    """{role id: its `locked_pick.Rotation` for these items' tickets (None: nobody can take them)}."""
+    by_role: dict[int, list[int]] = {}
+    names = {}
+    for ticket_id, _ext, _values, route in items:
+        by_role.setdefault(route.role_id, []).append(ticket_id)
+        names[route.role_id] = route.role_name
+    return {rid: locked_pick.plan(rid, names[rid], staffing[rid], tickets) for rid, tickets in by_role.items()}
+
+
+def _assignment_rows(picks: dict, by_ticket: dict, task_ids: dict, now) -> list[dict]:
+    route_of = {ticket_id: item[3] for ticket_id, item in by_ticket.items()}
+    return [{"task_id": task_ids[ticket_id], "step_id": route_of[ticket_id].step_id, "user_id": pick.user_id,
+             "username": pick.username[:80], "role_name": route_of[ticket_id].role_name, "status": "assigned",
+             "reason": pick.reason[:500], "assigned_on": now, "updated_at": now}
+            for ticket_id, chosen in picks.items() for pick in chosen]
 
 
 def receive_ticket(project_id: int, payload, strict: bool = False) -> Outcome:

@@ -346,6 +346,20 @@ def send_lock_states(role_ids) -> Deferred:
         statement.returning(_states.c.staff_role_id, _states.c.last_user_id)).all())
 
 
+_ENSURE_STATES_PG = (
+    pg_insert(_states).from_select(
+        ["staff_role_id", "last_user_id", "updated_at"],
+        select(func.unnest(bindparam("ids", type_=postgresql.ARRAY(Integer))), null(),
+               bindparam("now", type_=DateTime(timezone=True))))
+    .on_conflict_do_nothing(index_elements=["staff_role_id"]))
+
+
+def send_ensure_states(role_ids) -> None:
+    """Create the roles' missing state rows, without locking the existing ones (PostgreSQL; for
+    `locked_pick`, whose statement locks them)."""
+    send(_ENSURE_STATES_PG, {"ids": sorted(set(role_ids)), "now": utcnow()})
+
+
 def lock_states(role_ids) -> dict[int, int | None]:
     """Lock each role's state row, creating it if missing, and return {role id: last user id}.
     One upsert: ON CONFLICT DO UPDATE locks the existing rows (in id order, so concurrent

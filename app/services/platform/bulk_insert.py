@@ -2,8 +2,9 @@
 
 On PostgreSQL the rows go as one array per column through `unnest`: one short statement whatever
 the batch size (executemany sends a statement per row; multi-row VALUES makes psycopg parse a
-query with thousands of placeholders); a few rows go as a VALUES list, which costs less to send
-than arrays. Elsewhere, an ordinary executemany.
+query with thousands of placeholders); a few rows go as one JSON parameter, which costs less to send
+than arrays. `send_rows_together` inserts into several tables in one statement. Elsewhere, an
+ordinary executemany.
 
 `send` runs a Core statement on the session's connection and hands back its rows later (`Deferred`):
 inside `pipelined()`, on PostgreSQL, statements are sent without waiting, and reading the first
@@ -31,9 +32,10 @@ from sqlalchemy.types import JSON
 from app.extensions import db
 
 
-# Up to this many rows go as a VALUES list (each value a parameter); more, as one array per column. Dumping
-# arrays costs psycopg more than the rows' own values for a few rows (a 15-column row: 0.17 ms against 0.07).
-VALUES_ROWS = 8
+# Up to this many rows go as one JSON parameter; more, as one array per column. Dumping arrays costs psycopg
+# more than the rows' own values for a few rows (a 15-column row: 0.17 ms against 0.07), and the rows as JSON
+# text less than either.
+JSON_ROWS = 8
 
 
 @lru_cache(maxsize=64)
@@ -68,13 +70,27 @@ def _pg_statement(table: Table, columns: tuple[str, ...], returning: tuple[str, 
 
 
 @lru_cache(maxsize=256)
-def _pg_values_statement(table: Table, columns: tuple[str, ...], count: int, returning: tuple[str, ...],
-                         conflict: tuple[str, ...]):
-    types, json_columns = _column_types(table, columns)
-    rows = ", ".join("(" + ", ".join(f"CAST(%(r{r}c{i})s AS {sql_type})" for i, sql_type in enumerate(types)) + ")"
-                     for r in range(count))
+def _pg_json_statement(table: Table, columns: tuple[str, ...], returning: tuple[str, ...],
+                       conflict: tuple[str, ...]) -> str:
     quoted = ", ".join(f'"{name}"' for name in columns)
-    return f'INSERT INTO "{table.name}" ({quoted}) VALUES {rows}' + _pg_tail(conflict, returning), json_columns
+    return (f'INSERT INTO "{table.name}" ({quoted}) SELECT {quoted} '
+            f'FROM json_populate_recordset(NULL::"{table.name}", %s::json)') + _pg_tail(conflict, returning)
+
+
+def _pg_insert(table: Table, rows: list[dict], returning: tuple[str, ...] = (),
+               conflict: tuple[str, ...] = ()) -> tuple[str, dict | list]:
+    """(statement, parameters) inserting `rows` on PostgreSQL: a few rows as one JSON parameter
+    (`json_populate_recordset`: psycopg converts the query once — it caches statements of up to 50
+    parameters — and dumps one string, not every value), more as one array per column through unnest."""
+    columns = tuple(rows[0])
+    if len(rows) <= JSON_ROWS:
+        return _pg_json_statement(table, columns, returning, conflict), [json.dumps(rows, default=str)]
+    statement, json_columns = _pg_statement(table, columns, returning, conflict)
+    params = {}
+    for i, name in enumerate(columns):
+        values = [row[name] for row in rows]
+        params[f"c{i}"] = _json_texts(values) if i in json_columns else values
+    return statement, params
 
 
 def insert_rows(table: Table, rows: list[dict], returning: tuple[str, ...] = (),
@@ -91,23 +107,36 @@ def send_rows(table: Table, rows: list[dict], returning: tuple[str, ...] = (),
         return Deferred(rows=[])
     if not is_postgresql():
         return Deferred(rows=_insert_generic(table, rows, returning, on_conflict_do_nothing))
-    columns = tuple(rows[0])
-    params = {}
-    if len(rows) <= VALUES_ROWS:
-        statement, json_columns = _pg_values_statement(table, columns, len(rows), returning, on_conflict_do_nothing)
-        for r, row in enumerate(rows):
-            for i, name in enumerate(columns):
-                params[f"r{r}c{i}"] = _json_text(row[name]) if i in json_columns else row[name]
-    else:
-        statement, json_columns = _pg_statement(table, columns, returning, on_conflict_do_nothing)
-        for i, name in enumerate(columns):
-            values = [row[name] for row in rows]
-            params[f"c{i}"] = _json_texts(values) if i in json_columns else values
+    statement, params = _pg_insert(table, rows, returning, on_conflict_do_nothing)
     # psycopg itself, in binary: dumping text arrays in text format (quoting every element) costs
     # more than the insert. Same connection, so the same transaction as the session's statements.
     cursor = driver_connection().cursor(binary=True)
     cursor.execute(statement, params)
     return Deferred(cursor if returning else None, rows=None if returning else [])
+
+
+def send_rows_together(inserts: list[tuple[Table, list[dict]]]) -> None:
+    """Insert each table's rows (`insert_rows` without RETURNING), in the caller's transaction. On
+    PostgreSQL all of them go as one statement — each INSERT but the last in a WITH (one statement costs
+    both sides less than several); the rows are checked against foreign keys once all are in, so a table
+    may name rows inserted with it. Elsewhere, one INSERT a table, in the order given."""
+    inserts = [(table, rows) for table, rows in inserts if rows]
+    if not inserts:
+        return
+    if not is_postgresql():
+        for table, rows in inserts:
+            _insert_generic(table, rows, (), ())
+        return
+    statement = _together_statement(tuple((table, tuple(rows[0])) for table, rows in inserts))
+    # Each table's rows as one JSON parameter (see `_pg_insert`), whatever their number.
+    driver_connection().cursor().execute(statement, [json.dumps(rows, default=str) for _table, rows in inserts])
+
+
+@lru_cache(maxsize=64)
+def _together_statement(tables: tuple[tuple[Table, tuple[str, ...]], ...]) -> str:
+    parts = [_pg_json_statement(table, columns, (), ()) for table, columns in tables]
+    ctes = ", ".join(f"t{n} AS ({statement})" for n, statement in enumerate(parts[:-1]))
+    return (f"WITH {ctes} " if ctes else "") + parts[-1]
 
 
 class Deferred:
