@@ -22,6 +22,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import psycopg
+from flask import current_app
 from sqlalchemy import bindparam, select, update
 
 from app.extensions import db
@@ -29,19 +31,21 @@ from app.models import AllocationStatus as AS
 from app.models import OutboxEvent, Priority, SlaRecord, Task, TaskAssignment, TaskKind, TaskStatus, Ticket, utcnow
 from app.services.orchestration import sla
 from app.services.platform.bulk_insert import (
-    Deferred, insert_rows, pipelined, send, send_ids, send_rows, send_rows_together,
+    Deferred, insert_rows, is_postgresql, pipelined, send, send_ids, send_rows, send_rows_or_lock, send_rows_together,
 )
 from app.services.platform.errors import ValidationFailed
 from app.schemas.parsing import validate_data
 from app.schemas.common import read_priority
 from app.schemas.tickets import EXTERNAL_ID_KEYS, MAX_BATCH, TEXT_LIMITS, TicketIn, read_external_id, requester_name
 from app.schemas.types import read_datetime
-from app.services.helpdesk.matching import Route, cached_matching_index, match, matching_index, send_matching_stamp
+from app.services.helpdesk.matching import (
+    Route, cached_matching_index, match, matching_index, matching_is_current, send_matching_stamp,
+)
 from app.services.platform.events import task_created_payload
 from app.services.platform.outbox import event_values
 from app.services.helpdesk import locked_pick
 from app.services.helpdesk.round_robin import (
-    AvailabilitySent, RoleSourceUnreachable, Staffing, next_assignees, nobody_free, read_availability,
+    AvailabilitySent, RoleSourceUnreachable, Staffing, local_staffing, next_assignees, nobody_free, read_availability,
     role_staffing, save_states, send_availability, send_ensure_states, send_local_staffing, send_lock_states,
 )
 
@@ -128,23 +132,49 @@ def _allocation_values(status: str, message: str, route: Route | None, attempts:
             "is_task_allocated": status == AS.ALLOCATED, "workflow_id": route.workflow_id if route else None}
 
 
+# {(database, role ids): their staffing} as this process read it last: intake guesses from it, and from
+# the cached matching index, and checks the guess in its first round trip of writes (`_guess_routes`).
+_STAFFING_READ: dict[tuple[str, tuple[int, ...]], dict] = {}
+
+
+class _StaleGuess(Exception):
+    """The matching index or the staffing changed since this process read them."""
+
+
+def _roles_of(index, tickets: dict[str, dict]) -> tuple[dict, dict]:
+    routes = {key: match(index, v["department"], v["category"], v.get("sub_category")) for key, v in tickets.items()}
+    return routes, {r.role_id: r.role_name for r in routes.values() if r is not None and r.role_id is not None}
+
+
 def _resolve_routes(project_id: int, tickets: dict[str, dict]) -> tuple[dict, dict]:
     """Routes for valid tickets ({key: values}) and the members of every role they need. Runs before
     the write transaction: an external role source is never called while locks are held."""
-    def roles_of(index) -> tuple[dict, dict]:
-        routes = {key: match(index, v["department"], v["category"], v.get("sub_category"))
-                  for key, v in tickets.items()}
-        return routes, {r.role_id: r.role_name for r in routes.values() if r is not None and r.role_id is not None}
-
     # The check of the cached index and the staffing of the roles it routes to go in one round trip;
     # if the index changed meanwhile, the staffing is read again for the roles of the new one.
     cached = cached_matching_index(project_id)
-    guessed = sorted(roles_of(cached)[1]) if cached is not None else []
+    guessed = sorted(_roles_of(cached, tickets)[1]) if cached is not None else []
     with pipelined():
         stamp = send_matching_stamp(project_id)
         staffing = send_local_staffing(guessed) if guessed else None
-    routes, roles = roles_of(matching_index(project_id, stamp))
-    return routes, role_staffing(roles, staffing if sorted(roles) == guessed else None)
+    routes, roles = _roles_of(matching_index(project_id, stamp), tickets)
+    members = role_staffing(roles, staffing if sorted(roles) == guessed else None)
+    if not current_app.config.get("TTS_SERVICE_URL"):
+        _STAFFING_READ[(str(db.session.get_bind().url), tuple(sorted(roles)))] = members
+    return routes, members
+
+
+def _guess_routes(project_id: int, tickets: dict[str, dict]) -> tuple[dict, dict] | None:
+    """`_resolve_routes` from what this process read last, without a round trip (PostgreSQL, our own
+    role members); `_write_batch` checks it in its first round trip and raises _StaleGuess if the
+    workflows or the staffing changed. None: nothing to guess from."""
+    if not is_postgresql() or current_app.config.get("TTS_SERVICE_URL"):
+        return None
+    index = cached_matching_index(project_id)
+    if index is None:
+        return None
+    routes, roles = _roles_of(index, tickets)
+    staffing = _STAFFING_READ.get((str(db.session.get_bind().url), tuple(sorted(roles))))
+    return (routes, staffing) if staffing is not None else None
 
 
 def _read(payload: TicketIn | dict) -> tuple[str | None, dict, dict]:
@@ -221,9 +251,16 @@ def receive_tickets(project_id: int, payloads: list[TicketIn | dict], strict: bo
                                         message=f"Superseded by item {i} of the same batch.")
         latest[external_id] = (i, values, errors, payload if isinstance(payload, dict) else {})
     valid = {ext: item[1] for ext, item in latest.items() if not item[2]}
-    routes, members = _resolve_routes(project_id, valid)
+    guess = _guess_routes(project_id, valid)
     try:
-        for outcome in _write_batch(project_id, latest, routes, members):
+        try:
+            if guess is None:
+                raise _StaleGuess
+            written = _write_batch(project_id, latest, *guess, guessed=True)
+        except _StaleGuess:
+            db.session.rollback()
+            written = _write_batch(project_id, latest, *_resolve_routes(project_id, valid))
+        for outcome in written:
             outcomes[outcome.index] = outcome
         db.session.commit()  # on PostgreSQL, usually sent with the last writes already
     except Exception:
@@ -237,7 +274,9 @@ def _ticket_values(values: dict) -> dict:
                                       "priority", "requester", "received_at", "due_at")}
 
 
-def _write_batch(project_id: int, latest: dict, routes: dict, members: dict) -> list[Outcome]:
+def _write_batch(project_id: int, latest: dict, routes: dict, members: dict, guessed: bool = False) -> list[Outcome]:
+    """Store the batch and allocate; `guessed`: routes and members come from `_guess_routes`, checked here
+    (_StaleGuess) before anything is committed."""
     now = utcnow()
     new_rows, plans = [], {}
     for ext in sorted(latest):
@@ -256,12 +295,12 @@ def _write_batch(project_id: int, latest: dict, routes: dict, members: dict) -> 
     allocatable = [(plans[ext][2], latest[ext][1]) for ext in sorted(plans) if plans[ext][0] == AS.ALLOCATED]
     # One round trip on PostgreSQL: the insert, the lock of the tickets it did not insert (re-deliveries),
     # then — in the documented lock order, tickets before role states — what allocating will read.
-    with pipelined():
-        sent = send_rows(_tickets, new_rows, returning=("external_id", "id"),
-                         on_conflict_do_nothing=("project_id", "external_id"))
-        locked = send(_LOCK_TICKETS, {"project_id": project_id, "external_ids": sorted(latest)})
-        reads = _send_allocation_reads(project_id, allocatable, members, now) if allocatable else None
-        inserted = dict(sent.all())
+    try:
+        inserted, existing, reads = _send_batch(project_id, latest, new_rows, allocatable, members, now, guessed)
+    except psycopg.Error:
+        if guessed:  # a guess from stale caches can break a constraint (a workflow deleted meanwhile)
+            raise _StaleGuess from None
+        raise
 
     outcomes, to_allocate = [], []
     for ext in sorted(inserted):
@@ -270,13 +309,38 @@ def _write_batch(project_id: int, latest: dict, routes: dict, members: dict) -> 
                                 workflow_id=route.workflow_id if route else None))
         if status == AS.ALLOCATED:
             to_allocate.append((inserted[ext], ext, latest[ext][1], route))
-    existing = [row for row in locked.all() if row.external_id not in inserted]
     if existing:
         outcomes += _update_existing(existing, latest, plans, to_allocate, now)
     allocated, waiting = _allocate(project_id, to_allocate, members, now, reads, commit=True)
     for outcome in outcomes:
         _allocated(outcome, allocated, waiting)
     return outcomes
+
+
+def _send_batch(project_id: int, latest: dict, new_rows: list[dict], allocatable: list, members: dict, now,
+                guessed: bool) -> tuple[dict, list, "AllocationReads | None"]:
+    """The first round trip of writes: ({external id: ticket id} inserted, rows of the re-deliveries,
+    locked; what allocating reads). `guessed`: the guess of routes and members is checked too."""
+    with pipelined():
+        if guessed:
+            checks = send_matching_stamp(project_id), send_local_staffing(members) if members else None
+        if is_postgresql():  # one statement: the ones that exist are locked by the insert
+            sent = send_rows_or_lock(_tickets, new_rows, ("project_id", "external_id"), _LOCKED_COLUMNS)
+            locked = None
+        else:
+            sent = send_rows(_tickets, new_rows, returning=("external_id", "id"),
+                             on_conflict_do_nothing=("project_id", "external_id"))
+            locked = send(_LOCK_TICKETS, {"project_id": project_id, "external_ids": sorted(latest)})
+        reads = _send_allocation_reads(project_id, allocatable, members, now) if allocatable else None
+        if guessed and not (matching_is_current(project_id, checks[0])
+                            and (local_staffing(members, checks[1]) if members else {}) == members):
+            raise _StaleGuess
+        if locked is None:
+            rows = sent.all()
+            return ({row.external_id: row.id for row in rows if row.inserted}, [row for row in rows if not row.inserted],
+                    reads)
+        inserted = dict(sent.all())
+        return inserted, [row for row in locked.all() if row.external_id not in inserted], reads
 
 
 def _allocated(outcome: Outcome, allocated: dict, waiting: dict) -> None:
@@ -288,6 +352,7 @@ def _allocated(outcome: Outcome, allocated: dict, waiting: dict) -> None:
 
 
 # The tickets of a batch, locked (the ones it inserted are already its own): re-deliveries are updated.
+_LOCKED_COLUMNS = ("external_id", "id", "is_task_allocated", "allocation_attempts", "allocation_status")
 _LOCK_TICKETS = (select(_tickets.c.id, _tickets.c.external_id, _tickets.c.is_task_allocated,
                         _tickets.c.allocation_attempts, _tickets.c.allocation_status)
                  .where(_tickets.c.project_id == bindparam("project_id"),

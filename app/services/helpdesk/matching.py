@@ -56,6 +56,12 @@ def cached_matching_index(project_id: int) -> dict[tuple, Route] | None:
     return cached[1] if cached is not None else None
 
 
+def matching_is_current(project_id: int, stamp: Deferred) -> bool:
+    """Whether the index built last for this project is still good (`stamp`: `send_matching_stamp`'s)."""
+    cached = _CACHE.get((str(db.session.get_bind().url), project_id))
+    return cached is not None and cached[0] == tuple(stamp.all()[0])
+
+
 def matching_index(project_id: int, stamp: Deferred | None = None) -> dict[tuple, Route]:
     """Every published, deployed workflow of the project by its (department, category,
     sub-category) key, with its first step by order. One small query when nothing changed

@@ -53,39 +53,43 @@ def _column_types(table: Table, columns: tuple[str, ...]) -> tuple[tuple[str, ..
     return tuple(types), frozenset(json_columns)
 
 
-def _pg_tail(conflict: tuple[str, ...], returning: tuple[str, ...]) -> str:
+def _pg_tail(conflict: tuple[str, ...], returning: tuple[str, ...], lock: bool = False) -> str:
+    if lock:  # a no-op update: it locks the existing row and returns it; xmax is 0 on a row just inserted
+        sql = f' ON CONFLICT ({", ".join(conflict)}) DO UPDATE SET "{conflict[-1]}" = excluded."{conflict[-1]}"'
+        return sql + " RETURNING " + ", ".join([*(f'"{name}"' for name in returning), "xmax = 0 AS inserted"])
     sql = f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING" if conflict else ""
     return sql + (" RETURNING " + ", ".join(f'"{name}"' for name in returning) if returning else "")
 
 
 @lru_cache(maxsize=64)
-def _pg_statement(table: Table, columns: tuple[str, ...], returning: tuple[str, ...], conflict: tuple[str, ...]):
+def _pg_statement(table: Table, columns: tuple[str, ...], returning: tuple[str, ...], conflict: tuple[str, ...],
+                  lock: bool = False):
     types, json_columns = _column_types(table, columns)
     casts = [f"CAST(%(c{i})b AS {'text' if i in json_columns else sql_type}[])" for i, sql_type in enumerate(types)]
     selects = [f"c{i}::jsonb" if i in json_columns else f"c{i}" for i in range(len(columns))]
     quoted = ", ".join(f'"{name}"' for name in columns)
     sql = (f'INSERT INTO "{table.name}" ({quoted}) SELECT {", ".join(selects)} '
            f'FROM unnest({", ".join(casts)}) AS u({", ".join(f"c{i}" for i in range(len(columns)))})')
-    return sql + _pg_tail(conflict, returning), json_columns
+    return sql + _pg_tail(conflict, returning, lock), json_columns
 
 
 @lru_cache(maxsize=256)
 def _pg_json_statement(table: Table, columns: tuple[str, ...], returning: tuple[str, ...],
-                       conflict: tuple[str, ...]) -> str:
+                       conflict: tuple[str, ...], lock: bool = False) -> str:
     quoted = ", ".join(f'"{name}"' for name in columns)
     return (f'INSERT INTO "{table.name}" ({quoted}) SELECT {quoted} '
-            f'FROM json_populate_recordset(NULL::"{table.name}", %s::json)') + _pg_tail(conflict, returning)
+            f'FROM json_populate_recordset(NULL::"{table.name}", %s::json)') + _pg_tail(conflict, returning, lock)
 
 
 def _pg_insert(table: Table, rows: list[dict], returning: tuple[str, ...] = (),
-               conflict: tuple[str, ...] = ()) -> tuple[str, dict | list]:
+               conflict: tuple[str, ...] = (), lock: bool = False) -> tuple[str, dict | list]:
     """(statement, parameters) inserting `rows` on PostgreSQL: a few rows as one JSON parameter
     (`json_populate_recordset`: psycopg converts the query once — it caches statements of up to 50
     parameters — and dumps one string, not every value), more as one array per column through unnest."""
     columns = tuple(rows[0])
     if len(rows) <= JSON_ROWS:
-        return _pg_json_statement(table, columns, returning, conflict), [json.dumps(rows, default=str)]
-    statement, json_columns = _pg_statement(table, columns, returning, conflict)
+        return _pg_json_statement(table, columns, returning, conflict, lock), [json.dumps(rows, default=str)]
+    statement, json_columns = _pg_statement(table, columns, returning, conflict, lock)
     params = {}
     for i, name in enumerate(columns):
         values = [row[name] for row in rows]
@@ -113,6 +117,20 @@ def send_rows(table: Table, rows: list[dict], returning: tuple[str, ...] = (),
     cursor = driver_connection().cursor(binary=True)
     cursor.execute(statement, params)
     return Deferred(cursor if returning else None, rows=None if returning else [])
+
+
+def send_rows_or_lock(table: Table, rows: list[dict], conflict: tuple[str, ...],
+                      returning: tuple[str, ...]) -> "Deferred":
+    """PostgreSQL: insert `rows`; a row that conflicts on `conflict` (a unique key) locks the existing
+    one instead (as SELECT … FOR UPDATE would, in the order of `rows`). Every row comes back, with the
+    `returning` columns and `inserted` (False: it existed). One statement where an insert and a locking
+    read would be two."""
+    from psycopg.rows import namedtuple_row
+
+    statement, params = _pg_insert(table, rows, returning, conflict, lock=True)
+    cursor = driver_connection().cursor(row_factory=namedtuple_row, binary=True)
+    cursor.execute(statement, params)
+    return Deferred(cursor)
 
 
 def send_rows_together(inserts: list[tuple[Table, list[dict]]]) -> None:
