@@ -239,3 +239,9 @@ def test_the_api_takes_free_text_matched_case_insensitively(client, desk, api_to
     sent = client.post("/api/tickets/", json=payload("CI-1", department="it", category="HARDWARE", sub_category="laptop"),
                        headers=api_token(desk.boss))
     assert sent.status_code == 201 and sent.json["allocation_status"] == "allocated"
+
+
+def test_a_batch_whose_tickets_all_lack_an_id_is_rejected_and_stores_nothing(app, db, desk):
+    outcomes = receive_tickets(desk.project_id, [{}, {"subject": "No number"}])
+    assert [(o.action, o.allocation_status) for o in outcomes] == [("rejected", "invalid_data")] * 2
+    assert db.session.scalar(select(func.count()).select_from(Ticket)) == 0

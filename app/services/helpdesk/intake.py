@@ -325,18 +325,22 @@ def _send_batch(project_id: int, latest: dict, new_rows: list[dict], allocatable
         if guessed:
             checks = send_matching_stamp(project_id), send_local_staffing(members) if members else None
         if is_postgresql():  # one statement: the ones that exist are locked by the insert
-            sent = send_rows_or_lock(_tickets, new_rows, ("project_id", "external_id"), _LOCKED_COLUMNS)
+            sent = send_rows_or_lock(_tickets, new_rows, ("project_id", "external_id"), _LOCKED_COLUMNS,
+                                     reserve=_tasks)  # each ticket comes back with an id for its task
             locked = None
         else:
             sent = send_rows(_tickets, new_rows, returning=("external_id", "id"),
                              on_conflict_do_nothing=("project_id", "external_id"))
             locked = send(_LOCK_TICKETS, {"project_id": project_id, "external_ids": sorted(latest)})
-        reads = _send_allocation_reads(project_id, allocatable, members, now) if allocatable else None
+        reads = (_send_allocation_reads(project_id, allocatable, members, now, ids_reserved=locked is None)
+                 if allocatable else None)
         if guessed and not (matching_is_current(project_id, checks[0])
                             and (local_staffing(members, checks[1]) if members else {}) == members):
             raise _StaleGuess
         if locked is None:
             rows = sent.all()
+            if reads is not None:
+                reads.task_ids = [row.reserved_id for row in rows]
             return ({row.external_id: row.id for row in rows if row.inserted}, [row for row in rows if not row.inserted],
                     reads)
         inserted = dict(sent.all())
@@ -409,21 +413,22 @@ class AllocationReads:
     (`locked_pick`)."""
 
     configs: Deferred
-    task_ids: Deferred | None
+    task_ids: Deferred | list[int] | None  # None: SQLite, where the INSERT assigns them
     states: Deferred | None
     availability: AvailabilitySent
 
 
 def _send_allocation_reads(project_id: int, allocatable: list[tuple[Route, dict]], staffing: dict,
-                           now) -> AllocationReads:
-    """Send (see `Deferred`) the reads for allocating tickets with these (route, values)."""
+                           now, ids_reserved: bool = False) -> AllocationReads:
+    """Send (see `Deferred`) the reads for allocating tickets with these (route, values); `ids_reserved`:
+    the ticket insert reserves the tasks' ids (the caller fills in `task_ids`)."""
     role_ids = sorted({route.role_id for route, _values in allocatable})
     roles = {rid: staffing[rid] for rid in role_ids}
     configs = sla.send_candidate_configs([project_id], {ticket_service_area(v["department"]) for _r, v in allocatable},
                                          [TICKET_TASK_TYPE])
-    task_ids = send_ids(Task, len(allocatable))
+    task_ids = None if ids_reserved else send_ids(Task, len(allocatable))
     tickets = Counter(route.role_id for route, _values in allocatable)
-    if task_ids is not None and all(locked_pick.plannable(roles[rid], tickets[rid]) for rid in role_ids):
+    if is_postgresql() and all(locked_pick.plannable(roles[rid], tickets[rid]) for rid in role_ids):
         send_ensure_states(role_ids)
         states = None
     else:
@@ -450,7 +455,8 @@ def _allocate(project_id: int, items: list[tuple[int, str, dict, Route]], staffi
     locked = reads.states is not None  # else the database picks (`locked_pick`)
     states = dict(reads.states.all()) if locked else {}
     staffing, load = read_availability(reads.availability)
-    reserved = [row[0] for row in reads.task_ids.all()] if reads.task_ids is not None else None
+    reserved = (list(reads.task_ids) if isinstance(reads.task_ids, list)
+                else [row[0] for row in reads.task_ids.all()] if reads.task_ids is not None else None)
     items = sorted(items, key=lambda item: item[0])
     rotations = {} if locked else _plan_rotations(items, staffing)
     task_rows, picks, waiting = [], {}, {}

@@ -89,7 +89,8 @@ def send_picks(rotations: list[Rotation], task_ids: dict[int, int], steps: dict[
     """Send the statement that locks each role's state row, chooses the start matching it, inserts that
     start's assignments (`task_ids`: {ticket id: task id}; `steps`: {ticket id: step id}) and the `events`
     (TaskCreated rows whose payload's `assignees` it fills in) and stores each role's new last user.
-    The state rows must exist (`round_robin.send_ensure_states`). Read the choice with `PicksSent.read`."""
+    A role without a state row starts the rotation and gets one; concurrent requests can only take turns
+    on a row that exists (`round_robin.send_ensure_states`, before). Read the choice with `PicksSent.read`."""
     options, lasts, roles = [], [], []
     for rotation in rotations:
         roles.append({"role_id": rotation.role_id, "members": rotation.members})
@@ -144,7 +145,7 @@ chosen AS (
            CASE WHEN p.last IS NULL THEN {FIRST}
                 ELSE (SELECT count(*) FROM unnest(r.members) AS m(id) WHERE m.id <= p.last)::int
                      %% cardinality(r.members) END AS start
-    FROM json_to_recordset(%(roles)s::json) AS r(role_id int, members int[]) JOIN previous p USING (role_id)),
+    FROM json_to_recordset(%(roles)s::json) AS r(role_id int, members int[]) LEFT JOIN previous p USING (role_id)),
 picked AS (
     SELECT o.*, c.last FROM json_to_recordset(%(options)s::json) AS o(
         role_id int, start int, seq int, task_id int, step_id int, user_id int, username text, role_name text,
@@ -156,10 +157,10 @@ assigned AS (
            left(coalesce(reason, head || last::text || tail), 500), %(now)s, %(now)s
     FROM picked ORDER BY task_id, seq),
 stored AS (
-    UPDATE round_robin_states s SET last_user_id = l.last, updated_at = %(now)s
-    FROM json_to_recordset(%(lasts)s::json) AS l(role_id int, start int, last int)
+    INSERT INTO round_robin_states (staff_role_id, last_user_id, updated_at)
+    SELECT l.role_id, l.last, %(now)s FROM json_to_recordset(%(lasts)s::json) AS l(role_id int, start int, last int)
     JOIN chosen c ON c.role_id = l.role_id AND c.start = l.start
-    WHERE s.staff_role_id = l.role_id),
+    ON CONFLICT (staff_role_id) DO UPDATE SET last_user_id = excluded.last_user_id, updated_at = excluded.updated_at),
 events AS (
     INSERT INTO outbox_events ({", ".join(event_columns)})
     SELECT {", ".join(

@@ -354,10 +354,18 @@ _ENSURE_STATES_PG = (
     .on_conflict_do_nothing(index_elements=["staff_role_id"]))
 
 
+# (database, role id) of the state rows this process has seen to exist (they go only with their role).
+_STATES_SEEN: set[tuple[str, int]] = set()
+
+
 def send_ensure_states(role_ids) -> None:
     """Create the roles' missing state rows, without locking the existing ones (PostgreSQL; for
-    `locked_pick`, whose statement locks them)."""
-    send(_ENSURE_STATES_PG, {"ids": sorted(set(role_ids)), "now": utcnow()})
+    `locked_pick`, whose statement locks them) — nothing to send for rows this process saw already."""
+    database = str(db.session.get_bind().url)
+    missing = sorted({rid for rid in role_ids if (database, rid) not in _STATES_SEEN})
+    if missing:
+        send(_ENSURE_STATES_PG, {"ids": missing, "now": utcnow()})
+        _STATES_SEEN.update((database, rid) for rid in missing)
 
 
 def lock_states(role_ids) -> dict[int, int | None]:

@@ -53,17 +53,21 @@ def _column_types(table: Table, columns: tuple[str, ...]) -> tuple[tuple[str, ..
     return tuple(types), frozenset(json_columns)
 
 
-def _pg_tail(conflict: tuple[str, ...], returning: tuple[str, ...], lock: bool = False) -> str:
-    if lock:  # a no-op update: it locks the existing row and returns it; xmax is 0 on a row just inserted
+def _pg_tail(conflict: tuple[str, ...], returning: tuple[str, ...], lock: bool | Table = False) -> str:
+    if lock is not False:  # a no-op update: it locks the existing row and returns it; xmax is 0 on a row just inserted
         sql = f' ON CONFLICT ({", ".join(conflict)}) DO UPDATE SET "{conflict[-1]}" = excluded."{conflict[-1]}"'
-        return sql + " RETURNING " + ", ".join([*(f'"{name}"' for name in returning), "xmax = 0 AS inserted"])
+        extra = ["xmax = 0 AS inserted"]
+        if isinstance(lock, Table):  # and a primary key for a row of that table, drawn from its sequence
+            key = lock.primary_key.columns.keys()[0]
+            extra.append(f"nextval(pg_get_serial_sequence('{lock.name}', '{key}')) AS reserved_id")
+        return sql + " RETURNING " + ", ".join([*(f'"{name}"' for name in returning), *extra])
     sql = f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING" if conflict else ""
     return sql + (" RETURNING " + ", ".join(f'"{name}"' for name in returning) if returning else "")
 
 
 @lru_cache(maxsize=64)
 def _pg_statement(table: Table, columns: tuple[str, ...], returning: tuple[str, ...], conflict: tuple[str, ...],
-                  lock: bool = False):
+                  lock: bool | Table = False):
     types, json_columns = _column_types(table, columns)
     casts = [f"CAST(%(c{i})b AS {'text' if i in json_columns else sql_type}[])" for i, sql_type in enumerate(types)]
     selects = [f"c{i}::jsonb" if i in json_columns else f"c{i}" for i in range(len(columns))]
@@ -75,14 +79,14 @@ def _pg_statement(table: Table, columns: tuple[str, ...], returning: tuple[str, 
 
 @lru_cache(maxsize=256)
 def _pg_json_statement(table: Table, columns: tuple[str, ...], returning: tuple[str, ...],
-                       conflict: tuple[str, ...], lock: bool = False) -> str:
+                       conflict: tuple[str, ...], lock: bool | Table = False) -> str:
     quoted = ", ".join(f'"{name}"' for name in columns)
     return (f'INSERT INTO "{table.name}" ({quoted}) SELECT {quoted} '
             f'FROM json_populate_recordset(NULL::"{table.name}", %s::json)') + _pg_tail(conflict, returning, lock)
 
 
 def _pg_insert(table: Table, rows: list[dict], returning: tuple[str, ...] = (),
-               conflict: tuple[str, ...] = (), lock: bool = False) -> tuple[str, dict | list]:
+               conflict: tuple[str, ...] = (), lock: bool | Table = False) -> tuple[str, dict | list]:
     """(statement, parameters) inserting `rows` on PostgreSQL: a few rows as one JSON parameter
     (`json_populate_recordset`: psycopg converts the query once — it caches statements of up to 50
     parameters — and dumps one string, not every value), more as one array per column through unnest."""
@@ -119,15 +123,18 @@ def send_rows(table: Table, rows: list[dict], returning: tuple[str, ...] = (),
     return Deferred(cursor if returning else None, rows=None if returning else [])
 
 
-def send_rows_or_lock(table: Table, rows: list[dict], conflict: tuple[str, ...],
-                      returning: tuple[str, ...]) -> "Deferred":
+def send_rows_or_lock(table: Table, rows: list[dict], conflict: tuple[str, ...], returning: tuple[str, ...],
+                      reserve: Table | None = None) -> "Deferred":
     """PostgreSQL: insert `rows`; a row that conflicts on `conflict` (a unique key) locks the existing
     one instead (as SELECT … FOR UPDATE would, in the order of `rows`). Every row comes back, with the
-    `returning` columns and `inserted` (False: it existed). One statement where an insert and a locking
-    read would be two."""
+    `returning` columns and `inserted` (False: it existed), and with `reserve`, `reserved_id`: an unused
+    primary key of that table for a row to go with it. One statement where an insert, a locking read and
+    the ids would be three."""
     from psycopg.rows import namedtuple_row
 
-    statement, params = _pg_insert(table, rows, returning, conflict, lock=True)
+    if not rows:
+        return Deferred(rows=[])
+    statement, params = _pg_insert(table, rows, returning, conflict, lock=True if reserve is None else reserve)
     cursor = driver_connection().cursor(row_factory=namedtuple_row, binary=True)
     cursor.execute(statement, params)
     return Deferred(cursor)
