@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from psycopg import errors as pg_errors
 
 from app.models import Project, utcnow
-from app.services.platform.bulk_insert import insert_rows, pipelined, send, send_rows
+from app.services.platform.bulk_insert import begin_in_pipeline, insert_rows, pipelined, send, send_rows
 
 _PROJECTS = Project.__table__
 NOW = utcnow()
@@ -47,3 +47,36 @@ def test_orm_changes_pending_before_are_committed_with_them(app, db):
         insert_rows(_PROJECTS, [{"name": "From a row", "description": "", "created_at": NOW}])
     db.session.commit()
     assert _names(db) == ["From a row", "From the ORM"]
+
+
+def _committed_names(db) -> list[str]:
+    """What another connection sees (committed rows only)."""
+    with db.engine.connect() as other:
+        return sorted(other.execute(select(Project.name)).scalars())
+
+
+def test_a_transaction_begun_in_a_pipeline_holds_its_writes_until_the_commit(app, db):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL: elsewhere there is no pipeline")
+    db.session.rollback()
+    begin_in_pipeline()
+    with pipelined(begin=True):
+        insert_rows(_PROJECTS, [{"name": "In the pipeline", "description": "", "created_at": NOW}])
+    db.session.execute(Project.__table__.insert().values(name="After it", description="", created_at=NOW))
+    assert _committed_names(db) == []  # both inside the transaction the pipeline began: nothing seen yet
+    db.session.commit()
+    assert _committed_names(db) == ["After it", "In the pipeline"]
+
+
+def test_a_transaction_begun_in_a_pipeline_rolls_back_whole(app, db):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL: elsewhere there is no pipeline")
+    db.session.rollback()
+    begin_in_pipeline()
+    with pytest.raises((IntegrityError, pg_errors.UniqueViolation)):
+        with pipelined(begin=True, commit=True):
+            insert_rows(_PROJECTS, [{"name": "B", "description": "", "created_at": NOW}])
+            send_rows(_PROJECTS, [{"name": "B", "description": "", "created_at": NOW}])
+    db.session.rollback()
+    assert _committed_names(db) == []
+    db.session.execute(text("SELECT 1"))  # the session works on

@@ -31,7 +31,7 @@ from app.models import AllocationStatus as AS
 from app.models import OutboxEvent, Priority, SlaRecord, Task, TaskAssignment, TaskKind, TaskStatus, Ticket, utcnow
 from app.services.orchestration import sla
 from app.services.platform.bulk_insert import (
-    Deferred, insert_rows, is_postgresql, pipelined, send, send_ids, send_rows, send_rows_or_lock, send_rows_together,
+    Deferred, begin_in_pipeline, insert_rows, is_postgresql, pipelined, send, send_ids, send_rows, send_rows_or_lock, send_rows_together,
 )
 from app.services.platform.errors import ValidationFailed
 from app.schemas.parsing import validate_data
@@ -256,6 +256,7 @@ def receive_tickets(project_id: int, payloads: list[TicketIn | dict], strict: bo
         try:
             if guess is None:
                 raise _StaleGuess
+            begin_in_pipeline()  # nothing has been read yet: BEGIN goes with the first round trip
             written = _write_batch(project_id, latest, *guess, guessed=True)
         except _StaleGuess:
             db.session.rollback()
@@ -321,7 +322,7 @@ def _send_batch(project_id: int, latest: dict, new_rows: list[dict], allocatable
                 guessed: bool) -> tuple[dict, list, "AllocationReads | None"]:
     """The first round trip of writes: ({external id: ticket id} inserted, rows of the re-deliveries,
     locked; what allocating reads). `guessed`: the guess of routes and members is checked too."""
-    with pipelined():
+    with pipelined(begin=True):
         if guessed:
             checks = send_matching_stamp(project_id), send_local_staffing(members) if members else None
         if is_postgresql():  # one statement: the ones that exist are locked by the insert

@@ -20,10 +20,12 @@ the outbox relay writes a batch's alerts, events and rule executions in three st
 from __future__ import annotations
 
 import json
+import warnings
 from collections import defaultdict
 from contextlib import contextmanager
 from functools import lru_cache
 
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Integer, Table, bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
@@ -264,15 +266,29 @@ def driver_connection():
     return db.session.connection().connection.driver_connection
 
 
+def begin_in_pipeline() -> None:
+    """Have the session's next transaction begin with the statements of the first `pipelined(begin=True)`
+    block, not in a round trip of its own (psycopg sends BEGIN and waits for it before the first statement
+    of a pipeline). PostgreSQL; call before the session uses the database (afterwards it does nothing):
+    until that block, the session's statements commit each on its own, so send no write before it."""
+    if not is_postgresql():
+        return
+    with warnings.catch_warnings():  # a session that holds a connection already keeps it as it is
+        warnings.simplefilter("ignore")
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 @contextmanager
-def pipelined(commit: bool = False):
+def pipelined(commit: bool = False, begin: bool = False):
     """Send the statements of the block without waiting for each answer (psycopg pipeline mode, on
     PostgreSQL; use it for statements that need no result from one another).
 
     `commit`: the transaction's COMMIT goes in the same round trip, after the block's statements (a
     lock taken earlier is released a round trip sooner). The caller then calls `db.session.commit()`
     at once, which has nothing left to send; if a statement fails, nothing is committed and the error
-    is raised here. Pending ORM changes are flushed first, so that they are committed too."""
+    is raised here. Pending ORM changes are flushed first, so that they are committed too.
+
+    `begin`: after `begin_in_pipeline`, the transaction's BEGIN goes first in the same round trip."""
     if not is_postgresql():
         yield
         return
@@ -280,6 +296,8 @@ def pipelined(commit: bool = False):
         db.session.flush()
     connection = driver_connection()
     with connection.pipeline():
+        if begin and connection.autocommit and connection.info.transaction_status == TransactionStatus.IDLE:
+            connection.execute("BEGIN", prepare=False)
         yield
         if commit:  # a statement, not connection.commit(): that would sync, a round trip of its own
             connection.execute("COMMIT", prepare=False)
