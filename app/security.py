@@ -46,13 +46,19 @@ def active_user(user_id) -> User | None:
     if version is None:
         _principals.pop(user_id, None)
         return None
+    user = principal_at(user_id, version)
+    return user if user is not None and user.is_active else None
+
+
+def principal_at(user_id: int, version: int) -> User | None:
+    """The user with role and projects, whose principal_version the caller read as `version`: a copy of
+    the cached user while that is the version cached, else loaded (and cached)."""
     cached = _principals.get(user_id)
     if cached is not None and cached[0] == version:
         return db.session.merge(cached[1], load=False)
     user = db.session.get(User, user_id, options=[joinedload(User.projects)])
-    if user is None or not user.is_active:
-        return None
-    _keep(user)
+    if user is not None and user.is_active:
+        _keep(user)
     return user
 
 

@@ -227,3 +227,13 @@ def test_global_webhook_deliveries_show_each_project_only_its_events(db, web_app
     browser = login(mine, test_client=web_app.test_client())
     assert browser.get(f"/automation/webhooks/deliveries/{deliveries[mine.project_ids[0]].id}").status_code == 200
     assert browser.get(f"/automation/webhooks/deliveries/{deliveries[theirs.project_ids[0]].id}").status_code == 404
+
+
+def test_a_launcher_deactivated_while_the_job_waited_is_refused_by_name(db, country, planning, run_worker):
+    job = enqueue_job("lqas-sampling", _sampling_inputs(country, planning.id), launcher=country.coordinator)
+    country.coordinator.active = False
+    db.session.commit()
+    run_worker()
+    job = db.session.get(Job, job.id)
+    assert (job.status, job.message) == (st.FAILED, "Not started: its launcher coordinator is no longer active.")
+    assert _assignments(db) == 0

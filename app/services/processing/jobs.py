@@ -28,11 +28,12 @@ import redis
 from flask import current_app
 from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
-from sqlalchemy import JSON, bindparam, func, insert, select, true, update
+from sqlalchemy import JSON, and_, bindparam, func, insert, select, true, update
 from sqlalchemy.orm import joinedload, load_only
 
 from app.extensions import db, get_queue, get_redis
 from app.models import Job, JobLog, OutboxEvent, User, utcnow
+from app.security import principal_at
 from app.services.platform.outbox import event_values
 from app.services.platform.permissions import SystemActor
 from app.services.processing.registry import (
@@ -477,17 +478,22 @@ _RUNNING = {"status": st.RUNNING, "message": "Running"}
 
 @functools.cache
 def _claim_and_read():
-    """PostgreSQL: the claim (accepted → running, compare-and-set) and the read of what the launch is checked
-    on, in one statement that commits on its own without waiting for its WAL flush (as write_job's claim
-    did). The SELECT sees the row as it was before the UPDATE (one snapshot): it reads only columns the
-    claim does not change; the kill flag comes from the UPDATE's RETURNING."""
+    """PostgreSQL: the claim (accepted → running, compare-and-set) returning what the launch is checked on,
+    with the launcher's principal_version (while active), in one statement that commits on its own without
+    waiting for its WAL flush (as write_job's claim did). Core, not the ORM: the launcher comes from the
+    principal cache (`security.principal_at`)."""
     now = bindparam("now", type_=_jobs.c.started_at.type)
     claim = (update(_jobs).where(_jobs.c.id == bindparam("job_id"), _jobs.c.status == st.ACCEPTED)
              .values(started_at=now, heartbeat_at=now, updated_at=now, **_RUNNING)
-             .returning(_jobs.c.id, _jobs.c.kill_requested).cte("claim"))
+             .returning(*(_jobs.c[name] for name in _CLAIMED), _jobs.c.kill_requested).cte("claim"))
     lazy = select(func.set_config("synchronous_commit", "off", True).label("off")).cte("lazy")
-    return (select(Job, claim.c.kill_requested).join(claim, claim.c.id == Job.id).join(lazy, true())
-            .options(*_LAUNCH_READ))
+    users = User.__table__
+    return (select(claim, users.c.principal_version)
+            .select_from(claim.outerjoin(users, and_(users.c.id == claim.c.launcher_id, users.c.active.is_(True))))
+            .join(lazy, true()))
+
+
+_CLAIMED = ("id", "process_id", "inputs", "launcher_id", "project_id", "external_ref")
 
 
 def _claim(job_id: str, now) -> tuple[Job | None, bool]:
@@ -495,13 +501,20 @@ def _claim(job_id: str, now) -> tuple[Job | None, bool]:
     requested), or (None, False) when it was not accepted (ended, running, or no row).
 
     One round trip in a worker (its session has no transaction under way: the statement runs outside one,
-    autocommit); a job run inside a request or a test (whose session has a transaction under way) is
-    claimed on a connection of its own — the claim must not wait for the caller's commit — and then read
-    in the caller's session."""
+    autocommit), the job returned as a transient `Job` (never added to the session) with the columns the
+    launch is checked on; a job run inside a request or a test (whose session has a transaction under
+    way) is claimed on a connection of its own — the claim must not wait for the caller's commit — and
+    then read in the caller's session."""
     if db.engine.dialect.name == "postgresql" and not db.session().in_transaction():
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        row = db.session.execute(_claim_and_read(), {"job_id": job_id, "now": now}).unique().first()
-        return (row[0], row[1]) if row is not None else (None, False)
+        row = db.session.execute(_claim_and_read(), {"job_id": job_id, "now": now}).first()
+        if row is None:
+            return None, False
+        job = Job(**{name: getattr(row, name) for name in _CLAIMED})
+        if row.launcher_id is not None:
+            job.launcher = (principal_at(row.launcher_id, row.principal_version) if row.principal_version is not None
+                            else db.session.get(User, row.launcher_id))  # inactive: refused by name
+        return job, bool(row.kill_requested)
     claimed, killed = write_job(job_id, {"started_at": now, "heartbeat_at": now, **_RUNNING},
                                 only_if_status=(st.ACCEPTED,), durable=False)
     if not claimed:
