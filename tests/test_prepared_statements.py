@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.config import engine_options
@@ -24,6 +24,9 @@ def test_a_subtree_is_a_range_of_paths():
     assert (pg.params["param_1"], pg.params["param_2"]) == ("1.7.", "1.7/")  # "/" follows "." in ASCII
     lite = stmt.compile(dialect=sqlite.dialect())
     assert "org_units.path >= ? AND org_units.path < ?" in str(lite)
+    # a count of the subtree names the table by the range alone
+    counted = select(func.count()).where(under_path(OrgUnit.path, "1.7."))
+    assert "FROM org_units" in str(counted.compile(dialect=sqlite.dialect()))
 
 
 def test_the_range_holds_the_subtree_and_nothing_else(db, app):

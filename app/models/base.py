@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import JSON, Boolean, ColumnElement, DateTime, MetaData, String, literal
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import coercions, roles
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
@@ -33,8 +34,13 @@ class _PathRange(ColumnElement):
                            ("upper", InternalTraversal.dp_clauseelement)]
 
     def __init__(self, column, lower: str, upper: str) -> None:
-        self.column = column
+        self.column = coercions.expect(roles.ExpressionElementRole, column)
         self.lower, self.upper = literal(lower, String()), literal(upper, String())
+
+    @property
+    def _from_objects(self) -> list:
+        """The column's table: `select(func.count()).where(under_path(...))` counts rows of it."""
+        return self.column._from_objects
 
 
 @compiles(_PathRange)
