@@ -11,7 +11,8 @@ from app.schemas.helpdesk import CategoryIn, DepartmentIn
 from app.services.orchestration import sla, sla_scan
 from app.services.orchestration import sla_reports
 from app.services.helpdesk import staff_roles as catalog
-from app.services.helpdesk.intake import allocate_tickets, receive_ticket, receive_tickets, ticket_service_area
+from app.services.helpdesk.allocation import ticket_service_area
+from app.services.helpdesk.intake import allocate_tickets, receive_ticket, receive_tickets
 from tests.test_sla import at, calendar, config
 from tests.ticket_fixtures import desk, make_workflow, payload  # noqa: F401
 
