@@ -1,4 +1,4 @@
-"""The user a request acts as is reused between requests while nothing about it changed (`app.security`):
+"""The user a request acts as is reused between requests while nothing about it changed (`principals`):
 whatever changes it — through the ORM, a Core statement or psql — counts from the very next request."""
 from __future__ import annotations
 

@@ -90,7 +90,7 @@ class User(UserMixin, Base):
     # The IANA zone the user chose for times on pages (None: the browser's, else UTC)
     time_zone: Mapped[str | None] = mapped_column(String(64))
     # A new value, set by database triggers, whenever the user's row, role, project memberships or projects
-    # change (migration f3a9c2e7d5b1): `app.security` reuses a loaded user while it stays the same.
+    # change (migration f3a9c2e7d5b1): `services.platform.principals` reuses a loaded user while it stays the same.
     principal_version: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue(),
                                                    server_onupdate=FetchedValue())
 

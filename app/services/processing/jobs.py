@@ -33,8 +33,8 @@ from sqlalchemy.orm import joinedload, load_only
 
 from app.extensions import db, get_queue, get_redis
 from app.models import Job, JobLog, OutboxEvent, User, utcnow
-from app.security import principal_at
 from app.services.platform.outbox import event_values
+from app.services.platform.principals import principal_at
 from app.services.platform.permissions import SystemActor
 from app.services.processing.registry import (
     Ended, Launch, Process, Waiting, authorize_launch, get_process, parse_inputs)
