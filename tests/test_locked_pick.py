@@ -4,7 +4,7 @@ import threading
 from collections import Counter
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from app.extensions import db as _db
 from app.models import OutboxEvent, RoundRobinState, Task, TaskAssignment, Ticket
@@ -72,11 +72,15 @@ def test_concurrent_single_tickets_share_the_role_exactly_in_turn(app, db, desk)
     if db.engine.dialect.name != "postgresql":
         pytest.skip("concurrent writers need PostgreSQL (SQLite serialises them)")
     update_staff_role(desk.boss, desk.intake.id, StaffRoleChanges(max_assignments=1))
-    project_id, errors = desk.project_id, []
+    receive_ticket(desk.project_id, payload("C-first"))  # this process has met the role's state row ...
+    db.session.execute(delete(RoundRobinState))  # ... which is gone now: the racers must not each start afresh
+    db.session.commit()
+    project_id, errors, start = desk.project_id, [], threading.Barrier(4)
 
     def send(thread: int) -> None:
         try:
             with app.app_context():
+                start.wait(10)  # all four race for the role's next ticket (its state row does not exist)
                 for n in range(15):
                     assert receive_ticket(project_id, payload(f"C-{thread}-{n}")).allocation_status == "allocated"
                 _db.session.remove()
@@ -92,7 +96,7 @@ def test_concurrent_single_tickets_share_the_role_exactly_in_turn(app, db, desk)
     db.session.expire_all()
     # In commit order (assignment ids), every user follows the one before in the rotation: never twice running.
     served = db.session.execute(select(TaskAssignment.user_id).join(Task).join(Ticket)
-                                .where(Ticket.external_id.like("C-%")).order_by(TaskAssignment.id)).scalars().all()
+                                .where(Ticket.external_id.like("C-%-%")).order_by(TaskAssignment.id)).scalars().all()
     members = sorted(a.id for a in desk.agents)
     assert len(served) == 60 and Counter(served) == {m: 20 for m in members}
     assert all(members[(members.index(a) + 1) % 3] == b for a, b in zip(served, served[1:]))

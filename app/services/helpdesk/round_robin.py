@@ -354,18 +354,13 @@ _ENSURE_STATES_PG = (
     .on_conflict_do_nothing(index_elements=["staff_role_id"]))
 
 
-# (database, role id) of the state rows this process has seen to exist (they go only with their role).
-_STATES_SEEN: set[tuple[str, int]] = set()
-
-
 def send_ensure_states(role_ids) -> None:
     """Create the roles' missing state rows, without locking the existing ones (PostgreSQL; for
-    `locked_pick`, whose statement locks them) — nothing to send for rows this process saw already."""
-    database = str(db.session.get_bind().url)
-    missing = sorted({rid for rid in role_ids if (database, rid) not in _STATES_SEEN})
-    if missing:
-        send(_ENSURE_STATES_PG, {"ids": missing, "now": utcnow()})
-        _STATES_SEEN.update((database, rid) for rid in missing)
+    `locked_pick`, whose statement locks them). Sent with every such request: a request that created a
+    row holds it until its COMMIT, and another one's insert waits for that, so the second finds the row
+    (and its lock) instead of starting the rotation again. (Remembering which rows exist, per process,
+    let two first requests for a new role both start it: the test of concurrent tickets caught that.)"""
+    send(_ENSURE_STATES_PG, {"ids": sorted(set(role_ids)), "now": utcnow()})
 
 
 def lock_states(role_ids) -> dict[int, int | None]:
