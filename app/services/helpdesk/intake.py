@@ -33,7 +33,7 @@ from app.models import AllocationStatus as AS
 from app.models import Priority, Task, Ticket, utcnow
 from app.services.helpdesk.allocation import AllocationReads, allocate, send_allocation_reads, update_by_id
 from app.services.helpdesk.matching import (
-    Route, cached_matching_index, match, matching_index, matching_is_current, send_matching_stamp,
+    STAMP_COLUMNS, Route, cached_matching_index, match, matching_index, matching_is_current, send_matching_stamp,
 )
 from app.services.helpdesk.round_robin import RoleSourceUnreachable, local_staffing, role_staffing, send_local_staffing
 from app.services.platform.bulk_insert import (
@@ -306,8 +306,9 @@ def _send_batch(project_id: int, latest: dict, new_rows: list[dict], allocatable
     """The first round trip of writes: ({external id: ticket id} inserted, rows of the re-deliveries,
     locked; what allocating reads). `guessed`: the guess of routes and members is checked too."""
     with pipelined(begin=True):
-        if guessed:
-            checks = send_matching_stamp(project_id), send_local_staffing(members) if members else None
+        if guessed:  # the staffing, each row with the workflows' stamp (just the stamp when no role is needed)
+            check = (send_local_staffing(members, also=STAMP_COLUMNS, params={"project_id": project_id}) if members
+                     else send_matching_stamp(project_id))
         if is_postgresql():  # one statement: the ones that exist are locked by the insert
             sent = send_rows_or_lock(_tickets, new_rows, ("project_id", "external_id"), _LOCKED_COLUMNS,
                                      reserve=_tasks)  # each ticket comes back with an id for its task
@@ -318,9 +319,12 @@ def _send_batch(project_id: int, latest: dict, new_rows: list[dict], allocatable
             locked = send(_LOCK_TICKETS, {"project_id": project_id, "external_ids": sorted(latest)})
         reads = (send_allocation_reads(project_id, allocatable, members, now, ids_reserved=locked is None)
                  if allocatable else None)
-        if guessed and not (matching_is_current(project_id, checks[0])
-                            and (local_staffing(members, checks[1]) if members else {}) == members):
-            raise _StaleGuess
+        if guessed:
+            rows = check.all()
+            stamp = rows[0][-len(STAMP_COLUMNS):]
+            staffing = local_staffing(members, check) if members else {}
+            if not (matching_is_current(project_id, stamp) and staffing == members):
+                raise _StaleGuess
         if locked is None:
             rows = sent.all()
             if reads is not None:

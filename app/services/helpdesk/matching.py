@@ -42,6 +42,9 @@ _CACHE: dict[tuple[str, int], tuple[tuple, dict]] = {}
 
 
 _STAMP = select(func.count(), func.max(Workflow.updated_at)).where(Workflow.project_id == bindparam("project_id"))
+# The same stamp as two columns (bind parameter `project_id`), for a query that reads something else too.
+STAMP_COLUMNS = tuple(select(column).where(Workflow.project_id == bindparam("project_id")).scalar_subquery()
+                      for column in (func.count(), func.max(Workflow.updated_at)))
 
 
 def send_matching_stamp(project_id: int) -> Deferred:
@@ -56,10 +59,11 @@ def cached_matching_index(project_id: int) -> dict[tuple, Route] | None:
     return cached[1] if cached is not None else None
 
 
-def matching_is_current(project_id: int, stamp: Deferred) -> bool:
-    """Whether the index built last for this project is still good (`stamp`: `send_matching_stamp`'s)."""
+def matching_is_current(project_id: int, stamp: tuple) -> bool:
+    """Whether the index built last for this project is still good (`stamp`: the row of
+    `send_matching_stamp`, or the `STAMP_COLUMNS` of another)."""
     cached = _CACHE.get((str(db.session.get_bind().url), project_id))
-    return cached is not None and cached[0] == tuple(stamp.all()[0])
+    return cached is not None and cached[0] == tuple(stamp)
 
 
 def matching_index(project_id: int, stamp: Deferred | None = None) -> dict[tuple, Route]:

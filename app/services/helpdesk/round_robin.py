@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import lru_cache
 
 import requests
 from flask import current_app
@@ -91,9 +92,15 @@ _STAFFING = (
     .where(StaffRole.id.in_(bindparam("ids", expanding=True))).order_by(StaffRole.id, User.id))
 
 
-def send_local_staffing(role_ids) -> Deferred:
-    """The query of `local_staffing`, answered later (see `Deferred`)."""
-    return send(_STAFFING, {"ids": sorted(set(role_ids))})
+def send_local_staffing(role_ids, also: tuple = (), params: dict | None = None) -> Deferred:
+    """The query of `local_staffing`, answered later (see `Deferred`); `also`: scalar subqueries each row
+    carries after the staffing's columns (their bind `params`)."""
+    return send(_staffing_and(also), {"ids": sorted(set(role_ids)), **(params or {})})
+
+
+@lru_cache(maxsize=8)
+def _staffing_and(also: tuple):
+    return _STAFFING.add_columns(*also) if also else _STAFFING
 
 
 def local_staffing(role_ids, sent: Deferred | None = None) -> dict[int, Staffing]:
@@ -102,7 +109,7 @@ def local_staffing(role_ids, sent: Deferred | None = None) -> dict[int, Staffing
     if not role_ids and sent is None:
         return {}
     out: dict[int, Staffing] = {}
-    for role_id, limit, mode, cap, user_id, username, active in (sent or send_local_staffing(role_ids)).all():
+    for role_id, limit, mode, cap, user_id, username, active, *_also in (sent or send_local_staffing(role_ids)).all():
         staffing = out.setdefault(role_id, Staffing([], limit, mode, cap))
         if user_id is not None:
             staffing.members.append(Member(user_id, username, bool(active)))
