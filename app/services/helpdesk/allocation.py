@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, update
 
@@ -66,12 +66,15 @@ class AllocationReads:
     task_ids: Deferred | list[int] | None  # None: SQLite, where the INSERT assigns them
     states: Deferred | None
     availability: AvailabilitySent
+    # Roles whose state row the caller found missing (`states_checked`): created just before the picks.
+    missing_states: list[int] = field(default_factory=list)
 
 
 def send_allocation_reads(project_id: int, allocatable: list[tuple[Route, dict]], staffing: dict,
-                          now, ids_reserved: bool = False) -> AllocationReads:
+                          now, ids_reserved: bool = False, states_checked: bool = False) -> AllocationReads:
     """Send (see `Deferred`) the reads for allocating tickets with these (route, values); `ids_reserved`:
-    the ticket insert reserves the tasks' ids (the caller fills in `task_ids`)."""
+    the ticket insert reserves the tasks' ids (the caller fills in `task_ids`); `states_checked`: the
+    caller reads which roles have a state row (and fills in `missing_states`)."""
     role_ids = sorted({route.role_id for route, _values in allocatable})
     roles = {rid: staffing[rid] for rid in role_ids}
     configs = sla.send_candidate_configs([project_id], {ticket_service_area(v["department"]) for _r, v in allocatable},
@@ -79,7 +82,8 @@ def send_allocation_reads(project_id: int, allocatable: list[tuple[Route, dict]]
     task_ids = None if ids_reserved else send_ids(Task, len(allocatable))
     tickets = Counter(route.role_id for route, _values in allocatable)
     if is_postgresql() and all(locked_pick.plannable(roles[rid], tickets[rid]) for rid in role_ids):
-        send_ensure_states(role_ids)
+        if not states_checked:
+            send_ensure_states(role_ids)
         states = None
     else:
         states = send_lock_states(role_ids)
@@ -162,8 +166,11 @@ def allocate(project_id: int, items: list[tuple[int, str, dict, Route]], staffin
             save_states(states)
         else:
             send_rows_together([(_tasks, task_rows), (SlaRecord.__table__, clocks)])
+            picking = sorted({by_ticket[t][3].role_id for t in picks})
+            if set(reads.missing_states) & set(picking):
+                send_ensure_states(set(reads.missing_states) & set(picking))
             chosen_by_database = locked_pick.send_picks(
-                [rotations[rid] for rid in sorted({by_ticket[t][3].role_id for t in picks})], task_ids,
+                [rotations[rid] for rid in picking], task_ids,
                 {t: by_ticket[t][3].step_id for t in picks}, events, now)
     if not locked:
         picks = chosen_by_database.read()

@@ -35,7 +35,9 @@ from app.services.helpdesk.allocation import AllocationReads, allocate, send_all
 from app.services.helpdesk.matching import (
     STAMP_COLUMNS, Route, cached_matching_index, match, matching_index, matching_is_current, send_matching_stamp,
 )
-from app.services.helpdesk.round_robin import RoleSourceUnreachable, local_staffing, role_staffing, send_local_staffing
+from app.services.helpdesk.round_robin import (
+    STATE_EXISTS, RoleSourceUnreachable, local_staffing, role_staffing, send_local_staffing,
+)
 from app.services.platform.bulk_insert import (
     begin_in_pipeline, is_postgresql, pipelined, send, send_rows, send_rows_or_lock,
 )
@@ -50,6 +52,7 @@ MAX_ALLOCATION_ATTEMPTS = 8
 DUE_AFTER = {Priority.CRITICAL: timedelta(days=1), Priority.HIGH: timedelta(days=3),
              Priority.MEDIUM: timedelta(days=7), Priority.LOW: timedelta(days=14)}
 _tickets, _tasks = Ticket.__table__, Task.__table__
+_CHECK_COLUMNS = (*STAMP_COLUMNS, STATE_EXISTS)  # what the staffing rows of a guess's check carry
 
 
 @dataclass
@@ -306,8 +309,8 @@ def _send_batch(project_id: int, latest: dict, new_rows: list[dict], allocatable
     """The first round trip of writes: ({external id: ticket id} inserted, rows of the re-deliveries,
     locked; what allocating reads). `guessed`: the guess of routes and members is checked too."""
     with pipelined(begin=True):
-        if guessed:  # the staffing, each row with the workflows' stamp (just the stamp when no role is needed)
-            check = (send_local_staffing(members, also=STAMP_COLUMNS, params={"project_id": project_id}) if members
+        if guessed:  # the staffing, each row with the workflows' stamp and whether its role has a state row
+            check = (send_local_staffing(members, also=_CHECK_COLUMNS, params={"project_id": project_id}) if members
                      else send_matching_stamp(project_id))
         if is_postgresql():  # one statement: the ones that exist are locked by the insert
             sent = send_rows_or_lock(_tickets, new_rows, ("project_id", "external_id"), _LOCKED_COLUMNS,
@@ -317,14 +320,16 @@ def _send_batch(project_id: int, latest: dict, new_rows: list[dict], allocatable
             sent = send_rows(_tickets, new_rows, returning=("external_id", "id"),
                              on_conflict_do_nothing=("project_id", "external_id"))
             locked = send(_LOCK_TICKETS, {"project_id": project_id, "external_ids": sorted(latest)})
-        reads = (send_allocation_reads(project_id, allocatable, members, now, ids_reserved=locked is None)
-                 if allocatable else None)
+        reads = (send_allocation_reads(project_id, allocatable, members, now, ids_reserved=locked is None,
+                                       states_checked=guessed) if allocatable else None)
         if guessed:
             rows = check.all()
-            stamp = rows[0][-len(STAMP_COLUMNS):]
+            stamp = rows[0][-3:-1] if members else rows[0]
             staffing = local_staffing(members, check) if members else {}
             if not (matching_is_current(project_id, stamp) and staffing == members):
                 raise _StaleGuess
+            if reads is not None:
+                reads.missing_states = sorted({row[0] for row in rows if not row[-1]})
         if locked is None:
             rows = sent.all()
             if reads is not None:

@@ -28,7 +28,7 @@ from functools import lru_cache
 
 import requests
 from flask import current_app
-from sqlalchemy import DateTime, Integer, bindparam, func, literal, null, select, update
+from sqlalchemy import DateTime, Integer, bindparam, exists, func, literal, null, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -361,12 +361,17 @@ _ENSURE_STATES_PG = (
     .on_conflict_do_nothing(index_elements=["staff_role_id"]))
 
 
+# Whether the role of a `_STAFFING` row has its state row (a column for `send_local_staffing(also=…)`).
+STATE_EXISTS = exists().where(_states.c.staff_role_id == StaffRole.id).correlate(StaffRole.__table__)
+
+
 def send_ensure_states(role_ids) -> None:
     """Create the roles' missing state rows, without locking the existing ones (PostgreSQL; for
-    `locked_pick`, whose statement locks them). Sent with every such request: a request that created a
-    row holds it until its COMMIT, and another one's insert waits for that, so the second finds the row
-    (and its lock) instead of starting the rotation again. (Remembering which rows exist, per process,
-    let two first requests for a new role both start it: the test of concurrent tickets caught that.)"""
+    `locked_pick`, whose statement locks them), before the statement that locks them: a request that
+    created a row holds it until its COMMIT, and another one's insert waits for that, so the second finds
+    the row (and its lock) instead of starting the rotation again. Sent for the rows the request found
+    missing, in the same transaction (remembering which rows exist, per process, let two first requests
+    for a role both start it: the test of concurrent tickets caught that)."""
     send(_ENSURE_STATES_PG, {"ids": sorted(set(role_ids)), "now": utcnow()})
 
 
