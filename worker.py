@@ -8,10 +8,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from rq import SimpleWorker, Worker
-
 from app import create_app
 from app.extensions import db, get_queue, get_redis
+from app.rq_jobs.workers import FieldflowSimpleWorker, FieldflowWorker
 
 app = create_app()
 
@@ -57,7 +56,8 @@ def main() -> None:
     os.register_at_fork(after_in_child=_drop_inherited_connections)
     if app.config["METRICS_ENABLED"] and app.config["PROMETHEUS_PORT"]:
         serve_metrics(app.config["PROMETHEUS_PORT"])
-    worker_class = Worker if (args.fork or os.environ.get("FIELDFLOW_WORKER_FORK") == "1") else SimpleWorker
+    fork = args.fork or os.environ.get("FIELDFLOW_WORKER_FORK") == "1"
+    worker_class = FieldflowWorker if fork else FieldflowSimpleWorker
     with app.app_context():
         worker = worker_class([get_queue()], connection=get_redis(), name=args.name)
         # The scheduler moves delayed jobs (the next OpenHEXA poll) onto the queue when due.

@@ -298,13 +298,12 @@ def api_token(app):
 
 @pytest.fixture
 def run_worker(app):
-    """Run queued jobs in this process until the queue is empty (an RQ SimpleWorker in burst mode)."""
-    from rq import SimpleWorker
-
+    """Run queued jobs in this process until the queue is empty (the worker's RQ SimpleWorker in burst mode)."""
     from app.extensions import get_queue
+    from app.rq_jobs.workers import FieldflowSimpleWorker
 
     def _run():
-        SimpleWorker([get_queue()], connection=get_redis()).work(burst=True, logging_level="WARNING")
+        FieldflowSimpleWorker([get_queue()], connection=get_redis()).work(burst=True, logging_level="WARNING")
         _db.session.expire_all()
 
     return _run

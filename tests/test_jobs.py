@@ -204,3 +204,29 @@ def test_canonical_statuses_map_to_each_view():
     assert [st.to_eo(s) for s in st.CANONICAL] == ["queued", "running", "succeeded", "failed", "failed"]
     with pytest.raises(ValueError):
         st.from_external("exploded")
+
+
+def test_the_worker_beats_in_one_round_trip_and_rq_sees_the_beat(app):
+    import redis as redis_lib
+
+    from app.rq_jobs.workers import FieldflowSimpleWorker
+
+    class Counting(redis_lib.Redis):
+        commands = 0
+
+        def execute_command(self, *args, **options):  # every command sent on its own comes through here
+            Counting.commands += 1
+            return super().execute_command(*args, **options)
+
+    connection = Counting(connection_pool=get_redis().connection_pool)
+    worker = FieldflowSimpleWorker([get_queue()], connection=connection)
+    worker.register_birth()
+    try:
+        Counting.commands = 0
+        worker.heartbeat()
+        assert Counting.commands == 0  # one pipeline, not three commands
+        beat = connection.hget(worker.key, "last_heartbeat")
+        assert beat is not None and connection.ttl(worker.key) > 0  # what RQ and its dashboard read
+        assert worker.last_heartbeat is not None
+    finally:
+        worker.register_death()
