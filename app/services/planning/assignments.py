@@ -81,9 +81,9 @@ def validate_rows(planning: Planning, rows: list[AssignmentRow], label: str) -> 
     pairs = {(team, user) for _, _, team, user in parsed if team is not None and user is not None}
     paired = set()
     if pairs:
-        paired = set(db.session.execute(select(team_users.c.team_id, team_users.c.user_id).where(
+        paired = set(map(tuple, db.session.execute(select(team_users.c.team_id, team_users.c.user_id).where(
             team_users.c.team_id.in_({team for team, _ in pairs}),
-            team_users.c.user_id.in_({user for _, user in pairs}))).tuples())
+            team_users.c.user_id.in_({user for _, user in pairs})))))
 
     tree = team_tree(planning)
     tree_ids = {t.id for t in tree}
