@@ -7,7 +7,9 @@ from sqlalchemy.exc import IntegrityError
 from psycopg import errors as pg_errors
 
 from app.models import Project, utcnow
-from app.services.platform.bulk_insert import begin_in_pipeline, insert_rows, pipelined, send, send_rows
+from app.services.platform.bulk_insert import (
+    begin_in_pipeline, driver_connection, insert_rows, pipelined, send, send_rows,
+)
 
 _PROJECTS = Project.__table__
 NOW = utcnow()
@@ -80,3 +82,20 @@ def test_a_transaction_begun_in_a_pipeline_rolls_back_whole(app, db):
     db.session.rollback()
     assert _committed_names(db) == []
     db.session.execute(text("SELECT 1"))  # the session works on
+
+
+def test_the_connection_goes_back_to_the_pool_transactional(app, db):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL: elsewhere there is no pipeline")
+    db.session.rollback()
+    begin_in_pipeline()
+    with pipelined(begin=True, commit=True):
+        insert_rows(_PROJECTS, [{"name": "Committed", "description": "", "created_at": NOW}])
+        used = driver_connection()
+        assert used.autocommit
+    db.session.commit()
+    # the next transaction of the session is an ordinary one again, whichever pooled connection it gets
+    db.session.execute(Project.__table__.insert().values(name="Rolled back", description="", created_at=NOW))
+    assert not used.autocommit and not driver_connection().autocommit
+    db.session.rollback()
+    assert _committed_names(db) == ["Committed"]
