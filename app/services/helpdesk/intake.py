@@ -36,7 +36,7 @@ from app.services.helpdesk.matching import (
     STAMP_COLUMNS, Route, cached_matching_index, match, matching_index, matching_is_current, send_matching_stamp,
 )
 from app.services.helpdesk.round_robin import (
-    STATE_EXISTS, RoleSourceUnreachable, local_staffing, role_staffing, send_local_staffing,
+    STATE_EXISTS, RoleSourceUnreachable, Staffing, local_staffing, role_staffing, send_local_staffing,
 )
 from app.services.platform.bulk_insert import (
     begin_in_pipeline, is_postgresql, pipelined, send, send_rows, send_rows_or_lock,
@@ -118,9 +118,10 @@ def _allocation_values(status: str, message: str, route: Route | None, attempts:
             "is_task_allocated": status == AS.ALLOCATED, "workflow_id": route.workflow_id if route else None}
 
 
-# {(database, role ids): their staffing} as this process read it last: intake guesses from it, and from
-# the cached matching index, and checks the guess in its first round trip of writes (`_guess_routes`).
-_STAFFING_READ: dict[tuple[str, tuple[int, ...]], dict] = {}
+# {(database, role id): its staffing} as this process read it last (one entry a role): intake guesses from
+# it, and from the cached matching index, and checks the guess in its first round trip of writes
+# (`_guess_routes`).
+_STAFFING_READ: dict[tuple[str, int], Staffing] = {}
 
 
 class _StaleGuess(Exception):
@@ -145,7 +146,8 @@ def _resolve_routes(project_id: int, tickets: dict[str, dict]) -> tuple[dict, di
     routes, roles = _roles_of(matching_index(project_id, stamp), tickets)
     members = role_staffing(roles, staffing if sorted(roles) == guessed else None)
     if not current_app.config.get("TTS_SERVICE_URL"):
-        _STAFFING_READ[(str(db.session.get_bind().url), tuple(sorted(roles)))] = members
+        database = str(db.session.get_bind().url)
+        _STAFFING_READ.update(((database, role_id), staffing) for role_id, staffing in members.items())
     return routes, members
 
 
@@ -159,8 +161,9 @@ def _guess_routes(project_id: int, tickets: dict[str, dict]) -> tuple[dict, dict
     if index is None:
         return None
     routes, roles = _roles_of(index, tickets)
-    staffing = _STAFFING_READ.get((str(db.session.get_bind().url), tuple(sorted(roles))))
-    return (routes, staffing) if staffing is not None else None
+    database = str(db.session.get_bind().url)
+    staffing = {role_id: _STAFFING_READ.get((database, role_id)) for role_id in roles}
+    return (routes, staffing) if None not in staffing.values() else None
 
 
 def _read(payload: TicketIn | dict) -> tuple[str | None, dict, dict]:
