@@ -23,6 +23,7 @@ import json
 import warnings
 from collections import defaultdict
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 
 from psycopg.pq import TransactionStatus
@@ -257,13 +258,18 @@ def _insert_generic(table: Table, rows: list[dict], returning, conflict) -> list
     return []
 
 
+# The psycopg connection of the `pipelined()` block under way in this thread (its statements, sent with
+# `send` and `send_rows`, need not ask the session for it again).
+_PIPELINE: ContextVar = ContextVar("pipelined_connection", default=None)
+
+
 def is_postgresql() -> bool:
-    return db.session.get_bind().dialect.name == "postgresql"
+    return _PIPELINE.get() is not None or db.session.get_bind().dialect.name == "postgresql"
 
 
 def driver_connection():
     """The psycopg connection of the session's transaction (statements on it join that transaction)."""
-    return db.session.connection().connection.driver_connection
+    return _PIPELINE.get() or db.session.connection().connection.driver_connection
 
 
 def begin_in_pipeline() -> None:
@@ -295,12 +301,16 @@ def pipelined(commit: bool = False, begin: bool = False):
     if commit:
         db.session.flush()
     connection = driver_connection()
-    with connection.pipeline():
-        if begin and connection.autocommit and connection.info.transaction_status == TransactionStatus.IDLE:
-            connection.execute("BEGIN", prepare=False)
-        yield
-        if commit:  # a statement, not connection.commit(): that would sync, a round trip of its own
-            connection.execute("COMMIT", prepare=False)
+    pinned = _PIPELINE.set(connection)
+    try:
+        with connection.pipeline():
+            if begin and connection.autocommit and connection.info.transaction_status == TransactionStatus.IDLE:
+                connection.execute("BEGIN", prepare=False)
+            yield
+            if commit:  # a statement, not connection.commit(): that would sync, a round trip of its own
+                connection.execute("COMMIT", prepare=False)
+    finally:
+        _PIPELINE.reset(pinned)
 
 
 def send_ids(model, count: int) -> Deferred | None:
