@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.config import engine_options
 from app.models import OrgUnit
-from app.models.base import under_path
+from app.models.base import in_values, under_path
 
 APP_DIR = Path(__file__).resolve().parents[1] / "app"
 
@@ -43,6 +43,20 @@ def test_the_range_holds_the_subtree_and_nothing_else(db, app):
     found = db.session.scalars(select(OrgUnit.path).where(OrgUnit.project_id == project.id,
                                                           under_path(OrgUnit.path, "1.7."))).all()
     assert sorted(found) == ["1.7.", "1.7.42.", "1.7.42.9."]
+    db.session.rollback()
+
+
+def test_a_list_of_values_is_one_array_parameter_on_postgresql(db, app):
+    from app.models import Project
+
+    stmt = select(OrgUnit.id).where(in_values(OrgUnit.id, "ids"))
+    assert "org_units.id = ANY(%(ids)s::INTEGER[])" in str(stmt.compile(dialect=postgresql.psycopg.dialect()))
+    assert "org_units.id IN (__[POSTCOMPILE_ids])" in str(stmt.compile(dialect=sqlite.dialect()))
+    db.session.add_all([Project(name="A"), Project(name="B")])
+    db.session.flush()
+    named = select(Project.name).where(in_values(Project.name, "names")).order_by(Project.name)
+    assert db.session.scalars(named, {"names": ["B", "A", "C"]}).all() == ["A", "B"]
+    assert db.session.scalars(named, {"names": []}).all() == []
     db.session.rollback()
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, ColumnElement, DateTime, MetaData, String, literal
+from sqlalchemy import JSON, Boolean, ColumnElement, DateTime, MetaData, String, bindparam, literal
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import coercions, roles
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -54,6 +55,41 @@ def _path_range_pg(element, compiler, **kw) -> str:
     column = compiler.process(element.column, **kw)
     return (f"({column} ~>=~ {compiler.process(element.lower, **kw)} "
             f"AND {column} ~<~ {compiler.process(element.upper, **kw)})")
+
+
+class _InValues(ColumnElement):
+    """`column IN (the values of parameter `name`)`, see `in_values`."""
+
+    type = Boolean()
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement), ("name", InternalTraversal.dp_string)]
+
+    def __init__(self, column, name: str) -> None:
+        self.column = coercions.expect(roles.ExpressionElementRole, column)
+        self.name = name
+
+    @property
+    def _from_objects(self) -> list:
+        return self.column._from_objects
+
+
+@compiles(_InValues)
+def _in_values(element, compiler, **kw) -> str:
+    return f"({compiler.process(element.column.in_(bindparam(element.name, expanding=True)), **kw)})"
+
+
+@compiles(_InValues, "postgresql")
+def _in_values_pg(element, compiler, **kw) -> str:
+    values = bindparam(element.name, type_=postgresql.ARRAY(element.column.type))
+    return f"{compiler.process(element.column, **kw)} = ANY({compiler.process(values, **kw)})"
+
+
+def in_values(column, name: str) -> ColumnElement:
+    """`column` is one of the values of parameter `name` (a list), for statements built once and run
+    with other values: on PostgreSQL `column = ANY(%(name)s)`, one array parameter (an expanding IN is
+    rendered again on every call, and each length of list is another statement to prepare); elsewhere
+    an expanding IN."""
+    return _InValues(column, name)
 
 
 def under_path(column, path: str) -> ColumnElement:

@@ -34,6 +34,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.extensions import db
+from app.models.base import in_values
 from app.models import (
     AgentAvailability, AgentLeave, AssignmentMode, AssignmentStatus, RoundRobinState, StaffRole, TaskAssignment,
     User, user_staff_roles, utcnow,
@@ -89,7 +90,7 @@ _STAFFING = (
            User.id, User.username, User.active)
     .select_from(StaffRole.__table__.outerjoin(user_staff_roles, user_staff_roles.c.staff_role_id == StaffRole.id)
                  .outerjoin(User.__table__, User.id == user_staff_roles.c.user_id))
-    .where(StaffRole.id.in_(bindparam("ids", expanding=True))).order_by(StaffRole.id, User.id))
+    .where(in_values(StaffRole.id, "ids")).order_by(StaffRole.id, User.id))
 
 
 def send_local_staffing(role_ids, also: tuple = (), params: dict | None = None) -> Deferred:
@@ -174,14 +175,14 @@ OPEN_ASSIGNMENT = (AssignmentStatus.ASSIGNED.value, AssignmentStatus.IN_PROGRESS
 
 _ABSENCES = (
     select(AgentLeave.user_id, literal("on leave").label("why"), func.max(AgentLeave.ends_on).label("until"))
-    .where(AgentLeave.user_id.in_(bindparam("ids", expanding=True)), AgentLeave.starts_on <= bindparam("today"),
+    .where(in_values(AgentLeave.user_id, "ids"), AgentLeave.starts_on <= bindparam("today"),
            AgentLeave.ends_on >= bindparam("today"))
     .group_by(AgentLeave.user_id)
     .union_all(select(AgentAvailability.user_id, literal("away"), null())
-               .where(AgentAvailability.user_id.in_(bindparam("ids", expanding=True)),
+               .where(in_values(AgentAvailability.user_id, "ids"),
                       AgentAvailability.away.is_(True))))
 _OPEN_TASKS = (select(TaskAssignment.user_id, func.count().label("held"))
-               .where(TaskAssignment.user_id.in_(bindparam("ids", expanding=True)),
+               .where(in_values(TaskAssignment.user_id, "ids"),
                       TaskAssignment.status.in_(OPEN_ASSIGNMENT))
                .group_by(TaskAssignment.user_id))
 

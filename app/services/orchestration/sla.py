@@ -21,6 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from app.extensions import db
+from app.models.base import in_values
 from app.models import BusinessCalendarConfig, SlaConfig, SlaRecord, SlaStatus, Task, TaskStatus
 from app.services.platform.bulk_insert import Deferred, insert_rows, pipelined, send
 from app.services.orchestration.business_calendar import END_OF_DAY, BusinessCalendar, clock_time
@@ -99,9 +100,9 @@ def _candidates_statement():
             .select_from(SlaConfig.__table__)
             .outerjoin(BusinessCalendarConfig.__table__, k.id == func.coalesce(c.calendar_id, default_id))
             .where(c.enabled.is_(True),
-                   or_(c.project_id.in_(bindparam("project_ids", expanding=True)), c.project_id.is_(None)),
-                   c.service_area.in_(bindparam("areas", expanding=True)),
-                   c.task_type.in_(bindparam("types", expanding=True))))
+                   or_(in_values(c.project_id, "project_ids"), c.project_id.is_(None)),
+                   in_values(c.service_area, "areas"),
+                   in_values(c.task_type, "types")))
 
 
 _CANDIDATES = _candidates_statement()
@@ -271,7 +272,7 @@ def _open_clocks_statement():
                    r.remaining_minutes, r.breached_at, r.stopped_at, r.calendar, c.id.label("config_row_id"),
                    c.pause_states, c.warning_percent)
             .select_from(SlaRecord.__table__).outerjoin(SlaConfig.__table__, c.id == r.config_id)
-            .where(r.task_id.in_(bindparam("task_ids", expanding=True)), r.stopped_at.is_(None)).order_by(r.id))
+            .where(in_values(r.task_id, "task_ids"), r.stopped_at.is_(None)).order_by(r.id))
 
 
 _OPEN_CLOCKS = _open_clocks_statement()

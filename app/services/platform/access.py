@@ -34,8 +34,10 @@ def _scoped_statement(model):
     """`get_scoped`'s query, built once per model (every request that names a row runs it)."""
     from sqlalchemy import bindparam, select
 
+    from app.models.base import in_values
+
     stmt = select(model).where(model.id == bindparam("row_id"),
-                               model.project_id.in_(bindparam("project_ids", expanding=True)))
+                               in_values(model.project_id, "project_ids"))
     if hasattr(model, "deleted_at"):
         stmt = stmt.where(model.deleted_at.is_(None))
     return stmt
