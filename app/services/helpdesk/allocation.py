@@ -167,8 +167,9 @@ def allocate(project_id: int, items: list[tuple[int, str, dict, Route]], staffin
         else:
             send_rows_together([(_tasks, task_rows), (SlaRecord.__table__, clocks)])
             picking = sorted({by_ticket[t][3].role_id for t in picks})
-            if set(reads.missing_states) & set(picking):
-                send_ensure_states(set(reads.missing_states) & set(picking))
+            missing = set(reads.missing_states) & set(picking)
+            if missing:
+                send_ensure_states(missing)
             chosen_by_database = locked_pick.send_picks(
                 [rotations[rid] for rid in picking], task_ids,
                 {t: by_ticket[t][3].step_id for t in picks}, events, now)

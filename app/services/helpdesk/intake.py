@@ -52,7 +52,10 @@ MAX_ALLOCATION_ATTEMPTS = 8
 DUE_AFTER = {Priority.CRITICAL: timedelta(days=1), Priority.HIGH: timedelta(days=3),
              Priority.MEDIUM: timedelta(days=7), Priority.LOW: timedelta(days=14)}
 _tickets, _tasks = Ticket.__table__, Task.__table__
-_CHECK_COLUMNS = (*STAMP_COLUMNS, STATE_EXISTS)  # what the staffing rows of a guess's check carry
+# What each staffing row of a guess's check carries after the staffing: the workflows' stamp, and whether
+# the row's role has its state row.
+_CHECK_COLUMNS = (*STAMP_COLUMNS, STATE_EXISTS)
+_STAMP_AT = slice(-len(_CHECK_COLUMNS), -1)
 
 
 @dataclass
@@ -327,7 +330,7 @@ def _send_batch(project_id: int, latest: dict, new_rows: list[dict], allocatable
                                        states_checked=guessed) if allocatable else None)
         if guessed:
             rows = check.all()
-            stamp = rows[0][-3:-1] if members else rows[0]
+            stamp = rows[0][_STAMP_AT] if members else rows[0]
             staffing = local_staffing(members, check) if members else {}
             if not (matching_is_current(project_id, stamp) and staffing == members):
                 raise _StaleGuess
@@ -337,8 +340,8 @@ def _send_batch(project_id: int, latest: dict, new_rows: list[dict], allocatable
             rows = sent.all()
             if reads is not None:
                 reads.task_ids = [row.reserved_id for row in rows]
-            return ({row.external_id: row.id for row in rows if row.inserted}, [row for row in rows if not row.inserted],
-                    reads)
+            inserted = {row.external_id: row.id for row in rows if row.inserted}
+            return inserted, [row for row in rows if not row.inserted], reads
         inserted = dict(sent.all())
         return inserted, [row for row in locked.all() if row.external_id not in inserted], reads
 

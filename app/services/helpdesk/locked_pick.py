@@ -55,18 +55,16 @@ class Rotation:
         if start == FIRST:
             return chosen
         first_ticket = next(iter(chosen))
-        head, _tail, rest = self._split(start, chosen[first_ticket][0].reason)
-        out = dict(chosen)
         first = chosen[first_ticket][0]
-        out[first_ticket] = [Pick(first.user_id, first.username, f"{head}{previous}{rest}"),
-                             *chosen[first_ticket][1:]]
-        return out
+        head, rest = self.split_first_reason(start, first.reason)
+        return {**chosen, first_ticket: [Pick(first.user_id, first.username, f"{head}{previous}{rest}"),
+                                         *chosen[first_ticket][1:]]}
 
-    def _split(self, start: int, reason: str) -> tuple[str, str, str]:
-        """(text before the previous user, the planned previous user, text after) of a first reason."""
+    def split_first_reason(self, start: int, reason: str) -> tuple[str, str]:
+        """(the text before the previous user, the text after it) of the first reason planned for `start`
+        (other than FIRST), which names the member before the start as the previous user."""
         head = f"round-robin for role {self.role_name}: next after user "
-        planned = str(self.members[start - 1])
-        return head, planned, reason[len(head) + len(planned):]
+        return head, reason[len(head) + len(str(self.members[start - 1])):]
 
 
 def plan(role_id: int, role_name: str, staffing: Staffing, ticket_ids: list[int]) -> Rotation | None:
@@ -100,7 +98,7 @@ def send_picks(rotations: list[Rotation], task_ids: dict[int, int], steps: dict[
                 for seq, pick in enumerate(picks):
                     head = tail = reason = None
                     if start != FIRST and n == 0 and seq == 0:
-                        head, _planned, tail = rotation._split(start, pick.reason)
+                        head, tail = rotation.split_first_reason(start, pick.reason)
                     else:
                         reason = pick.reason[:500]
                     options.append({"role_id": rotation.role_id, "start": start, "seq": seq,
@@ -108,8 +106,9 @@ def send_picks(rotations: list[Rotation], task_ids: dict[int, int], steps: dict[
                                     "user_id": pick.user_id, "username": pick.username[:80],
                                     "role_name": rotation.role_name, "reason": reason, "head": head, "tail": tail})
     cursor = driver_connection().cursor()
-    cursor.execute(_statement(tuple(events[0])), {"roles": json.dumps(roles), "options": json.dumps(options), "lasts": json.dumps(lasts),
-                                "events": json.dumps(events, default=str), "now": now})
+    cursor.execute(_statement(tuple(events[0])), {
+        "roles": json.dumps(roles), "options": json.dumps(options), "lasts": json.dumps(lasts),
+        "events": json.dumps(events, default=str), "now": now})
     return PicksSent(cursor, {r.role_id: r for r in rotations})
 
 

@@ -53,16 +53,20 @@ def send_matching_stamp(project_id: int) -> Deferred:
     return send(_STAMP, {"project_id": project_id})
 
 
+def _cache_key(project_id: int) -> tuple[str, int]:
+    return str(db.session.get_bind().url), project_id
+
+
 def cached_matching_index(project_id: int) -> dict[tuple, Route] | None:
     """The index built last for this project, perhaps stale (`matching_index` checks)."""
-    cached = _CACHE.get((str(db.session.get_bind().url), project_id))
+    cached = _CACHE.get(_cache_key(project_id))
     return cached[1] if cached is not None else None
 
 
 def matching_is_current(project_id: int, stamp: tuple) -> bool:
     """Whether the index built last for this project is still good (`stamp`: the row of
     `send_matching_stamp`, or the `STAMP_COLUMNS` of another)."""
-    cached = _CACHE.get((str(db.session.get_bind().url), project_id))
+    cached = _CACHE.get(_cache_key(project_id))
     return cached is not None and cached[0] == tuple(stamp)
 
 
@@ -71,12 +75,10 @@ def matching_index(project_id: int, stamp: Deferred | None = None) -> dict[tuple
     sub-category) key, with its first step by order. One small query when nothing changed
     (`stamp`: that query, already sent)."""
     stamp = tuple((stamp or send_matching_stamp(project_id)).all()[0])
-    key = (str(db.session.get_bind().url), project_id)
-    cached = _CACHE.get(key)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
+    if matching_is_current(project_id, stamp):
+        return _CACHE[_cache_key(project_id)][1]
     index = _build_index(project_id)
-    _CACHE[key] = (stamp, index)
+    _CACHE[_cache_key(project_id)] = (stamp, index)
     return index
 
 

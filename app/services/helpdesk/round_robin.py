@@ -9,9 +9,11 @@ locks it — on PostgreSQL with `INSERT … ON CONFLICT DO UPDATE … RETURNING`
 `SELECT … FOR UPDATE` and creates a missing row in the same round trip; on SQLite the transaction
 already holds the database's single write lock, its first statement being a write — picks up to
 `max_assignments` users starting after the last one served (ids in ascending order, wrapping
-round), skipping inactive users, and stores the new last user before committing. So the rotation is exact under any number
-of concurrent workers and survives restarts. The state is kept per role rather than per step, so a
-role used by several workflows or steps still shares its work out evenly.
+round), skipping inactive users, and stores the new last user before committing. So the rotation is
+exact under any number of concurrent workers and survives restarts. The state is kept per role rather
+than per step, so a role used by several workflows or steps still shares its work out evenly. For a
+plain rotation on PostgreSQL, the picks for every possible last user are planned here and the database
+chooses among them under the lock (`locked_pick`).
 
 A role may instead balance load (`least_open`: the fewest open tasks first, ties in rotation order)
 and cap the open tasks anyone holds. Whoever is away or on leave (`availability`), or at the cap, is
@@ -329,14 +331,15 @@ def _least_open(rotation: list[Member], last_user_id: int | None, limit: int, ro
 
 # --- the state rows -----------------------------------------------------------------------------
 
-_LOCK_STATES_PG = (
-    pg_insert(_states).from_select(
-        ["staff_role_id", "last_user_id", "updated_at"],
-        select(func.unnest(bindparam("ids", type_=postgresql.ARRAY(Integer))), null(),
-               bindparam("now", type_=DateTime(timezone=True)))))
-_LOCK_STATES_PG = _LOCK_STATES_PG.on_conflict_do_update(
-    index_elements=["staff_role_id"], set_={"updated_at": _LOCK_STATES_PG.excluded.updated_at},
+# A state row for each role id of `ids` (PostgreSQL); what happens to rows that exist is said below.
+_NEW_STATES_PG = pg_insert(_states).from_select(
+    ["staff_role_id", "last_user_id", "updated_at"],
+    select(func.unnest(bindparam("ids", type_=postgresql.ARRAY(Integer))), null(),
+           bindparam("now", type_=DateTime(timezone=True))))
+_LOCK_STATES_PG = _NEW_STATES_PG.on_conflict_do_update(
+    index_elements=["staff_role_id"], set_={"updated_at": _NEW_STATES_PG.excluded.updated_at},
 ).returning(_states.c.staff_role_id, _states.c.last_user_id)
+_ENSURE_STATES_PG = _NEW_STATES_PG.on_conflict_do_nothing(index_elements=["staff_role_id"])
 
 
 def send_lock_states(role_ids) -> Deferred:
@@ -352,14 +355,6 @@ def send_lock_states(role_ids) -> Deferred:
                                                 set_={"updated_at": statement.excluded.updated_at})
     return Deferred(rows=db.session.execute(
         statement.returning(_states.c.staff_role_id, _states.c.last_user_id)).all())
-
-
-_ENSURE_STATES_PG = (
-    pg_insert(_states).from_select(
-        ["staff_role_id", "last_user_id", "updated_at"],
-        select(func.unnest(bindparam("ids", type_=postgresql.ARRAY(Integer))), null(),
-               bindparam("now", type_=DateTime(timezone=True))))
-    .on_conflict_do_nothing(index_elements=["staff_role_id"]))
 
 
 # Whether the role of a `_STAFFING` row has its state row (a column for `send_local_staffing(also=…)`).

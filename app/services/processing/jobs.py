@@ -481,7 +481,7 @@ def _claim_and_read():
     """PostgreSQL: the claim (accepted → running, compare-and-set) returning what the launch is checked on,
     with the launcher's principal_version (while active), in one statement that commits on its own without
     waiting for its WAL flush (as write_job's claim did). Core, not the ORM: the launcher comes from the
-    principal cache (`security.principal_at`)."""
+    principal cache (`principals.principal_at`)."""
     now = bindparam("now", type_=_jobs.c.started_at.type)
     claim = (update(_jobs).where(_jobs.c.id == bindparam("job_id"), _jobs.c.status == st.ACCEPTED)
              .values(started_at=now, heartbeat_at=now, updated_at=now, **_RUNNING)
